@@ -1,0 +1,113 @@
+// Every hardware number of the modelled wafer, as typed parameters with units, ranges and provenance
+// ("published" facts vs our "assumption"s). Filled from YAML (configs/wse2.yaml, configs/wse3.yaml) in exactly one
+// place, validated there, and dumped beside every result. No global mutable parameters.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace wafersim::hw {
+
+struct FabricParams {
+  int width = 757;   // PEs along X (columns, west -> east)
+  int height = 996;  // PEs along Y (rows, north -> south)
+};
+
+struct RouterParams {
+  int routable_colors = 24;     // colours 0..routable_colors-1 carry traffic
+  int router_latency = 1;       // cycles from arrival in a router to the earliest forward (assumption)
+  int link_latency = 1;         // cycles on a router-to-router link (assumption)
+  int ramp_latency = 2;         // cycles between router and compute engine, each way (assumption)
+  int color_buffer_depth = 3;   // wavelets buffered per colour per router (assumption; >= hop latency + 1
+                                // sustains one wavelet per cycle under credit flow control)
+  std::vector<int> switch_colors;  // colours whose switches can be programmed (WSE-2: all; WSE-3: a subset)
+  int hop_latency() const { return router_latency + link_latency; }
+};
+
+struct QueueParams {
+  std::vector<int> input_depths = {6, 6, 4, 4, 2, 2, 2, 2};  // words per input queue (IQ id = index)
+  std::vector<int> output_depths = {2, 2, 6, 6, 2, 2};       // words per output queue (OQ id = index)
+};
+
+// Operations per cycle of the DSD execution unit (SIMD width), from the SDK's "SIMD mode" appendix.
+struct SimdParams {
+  int fmach = 4;       // fp16 FMAC
+  int fmachs = 2;      // fp16 multiply, fp32 accumulate
+  int fmacs = 1;       // fp32 FMAC (not listed by the SDK: assumption)
+  int fp16_ops = 4;    // faddh, fsubh, fmulh, fmovh, fnegh, fabsh
+  int fp32_ops = 2;    // fadds, fsubs, fmuls, fmovs
+  int mov16 = 4;       // mov16 and 16-bit integer ops
+  int mov32 = 2;
+  int fmaxh = 1;
+  int fmaxs = 1;
+  int convert = 1;     // fh2s, fs2h
+};
+
+struct PeParams {
+  std::uint32_t sram_bytes = 49152;     // per-PE SRAM, code and data
+  int sram_banks = 8;                   // banks of sram_bytes / sram_banks, 16-bit interleave
+  std::uint32_t code_reserve_bytes = 4096;  // SRAM reserved for code and runtime (assumption)
+  bool bank_conflicts = false;          // model bank-conflict stalls (refinement, off by default)
+  int task_ids = 64;
+  int local_task_max_id = 30;           // local tasks are 0..local_task_max_id (WSE-3: 8..30)
+  int microthreads = 8;
+  int task_switch_cycles = 2;           // cycles from task selection to its first instruction (assumption)
+  int dsd_setup_cycles = 1;             // fixed cost of issuing one DSD operation (assumption)
+  SimdParams simd;
+};
+
+struct HostIoParams {
+  std::vector<int> reserved_colors = {21, 22, 23};  // colours owned by the memcpy framework
+  int channels_per_edge = 60;                        // edge I/O channels (WSE-2 60, WSE-3 62)
+  double channel_words_per_cycle = 1.0;              // timed memcpy bandwidth per channel (assumption)
+};
+
+struct EnergyParams {
+  double wafer_power_watts = 15000.0;  // whole-wafer power for energy estimates (assumption)
+  double a100_power_ratio = 37.5;      // WSE-2 power / A100 power implied by the paper's energy tables
+};
+
+struct SimulationParams {
+  std::uint64_t deadlock_cycles = 100000;  // no movement for this long while work is pending -> deadlock report
+};
+
+struct ArchParams {
+  std::string name = "wse2";
+  std::string source;  // file it was read from
+  FabricParams fabric;
+  double clock_hz = 1.1e9;
+  RouterParams router;
+  QueueParams queues;
+  PeParams pe;
+  HostIoParams host_io;
+  EnergyParams energy;
+  SimulationParams simulation;
+
+  double cycles_to_us(double cycles) const { return cycles / clock_hz * 1e6; }
+};
+
+// One entry of the parameter table: dotted YAML key, unit, allowed range, provenance and meaning.
+struct ParamInfo {
+  std::string key;         // e.g. "router.link_latency"
+  std::string type;        // "int", "float", "int list", "bool", "string"
+  std::string unit;        // "cycles", "bytes", "Hz", "words", ...
+  std::string range;       // human-readable allowed range
+  std::string provenance;  // "published" or "assumption"
+  std::string doc;
+};
+const std::vector<ParamInfo>& arch_param_table();
+
+// Reads a YAML arch file. Every key must be known, of the right type and within range; errors throw
+// ConfigError naming the file, the key and the allowed range. Keys not given keep the WSE-2 defaults above.
+ArchParams load_arch(const std::filesystem::path& file);
+// Applies a "key=value" override (dotted key as in the table), validated like the file.
+void apply_override(ArchParams& arch, const std::string& assignment);
+// Checks cross-field constraints (queue counts, reserved colours within routable ones, ...).
+void validate(const ArchParams& arch);
+
+nlohmann::json to_json(const ArchParams& arch);
+
+}  // namespace wafersim::hw

@@ -1,0 +1,30 @@
+// What sits behind a router's RAMP: the compute engine of a PE, or a test/benchmark traffic driver.
+// The fabric engine steps an agent only in cycles it asked for or when one of its queues changed; an agent
+// with nothing to do costs nothing.
+#pragma once
+#include <ostream>
+
+#include "hw/pe_queues.hpp"
+#include "hw/wavelet.hpp"
+
+namespace wafersim::hw {
+
+class PeAgent {
+ public:
+  virtual ~PeAgent() = default;
+
+  // Runs the agent at cycle `now`, after the routers have moved this cycle's wavelets (so a wavelet an agent
+  // pushes into an output queue leaves with the router at now+1 at the earliest). Returns the next cycle the
+  // agent wants to run (> now), or kNever to sleep until a queue event: a wavelet delivered into one of its
+  // input queues or a word leaving one of its output queues.
+  virtual Cycle step(Cycle now, PeQueues& queues) = 0;
+
+  // True while the agent has unfinished work; the run is complete when no agent is busy and no wavelet is in
+  // flight, and a deadlock when work is pending but nothing has moved for the configured number of cycles.
+  virtual bool busy() const = 0;
+
+  // One line on what the agent waits for, for deadlock reports ("task 3 fmacs waits on IQ 2 (colour 5)").
+  virtual void describe_wait(std::ostream& os) const { os << (busy() ? "busy" : "idle"); }
+};
+
+}  // namespace wafersim::hw

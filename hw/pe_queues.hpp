@@ -1,0 +1,88 @@
+// The input and output queues between a PE's router and its compute engine (depths per architecture), and
+// the colour -> input-queue binding used when the router delivers a wavelet over the RAMP.
+// Queues are allocated only for PEs that run something; idle PEs cost nothing here.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "hw/wavelet.hpp"
+
+namespace wafersim::hw {
+
+// Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset).
+class WaveletQueue {
+ public:
+  static constexpr int kMaxDepth = 8;
+  WaveletQueue() = default;
+  explicit WaveletQueue(int capacity) : capacity_(capacity) {}
+
+  int capacity() const { return capacity_; }
+  int size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool full() const { return size_ >= capacity_; }
+  const Wavelet& front() const { return slots_[head_]; }
+  void push(const Wavelet& w) {
+    slots_[(head_ + size_) % kMaxDepth] = w;
+    ++size_;
+  }
+  Wavelet pop() {
+    Wavelet w = slots_[head_];
+    head_ = (head_ + 1) % kMaxDepth;
+    --size_;
+    return w;
+  }
+
+ private:
+  std::array<Wavelet, kMaxDepth> slots_{};
+  std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
+};
+
+// Told by PeQueues when the compute engine changes a queue, so the fabric engine can wake the router.
+class QueueListener {
+ public:
+  virtual ~QueueListener() = default;
+  virtual void on_input_popped(int pe_index) = 0;  // room in an IQ: the router may deliver again
+  virtual void on_output_pushed(int pe_index) = 0; // a wavelet waits in an OQ for the router
+};
+
+constexpr int kUnbound = -1;
+
+class PeQueues {
+ public:
+  PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
+           QueueListener* listener);
+
+  int num_input_queues() const { return static_cast<int>(iq_.size()); }
+  int num_output_queues() const { return static_cast<int>(oq_.size()); }
+  WaveletQueue& iq(int q) { return iq_.at(q); }
+  WaveletQueue& oq(int q) { return oq_.at(q); }
+  const WaveletQueue& iq(int q) const { return iq_.at(q); }
+  const WaveletQueue& oq(int q) const { return oq_.at(q); }
+
+  // Wavelets the router delivers on colour c go into input queue q (kUnbound: none; such wavelets wait in
+  // the router and back-pressure, and a deadlock report names them).
+  void bind_input_queue(int q, Color c);
+  int input_queue_of(Color c) const { return color_to_iq_[c]; }
+
+  // Compute-engine side (notifies the listener).
+  Wavelet pop_input(int q);
+  void push_output(int q, const Wavelet& w);
+
+  // Router side.
+  bool can_deliver(Color c) const {
+    int q = color_to_iq_[c];
+    return q != kUnbound && !iq_[q].full();
+  }
+  void deliver(const Wavelet& w) { iq_[color_to_iq_[w.color]].push(w); }
+  // Round-robin over non-empty output queues; returns the OQ id or -1.
+  int next_output_candidate(int after) const;
+
+ private:
+  int pe_index_;
+  QueueListener* listener_;
+  std::vector<WaveletQueue> iq_, oq_;
+  std::array<std::int8_t, kMaxColors> color_to_iq_;
+};
+
+}  // namespace wafersim::hw
