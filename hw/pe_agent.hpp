@@ -23,6 +23,10 @@ class PeAgent {
   // flight, and a deadlock when work is pending but nothing has moved for the configured number of cycles.
   virtual bool busy() const = 0;
 
+  // The router put colour c into teardown (a TEARDOWN command passed, or the colour started in teardown):
+  // the CE runs its teardown task (ID 29), which reconfigures and calls Router::exit_teardown(c).
+  virtual void on_teardown(Color c, Cycle now) {}
+
   // One line on what the agent waits for, for deadlock reports ("task 3 fmacs waits on IQ 2 (colour 5)").
   virtual void describe_wait(std::ostream& os) const { os << (busy() ? "busy" : "idle"); }
 };
