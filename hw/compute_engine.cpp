@@ -1,0 +1,518 @@
+#include "hw/compute_engine.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+#include "hw/fp16.hpp"
+
+namespace wafersim::hw {
+
+namespace {
+constexpr int kTeardownTask = 29;
+
+std::string str(int v) { return std::to_string(v); }
+}  // namespace
+
+float TaskArg::f32() const { return std::bit_cast<float>(payload); }
+float TaskArg::f16() const { return f16_bits_to_f32(data16()); }
+
+ComputeEngine::ComputeEngine(const ArchParams& arch, int x, int y, Sram& sram, PeQueues& queues)
+    : arch_(arch), x_(x), y_(y), sram_(sram), queues_(queues) {
+  iq_readers_.fill(0);
+}
+
+std::string ComputeEngine::name() const { return "PE(" + str(x_) + "," + str(y_) + ")"; }
+
+void ComputeEngine::fail(const std::string& what) const { throw std::invalid_argument(name() + ": " + what); }
+
+// ---- binding ------------------------------------------------------------------------------------------------
+
+void ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::string label) {
+  if (color >= arch_.router.routable_colors)
+    fail("data task on colour " + str(color) + ": only colours 0.." + str(arch_.router.routable_colors - 1) +
+         " are routable");
+  Task& t = tasks_[color];
+  if (t.kind != TaskKind::Unbound)
+    fail("task ID " + str(color) + " is already bound (" + t.label + "); a data task on colour " + str(color) +
+         " needs that ID");
+  bind_input_queue(iq, color);
+  t.kind = TaskKind::Data;
+  t.iq = iq;
+  t.body = std::move(body);
+  t.label = label.empty() ? "data task " + str(color) : std::move(label);
+}
+
+void ComputeEngine::bind_local_task(int id, TaskBody body, std::string label) {
+  if (id < 0 || id > arch_.pe.local_task_max_id)
+    fail("local task ID " + str(id) + " outside 0.." + str(arch_.pe.local_task_max_id));
+  Task& t = tasks_[id];
+  if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
+  t.kind = TaskKind::Local;
+  t.body = std::move(body);
+  t.label = label.empty() ? "local task " + str(id) : std::move(label);
+}
+
+void ComputeEngine::bind_control_task(int id, TaskBody body, std::string label) {
+  if (id < 0 || id >= arch_.pe.task_ids) fail("control task ID " + str(id) + " outside 0.." + str(arch_.pe.task_ids - 1));
+  Task& t = tasks_[id];
+  if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
+  t.kind = TaskKind::Control;
+  t.body = std::move(body);
+  t.label = label.empty() ? "control task " + str(id) : std::move(label);
+}
+
+void ComputeEngine::bind_input_queue(int iq, Color color) {
+  if (iq < 0 || iq >= queues_.num_input_queues())
+    fail("input queue " + str(iq) + " does not exist (this architecture has " + str(queues_.num_input_queues()) + ")");
+  for (int c = 0; c < kMaxColors; ++c)
+    if (c != color && queues_.input_queue_of(Color(c)) == iq)
+      fail("input queue " + str(iq) + " is already bound to colour " + str(c) + ", cannot bind it to colour " +
+           str(color));
+  const int old = queues_.input_queue_of(color);
+  if (old != kUnbound && old != iq)
+    fail("colour " + str(color) + " is already bound to input queue " + str(old) + ", cannot bind it to " + str(iq));
+  queues_.bind_input_queue(iq, color);
+}
+
+void ComputeEngine::set_priority(int id, Priority p) { tasks_.at(id).priority = p; }
+
+void ComputeEngine::set_boot(std::function<void()> boot) {
+  boot_ = std::move(boot);
+  boot_done_ = !boot_;
+}
+
+void ComputeEngine::set_teardown_handler(Color color, std::function<void(Color)> handler) {
+  teardown_handlers_.emplace_back(color, std::move(handler));
+}
+
+// ---- task state ---------------------------------------------------------------------------------------------
+
+void ComputeEngine::activate(int id) {
+  if (id < 0 || id >= 64) fail("activate: task ID " + str(id) + " outside 0..63");
+  tasks_[id].activated = true;
+}
+void ComputeEngine::block(int id) {
+  if (id < 0 || id >= 64) fail("block: task ID " + str(id) + " outside 0..63");
+  tasks_[id].blocked = true;
+}
+void ComputeEngine::unblock(int id) {
+  if (id < 0 || id >= 64) fail("unblock: task ID " + str(id) + " outside 0..63");
+  tasks_[id].blocked = false;
+}
+void ComputeEngine::wake() {
+  if (waker_) waker_(now_);
+}
+
+// ---- DSD operations -----------------------------------------------------------------------------------------
+
+std::uint32_t ComputeEngine::op_length(const DsdOp& op) const {
+  std::optional<std::uint32_t> n;
+  auto take = [&](const Operand& o, const char* role) {
+    std::uint32_t len;
+    if (auto* m = std::get_if<MemDsd>(&o)) {
+      if (m->scalar_ref) return;
+      len = m->length();
+    } else if (auto* f = std::get_if<FabinDsd>(&o)) {
+      len = f->extent;
+    } else if (auto* f = std::get_if<FaboutDsd>(&o)) {
+      len = f->extent;
+    } else {
+      return;
+    }
+    if (n && *n != len)
+      fail(std::string(op_info(op.code).name) + ": " + role + " " + describe(o) + " has length " + str(len) +
+           " but another operand has length " + str(*n));
+    n = len;
+  };
+  take(op.dest, "dest");
+  take(op.src0, "src0");
+  take(op.src1, "src1");
+  return n.value_or(1);
+}
+
+void ComputeEngine::validate(const DsdOp& op) const {
+  const OpInfo& info = op_info(op.code);
+  const std::string opn = info.name;
+  auto check_mem = [&](const Operand& o, ElemType t, const char* role) {
+    if (auto* m = std::get_if<MemDsd>(&o)) {
+      if (m->elem_bytes != elem_bytes(t))
+        fail(opn + ": " + role + " " + describe(o) + " has " + str(m->elem_bytes) + "-byte elements, the op needs " +
+             str(elem_bytes(t)));
+    }
+  };
+  if (std::holds_alternative<std::monostate>(op.dest) || std::holds_alternative<Immediate>(op.dest) ||
+      std::holds_alternative<FabinDsd>(op.dest))
+    fail(opn + ": destination must be a memory DSD, a pointer to a scalar or a fabout DSD, not " + describe(op.dest));
+  check_mem(op.dest, info.dest, "dest");
+  auto check_src = [&](const Operand& o, ElemType t, const char* role) {
+    if (std::holds_alternative<std::monostate>(o)) fail(opn + ": " + role + " is missing");
+    if (std::holds_alternative<FaboutDsd>(o)) fail(opn + ": " + role + " cannot be a fabout DSD");
+    check_mem(o, t, role);
+  };
+  check_src(op.src0, info.src0, "src0");
+  if (info.num_srcs == 2) check_src(op.src1, info.src1, "src1");
+  if (info.has_scalar) {
+    check_src(op.scalar, info.src1, "scalar");
+    if (is_fabric(op.scalar) || (std::holds_alternative<MemDsd>(op.scalar) && !std::get<MemDsd>(op.scalar).scalar_ref))
+      fail(opn + ": the scalar operand must be an immediate or a pointer to a scalar");
+  }
+  int fabins[3], nf = 0;
+  for (const Operand* o : {&op.src0, &op.src1}) {
+    if (auto* f = std::get_if<FabinDsd>(o)) {
+      if (f->iq < 0 || f->iq >= queues_.num_input_queues()) fail(opn + ": " + describe(*o) + ": no such input queue");
+      const int bound = queues_.input_queue_of(f->color);
+      if (bound != f->iq)
+        fail(opn + ": " + describe(*o) + ": colour " + str(f->color) +
+             (bound == kUnbound ? " is not bound to an input queue" : " is bound to IQ " + str(bound)));
+      for (int k = 0; k < nf; ++k)
+        if (fabins[k] == f->iq) fail(opn + ": two fabin operands read the same input queue " + str(f->iq));
+      fabins[nf++] = f->iq;
+    }
+  }
+  if (auto* f = std::get_if<FaboutDsd>(&op.dest)) {
+    if (f->oq < 0 || f->oq >= queues_.num_output_queues()) fail(opn + ": " + describe(op.dest) + ": no such output queue");
+    if (f->color >= kMaxColors) fail(opn + ": " + describe(op.dest) + ": colour out of range");
+  }
+  const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
+  if (fabric && !op.options.async)
+    fail(opn + ": an operation with a fabric operand must be asynchronous (.async = true, .activate = next_task): "
+               "a blocking fabric operation cannot stop a C++ task body halfway");
+}
+
+Cycle ComputeEngine::op_cycles(const DsdOp& op, std::uint32_t n) const {
+  int w = simd_width(op.code, arch_.pe.simd);
+  for (const Operand* o : {&op.dest, &op.src0, &op.src1})
+    if (auto* m = std::get_if<MemDsd>(o)) w = std::min(w, stride_width_cap(*m));
+  w = std::max(w, 1);
+  return (Cycle(n) + Cycle(w) - 1) / Cycle(w) + Cycle(arch_.pe.dsd_setup_cycles);
+}
+
+std::uint32_t ComputeEngine::read_elem(const Operand& o, std::uint32_t k, ElemType t) const {
+  if (auto* imm = std::get_if<Immediate>(&o)) return elem_bytes(t) == 2 ? (imm->bits & 0xffffu) : imm->bits;
+  const MemDsd& m = std::get<MemDsd>(o);
+  const std::uint32_t addr = m.scalar_ref ? m.base : m.address(k);
+  std::uint32_t v = 0;
+  sram_.read(addr, &v, m.elem_bytes);  // throws std::out_of_range beyond the SRAM
+  return v;
+}
+
+void ComputeEngine::write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits) {
+  const MemDsd& m = std::get<MemDsd>(o);
+  const std::uint32_t addr = m.scalar_ref ? m.base : m.address(k);
+  sram_.write(addr, &bits, m.elem_bytes);
+}
+
+void ComputeEngine::run_memory_op(const DsdOp& op, std::uint32_t n) {
+  if (!sram_.functional()) return;  // timing-only: no contents, same cycles
+  const OpInfo& info = op_info(op.code);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const std::uint32_t a = read_elem(op.src0, k, info.src0);
+    const std::uint32_t b = info.num_srcs == 2 ? read_elem(op.src1, k, info.src1) : 0;
+    const std::uint32_t c = info.has_scalar ? read_elem(op.scalar, k, info.src1) : 0;
+    write_elem(op.dest, k, info.dest, apply_op(op.code, a, b, c));
+  }
+}
+
+int ComputeEngine::microthread_of(const DsdOp& op) const {
+  if (auto* f = std::get_if<FaboutDsd>(&op.dest)) return f->oq;
+  if (auto* f = std::get_if<FabinDsd>(&op.src0)) return f->iq;
+  return std::get<FabinDsd>(op.src1).iq;
+}
+
+void ComputeEngine::execute(const DsdOp& op) {
+  if (!in_task_) fail(std::string(op_info(op.code).name) + ": DSD operations run only inside a task");
+  validate(op);
+  const std::uint32_t n = op_length(op);
+  const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
+  if (!fabric) {
+    run_memory_op(op, n);
+    cursor_ += op_cycles(op, n);
+    ++stats_.dsd_ops;
+    // An async memory-only op completes with the cycles charged above; its actions take effect at once (the
+    // picker runs only after the current task ends).
+    if (op.options.activate >= 0) activate(op.options.activate);
+    if (op.options.unblock >= 0) unblock(op.options.unblock);
+    return;
+  }
+  const int ut = microthread_of(op);
+  uts_[ut].pending.emplace_back(op, cursor_);
+  start_pending(ut, cursor_ + arch_.pe.dsd_setup_cycles);
+}
+
+void ComputeEngine::start_pending(int ut, Cycle earliest) {
+  Microthread& m = uts_[ut];
+  if (m.active || m.pending.empty()) return;
+  auto [op, issued] = m.pending.front();
+  m.pending.pop_front();
+  m.active = true;
+  m.op = op;
+  m.length = op_length(op);
+  m.done = 0;
+  m.adv_sent = false;
+  m.ready = std::max(earliest, issued + Cycle(arch_.pe.dsd_setup_cycles));
+  m.started = m.ready;
+  m.last = kNever;
+  m.stalled = false;
+  m.wait.clear();
+  for (const Operand* o : {&m.op.src0, &m.op.src1})
+    if (auto* f = std::get_if<FabinDsd>(o)) ++iq_readers_[f->iq];
+}
+
+void ComputeEngine::complete(Microthread& m, Cycle now) {
+  m.active = false;
+  m.stalled = false;
+  ++stats_.async_ops;
+  const Cycle moves = m.done + (m.adv_sent ? 1 : 0);
+  const Cycle span = now >= m.started ? now - m.started + 1 : 0;
+  if (span > moves) stats_.microthread_stall_cycles += span - moves;
+  for (const Operand* o : {&m.op.src0, &m.op.src1})
+    if (auto* f = std::get_if<FabinDsd>(o)) --iq_readers_[f->iq];
+  if (m.op.options.activate >= 0) activate(m.op.options.activate);
+  if (m.op.options.unblock >= 0) unblock(m.op.options.unblock);
+  start_pending(static_cast<int>(&m - uts_.data()), now + 1);
+}
+
+bool ComputeEngine::advance_microthread(int ut, Cycle now) {
+  Microthread& m = uts_[ut];
+  if (!m.active || m.ready > now || m.last == now) return false;
+  const OpInfo& info = op_info(m.op.code);
+  // Control wavelets at the head of a fabin queue are not data: they activate their entrypoint's task.
+  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
+    if (auto* f = std::get_if<FabinDsd>(o)) {
+      WaveletQueue& q = queues_.iq(f->iq);
+      while (!q.empty() && q.front().control) {
+        const Wavelet w = queues_.pop_input(f->iq);
+        ++stats_.wavelets_received;
+        const int entry = ControlPayload::decode(w.payload).entrypoint;
+        if (entry != kNullColor && tasks_[entry].kind != TaskKind::Unbound) {
+          tasks_[entry].arg = w.data16();
+          activate(entry);
+        }
+      }
+    }
+  }
+  auto* out = std::get_if<FaboutDsd>(&m.op.dest);
+  if (m.done == m.length) {  // only the advance-switch control wavelet is left, or a zero-length op
+    if (out && out->advance_switch && !m.adv_sent) {
+      if (queues_.oq(out->oq).full()) {
+        m.stalled = true;
+        m.wait = "OQ " + str(out->oq) + " full (colour " + str(out->color) + ")";
+        return false;
+      }
+      queues_.push_output(out->oq,
+                          Wavelet{ControlPayload::single(SwitchCmd::Advance, true, kNullColor, 0), out->color, true});
+      ++stats_.wavelets_sent;
+      m.adv_sent = true;
+    }
+    m.last = now;
+    complete(m, now);
+    return true;
+  }
+  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
+    if (auto* f = std::get_if<FabinDsd>(o); f && queues_.iq(f->iq).empty()) {
+      m.stalled = true;
+      m.wait = "IQ " + str(f->iq) + " empty (colour " + str(f->color) + ")";
+      return false;
+    }
+  }
+  if (out && queues_.oq(out->oq).full()) {
+    m.stalled = true;
+    m.wait = "OQ " + str(out->oq) + " full (colour " + str(out->color) + ")";
+    return false;
+  }
+  m.stalled = false;
+  auto src = [&](const Operand& o, ElemType t) -> std::uint32_t {
+    if (auto* f = std::get_if<FabinDsd>(&o)) {
+      const Wavelet w = queues_.pop_input(f->iq);
+      ++stats_.wavelets_received;
+      return elem_bytes(t) == 2 ? (w.payload & 0xffffu) : w.payload;
+    }
+    if (!sram_.functional() && std::holds_alternative<MemDsd>(o)) return 0;
+    return read_elem(o, m.done, t);
+  };
+  const std::uint32_t a = src(m.op.src0, info.src0);
+  const std::uint32_t b = info.num_srcs == 2 ? src(m.op.src1, info.src1) : 0;
+  const std::uint32_t c = info.has_scalar ? src(m.op.scalar, info.src1) : 0;
+  const std::uint32_t r = apply_op(m.op.code, a, b, c);
+  if (out) {
+    std::uint32_t payload = r;
+    if (elem_bytes(info.dest) == 2) {
+      payload &= 0xffffu;
+      if (out->stamp_index) payload |= std::uint32_t(std::uint16_t(out->index_base + m.done)) << 16;
+    }
+    queues_.push_output(out->oq, Wavelet{payload, out->color, out->control});
+    ++stats_.wavelets_sent;
+  } else if (sram_.functional()) {
+    write_elem(m.op.dest, m.done, info.dest, r);
+  }
+  ++m.done;
+  m.last = now;
+  if (m.done == m.length && !(out && out->advance_switch)) complete(m, now);
+  return true;
+}
+
+// ---- task picker --------------------------------------------------------------------------------------------
+
+bool ComputeEngine::iq_owned_by_microthread(int iq) const { return iq_readers_[iq] > 0; }
+
+void ComputeEngine::drain_control_heads(Cycle now) {
+  for (int iq = 0; iq < queues_.num_input_queues(); ++iq) {
+    if (iq_owned_by_microthread(iq)) continue;
+    WaveletQueue& q = queues_.iq(iq);
+    while (!q.empty() && q.front().control) {
+      if (tasks_[q.front().color].blocked) break;  // a blocked colour leaves its control wavelets queued too
+      const Wavelet w = queues_.pop_input(iq);
+      ++stats_.wavelets_received;
+      const int entry = ControlPayload::decode(w.payload).entrypoint;
+      if (entry != kNullColor && tasks_[entry].kind != TaskKind::Unbound) {
+        tasks_[entry].arg = w.data16();
+        activate(entry);
+      }
+    }
+  }
+}
+
+int ComputeEngine::pick_task() const {
+  int best = -1;
+  for (int id = 0; id < 64; ++id) {
+    const Task& t = tasks_[id];
+    if (t.kind == TaskKind::Unbound || t.blocked) continue;
+    bool ready = t.activated;
+    if (!ready && t.kind == TaskKind::Data && !iq_owned_by_microthread(t.iq)) {
+      const WaveletQueue& q = queues_.iq(t.iq);
+      ready = !q.empty() && !q.front().control;
+    }
+    if (!ready) continue;
+    if (best < 0 || t.priority > tasks_[best].priority) best = id;
+  }
+  return best;
+}
+
+void ComputeEngine::run_task(int id, Cycle now) {
+  Task& t = tasks_[id];
+  TaskArg arg;
+  if (t.activated) {
+    t.activated = false;
+    arg.payload = t.arg;
+    t.arg = 0;
+  } else {
+    arg.payload = queues_.pop_input(t.iq).payload;
+    ++stats_.wavelets_received;
+  }
+  in_task_ = true;
+  running_ = id;
+  cursor_ = now + Cycle(arch_.pe.task_switch_cycles);
+  try {
+    t.body(arg);
+  } catch (...) {
+    in_task_ = false;
+    throw;
+  }
+  in_task_ = false;
+  main_free_ = std::max(cursor_, now + 1);
+  stats_.main_busy_cycles += main_free_ - now;
+  ++stats_.tasks_run;
+}
+
+Cycle ComputeEngine::step(Cycle now, PeQueues&) {
+  now_ = now;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int ut = 0; ut < 8; ++ut) progress |= advance_microthread(ut, now);
+    drain_control_heads(now);
+    if (main_free_ <= now) {
+      if (!boot_done_) {
+        boot_done_ = true;
+        in_task_ = true;
+        running_ = -1;
+        cursor_ = now + Cycle(arch_.pe.task_switch_cycles);
+        boot_();
+        in_task_ = false;
+        main_free_ = std::max(cursor_, now + 1);
+        stats_.main_busy_cycles += main_free_ - now;
+        progress = true;
+      } else if (!teardown_pending_.empty() && !tasks_[kTeardownTask].blocked) {
+        // System teardown task (ID 29): runs the handlers of the colours in teardown.
+        std::vector<Color> pending;
+        pending.swap(teardown_pending_);
+        in_task_ = true;
+        running_ = kTeardownTask;
+        cursor_ = now + Cycle(arch_.pe.task_switch_cycles);
+        for (Color c : pending)
+          for (auto& [hc, fn] : teardown_handlers_)
+            if (hc == c) fn(c);
+        in_task_ = false;
+        main_free_ = std::max(cursor_, now + 1);
+        stats_.main_busy_cycles += main_free_ - now;
+        ++stats_.tasks_run;
+        progress = true;
+      } else if (int id = pick_task(); id >= 0) {
+        run_task(id, now);
+        progress = true;
+      } else {
+        running_ = -1;
+      }
+    }
+  }
+  Cycle next = main_free_ > now ? main_free_ : kNever;
+  for (const Microthread& m : uts_) {
+    if (!m.active) continue;
+    if (m.ready > now) next = std::min(next, m.ready);
+    else if (!m.stalled) next = std::min(next, now + 1);
+  }
+  return next;
+}
+
+bool ComputeEngine::busy() const {
+  if (in_task_ || main_free_ > now_ || !boot_done_ || !teardown_pending_.empty()) return true;
+  for (const Microthread& m : uts_)
+    if (m.active || !m.pending.empty()) return true;
+  return pick_task() >= 0;
+}
+
+void ComputeEngine::on_teardown(Color c, Cycle now) {
+  teardown_pending_.push_back(c);
+  if (waker_) waker_(now);
+}
+
+void ComputeEngine::describe_wait(std::ostream& os) const {
+  os << name() << ":";
+  bool any = false;
+  if (main_free_ > now_) {
+    os << " main thread runs " << (running_ >= 0 ? tasks_[running_].label : "start") << " until cycle " << main_free_
+       << ";";
+    any = true;
+  }
+  for (int ut = 0; ut < 8; ++ut) {
+    const Microthread& m = uts_[ut];
+    if (!m.active) continue;
+    os << " microthread " << ut << " " << op_info(m.op.code).name << " " << m.done << "/" << m.length;
+    if (m.stalled) os << " waits on " << m.wait;
+    if (!m.pending.empty()) os << " (+" << m.pending.size() << " queued)";
+    os << ";";
+    any = true;
+  }
+  for (int id = 0; id < 64; ++id) {
+    const Task& t = tasks_[id];
+    if (t.activated && t.blocked) {
+      os << " " << t.label << " activated but blocked;";
+      any = true;
+    }
+  }
+  for (int iq = 0; iq < queues_.num_input_queues(); ++iq) {
+    const WaveletQueue& q = queues_.iq(iq);
+    if (q.empty() || iq_owned_by_microthread(iq)) continue;
+    const Color c = q.front().color;
+    os << " IQ " << iq << " (colour " << int(c) << ") holds " << q.size() << " wavelet(s)";
+    if (tasks_[c].kind != TaskKind::Data) os << " and no data task is bound";
+    else if (tasks_[c].blocked) os << ", colour blocked";
+    os << ";";
+    any = true;
+  }
+  if (!any) os << " idle";
+}
+
+}  // namespace wafersim::hw

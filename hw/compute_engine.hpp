@@ -1,0 +1,178 @@
+// Compute engine (CE) of one PE: the hardware task picker (64 task IDs: data tasks bound to colours, local tasks,
+// control tasks; activated + unblocked = runnable; priorities; run to completion), DSD operations executed by the
+// main thread (memory operands) or by microthreads (async operations with a fabric operand), and the SRAM they use.
+// Event-driven: an idle CE costs nothing; step() does all that is due at `now` and names the next cycle it needs.
+// Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost only their DSD
+// operations), contention between the main thread and microthreads for the datapath, bank conflicts, FIFOs.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "hw/arch_params.hpp"
+#include "hw/dsd.hpp"
+#include "hw/pe_agent.hpp"
+#include "hw/pe_queues.hpp"
+#include "hw/sram.hpp"
+#include "hw/wavelet.hpp"
+
+namespace wafersim::hw {
+
+// The argument of a data task (the wavelet that activated it) or of a control task (the 16-bit data of the
+// control wavelet's single-command form, in the low half).
+struct TaskArg {
+  std::uint32_t payload = 0;
+  std::uint32_t u32() const { return payload; }
+  float f32() const;
+  std::uint16_t data16() const { return static_cast<std::uint16_t>(payload & 0xffffu); }  // low half
+  std::uint16_t index() const { return static_cast<std::uint16_t>(payload >> 16); }      // upper half
+  float f16() const;  // low half as fp16, widened
+};
+
+enum class TaskKind : std::uint8_t { Unbound, Data, Local, Control };
+enum class Priority : std::uint8_t { Low = 0, High = 1 };
+using TaskBody = std::function<void(TaskArg)>;
+
+// Timing rules (documented in docs/firmware.md):
+// - A task picked at cycle t starts its body at t + task_switch_cycles; each memory-only DSD operation in the body
+//   adds ceil(n / w) + dsd_setup_cycles, w = min(SIMD width of the op, stride caps of its memory operands); the
+//   task ends at the sum (at least one cycle after it was picked) and the picker selects again at that cycle.
+// - Task bodies run functionally at once when the task starts; an async operation issued from a body starts on
+//   its microthread at the body's time cursor (t + switch + cycles of the ops before it).
+// - A microthread starts dsd_setup_cycles after issue and then moves at most one element per cycle, and only in
+//   a cycle where every fabin operand has a wavelet and the fabout operand has room (stall otherwise).
+// - A fabric DSD operation must be async: a blocking fabric op inside a C++ task body would need coroutines.
+//   The CSL idiom that replaces it: issue the op with `.async = true, .activate = next_task` and continue there.
+// - A second async op on a busy microthread waits for it (FIFO per microthread).
+class ComputeEngine : public PeAgent {
+ public:
+  struct Stats {
+    std::uint64_t tasks_run = 0;
+    std::uint64_t main_busy_cycles = 0;      // cycles from task pick to task end, summed
+    std::uint64_t dsd_ops = 0;               // memory-only operations on the main thread
+    std::uint64_t async_ops = 0;             // microthread operations completed
+    std::uint64_t microthread_stall_cycles = 0;  // cycles a microthread waited on an empty IQ / full OQ
+    std::uint64_t wavelets_received = 0;     // popped from input queues (data tasks, fabin, control)
+    std::uint64_t wavelets_sent = 0;         // pushed to output queues
+  };
+
+  // `sram` and `queues` belong to this PE (the fabric owns them); `x`, `y` only name the PE in messages.
+  ComputeEngine(const ArchParams& arch, int x, int y, Sram& sram, PeQueues& queues);
+
+  int x() const { return x_; }
+  int y() const { return y_; }
+  const ArchParams& arch() const { return arch_; }
+  Sram& sram() { return sram_; }
+  PeQueues& queues() { return queues_; }
+  const Stats& stats() const { return stats_; }
+  std::string name() const;  // "PE(x,y)"
+
+  // ---- Binding (layout / comptime). Throws std::invalid_argument naming the PE and the task on conflicts.
+  // A data task's ID is its colour (WSE-2); wavelets of that colour go to input queue `iq`.
+  void bind_data_task(Color color, int iq, TaskBody body, std::string label = {});
+  void bind_local_task(int id, TaskBody body, std::string label = {});  // id <= pe.local_task_max_id
+  void bind_control_task(int id, TaskBody body, std::string label = {});
+  void bind_input_queue(int iq, Color color);  // for fabin operands; checks the queue is not bound elsewhere
+  void set_priority(int id, Priority p);
+  // Runs once as the first task (at the cycle the fabric first steps the CE), e.g. a program's start().
+  void set_boot(std::function<void()> boot);
+  // Called to ask the fabric for a step at a cycle (used when the host activates a task between runs).
+  void set_waker(std::function<void(Cycle)> waker) { waker_ = std::move(waker); }
+  // Teardown handler, run by the system teardown task (ID 29) when the router puts `color` into teardown.
+  void set_teardown_handler(Color color, std::function<void(Color)> handler);
+
+  TaskKind kind(int id) const { return tasks_.at(id).kind; }
+  const std::string& label(int id) const { return tasks_.at(id).label; }
+  int input_queue_of_task(Color color) const { return tasks_.at(color).iq; }
+
+  // ---- Task state: from task bodies, microthread completion, or the host (then wake() the CE).
+  void activate(int id);
+  void block(int id);  // blocking a colour = blocking its data task ID (WSE-2); wavelets stay in the IQ
+  void unblock(int id);
+  bool activated(int id) const { return tasks_.at(id).activated; }
+  bool blocked(int id) const { return tasks_.at(id).blocked; }
+  void wake();  // asks the waker for a step at the current cycle
+
+  // ---- DSD operations (from task bodies).
+  // Memory-only, synchronous: executed at once, cycles charged to the running task.
+  // With a fabric operand: must have options.async; queued on its microthread (ID = OQ of the fabout, else IQ of
+  // the first fabin). Throws std::invalid_argument (operand types, lengths, missing async) naming the PE and op.
+  void execute(const DsdOp& op);
+  // Cycle of the main thread's time cursor: inside a task body, the start of the next operation.
+  Cycle time() const { return cursor_; }
+
+  // ---- PeAgent
+  Cycle step(Cycle now, PeQueues& queues) override;
+  bool busy() const override;
+  void on_teardown(Color c, Cycle now) override;
+  void describe_wait(std::ostream& os) const override;
+
+  // Cycles charged by a memory-only operation of length n (exposed for tests and planners).
+  Cycle op_cycles(const DsdOp& op, std::uint32_t n) const;
+
+ private:
+  struct Task {
+    TaskKind kind = TaskKind::Unbound;
+    bool activated = false;
+    bool blocked = false;
+    Priority priority = Priority::Low;
+    int iq = kUnbound;        // data tasks: the input queue of their colour
+    std::uint32_t arg = 0;    // control tasks: pending argument
+    TaskBody body;
+    std::string label;
+  };
+  struct Microthread {
+    std::deque<std::pair<DsdOp, Cycle>> pending;  // ops waiting for this microthread, with issue cycles
+    bool active = false;
+    DsdOp op;
+    std::uint32_t length = 0, done = 0;
+    bool adv_sent = false;  // advance_switch control wavelet sent
+    Cycle ready = 0;        // earliest cycle of the next element
+    Cycle last = kNever;    // cycle of the last element moved
+    Cycle started = 0;
+    bool stalled = false;
+    std::string wait;       // what it waits on (for deadlock reports)
+  };
+
+  std::uint32_t op_length(const DsdOp& op) const;
+  void validate(const DsdOp& op) const;
+  void run_memory_op(const DsdOp& op, std::uint32_t n);
+  std::uint32_t read_elem(const Operand& o, std::uint32_t k, ElemType t) const;
+  void write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits);
+  int microthread_of(const DsdOp& op) const;
+  // Moves the microthread forward at `now`; returns true if it moved an element (or completed).
+  bool advance_microthread(int ut, Cycle now);
+  void start_pending(int ut, Cycle now);
+  void complete(Microthread& m, Cycle now);
+  void drain_control_heads(Cycle now);
+  int pick_task() const;
+  void run_task(int id, Cycle now);
+  bool iq_owned_by_microthread(int iq) const;
+  [[noreturn]] void fail(const std::string& what) const;
+
+  const ArchParams& arch_;
+  int x_, y_;
+  Sram& sram_;
+  PeQueues& queues_;
+  std::array<Task, 64> tasks_{};
+  std::array<Microthread, 8> uts_{};
+  std::array<int, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
+  std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
+  std::vector<Color> teardown_pending_;
+  std::function<void()> boot_;
+  bool boot_done_ = false;
+  std::function<void(Cycle)> waker_;
+  Cycle now_ = 0;             // cycle of the current/last step
+  Cycle cursor_ = 0;          // main thread time cursor
+  Cycle main_free_ = 0;       // cycle at which the running task ends
+  bool in_task_ = false;
+  int running_ = -1;
+  Stats stats_;
+};
+
+}  // namespace wafersim::hw

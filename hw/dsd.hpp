@@ -1,0 +1,120 @@
+// Data structure descriptors (DSDs) and DSD operations of the compute engine: memory vectors (mem1d, mem4d), fabric
+// input/output streams (fabin, fabout), immediates, and the op codes with their element semantics and SIMD width.
+// Fidelity: element-exact results (fp16 rounded per operation), throughput from SimdParams with the SDK's stride
+// penalties. Not modelled: DSRs as a finite register file, FIFOs, @map, simd_32/simd_64 fabric modes, bank conflicts.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "hw/arch_params.hpp"
+#include "hw/wavelet.hpp"
+
+namespace wafersim::hw {
+
+// A vector in this PE's SRAM. Element k of a mem1d is at base + (offset + k*stride[0]) * elem_bytes. A mem4d
+// walks dimension 0 fastest: element (i0,i1,i2,i3) is at base + (offset + sum i_d*stride[d]) * elem_bytes.
+// Strides are in elements and may be 0 or negative. `scalar_ref` marks a pointer-to-scalar operand (CSL `&x`):
+// stride 0, and its length is that of the other operands (a destination scalar accumulates a reduction).
+struct MemDsd {
+  std::uint32_t base = 0;  // byte address
+  std::uint8_t elem_bytes = 4;
+  std::uint8_t dims = 1;
+  std::array<std::uint32_t, 4> extent{0, 1, 1, 1};
+  std::array<std::int32_t, 4> stride{1, 0, 0, 0};
+  std::int32_t offset = 0;
+  bool scalar_ref = false;
+
+  std::uint32_t length() const { return extent[0] * extent[1] * extent[2] * extent[3]; }
+  std::uint32_t address(std::uint32_t k) const {
+    std::int64_t e = offset;
+    for (int d = 0; d < 4; ++d) {
+      e += std::int64_t(k % extent[d]) * stride[d];
+      k /= extent[d];
+    }
+    return static_cast<std::uint32_t>(std::int64_t(base) + e * elem_bytes);
+  }
+};
+
+// A stream of `extent` wavelets arriving on `color` in input queue `iq` (the queue is bound to the colour).
+// 16-bit operations use the low half of each payload.
+struct FabinDsd {
+  Color color = 0;
+  int iq = 0;
+  std::uint32_t extent = 0;
+};
+
+// A stream of `extent` wavelets sent on `color` through output queue `oq`. `control`: every wavelet is a control
+// wavelet. `advance_switch`: after the last wavelet, one control wavelet with a single ADV command (ce_ignore,
+// no entrypoint) follows, which advances the switches of the colour along its path (see docs/firmware.md).
+// `stamp_index`: 16-bit elements go out as (index_base + k) << 16 | data.
+struct FaboutDsd {
+  Color color = 0;
+  int oq = 0;
+  std::uint32_t extent = 0;
+  bool control = false;
+  bool advance_switch = false;
+  bool stamp_index = false;
+  std::uint16_t index_base = 0;
+};
+
+// An immediate scalar operand: bits in the operation's element format (f32, f16 in the low half, u16, u32).
+struct Immediate {
+  std::uint32_t bits = 0;
+};
+
+using Operand = std::variant<std::monostate, MemDsd, FabinDsd, FaboutDsd, Immediate>;
+
+inline bool is_fabric(const Operand& o) {
+  return std::holds_alternative<FabinDsd>(o) || std::holds_alternative<FaboutDsd>(o);
+}
+
+// DSD operations. dest = f(src0, src1, scalar); see op_info().
+enum class OpCode : std::uint8_t {
+  Fmach,   // f16 dest = src0 + src1 * scalar (each op rounded to f16)
+  Fmachs,  // f32 dest = f32 src0 + f16 src1 * f16 scalar (exact product, f32 accumulate)
+  Fmacs,   // f32 dest = src0 + src1 * scalar (each op rounded to f32)
+  Faddh, Fadds, Fsubh, Fsubs, Fmulh, Fmuls, Fmaxh, Fmaxs,  // dest = src0 op src1
+  Fmovh, Fmovs, Mov16, Mov32,                              // dest = src0
+  Fnegh, Fnegs,                                            // dest = -src0
+  Fh2s, Fs2h,                                              // conversions f16 -> f32, f32 -> f16
+};
+
+enum class ElemType : std::uint8_t { F16, F32, U16, U32 };
+inline int elem_bytes(ElemType t) { return (t == ElemType::F16 || t == ElemType::U16) ? 2 : 4; }
+
+struct OpInfo {
+  const char* name;
+  int num_srcs;  // 1 or 2 vector/scalar sources (+1 scalar for the FMACs)
+  bool has_scalar;
+  ElemType dest, src0, src1;  // src1 also types the scalar of the FMACs
+};
+const OpInfo& op_info(OpCode op);
+// Elements per cycle of `op` on a memory-only operation with unit strides.
+int simd_width(OpCode op, const SimdParams& simd);
+// Width cap of a memory operand with element stride s (SDK "SIMD mode" appendix): 0, 1 and s%8 in {2,3,5,6} run
+// at full width; s%8 in {1,7} (s != 1) at 2; s%8 == 4 at 2 (the SDK's text is ambiguous between 2 and 4); s%8 == 0
+// (s != 0) at 1. A mem4d uses the stride of its innermost dimension with extent > 1.
+int stride_width_cap(std::int32_t stride);
+int stride_width_cap(const MemDsd& d);
+
+// Completion actions of an asynchronous operation (CSL `.async = true, .activate = t, .unblock = t`).
+struct OpOptions {
+  bool async = false;
+  int activate = -1;  // task ID activated on completion (-1: none)
+  int unblock = -1;   // task ID (= colour for data tasks on WSE-2) unblocked on completion
+};
+
+struct DsdOp {
+  OpCode code = OpCode::Fmovs;
+  Operand dest, src0, src1, scalar;
+  OpOptions options;
+};
+
+// Element function: the result bits of `op` given the source bits (in each operand's element format).
+std::uint32_t apply_op(OpCode op, std::uint32_t src0, std::uint32_t src1, std::uint32_t scalar);
+
+std::string describe(const Operand& o);
+
+}  // namespace wafersim::hw
