@@ -1,0 +1,119 @@
+#include "firmware/csl/layout.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/error.hpp"
+#include "fabric/fabric.hpp"
+
+namespace wafersim::csl {
+
+namespace {
+std::string xy(int x, int y) { return "(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
+}  // namespace
+
+Layout::Layout(int width, int height) : width_(width), height_(height) {
+  if (width <= 0 || height <= 0)
+    throw ConfigError("layout: rectangle " + std::to_string(width) + "x" + std::to_string(height) +
+                      " must be at least 1x1");
+  tiles_.resize(std::size_t(width) * height);
+}
+
+Layout::~Layout() = default;
+
+void Layout::check_xy(int x, int y, const char* what) const {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_)
+    throw ConfigError(std::string("layout: ") + what + " at PE" + xy(x, y) + " is outside the " +
+                      std::to_string(width_) + "x" + std::to_string(height_) + " rectangle");
+}
+
+void Layout::set_tile_code(int x, int y, Factory factory) {
+  check_xy(x, y, "set_tile_code");
+  if (loaded()) throw std::logic_error("layout: set_tile_code after load");
+  tiles_[std::size_t(y) * width_ + x].factory = std::move(factory);
+}
+
+void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg) {
+  check_xy(x, y, "set_color_config");
+  if (loaded()) throw std::logic_error("layout: set_color_config after load (use the router's teardown API)");
+  routes_.emplace_back(x, y, c, cfg);
+}
+
+void Layout::export_symbol(const std::string& name) {
+  if (std::find(exported_.begin(), exported_.end(), name) == exported_.end()) exported_.push_back(name);
+}
+
+void Layout::load(fabric::Fabric& fabric, int x0, int y0) {
+  if (loaded()) throw std::logic_error("layout: loaded twice");
+  if (x0 < 0 || y0 < 0 || x0 + width_ > fabric.width() || y0 + height_ > fabric.height())
+    throw ConfigError("layout: the " + std::to_string(width_) + "x" + std::to_string(height_) +
+                      " rectangle at offset " + xy(x0, y0) + " does not fit the " + std::to_string(fabric.width()) +
+                      "x" + std::to_string(fabric.height()) + " fabric");
+  const int colors = fabric.arch().router.routable_colors;
+  for (auto& [x, y, c, cfg] : routes_)
+    if (c >= colors)
+      throw ConfigError("layout: colour " + std::to_string(c) + " at PE" + xy(x, y) + " is not routable (0.." +
+                        std::to_string(colors - 1) + ")");
+  x0_ = x0;
+  y0_ = y0;
+  for (int y = 0; y < height_; ++y) {
+    for (int x = 0; x < width_; ++x) {
+      Tile& t = tiles_[std::size_t(y) * width_ + x];
+      if (!t.factory) continue;
+      const int fx = x0 + x, fy = y0 + y;
+      t.program = t.factory(x, y);
+      if (!t.program) throw std::invalid_argument("layout: the factory of PE" + xy(x, y) + " built no program");
+      t.engine = std::make_unique<hw::ComputeEngine>(fabric.arch(), fx, fy, fabric.sram(fx, fy), fabric.queues(fx, fy));
+      t.program->attach(*t.engine);
+      for (const std::string& s : exported_)
+        if (!t.program->has_symbol(s))
+          throw ConfigError("layout: exported symbol '" + s + "' is not defined by PE" + xy(fx, fy) + " program " +
+                            t.program->name());
+      const int pe = fabric.index(fx, fy);
+      t.engine->set_waker([&fabric, pe](hw::Cycle at) { fabric.wake(pe, std::max(at, fabric.now())); });
+    }
+  }
+  for (auto& [x, y, c, cfg] : routes_) fabric.set_color_config(x0 + x, y0 + y, c, cfg);
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x)
+      if (Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine)
+        fabric.attach_agent(x0 + x, y0 + y, t.engine.get(), fabric.now());
+  fabric_ = &fabric;
+}
+
+bool Layout::has_program(int x, int y) const {
+  return x >= 0 && y >= 0 && x < width_ && y < height_ && tiles_[std::size_t(y) * width_ + x].program;
+}
+
+Program& Layout::program(int x, int y) const {
+  check_xy(x, y, "program");
+  const Tile& t = tiles_[std::size_t(y) * width_ + x];
+  if (!t.program) throw std::invalid_argument("layout: PE" + xy(x, y) + " has no program (or the layout is not loaded)");
+  return *t.program;
+}
+
+hw::ComputeEngine& Layout::engine(int x, int y) const {
+  program(x, y);
+  return *tiles_[std::size_t(y) * width_ + x].engine;
+}
+
+int Layout::call(const std::string& fn) {
+  int n = 0;
+  for (Tile& t : tiles_)
+    if (t.program && t.program->exports(fn)) {
+      t.program->call(fn);
+      ++n;
+    }
+  if (n == 0) throw std::invalid_argument("layout: no PE exports a function '" + fn + "'");
+  return n;
+}
+
+ArrayBase& Layout::checked_symbol(int x, int y, const std::string& name, std::size_t elem_bytes) const {
+  ArrayBase& a = program(x, y).symbol(name);
+  if (a.elem_bytes() != elem_bytes)
+    throw std::invalid_argument("PE" + xy(x, y) + ": symbol '" + name + "' has " + std::to_string(a.elem_bytes()) +
+                                "-byte elements, accessed as " + std::to_string(elem_bytes) + "-byte");
+  return a;
+}
+
+}  // namespace wafersim::csl

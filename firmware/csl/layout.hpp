@@ -1,0 +1,98 @@
+// The CSL layout block in C++: a rectangle of PEs, which Program (with which parameters) runs on each PE, the colour
+// routes and switch positions of every PE, and the symbols exported to the host. load() validates it and attaches
+// one compute engine per used PE to a fabric::Fabric. Not modelled: memcpy support PEs and their reserved routes
+// (the host runtime adds those), WSE-3 queue/microthread configuration.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "firmware/csl/program.hpp"
+#include "hw/compute_engine.hpp"
+#include "hw/route_config.hpp"
+
+namespace wafersim::fabric {
+class Fabric;
+}
+
+namespace wafersim::csl {
+
+class Layout {
+ public:
+  // Builds the program of one PE; (x, y) are the PE's coordinates inside the rectangle.
+  using Factory = std::function<std::unique_ptr<Program>(int x, int y)>;
+
+  Layout(int width, int height);
+  ~Layout();
+  Layout(const Layout&) = delete;
+  Layout& operator=(const Layout&) = delete;
+
+  int width() const { return width_; }
+  int height() const { return height_; }
+
+  // CSL @set_tile_code: the program of PE (x, y). The typed form copies `args` into P's constructor.
+  void set_tile_code(int x, int y, Factory factory);
+  template <class P, class... Args>
+  void set_tile_program(int x, int y, Args... args) {
+    set_tile_code(x, y, [=](int, int) { return std::make_unique<P>(args...); });
+  }
+  // CSL @set_color_config: the route of colour `c` at PE (x, y).
+  void set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg);
+  // CSL @export_name: a symbol the host may read and write; every programmed PE must define it.
+  void export_symbol(const std::string& name);
+  const std::vector<std::string>& exported_symbols() const { return exported_; }
+
+  // Validates the layout (coordinates inside the rectangle and the fabric, routable colours), builds the programs,
+  // attaches one compute engine per programmed PE at offset (x0, y0) of the fabric, and sets the colour configs.
+  // Throws ConfigError / CapacityError / std::invalid_argument naming the PE, program and symbol at fault.
+  void load(fabric::Fabric& fabric, int x0 = 0, int y0 = 0);
+  bool loaded() const { return fabric_ != nullptr; }
+
+  bool has_program(int x, int y) const;
+  Program& program(int x, int y) const;     // after load
+  hw::ComputeEngine& engine(int x, int y) const;
+  template <class P>
+  P& program_as(int x, int y) const {
+    return dynamic_cast<P&>(program(x, y));
+  }
+  // Calls an exported function on every PE that exports it (host launch); returns how many did.
+  int call(const std::string& fn);
+
+  // Host access to an exported symbol of one PE (untimed memcpy).
+  template <Element T>
+  std::vector<T> read_symbol(int x, int y, const std::string& name) const {
+    const ArrayBase& a = checked_symbol(x, y, name, sizeof(T));
+    std::vector<T> v(a.size());
+    a.read_bytes(v.data(), 0, a.size());
+    return v;
+  }
+  template <Element T>
+  void write_symbol(int x, int y, const std::string& name, const std::vector<T>& values) {
+    ArrayBase& a = checked_symbol(x, y, name, sizeof(T));
+    if (values.size() > a.size())
+      throw std::invalid_argument("write of " + std::to_string(values.size()) + " elements into '" + name +
+                                  "' of " + std::to_string(a.size()));
+    a.write_bytes(values.data(), 0, static_cast<std::uint32_t>(values.size()));
+  }
+
+ private:
+  struct Tile {
+    Factory factory;
+    std::unique_ptr<Program> program;
+    std::unique_ptr<hw::ComputeEngine> engine;
+  };
+  ArrayBase& checked_symbol(int x, int y, const std::string& name, std::size_t elem_bytes) const;
+  void check_xy(int x, int y, const char* what) const;
+
+  int width_, height_;
+  int x0_ = 0, y0_ = 0;
+  std::vector<Tile> tiles_;
+  std::vector<std::tuple<int, int, Color, hw::ColorConfig>> routes_;
+  std::vector<std::string> exported_;
+  fabric::Fabric* fabric_ = nullptr;
+};
+
+}  // namespace wafersim::csl

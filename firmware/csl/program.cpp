@@ -1,0 +1,318 @@
+#include "firmware/csl/program.hpp"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <stdexcept>
+#include <typeinfo>
+
+namespace wafersim::csl {
+
+namespace {
+std::string str(long v) { return std::to_string(v); }
+constexpr int kReservedLocalLow = 27;  // 27, 28: memcpy; 29: teardown; 30: timer
+}  // namespace
+
+// ---- symbols ------------------------------------------------------------------------------------------------
+
+ArrayBase::ArrayBase(Program* program, std::string name, std::uint32_t count, std::uint8_t elem_bytes)
+    : program_(program), name_(std::move(name)), count_(count), elem_bytes_(elem_bytes) {
+  if (program_->attached())
+    throw std::logic_error("symbol '" + name_ + "' declared after the program was attached");
+  program_->arrays_.push_back(this);
+}
+
+std::uint32_t ArrayBase::address() const {
+  if (!allocated_)
+    throw std::logic_error("symbol '" + name_ + "' has no SRAM address before the program is attached");
+  return address_;
+}
+
+void ArrayBase::read_bytes(void* dst, std::uint32_t first, std::uint32_t count) const {
+  if (std::uint64_t(first) + count > count_)
+    throw std::out_of_range(program_->owner() + ": read of '" + name_ + "'[" + str(first) + ", +" + str(count) +
+                            ") beyond its " + str(count_) + " elements");
+  program_->engine().sram().read(address() + first * elem_bytes_, dst, count * elem_bytes_);
+}
+
+void ArrayBase::write_bytes(const void* src, std::uint32_t first, std::uint32_t count) {
+  if (std::uint64_t(first) + count > count_)
+    throw std::out_of_range(program_->owner() + ": write of '" + name_ + "'[" + str(first) + ", +" + str(count) +
+                            ") beyond its " + str(count_) + " elements");
+  program_->engine().sram().write(address() + first * elem_bytes_, src, count * elem_bytes_);
+}
+
+// ---- DSDs ---------------------------------------------------------------------------------------------------
+
+MemDsd mem1d(const ArrayBase& array, Mem1dSpec spec) {
+  MemDsd d;
+  d.array = &array;
+  d.shape.elem_bytes = array.elem_bytes();
+  d.shape.dims = 1;
+  d.shape.extent = {spec.extent == ~0u ? array.size() : spec.extent, 1, 1, 1};
+  d.shape.stride = {spec.stride, 0, 0, 0};
+  d.shape.offset = spec.offset;
+  return d;
+}
+
+MemDsd mem4d(const ArrayBase& array, std::array<std::uint32_t, 4> extents, std::array<std::int32_t, 4> strides,
+             std::int32_t offset) {
+  MemDsd d;
+  d.array = &array;
+  d.shape.elem_bytes = array.elem_bytes();
+  d.shape.dims = 4;
+  d.shape.extent = extents;
+  d.shape.stride = strides;
+  d.shape.offset = offset;
+  return d;
+}
+
+MemDsd scalar(const ArrayBase& array, std::uint32_t i) {
+  MemDsd d = mem1d(array, {.extent = 1, .stride = 0, .offset = std::int32_t(i)});
+  d.scalar = true;
+  return d;
+}
+
+MemDsd increment_offset(MemDsd d, std::int32_t delta) {
+  d.shape.offset += delta;
+  return d;
+}
+
+hw::Operand Operand::resolve(hw::ElemType t) const {
+  switch (kind_) {
+    case Kind::None: return std::monostate{};
+    case Kind::Fabric: return hw_;
+    case Kind::Bits: return hw::Immediate{bits_};
+    case Kind::Number:
+      switch (t) {
+        case hw::ElemType::F32: return hw::Immediate{std::bit_cast<std::uint32_t>(float(number_))};
+        case hw::ElemType::F16: return hw::Immediate{hw::f32_to_f16_bits(float(number_))};
+        case hw::ElemType::U16: return hw::Immediate{std::uint32_t(std::int64_t(number_)) & 0xffffu};
+        case hw::ElemType::U32: return hw::Immediate{std::uint32_t(std::int64_t(number_))};
+      }
+      return std::monostate{};
+    case Kind::Mem: {
+      hw::MemDsd m = mem_.shape;
+      const ArrayBase& a = *mem_.array;
+      // Every element the DSD can touch must lie inside the array.
+      std::int64_t lo = m.offset, hi = m.offset;
+      for (int d = 0; d < 4; ++d) {
+        const std::int64_t span = std::int64_t(m.extent[d] == 0 ? 0 : m.extent[d] - 1) * m.stride[d];
+        (span < 0 ? lo : hi) += span;
+      }
+      if (m.length() == 0) lo = hi = 0;
+      if (lo < 0 || hi >= std::int64_t(a.size()))
+        throw std::out_of_range(a.program().engine().name() + ": DSD over '" + a.name() + "' reaches elements [" +
+                                str(lo) + ", " + str(hi) + "] outside its " + str(a.size()) + " elements");
+      m.base = a.address();
+      if (mem_.scalar) {
+        m.base += std::uint32_t(m.offset) * m.elem_bytes;
+        m.offset = 0;
+        m.scalar_ref = true;
+      }
+      return m;
+    }
+  }
+  return std::monostate{};
+}
+
+// ---- tasks --------------------------------------------------------------------------------------------------
+
+TaskBase::TaskBase(Program* p, hw::TaskKind kind, int id, std::string label)
+    : program_(p), kind_(kind), id_(id), label_(std::move(label)) {
+  if (p->attached()) throw std::logic_error("task declared after the program was attached");
+  p->tasks_.push_back(this);
+}
+
+LocalTask::LocalTask(Program* p, std::function<void()> body, std::string label)
+    : LocalTask(p, -1, std::move(body), std::move(label)) {}
+
+LocalTask::LocalTask(Program* p, int id, std::function<void()> body, std::string label)
+    : TaskBase(p, hw::TaskKind::Local, id, std::move(label)) {
+  body_ = [b = std::move(body)](TaskArg) { b(); };
+}
+
+DataTask::DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue, std::string label)
+    : TaskBase(p, hw::TaskKind::Data, color, std::move(label)) {
+  body_ = std::move(body);
+  iq_ = input_queue;
+}
+
+ControlTask::ControlTask(Program* p, int id, std::function<void(TaskArg)> body, std::string label)
+    : TaskBase(p, hw::TaskKind::Control, id, std::move(label)) {
+  body_ = std::move(body);
+}
+
+// ---- program ------------------------------------------------------------------------------------------------
+
+std::string Program::name() const {
+  int status = 0;
+  const char* mangled = typeid(*this).name();
+  char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string n = (status == 0 && d) ? d : mangled;
+  std::free(d);
+  if (auto pos = n.rfind("::"); pos != std::string::npos) n = n.substr(pos + 2);
+  return n;
+}
+
+std::string Program::owner() const {
+  return (ce_ ? ce_->name() + " " : std::string()) + "program " + name();
+}
+
+hw::ComputeEngine& Program::engine() const {
+  if (!ce_) throw std::logic_error("program " + name() + " is not attached to a compute engine");
+  return *ce_;
+}
+
+void Program::attach(hw::ComputeEngine& ce) {
+  if (ce_) throw std::logic_error(owner() + " is already attached");
+  ce_ = &ce;
+  const std::string who = owner();
+  // Symbols, in declaration order.
+  for (ArrayBase* a : arrays_) {
+    for (ArrayBase* b : arrays_)
+      if (b != a && b->name() == a->name()) throw std::invalid_argument(who + ": two symbols named '" + a->name() + "'");
+    const hw::SramSymbol& s = ce.sram().allocate(who, a->name(), a->bytes(), 4);
+    a->address_ = s.offset;
+    a->allocated_ = true;
+  }
+  // Queues: explicit bindings first (fabin DSDs, data tasks with a queue), then data tasks with auto queues.
+  for (auto [iq, color] : queue_bindings_) ce.bind_input_queue(iq, color);
+  auto iq_free = [&](int iq) {
+    for (int c = 0; c < hw::kMaxColors; ++c)
+      if (ce.queues().input_queue_of(Color(c)) == iq) return false;
+    for (TaskBase* t : tasks_)
+      if (t->kind_ == hw::TaskKind::Data && t->iq_ == iq) return false;
+    return true;
+  };
+  for (TaskBase* t : tasks_) {
+    if (t->kind_ != hw::TaskKind::Data) continue;
+    if (t->iq_ < 0) {
+      const int bound = ce.queues().input_queue_of(Color(t->id_));
+      if (bound != hw::kUnbound) {
+        t->iq_ = bound;
+      } else {
+        for (int iq = 1; iq < ce.queues().num_input_queues() && t->iq_ < 0; ++iq)
+          if (iq_free(iq)) t->iq_ = iq;
+        if (t->iq_ < 0)
+          throw std::invalid_argument(who + ": no free input queue for the data task on colour " + str(t->id_));
+      }
+    }
+    ce.bind_data_task(Color(t->id_), t->iq_, t->body_, t->label_.empty() ? "" : t->label_ + " (data task " + str(t->id_) + ")");
+  }
+  for (TaskBase* t : tasks_) {
+    if (t->kind_ == hw::TaskKind::Data || t->id_ < 0) continue;
+    if (t->kind_ == hw::TaskKind::Local) ce.bind_local_task(t->id_, t->body_, t->label_);
+    else ce.bind_control_task(t->id_, t->body_, t->label_);
+  }
+  for (TaskBase* t : tasks_) {
+    if (t->id_ >= 0) continue;
+    for (int id = std::min(kReservedLocalLow - 1, ce.arch().pe.local_task_max_id); id >= 0 && t->id_ < 0; --id)
+      if (ce.kind(id) == hw::TaskKind::Unbound) t->id_ = id;
+    if (t->id_ < 0) throw std::invalid_argument(who + ": no free local task ID left");
+    ce.bind_local_task(t->id_, t->body_, t->label_);
+  }
+  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, fn);
+  init();
+  ce.set_boot([this] { start(); });
+}
+
+ArrayBase& Program::symbol(const std::string& n) const {
+  for (ArrayBase* a : arrays_)
+    if (a->name() == n) return *a;
+  std::string have;
+  for (ArrayBase* a : arrays_) have += (have.empty() ? "" : ", ") + a->name();
+  throw std::invalid_argument(owner() + " has no symbol '" + n + "' (symbols: " + (have.empty() ? "none" : have) + ")");
+}
+
+bool Program::has_symbol(const std::string& n) const {
+  return std::any_of(arrays_.begin(), arrays_.end(), [&](ArrayBase* a) { return a->name() == n; });
+}
+
+std::vector<std::string> Program::exported_functions() const {
+  std::vector<std::string> v;
+  for (auto& [k, f] : exports_) v.push_back(k);
+  return v;
+}
+
+void Program::call(const std::string& fn) {
+  auto it = exports_.find(fn);
+  if (it == exports_.end()) throw std::invalid_argument(owner() + " exports no function '" + fn + "'");
+  it->second();
+  engine().wake();
+}
+
+void Program::export_function(std::string n, std::function<void()> fn) { exports_[std::move(n)] = std::move(fn); }
+
+hw::FabinDsd Program::fabin(FabinSpec spec) {
+  if (ce_) ce_->bind_input_queue(spec.input_queue, spec.color);
+  else queue_bindings_.emplace_back(spec.input_queue, spec.color);
+  return hw::FabinDsd{spec.color, spec.input_queue, spec.extent};
+}
+
+hw::FaboutDsd Program::fabout(FaboutSpec spec) {
+  hw::FaboutDsd d;
+  d.color = spec.color;
+  d.oq = spec.output_queue;
+  d.extent = spec.extent;
+  d.control = spec.control;
+  d.advance_switch = spec.advance_switch;
+  d.stamp_index = spec.index_base >= 0;
+  d.index_base = static_cast<std::uint16_t>(std::max(spec.index_base, 0));
+  return d;
+}
+
+void Program::set_teardown_handler(Color color, std::function<void(Color)> handler) {
+  if (ce_) ce_->set_teardown_handler(color, std::move(handler));
+  else teardown_handlers_.emplace_back(color, std::move(handler));
+}
+
+void Program::activate(TaskRef t) { engine().activate(t.resolve()); }
+void Program::block(TaskRef t) { engine().block(t.resolve()); }
+void Program::unblock(TaskRef t) { engine().unblock(t.resolve()); }
+void Program::set_priority(TaskRef t, Priority p) { engine().set_priority(t.resolve(), p); }
+
+void Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
+                 const Operand& scalar, const Async& opt) {
+  const hw::OpInfo& info = hw::op_info(code);
+  hw::DsdOp o;
+  o.code = code;
+  o.dest = dest.resolve(info.dest);
+  o.src0 = src0.resolve(info.src0);
+  o.src1 = src1.resolve(info.src1);
+  o.scalar = scalar.resolve(info.src1);
+  o.options.async = opt.async;
+  o.options.activate = opt.activate.resolve();
+  o.options.unblock = opt.unblock.resolve();
+  engine().execute(o);
+}
+
+using hw::OpCode;
+void Program::fmach(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmach, d, a, b, s, o); }
+void Program::fmachs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmachs, d, a, b, s, o); }
+void Program::fmacs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmacs, d, a, b, s, o); }
+void Program::faddh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Faddh, d, a, b, {}, o); }
+void Program::fadds(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fadds, d, a, b, {}, o); }
+void Program::fsubh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubh, d, a, b, {}, o); }
+void Program::fsubs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubs, d, a, b, {}, o); }
+void Program::fmulh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmulh, d, a, b, {}, o); }
+void Program::fmuls(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmuls, d, a, b, {}, o); }
+void Program::fmaxh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxh, d, a, b, {}, o); }
+void Program::fmaxs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxs, d, a, b, {}, o); }
+void Program::fmovh(Operand d, Operand a, Async o) { op(OpCode::Fmovh, d, a, {}, {}, o); }
+void Program::fmovs(Operand d, Operand a, Async o) { op(OpCode::Fmovs, d, a, {}, {}, o); }
+void Program::fnegh(Operand d, Operand a, Async o) { op(OpCode::Fnegh, d, a, {}, {}, o); }
+void Program::fnegs(Operand d, Operand a, Async o) { op(OpCode::Fnegs, d, a, {}, {}, o); }
+void Program::mov16(Operand d, Operand a, Async o) { op(OpCode::Mov16, d, a, {}, {}, o); }
+void Program::mov32(Operand d, Operand a, Async o) { op(OpCode::Mov32, d, a, {}, {}, o); }
+void Program::fh2s(Operand d, Operand a, Async o) { op(OpCode::Fh2s, d, a, {}, {}, o); }
+void Program::fs2h(Operand d, Operand a, Async o) { op(OpCode::Fs2h, d, a, {}, {}, o); }
+
+void Program::send_control(Color color, int oq, std::uint32_t payload, Async opt) {
+  opt.async = true;
+  mov32(fabout({.extent = 1, .color = color, .output_queue = oq, .control = true}), Operand(payload), opt);
+}
+
+}  // namespace wafersim::csl

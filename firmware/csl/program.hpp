@@ -1,0 +1,304 @@
+// The CSL-like per-PE program: symbols in SRAM (Array, Var), tasks bound to task IDs (DataTask, LocalTask,
+// ControlTask), DSDs (mem1d, mem4d, fabin, fabout) and DSD builtins with CSL's async options, exported functions.
+// A Program is plain C++ that drives one hw::ComputeEngine; timing comes from the CE (see compute_engine.hpp).
+// Not modelled: scalar code cost in task bodies, FIFOs, @map, DSR allocation, WSE-3 explicit microthread IDs.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "hw/compute_engine.hpp"
+#include "hw/dsd.hpp"
+#include "hw/fp16.hpp"
+#include "hw/wavelet.hpp"
+
+namespace wafersim::csl {
+
+using hw::Color;
+using hw::Cycle;
+using hw::TaskArg;
+using f16 = hw::Half;
+using Priority = hw::Priority;
+
+class Program;
+
+// ---- symbols ------------------------------------------------------------------------------------------------
+
+template <class T>
+concept Element = std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, std::uint16_t> ||
+                  std::is_same_v<T, std::int16_t> || std::is_same_v<T, std::uint32_t> || std::is_same_v<T, std::int32_t>;
+
+// A named vector in the PE's SRAM, allocated when the program is attached to its compute engine (owner
+// "PE(x,y) program NAME"); the host reads and writes it by name.
+class ArrayBase {
+ public:
+  ArrayBase(Program* program, std::string name, std::uint32_t count, std::uint8_t elem_bytes);
+  ArrayBase(const ArrayBase&) = delete;
+  ArrayBase& operator=(const ArrayBase&) = delete;
+
+  const std::string& name() const { return name_; }
+  std::uint32_t size() const { return count_; }
+  std::uint8_t elem_bytes() const { return elem_bytes_; }
+  std::uint32_t bytes() const { return count_ * elem_bytes_; }
+  std::uint32_t address() const;  // byte address in SRAM; throws before the program is attached
+  bool allocated() const { return allocated_; }
+  Program& program() const { return *program_; }
+
+  // Host-side access to the raw bytes (functional mode; zeros in timing-only mode).
+  void read_bytes(void* dst, std::uint32_t first, std::uint32_t count) const;
+  void write_bytes(const void* src, std::uint32_t first, std::uint32_t count);
+
+ private:
+  friend class Program;
+  Program* program_;
+  std::string name_;
+  std::uint32_t count_;
+  std::uint8_t elem_bytes_;
+  std::uint32_t address_ = 0;
+  bool allocated_ = false;
+};
+
+template <Element T>
+class Array : public ArrayBase {
+ public:
+  Array(Program* program, std::string name, std::uint32_t count)
+      : ArrayBase(program, std::move(name), count, sizeof(T)) {}
+
+  std::vector<T> read() const {
+    std::vector<T> v(size());
+    read_bytes(v.data(), 0, size());
+    return v;
+  }
+  void write(std::span<const T> values, std::uint32_t first = 0) { write_bytes(values.data(), first, values.size()); }
+  void write(const std::vector<T>& values, std::uint32_t first = 0) { write(std::span<const T>(values), first); }
+  T get(std::uint32_t i) const {
+    T v{};
+    read_bytes(&v, i, 1);
+    return v;
+  }
+  void set(std::uint32_t i, T v) { write_bytes(&v, i, 1); }
+};
+
+// A scalar in SRAM (an Array of one element); `&var` as a DSD operand is a pointer to a scalar (reductions).
+template <Element T>
+class Var : public Array<T> {
+ public:
+  Var(Program* program, std::string name) : Array<T>(program, std::move(name), 1) {}
+  T value() const { return this->get(0); }
+  void operator=(T v) { this->set(0, v); }
+};
+
+// ---- DSDs ---------------------------------------------------------------------------------------------------
+
+// A memory DSD over an Array, resolved to an SRAM address when an operation is issued.
+struct MemDsd {
+  const ArrayBase* array = nullptr;
+  hw::MemDsd shape;  // base is relative to the array
+  bool scalar = false;
+};
+
+struct Mem1dSpec {
+  std::uint32_t extent = ~0u;  // default: the whole array
+  std::int32_t stride = 1;      // elements
+  std::int32_t offset = 0;      // elements
+};
+MemDsd mem1d(const ArrayBase& array, Mem1dSpec spec = {});
+// Dimension 0 is walked fastest; extents and strides in elements.
+MemDsd mem4d(const ArrayBase& array, std::array<std::uint32_t, 4> extents, std::array<std::int32_t, 4> strides,
+             std::int32_t offset = 0);
+// Pointer to element i of an array, as a scalar operand / reduction destination (CSL `&a[i]`).
+MemDsd scalar(const ArrayBase& array, std::uint32_t i = 0);
+// CSL @increment_dsd_offset.
+MemDsd increment_offset(MemDsd d, std::int32_t delta);
+
+struct FabinSpec {
+  std::uint32_t extent = 0;
+  Color color = 0;
+  int input_queue = 1;
+};
+struct FaboutSpec {
+  std::uint32_t extent = 0;
+  Color color = 0;
+  int output_queue = 1;
+  bool control = false;         // every wavelet is a control wavelet
+  bool advance_switch = false;  // one ADV control wavelet follows the last wavelet
+  int index_base = -1;          // >= 0: 16-bit elements carry index_base + k in the upper half
+};
+
+// An operand of a builtin: a DSD, an array (whole), a pointer to a scalar (`&var`), or an immediate number.
+class Operand {
+ public:
+  Operand() = default;
+  Operand(const MemDsd& d) : kind_(Kind::Mem), mem_(d) {}
+  Operand(const ArrayBase& a) : kind_(Kind::Mem), mem_(mem1d(a)) {}
+  template <Element T>
+  Operand(Var<T>* v) : kind_(Kind::Mem), mem_(scalar(*v)) {}
+  Operand(const hw::FabinDsd& d) : kind_(Kind::Fabric), hw_(d) {}
+  Operand(const hw::FaboutDsd& d) : kind_(Kind::Fabric), hw_(d) {}
+  Operand(float v) : kind_(Kind::Number), number_(v) {}
+  Operand(double v) : kind_(Kind::Number), number_(v) {}
+  Operand(int v) : kind_(Kind::Number), number_(v) {}
+  Operand(f16 v) : kind_(Kind::Bits), bits_(v.bits) {}
+  Operand(std::uint32_t v) : kind_(Kind::Bits), bits_(v) {}
+  Operand(std::uint16_t v) : kind_(Kind::Bits), bits_(v) {}
+
+  hw::Operand resolve(hw::ElemType t) const;
+  bool empty() const { return kind_ == Kind::None; }
+
+ private:
+  enum class Kind { None, Mem, Fabric, Number, Bits } kind_ = Kind::None;
+  MemDsd mem_;
+  hw::Operand hw_;
+  double number_ = 0;
+  std::uint32_t bits_ = 0;
+};
+
+// ---- tasks --------------------------------------------------------------------------------------------------
+
+class TaskBase {
+ public:
+  int id() const { return id_; }  // resolved when the program is attached (auto IDs for local tasks)
+  const std::string& label() const { return label_; }
+
+ protected:
+  friend class Program;
+  TaskBase(Program* p, hw::TaskKind kind, int id, std::string label);
+  Program* program_;
+  hw::TaskKind kind_;
+  int id_;
+  std::string label_;
+  int iq_ = -1;  // data tasks
+  std::function<void(TaskArg)> body_;
+};
+
+// Activated by @activate, or by the completion of an async operation. id -1: assigned at attach, from the highest
+// free local ID downwards (IDs 27..30 stay free for memcpy, teardown and timer).
+class LocalTask : public TaskBase {
+ public:
+  LocalTask(Program* p, std::function<void()> body, std::string label = {});
+  LocalTask(Program* p, int id, std::function<void()> body, std::string label = {});
+};
+
+// Activated by a wavelet arriving on `color` (task ID = colour, WSE-2); the wavelet is its argument.
+// input_queue -1: the lowest input queue >= 1 not otherwise bound.
+class DataTask : public TaskBase {
+ public:
+  DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue = -1, std::string label = {});
+};
+
+// Activated by a control wavelet whose entrypoint is `id`; the argument carries its 16-bit data.
+class ControlTask : public TaskBase {
+ public:
+  ControlTask(Program* p, int id, std::function<void(TaskArg)> body, std::string label = {});
+};
+
+// A task named in @activate/@block/@unblock or an async option: a task object or a raw ID (colour).
+struct TaskRef {
+  TaskRef() = default;
+  TaskRef(const TaskBase& t) : task(&t) {}
+  TaskRef(int raw_id) : id(raw_id) {}
+  int resolve() const { return task ? task->id() : id; }
+  const TaskBase* task = nullptr;
+  int id = -1;
+};
+
+// CSL's async options: `{.async = true, .activate = done, .unblock = color}`.
+struct Async {
+  bool async = false;
+  TaskRef activate;
+  TaskRef unblock;
+};
+
+// ---- the program --------------------------------------------------------------------------------------------
+
+class Program {
+ public:
+  Program() = default;
+  virtual ~Program() = default;
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // Name used in SRAM ownership and error messages; default: the C++ class name.
+  virtual std::string name() const;
+  // Comptime configuration, run at attach after symbols and tasks are bound: block colours, priorities, initial
+  // activations. No DSD operations here.
+  virtual void init() {}
+  // Runs as the first task of the PE (at the cycle the fabric first steps it). Default: nothing.
+  virtual void start() {}
+
+  // Allocates every symbol in the CE's SRAM, binds tasks and queues, runs init() and sets start() as boot task.
+  // Throws CapacityError (SRAM) or std::invalid_argument (task IDs, queues) naming the PE and the program.
+  void attach(hw::ComputeEngine& ce);
+  bool attached() const { return ce_ != nullptr; }
+  hw::ComputeEngine& engine() const;
+  int x() const { return engine().x(); }
+  int y() const { return engine().y(); }
+
+  // ---- host side
+  ArrayBase& symbol(const std::string& name) const;  // throws naming the program and its symbols
+  bool has_symbol(const std::string& name) const;
+  const std::vector<ArrayBase*>& symbols() const { return arrays_; }
+  bool exports(const std::string& fn) const { return exports_.count(fn) != 0; }
+  std::vector<std::string> exported_functions() const;
+  // Runs an exported function (it typically activates a task) and wakes the compute engine.
+  void call(const std::string& fn);
+
+ protected:
+  // ---- comptime
+  void export_function(std::string name, std::function<void()> fn);
+  hw::FabinDsd fabin(FabinSpec spec);    // binds the input queue to the colour
+  hw::FaboutDsd fabout(FaboutSpec spec);
+  void set_teardown_handler(Color color, std::function<void(Color)> handler);
+
+  // ---- task control (CSL @activate, @block, @unblock, tile_config.task_priority)
+  void activate(TaskRef t);
+  void block(TaskRef t);
+  void unblock(TaskRef t);
+  void set_priority(TaskRef t, Priority p);
+  // The main thread's current cycle inside a task body (start of the next operation).
+  Cycle now() const { return engine().time(); }
+
+  // ---- builtins (dest first, as in CSL). Fabric operands require {.async = true}.
+  void fmach(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  void fmachs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  void fmacs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  void faddh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fadds(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fsubh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fsubs(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmulh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmuls(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmaxh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmaxs(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmovh(Operand dest, Operand src, Async opt = {});
+  void fmovs(Operand dest, Operand src, Async opt = {});
+  void fnegh(Operand dest, Operand src, Async opt = {});
+  void fnegs(Operand dest, Operand src, Async opt = {});
+  void mov16(Operand dest, Operand src, Async opt = {});
+  void mov32(Operand dest, Operand src, Async opt = {});
+  void fh2s(Operand dest, Operand src, Async opt = {});
+  void fs2h(Operand dest, Operand src, Async opt = {});
+  // Sends one control wavelet (e.g. switch commands built with hw::ControlPayload) on `color` through `oq`.
+  void send_control(Color color, int oq, std::uint32_t payload, Async opt = {.async = true});
+
+ private:
+  friend class ArrayBase;
+  friend class TaskBase;
+  void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
+          const Async& opt);
+  std::string owner() const;
+
+  hw::ComputeEngine* ce_ = nullptr;
+  std::vector<ArrayBase*> arrays_;
+  std::vector<TaskBase*> tasks_;
+  std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach
+  std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
+  std::map<std::string, std::function<void()>> exports_;
+};
+
+}  // namespace wafersim::csl
