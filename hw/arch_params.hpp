@@ -23,7 +23,8 @@ struct RouterParams {
   int ramp_latency = 2;         // cycles between router and compute engine, each way (assumption)
   int color_buffer_depth = 3;   // wavelets buffered per colour per router (assumption; >= hop latency + 1
                                 // sustains one wavelet per cycle under credit flow control)
-  std::vector<int> switch_colors;  // colours whose switches can be programmed (WSE-2: all; WSE-3: a subset)
+  std::vector<int> switch_colors = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};  // switchable (WSE-3: a subset)
   int hop_latency() const { return router_latency + link_latency; }
 };
 

@@ -6,8 +6,8 @@
 namespace wafersim::hw {
 
 PeQueues::PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
-                   QueueListener* listener)
-    : pe_index_(pe_index), listener_(listener) {
+                   QueueListener* listener, const Cycle* clock)
+    : pe_index_(pe_index), listener_(listener), clock_(clock) {
   for (int d : iq_depths) iq_.emplace_back(d);
   for (int d : oq_depths) oq_.emplace_back(d);
   color_to_iq_.fill(kUnbound);
@@ -28,7 +28,7 @@ Wavelet PeQueues::pop_input(int q) {
 }
 
 void PeQueues::push_output(int q, const Wavelet& w) {
-  oq_[q].push(w);
+  oq_[q].push(w, clock_ ? *clock_ : 0);
   if (listener_) listener_->on_output_pushed(pe_index_);
 }
 

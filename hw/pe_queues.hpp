@@ -22,8 +22,10 @@ class WaveletQueue {
   bool empty() const { return size_ == 0; }
   bool full() const { return size_ >= capacity_; }
   const Wavelet& front() const { return slots_[head_]; }
-  void push(const Wavelet& w) {
+  Cycle front_stamp() const { return stamps_[head_]; }  // cycle the head was pushed
+  void push(const Wavelet& w, Cycle stamp = 0) {
     slots_[(head_ + size_) % kMaxDepth] = w;
+    stamps_[(head_ + size_) % kMaxDepth] = stamp;
     ++size_;
   }
   Wavelet pop() {
@@ -35,6 +37,7 @@ class WaveletQueue {
 
  private:
   std::array<Wavelet, kMaxDepth> slots_{};
+  std::array<Cycle, kMaxDepth> stamps_{};
   std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
 };
 
@@ -50,8 +53,10 @@ constexpr int kUnbound = -1;
 
 class PeQueues {
  public:
+  // `clock` points at the current cycle (the fabric's), used to stamp words pushed into output queues: the
+  // router takes a word only after it has crossed the ramp.
   PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
-           QueueListener* listener);
+           QueueListener* listener, const Cycle* clock = nullptr);
 
   int num_input_queues() const { return static_cast<int>(iq_.size()); }
   int num_output_queues() const { return static_cast<int>(oq_.size()); }
@@ -81,6 +86,7 @@ class PeQueues {
  private:
   int pe_index_;
   QueueListener* listener_;
+  const Cycle* clock_;
   std::vector<WaveletQueue> iq_, oq_;
   std::array<std::int8_t, kMaxColors> color_to_iq_;
 };

@@ -1,0 +1,523 @@
+#include "fabric/fabric.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <queue>
+#include <sstream>
+
+#include "common/error.hpp"
+
+namespace wafersim::fabric {
+
+using hw::bit;
+using hw::Dir;
+using hw::DirMask;
+using hw::kNever;
+using hw::Router;
+using hw::Wavelet;
+
+namespace {
+constexpr int kPorts = hw::kNumPorts;
+constexpr int kRamp = static_cast<int>(Dir::Ramp);
+
+std::string pe_name(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
+}  // namespace
+
+struct Fabric::Impl {
+  struct Delivery {
+    Cycle at;
+    int pe;
+    Wavelet w;
+  };
+  struct Free {
+    int pe;
+    Color c;
+  };
+  struct Wake {
+    Cycle at;
+    int pe;
+    bool operator>(const Wake& o) const { return at != o.at ? at > o.at : pe > o.pe; }
+  };
+
+  std::vector<int> active, next_active;
+  std::vector<std::uint8_t> in_active;
+  std::deque<Delivery> deliveries;  // constant ramp latency keeps it sorted by time
+  std::vector<std::array<std::uint8_t, 8>> iq_inflight;
+  std::vector<Free> frees;
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes;
+  std::vector<Cycle> next_wake, last_step;
+  std::vector<int> agent_pes;
+  Cycle last_progress = 0;
+  Cycle horizon = 0;  // first cycle not simulated yet
+  Cycle earliest_ready = kNever;  // earliest head not yet ready among routers evaluated this cycle
+  bool any_ready = false;         // some head was ready this cycle (moved or stalled)
+  bool in_agent_phase = false;
+  int stepping_pe = -1;
+  bool validated = false;
+  LinkObserver* observer = nullptr;
+  std::vector<std::uint8_t> traced;
+  bool traced_activity = false;
+
+  void activate(int pe) {
+    if (!in_active[pe]) {
+      in_active[pe] = 1;
+      next_active.push_back(pe);
+    }
+  }
+};
+
+Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
+    : arch_(arch), width_(width), height_(height), mode_(mode), impl_(std::make_unique<Impl>()) {
+  if (width < 1 || height < 1)
+    throw ConfigError("mesh " + std::to_string(width) + "x" + std::to_string(height) +
+                      ": width and height must be at least 1");
+  if (width > arch.fabric.width || height > arch.fabric.height)
+    throw ConfigError("mesh " + std::to_string(width) + "x" + std::to_string(height) + " does not fit the " +
+                      arch.name + " fabric of " + std::to_string(arch.fabric.width) + "x" +
+                      std::to_string(arch.fabric.height) + " PEs");
+  const std::size_t n = std::size_t(width) * height;
+  routers_.resize(n);
+  queues_.resize(n);
+  srams_.resize(n);
+  agents_.assign(n, nullptr);
+  impl_->in_active.assign(n, 0);
+  impl_->iq_inflight.assign(n, {});
+  impl_->next_wake.assign(n, kNever);
+  impl_->last_step.assign(n, kNever);
+}
+
+Fabric::~Fabric() = default;
+
+void Fabric::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_)
+    throw ConfigError(pe_name(x, y) + " is outside the " + std::to_string(width_) + "x" + std::to_string(height_) +
+                      " mesh");
+  if (c >= arch_.router.routable_colors)
+    throw ConfigError(pe_name(x, y) + " colour " + std::to_string(c) + ": only colours 0.." +
+                      std::to_string(arch_.router.routable_colors - 1) + " are routable");
+  if (cfg.filter.kind != hw::FilterKind::None || cfg.initial_position != 0 ||
+      cfg.last_valid_position() != 0) {
+    const auto& sw = arch_.router.switch_colors;
+    if (cfg.last_valid_position() != 0 && std::find(sw.begin(), sw.end(), int(c)) == sw.end())
+      throw ConfigError(pe_name(x, y) + " colour " + std::to_string(c) + ": switch positions are not supported on this colour in " +
+                        arch_.name + " (router.switch_colors)");
+  }
+  if (cfg.initial_position > 3)
+    throw ConfigError(pe_name(x, y) + " colour " + std::to_string(c) + ": initial switch position must be 0..3");
+  routers_[index(x, y)].set_color_config(c, cfg);
+  impl_->validated = false;
+}
+
+const hw::ColorConfig& Fabric::color_config(int x, int y, Color c) const {
+  static const hw::ColorConfig none;
+  const hw::ColorConfig* cfg = routers_[index(x, y)].color_config(c);
+  return cfg ? *cfg : none;
+}
+
+void Fabric::validate_routes() const {
+  auto neighbour = [&](int x, int y, Dir d, int& nx, int& ny) {
+    nx = x + (d == Dir::East) - (d == Dir::West);
+    ny = y + (d == Dir::South) - (d == Dir::North);
+    return nx >= 0 && ny >= 0 && nx < width_ && ny < height_;
+  };
+  for (int y = 0; y < height_; ++y) {
+    for (int x = 0; x < width_; ++x) {
+      for (const auto& cs : routers_[index(x, y)].colors()) {
+        const hw::ColorConfig& cfg = cs.cfg;
+        const std::string where = pe_name(x, y) + " colour " + std::to_string(cs.color);
+        const int last = cfg.last_valid_position();
+        if (cfg.initial_position > last && last > 0)
+          throw ConfigError(where + ": initial switch position " + std::to_string(cfg.initial_position) +
+                            " is not a valid position (last valid: " + std::to_string(last) + ")");
+        DirMask all_tx = 0;
+        for (int p = 0; p <= last; ++p) all_tx |= cfg.tx_at(p);
+        if (!cfg.configured()) continue;
+        if (cfg.tx == 0 && last == 0)
+          throw ConfigError(where + ": rx " + hw::dir_mask_string(cfg.rx) + " but an empty tx set");
+        for (int d = 0; d < 4; ++d) {
+          if (!(all_tx & (1u << d))) continue;
+          int nx, ny;
+          if (!neighbour(x, y, Dir(d), nx, ny))
+            throw ConfigError(where + ": tx " + hw::dir_name(Dir(d)) + " routes off the edge of the " +
+                              std::to_string(width_) + "x" + std::to_string(height_) + " mesh");
+          const hw::ColorConfig* ncfg = routers_[index(nx, ny)].color_config(cs.color);
+          DirMask nrx = 0;
+          if (ncfg)
+            for (int p = 0; p <= ncfg->last_valid_position(); ++p) nrx |= ncfg->rx_at(p);
+          if (!(nrx & bit(hw::opposite(Dir(d)))))
+            throw ConfigError(where + ": tx " + hw::dir_name(Dir(d)) + " but " + pe_name(nx, ny) +
+                              " does not receive colour " + std::to_string(cs.color) + " from " +
+                              hw::dir_name(hw::opposite(Dir(d))));
+        }
+        // rx is a mux: two neighbours that can both send this colour into it would collide.
+        for (int p = 0; p <= last; ++p) {
+          const DirMask rx = cfg.rx_at(p);
+          std::vector<std::string> senders;
+          for (int d = 0; d < 4; ++d) {
+            if (!(rx & (1u << d))) continue;
+            int nx, ny;
+            if (!neighbour(x, y, Dir(d), nx, ny)) continue;
+            const hw::ColorConfig* ncfg = routers_[index(nx, ny)].color_config(cs.color);
+            if (!ncfg) continue;
+            DirMask ntx = 0;
+            for (int q = 0; q <= ncfg->last_valid_position(); ++q) ntx |= ncfg->tx_at(q);
+            if (ntx & bit(hw::opposite(Dir(d)))) senders.push_back(pe_name(nx, ny));
+          }
+          if (senders.size() >= 2)
+            throw ConfigError(where + ": rx " + hw::dir_mask_string(rx) +
+                              " can receive the colour from two directions at once (" + senders[0] + " and " +
+                              senders[1] + " both send it here); use another colour or a switch");
+        }
+      }
+    }
+  }
+}
+
+hw::PeQueues& Fabric::queues(int x, int y) {
+  auto& q = queues_[index(x, y)];
+  if (!q)
+    q = std::make_unique<hw::PeQueues>(index(x, y), arch_.queues.input_depths, arch_.queues.output_depths,
+                                       static_cast<hw::QueueListener*>(this), &now_);
+  return *q;
+}
+
+hw::Sram& Fabric::sram(int x, int y) {
+  auto& s = srams_[index(x, y)];
+  if (!s) s = std::make_unique<hw::Sram>(arch_.pe.sram_bytes, arch_.pe.code_reserve_bytes, mode_ == DataMode::Functional);
+  return *s;
+}
+
+void Fabric::attach_agent(int x, int y, hw::PeAgent* agent, Cycle start) {
+  const int pe = index(x, y);
+  if (!agents_[pe]) impl_->agent_pes.push_back(pe);
+  agents_[pe] = agent;
+  queues(x, y);
+  wake(pe, start);
+}
+
+void Fabric::wake(int pe, Cycle at) {
+  Impl& m = *impl_;
+  if (m.in_agent_phase && at <= now_) at = now_ + 1;
+  at = std::max(at, m.horizon);
+  if (m.next_wake[pe] <= at) return;  // an earlier step is already due; the agent re-evaluates then
+  m.next_wake[pe] = at;
+  m.wakes.push({at, pe});
+}
+
+// Queue events come from agents (after the router phase): the router must look again next cycle.
+void Fabric::on_input_popped(int pe) {
+  impl_->activate(pe);
+  impl_->any_ready = true;
+}
+void Fabric::on_output_pushed(int pe) {
+  impl_->activate(pe);
+  impl_->any_ready = true;
+}
+
+void Fabric::set_observer(LinkObserver* obs, const std::vector<int>& traced_pes) {
+  impl_->observer = obs;
+  impl_->traced.assign(routers_.size(), 0);
+  for (int pe : traced_pes) impl_->traced.at(pe) = 1;
+}
+
+Cycle Fabric::next_event() const {
+  const Impl& m = *impl_;
+  Cycle t = kNever;
+  if (!m.next_active.empty()) t = m.any_ready ? m.horizon : std::max(m.earliest_ready, m.horizon);
+  if (!m.deliveries.empty()) t = std::min(t, std::max(m.deliveries.front().at, m.horizon));
+  if (!m.wakes.empty()) t = std::min(t, std::max(m.wakes.top().at, m.horizon));
+  return t;
+}
+
+bool Fabric::idle() const {
+  const Impl& m = *impl_;
+  if (!m.next_active.empty() || !m.deliveries.empty() || !m.wakes.empty()) return false;
+  for (int pe : m.agent_pes)
+    if (agents_[pe]->busy()) return false;
+  return true;
+}
+
+void Fabric::step_cycle() {
+  Impl& m = *impl_;
+  const Cycle now = now_;
+  const int depth = arch_.router.color_buffer_depth;
+  const Cycle hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
+  const Cycle router_ready = arch_.router.router_latency;
+  const Cycle ramp = arch_.router.ramp_latency;
+  bool progress = false;
+  m.traced_activity = false;
+
+  // 1. Wavelets reaching input queues over the RAMP.
+  while (!m.deliveries.empty() && m.deliveries.front().at <= now) {
+    const auto d = m.deliveries.front();
+    m.deliveries.pop_front();
+    hw::PeQueues& q = *queues_[d.pe];
+    const int iq = q.input_queue_of(d.w.color);
+    --m.iq_inflight[d.pe][iq];
+    q.deliver(d.w);
+    ++stats_.ramp_deliveries;
+    if (agents_[d.pe]) wake(d.pe, now);
+    progress = true;
+  }
+
+  // 2. Routers: inject from output queues, then every output port serves one colour (round robin).
+  m.active.swap(m.next_active);
+  m.next_active.clear();
+  m.any_ready = false;
+  m.earliest_ready = kNever;
+  for (int pe : m.active) m.in_active[pe] = 0;
+  for (std::size_t ai = 0; ai < m.active.size(); ++ai) {
+    const int pe = m.active[ai];
+    Router& r = routers_[pe];
+    ++stats_.router_cycles;
+    const bool traced = m.observer && m.traced[pe];
+    hw::PeQueues* q = queues_[pe].get();
+
+    if (q) {
+      const int n = q->num_output_queues();
+      for (int i = 1; i <= n; ++i) {
+        const int oq = (r.oq_rr + i) % n;
+        if (q->oq(oq).empty()) continue;
+        if (q->oq(oq).front_stamp() + ramp > now) {  // still crossing the ramp
+          m.earliest_ready = std::min(m.earliest_ready, q->oq(oq).front_stamp() + ramp);
+          continue;
+        }
+        const Wavelet w = q->oq(oq).front();
+        if (!r.can_accept(w.color, Dir::Ramp, depth)) {
+          m.any_ready = true;
+          continue;
+        }
+        q->oq(oq).pop();
+        r.accept(*r.state(w.color), w, now + router_ready, depth);
+        r.oq_rr = static_cast<std::uint8_t>(oq);
+        ++stats_.ramp_injections;
+        if (agents_[pe]) wake(pe, now);
+        progress = true;
+        break;
+      }
+    }
+
+    std::array<std::uint32_t, kPorts> requests{};
+    for (std::uint32_t colors = r.buffered_colors(); colors; colors &= colors - 1) {
+      const Color c = static_cast<Color>(__builtin_ctz(colors));
+      Router::ColorState& cs = *r.state(c);
+      if (cs.teardown) continue;
+      Router::Entry& e = cs.front();
+      if (e.ready > now) {
+        m.earliest_ready = std::min(m.earliest_ready, e.ready);
+        continue;
+      }
+      m.any_ready = true;
+      if (e.pending == Router::kUnresolved) {
+        e.pending = cs.tx();
+        if (e.pending & bit(Dir::Ramp)) {
+          const bool ce_ignored = e.w.control && hw::ControlPayload::decode(e.w.payload).ce_ignore[0];
+          if (ce_ignored || !Router::filter_accepts(cs, e.w)) {
+            e.pending &= ~bit(Dir::Ramp);
+            if (!ce_ignored) {
+              ++cs.filtered;
+              ++stats_.filtered;
+            }
+          }
+        }
+        if (e.pending == 0) {
+          m.frees.push_back({pe, c});
+          continue;
+        }
+      }
+      for (DirMask pend = e.pending; pend; pend &= pend - 1) {
+        const int o = __builtin_ctz(pend);
+        bool room;
+        if (o == kRamp) {
+          const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
+          room = iq != hw::kUnbound && q->iq(iq).size() + m.iq_inflight[pe][iq] < q->iq(iq).capacity();
+        } else {
+          const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
+          room = routers_[npe].can_accept(c, hw::opposite(Dir(o)), depth);
+        }
+        if (room) {
+          requests[o] |= 1u << c;
+        } else {
+          ++cs.stalls[o];
+          ++stats_.stall_cycles;
+          ++stats_.color_stalls[c];
+          if (traced) {
+            m.observer->on_stall(pe, Dir(o), c, now);
+            m.traced_activity = true;
+          }
+        }
+      }
+    }
+
+    for (int o = 0; o < kPorts; ++o) {
+      const std::uint32_t req = requests[o];
+      if (!req) continue;
+      // Round robin: the first requesting colour after the one served last.
+      const int last = r.rr[o];
+      const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
+      const Color c = static_cast<Color>(__builtin_ctz(after ? after : req));
+      r.rr[o] = c;
+      Router::ColorState& cs = *r.state(c);
+      Router::Entry& e = cs.front();
+      if (o == kRamp) {
+        const int iq = q->input_queue_of(c);
+        ++m.iq_inflight[pe][iq];
+        m.deliveries.push_back({now + ramp, pe, e.w});
+      } else {
+        Wavelet out = e.w;
+        if (out.control) out.payload = Router::forwarded_payload(cs, out.payload);
+        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
+        Router& nr = routers_[npe];
+        nr.accept(*nr.state(c), out, now + hop_ready, depth);
+        m.activate(npe);
+        ++stats_.wavelet_hops;
+        ++stats_.color_hops[c];
+      }
+      ++cs.sent[o];
+      if (traced) {
+        m.observer->on_send(pe, Dir(o), e.w, now);
+        m.traced_activity = true;
+      }
+      progress = true;
+      e.pending &= ~(1u << o);
+      if (e.pending == 0) m.frees.push_back({pe, c});
+    }
+
+    if (r.has_buffered()) {
+      m.activate(pe);
+    } else if (q) {
+      for (int oq = 0; oq < q->num_output_queues(); ++oq)
+        if (!q->oq(oq).empty()) {
+          m.activate(pe);
+          break;
+        }
+    }
+  }
+
+  // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
+  for (const auto& f : m.frees) {
+    Router& r = routers_[f.pe];
+    Router::ColorState& cs = *r.state(f.c);
+    const Wavelet w = cs.front().w;
+    r.pop_front(cs, depth);
+    if (w.control && Router::apply_control(cs, w.payload)) {
+      if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);
+    }
+    // Routers waiting for this slot still hold wavelets, so they are active already.
+  }
+  if (!m.frees.empty()) m.any_ready = true;
+  m.frees.clear();
+
+  // 4. Agents due this cycle, in PE order.
+  m.in_agent_phase = true;
+  while (!m.wakes.empty() && m.wakes.top().at <= now) {
+    const Impl::Wake wk = m.wakes.top();
+    m.wakes.pop();
+    if (m.last_step[wk.pe] == now) continue;
+    if (wk.at != m.next_wake[wk.pe] && m.next_wake[wk.pe] > now) continue;  // superseded
+    m.last_step[wk.pe] = now;
+    m.next_wake[wk.pe] = kNever;
+    hw::PeAgent* agent = agents_[wk.pe];
+    if (!agent) continue;
+    m.stepping_pe = wk.pe;
+    const Cycle nxt = agent->step(now, *queues_[wk.pe]);
+    ++stats_.agent_steps;
+    progress = true;
+    if (nxt != kNever) wake(wk.pe, std::max(nxt, now + 1));
+  }
+  m.in_agent_phase = false;
+  m.horizon = now + 1;
+
+  if (m.traced_activity && m.observer) m.observer->on_cycle_end(now);
+  if (progress) {
+    m.last_progress = now;
+    stats_.cycles = now + 1;
+  }
+}
+
+void Fabric::ensure_validated() {
+  if (!impl_->validated) {
+    validate_routes();
+    impl_->validated = true;
+  }
+}
+
+bool Fabric::stuck(Cycle t) {
+  const Cycle limit = impl_->last_progress + arch_.simulation.deadlock_cycles;
+  if (t != kNever && t < limit) return false;
+  now_ = limit;  // the report speaks of the cycle at which the watchdog fired
+  return true;
+}
+
+void Fabric::run_until(Cycle until) {
+  ensure_validated();
+  while (true) {
+    const Cycle t = next_event();
+    if (t == kNever && idle()) return;
+    if (stuck(t)) throw DeadlockError(deadlock_report());
+    if (t > until) return;
+    now_ = t;
+    step_cycle();
+  }
+}
+
+RunResult Fabric::run(Cycle max_cycles) {
+  ensure_validated();
+  const Cycle start = impl_->horizon;
+  const Cycle limit = max_cycles == kNever ? kNever : start + max_cycles;
+  while (!idle()) {
+    const Cycle t = next_event();
+    if (stuck(t)) throw DeadlockError(deadlock_report());
+    if (t >= limit) return {stats_.cycles, false};
+    now_ = t;
+    step_cycle();
+  }
+  return {stats_.cycles, true};
+}
+
+std::string Fabric::deadlock_report() const {
+  const Impl& m = *impl_;
+  std::ostringstream os;
+  os << "deadlock: nothing moved for " << arch_.simulation.deadlock_cycles << " cycles (last progress at cycle "
+     << m.last_progress << ", now " << now_ << ") while work is pending\n";
+  int lines = 0;
+  const int max_lines = 40;
+  auto more = [&] { return ++lines <= max_lines; };
+  for (int pe = 0; pe < num_pes(); ++pe) {
+    const Router& r = routers_[pe];
+    const int x = pe % width_, y = pe / width_;
+    for (const auto& cs : r.colors()) {
+      if (cs.size == 0) continue;
+      if (!more()) continue;
+      const Router::Entry& e = cs.buf[cs.head];
+      os << "  " << pe_name(x, y) << " colour " << int(cs.color) << ": " << int(cs.size)
+         << " wavelet(s) buffered, switch position " << int(cs.position) << (cs.teardown ? " (in teardown)" : "");
+      const DirMask pend = e.pending == Router::kUnresolved ? cs.tx() : e.pending;
+      os << ", head waits for " << hw::dir_mask_string(pend);
+      if (pend & bit(Dir::Ramp)) {
+        const hw::PeQueues* q = queues_[pe].get();
+        const int iq = q ? q->input_queue_of(cs.color) : hw::kUnbound;
+        if (iq == hw::kUnbound) os << " (no input queue bound to colour " << int(cs.color) << ")";
+        else os << " (IQ " << iq << " holds " << q->iq(iq).size() << "/" << q->iq(iq).capacity() << ")";
+      }
+      os << "\n";
+    }
+    if (const hw::PeQueues* q = queues_[pe].get()) {
+      for (int oq = 0; oq < q->num_output_queues(); ++oq) {
+        if (q->oq(oq).empty() || !more()) continue;
+        const Color c = q->oq(oq).front().color;
+        os << "  " << pe_name(x, y) << " OQ " << oq << ": " << q->oq(oq).size() << " word(s), head colour "
+           << int(c) << (r.color_config(c) ? " waits for room at the router" : " has no route at this PE") << "\n";
+      }
+    }
+    if (agents_[pe] && agents_[pe]->busy() && more()) {
+      os << "  " << pe_name(x, y) << " compute engine: ";
+      agents_[pe]->describe_wait(os);
+      os << "\n";
+    }
+  }
+  if (lines > max_lines) os << "  ... and " << (lines - max_lines) << " more\n";
+  return os.str();
+}
+
+}  // namespace wafersim::fabric

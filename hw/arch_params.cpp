@@ -1,0 +1,323 @@
+#include "hw/arch_params.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+
+namespace wafersim::hw {
+
+namespace {
+
+// A parameter: its documentation plus how to read it from YAML/strings and write it to JSON.
+struct Param {
+  ParamInfo info;
+  std::function<void(ArchParams&, const YAML::Node&, const std::string& where)> set;
+  std::function<nlohmann::json(const ArchParams&)> get;
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
+  throw ConfigError(where + ": " + key + ": " + what);
+}
+
+std::string scalar_text(const YAML::Node& n) {
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a map";
+  return "nothing";
+}
+
+long long read_int(const YAML::Node& n, const std::string& where, const std::string& key, long long lo, long long hi) {
+  long long v = 0;
+  if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) {
+    double d = 0;
+    // 1e5-style integers are accepted when exact.
+    if (!(n.IsScalar() && YAML::convert<double>::decode(n, d) && d == static_cast<double>(static_cast<long long>(d))))
+      fail(where, key, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                           scalar_text(n));
+    v = static_cast<long long>(d);
+  }
+  if (v < lo || v > hi)
+    fail(where, key, "value " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+double read_double(const YAML::Node& n, const std::string& where, const std::string& key, double lo, double hi) {
+  double v = 0;
+  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v))
+    fail(where, key, "expected a number, got " + scalar_text(n));
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream os;
+    os << "value " << v << " is out of range [" << lo << ", " << hi << "]";
+    fail(where, key, os.str());
+  }
+  return v;
+}
+
+template <typename T>
+Param int_param(std::string key, std::function<T&(ArchParams&)> ref, long long lo, long long hi, std::string unit,
+                std::string prov, std::string doc) {
+  ParamInfo info{key, "int", unit, "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]", prov, doc};
+  return {info,
+          [=](ArchParams& a, const YAML::Node& n, const std::string& where) {
+            ref(a) = static_cast<T>(read_int(n, where, key, lo, hi));
+          },
+          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
+}
+
+Param double_param(std::string key, std::function<double&(ArchParams&)> ref, double lo, double hi, std::string unit,
+                   std::string prov, std::string doc) {
+  std::ostringstream r;
+  r << "[" << lo << ", " << hi << "]";
+  ParamInfo info{key, "float", unit, r.str(), prov, doc};
+  return {info,
+          [=](ArchParams& a, const YAML::Node& n, const std::string& where) { ref(a) = read_double(n, where, key, lo, hi); },
+          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
+}
+
+Param bool_param(std::string key, std::function<bool&(ArchParams&)> ref, std::string prov, std::string doc) {
+  ParamInfo info{key, "bool", "", "true/false", prov, doc};
+  return {info,
+          [=](ArchParams& a, const YAML::Node& n, const std::string& where) {
+            bool v = false;
+            if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) fail(where, key, "expected true or false, got " + scalar_text(n));
+            ref(a) = v;
+          },
+          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
+}
+
+Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> ref, int lo, int hi,
+                 std::size_t min_len, std::size_t max_len, std::string unit, std::string prov, std::string doc) {
+  ParamInfo info{key, "int list", unit,
+                 std::to_string(min_len) + ".." + std::to_string(max_len) + " values in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]",
+                 prov, doc};
+  return {info,
+          [=](ArchParams& a, const YAML::Node& n, const std::string& where) {
+            std::vector<int> v;
+            if (n.IsScalar() && n.Scalar() == "all") {
+              for (int i = lo; i <= hi; ++i) v.push_back(i);
+            } else {
+              if (!n.IsSequence()) fail(where, key, "expected a list of integers (or 'all'), got " + scalar_text(n));
+              for (std::size_t i = 0; i < n.size(); ++i)
+                v.push_back(static_cast<int>(read_int(n[i], where, key + "[" + std::to_string(i) + "]", lo, hi)));
+            }
+            if (v.size() < min_len || v.size() > max_len)
+              fail(where, key, "expected " + std::to_string(min_len) + ".." + std::to_string(max_len) + " values, got " +
+                                   std::to_string(v.size()));
+            ref(a) = v;
+          },
+          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
+}
+
+const std::vector<Param>& params() {
+  static const std::vector<Param> table = [] {
+    const std::string P = "published", A = "assumption";
+    std::vector<Param> t;
+    t.push_back(int_param<int>("fabric.width", [](ArchParams& a) -> int& { return a.fabric.width; }, 1, 4096, "PEs", P,
+                               "usable fabric columns (WSE-2 757, WSE-3 762; SDK fabric dims)"));
+    t.push_back(int_param<int>("fabric.height", [](ArchParams& a) -> int& { return a.fabric.height; }, 1, 4096, "PEs", P,
+                               "usable fabric rows (WSE-2 996, WSE-3 1176)"));
+    t.push_back(double_param("clock_hz", [](ArchParams& a) -> double& { return a.clock_hz; }, 1e6, 1e11, "Hz", P,
+                             "PE clock used to convert cycles to time (1.1 GHz as in WaferLLM; SDK examples use 850 MHz)"));
+    t.push_back(int_param<int>("router.routable_colors", [](ArchParams& a) -> int& { return a.router.routable_colors; }, 1, 31,
+                               "colours", P, "routable colours 0..N-1 (24 on WSE-2 and WSE-3; 31 is the null colour)"));
+    t.push_back(int_param<int>("router.router_latency", [](ArchParams& a) -> int& { return a.router.router_latency; }, 0, 1000,
+                               "cycles", A, "from arrival in a router to the earliest forward (not published)"));
+    t.push_back(int_param<int>("router.link_latency", [](ArchParams& a) -> int& { return a.router.link_latency; }, 1, 1000,
+                               "cycles", A, "router-to-router link (not published; simulator traces show ~2 cycles/hop in all)"));
+    t.push_back(int_param<int>("router.ramp_latency", [](ArchParams& a) -> int& { return a.router.ramp_latency; }, 1, 1000,
+                               "cycles", A, "between router and compute engine, each way (not published; 'a few cycles')"));
+    t.push_back(int_param<int>("router.color_buffer_depth", [](ArchParams& a) -> int& { return a.router.color_buffer_depth; }, 1,
+                               8, "wavelets", A,
+                               "buffer per colour per router; >= hop latency + 1 sustains one wavelet per cycle (not published)"));
+    t.push_back(list_param("router.switch_colors", [](ArchParams& a) -> std::vector<int>& { return a.router.switch_colors; }, 0,
+                           30, 0, 31, "colours", P, "colours whose switch positions can be used ('all' on WSE-2)"));
+    t.push_back(list_param("queues.input_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.input_depths; }, 1,
+                           8, 1, 8, "words", P, "depth of each input queue (IQ id = index)"));
+    t.push_back(list_param("queues.output_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.output_depths; }, 1,
+                           8, 1, 8, "words", P, "depth of each output queue (OQ id = index)"));
+    t.push_back(int_param<std::uint32_t>("pe.sram_bytes", [](ArchParams& a) -> std::uint32_t& { return a.pe.sram_bytes; }, 1024,
+                                         1 << 30, "bytes", P, "SRAM per PE, code and data (48 KB)"));
+    t.push_back(int_param<int>("pe.sram_banks", [](ArchParams& a) -> int& { return a.pe.sram_banks; }, 1, 64, "banks", P,
+                               "SRAM banks, 16-bit interleaved (8 x 6 KB)"));
+    t.push_back(int_param<std::uint32_t>("pe.code_reserve_bytes",
+                                         [](ArchParams& a) -> std::uint32_t& { return a.pe.code_reserve_bytes; }, 0, 1 << 30,
+                                         "bytes", A, "SRAM kept for code and the runtime before any symbol is allocated"));
+    t.push_back(bool_param("pe.bank_conflicts", [](ArchParams& a) -> bool& { return a.pe.bank_conflicts; }, A,
+                           "charge SRAM bank-conflict stalls (refinement; off by default)"));
+    t.push_back(int_param<int>("pe.task_ids", [](ArchParams& a) -> int& { return a.pe.task_ids; }, 1, 64, "ids", P,
+                               "task IDs per PE"));
+    t.push_back(int_param<int>("pe.local_task_max_id", [](ArchParams& a) -> int& { return a.pe.local_task_max_id; }, 0, 63,
+                               "id", P, "local tasks use IDs up to this one (30)"));
+    t.push_back(int_param<int>("pe.microthreads", [](ArchParams& a) -> int& { return a.pe.microthreads; }, 1, 16, "threads", P,
+                               "hardware microthreads for async fabric DSD operations"));
+    t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
+                               "cycles", A, "from task selection to its first instruction (not published)"));
+    t.push_back(int_param<int>("pe.dsd_setup_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_setup_cycles; }, 0, 1000,
+                               "cycles", A, "fixed cost of issuing one DSD operation (not published)"));
+    auto simd = [&](const char* name, int SimdParams::*m, const std::string& prov, const char* doc) {
+      t.push_back(int_param<int>(std::string("pe.simd.") + name, [m](ArchParams& a) -> int& { return a.pe.simd.*m; }, 1, 64,
+                                 "ops/cycle", prov, doc));
+    };
+    simd("fmach", &SimdParams::fmach, P, "fp16 FMAC (WSE-2 4, WSE-3 8)");
+    simd("fmachs", &SimdParams::fmachs, P, "fp16 multiply, fp32 accumulate (WSE-2 2, WSE-3 4)");
+    simd("fmacs", &SimdParams::fmacs, A, "fp32 FMAC (not listed by the SDK: 1 assumed)");
+    simd("fp16_ops", &SimdParams::fp16_ops, P, "faddh/fsubh/fmulh/fmovh (WSE-2 4, WSE-3 8)");
+    simd("fp32_ops", &SimdParams::fp32_ops, P, "fadds/fsubs/fmuls/fmovs (WSE-2 2, WSE-3 4)");
+    simd("mov16", &SimdParams::mov16, P, "mov16 and 16-bit integer ops (WSE-2 4, WSE-3 8)");
+    simd("mov32", &SimdParams::mov32, P, "mov32 (WSE-2 2, WSE-3 4)");
+    simd("fmaxh", &SimdParams::fmaxh, P, "fp16 max (WSE-2 1, WSE-3 8)");
+    simd("fmaxs", &SimdParams::fmaxs, P, "fp32 max (WSE-2 1, WSE-3 4)");
+    simd("convert", &SimdParams::convert, P, "fh2s/fs2h conversions (WSE-2 1, WSE-3 4)");
+    t.push_back(list_param("host_io.reserved_colors", [](ArchParams& a) -> std::vector<int>& { return a.host_io.reserved_colors; },
+                           0, 30, 0, 31, "colours", P, "colours owned by the memcpy framework (21, 22, 23)"));
+    t.push_back(int_param<int>("host_io.channels_per_edge", [](ArchParams& a) -> int& { return a.host_io.channels_per_edge; }, 1,
+                               4096, "channels", P, "edge I/O channels on the east and west edges (WSE-2 60, WSE-3 62)"));
+    t.push_back(double_param("host_io.channel_words_per_cycle",
+                             [](ArchParams& a) -> double& { return a.host_io.channel_words_per_cycle; }, 1e-6, 64, "words/cycle",
+                             A, "timed memcpy bandwidth of one I/O channel"));
+    t.push_back(double_param("energy.wafer_power_watts", [](ArchParams& a) -> double& { return a.energy.wafer_power_watts; }, 1,
+                             1e6, "W", A, "wafer power for energy estimates"));
+    t.push_back(double_param("energy.a100_power_ratio", [](ArchParams& a) -> double& { return a.energy.a100_power_ratio; }, 0.01,
+                             1e4, "x", A, "WSE power / A100 power implied by the WaferLLM energy tables (37.5)"));
+    t.push_back(int_param<std::uint64_t>("simulation.deadlock_cycles",
+                                         [](ArchParams& a) -> std::uint64_t& { return a.simulation.deadlock_cycles; }, 1,
+                                         1000000000000LL, "cycles", "simulator",
+                                         "no movement for this long while work is pending stops the run with a report"));
+    return t;
+  }();
+  return table;
+}
+
+const Param* find_param(const std::string& key) {
+  for (const auto& p : params())
+    if (p.info.key == key) return &p;
+  return nullptr;
+}
+
+std::string known_keys_under(const std::string& prefix) {
+  std::set<std::string> names;
+  for (const auto& p : params()) {
+    if (p.info.key.rfind(prefix, 0) != 0) continue;
+    std::string rest = p.info.key.substr(prefix.size());
+    names.insert(rest.substr(0, rest.find('.')));
+  }
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+void walk(ArchParams& a, const YAML::Node& node, const std::string& prefix, const std::string& where) {
+  for (const auto& kv : node) {
+    const std::string name = kv.first.as<std::string>();
+    const std::string key = prefix + name;
+    if (prefix.empty() && (name == "name" || name == "description")) {
+      if (!kv.second.IsScalar()) fail(where, key, "expected a string");
+      if (name == "name") a.name = kv.second.Scalar();
+      continue;
+    }
+    if (const Param* p = find_param(key)) {
+      p->set(a, kv.second, where);
+      continue;
+    }
+    if (kv.second.IsMap() && !known_keys_under(key + ".").empty()) {
+      walk(a, kv.second, key + ".", where);
+      continue;
+    }
+    const std::string known = known_keys_under(prefix);
+    fail(where, key, "unknown key (known " + (prefix.empty() ? std::string("top-level keys: name, description, ") : "keys here: ") +
+                         known + ")");
+  }
+}
+
+}  // namespace
+
+const std::vector<ParamInfo>& arch_param_table() {
+  static const std::vector<ParamInfo> infos = [] {
+    std::vector<ParamInfo> v;
+    for (const auto& p : params()) v.push_back(p.info);
+    return v;
+  }();
+  return infos;
+}
+
+ArchParams load_arch(const std::filesystem::path& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file.string() + ": cannot open architecture file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file.string() + ": line " + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
+  }
+  if (!root.IsMap()) throw ConfigError(file.string() + ": expected a YAML map of parameters at the top level");
+  ArchParams a;
+  a.source = file.string();
+  walk(a, root, "", file.string());
+  validate(a);
+  return a;
+}
+
+void apply_override(ArchParams& a, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos) throw ConfigError("--set " + assignment + ": expected KEY=VALUE");
+  const std::string key = assignment.substr(0, eq);
+  const Param* p = find_param(key);
+  if (!p) throw ConfigError("--set " + assignment + ": unknown parameter '" + key + "' (see docs/parameters.md)");
+  YAML::Node n;
+  try {
+    n = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("--set " + assignment + ": malformed value: " + e.msg);
+  }
+  p->set(a, n, "--set");
+  validate(a);
+}
+
+void validate(const ArchParams& a) {
+  const std::string where = a.source.empty() ? a.name : a.source;
+  for (int c : a.host_io.reserved_colors)
+    if (c >= a.router.routable_colors)
+      fail(where, "host_io.reserved_colors", "colour " + std::to_string(c) + " is not routable (router.routable_colors = " +
+                                                 std::to_string(a.router.routable_colors) + ")");
+  for (int c : a.router.switch_colors)
+    if (c >= a.router.routable_colors)
+      fail(where, "router.switch_colors", "colour " + std::to_string(c) + " is not routable (router.routable_colors = " +
+                                              std::to_string(a.router.routable_colors) + ")");
+  if (a.router.router_latency + a.router.link_latency < 1)
+    fail(where, "router.link_latency", "a hop must take at least one cycle");
+  if (a.pe.code_reserve_bytes > a.pe.sram_bytes)
+    fail(where, "pe.code_reserve_bytes", std::to_string(a.pe.code_reserve_bytes) + " exceeds pe.sram_bytes = " +
+                                             std::to_string(a.pe.sram_bytes));
+  if (a.pe.sram_bytes % a.pe.sram_banks != 0)
+    fail(where, "pe.sram_banks", "pe.sram_bytes (" + std::to_string(a.pe.sram_bytes) + ") must divide into " +
+                                     std::to_string(a.pe.sram_banks) + " equal banks");
+  if (a.pe.local_task_max_id >= a.pe.task_ids)
+    fail(where, "pe.local_task_max_id", "must be below pe.task_ids (" + std::to_string(a.pe.task_ids) + ")");
+}
+
+nlohmann::json to_json(const ArchParams& a) {
+  nlohmann::json j;
+  j["name"] = a.name;
+  if (!a.source.empty()) j["source"] = a.source;
+  for (const auto& p : params()) {
+    nlohmann::json* node = &j;
+    std::string key = p.info.key;
+    std::size_t dot;
+    while ((dot = key.find('.')) != std::string::npos) {
+      node = &(*node)[key.substr(0, dot)];
+      key = key.substr(dot + 1);
+    }
+    (*node)[key] = p.get(a);
+  }
+  return j;
+}
+
+}  // namespace wafersim::hw

@@ -1,0 +1,116 @@
+// Router of one PE: ports N, S, E, W, RAMP; routable colours as virtual channels, each with its own buffer of
+// `color_buffer_depth` wavelets and credit back-pressure (a blocked colour never blocks another); per-colour
+// rx mux / tx multicast, switch positions 0..3 driven by control wavelets (ADV/RST/TEARDOWN, ring and pop
+// modes), and a counter/range filter on delivery to the CE. One wavelet per output port per cycle, round-robin
+// between the colours competing for it. This class holds the state and the per-colour rules; the fabric engine
+// (fabric/fabric.cpp) moves wavelets between routers.
+// Not modelled: the router's internal pipeline (router_latency is a parameter), colour swap, CE-inject mode.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "hw/route_config.hpp"
+#include "hw/wavelet.hpp"
+
+namespace wafersim::hw {
+
+class Router {
+ public:
+  static constexpr int kMaxDepth = 8;
+  static constexpr std::uint8_t kUnresolved = 0xff;
+
+  struct Entry {
+    Wavelet w;
+    std::uint8_t pending = kUnresolved;  // outputs still to serve; resolved when the entry reaches the head
+    Cycle ready = 0;                     // earliest cycle it may leave this router
+  };
+
+  // Per configured colour: configuration, switch/filter/teardown state, buffer and statistics.
+  struct ColorState {
+    ColorConfig cfg;
+    Color color = 0;
+    std::uint8_t position = 0;
+    bool teardown = false;
+    std::uint8_t filter_phase = 0;  // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
+    std::uint16_t filter_counter = 0;
+    std::uint8_t head = 0, size = 0;  // ring buffer of `depth` entries
+    std::array<Entry, kMaxDepth> buf{};
+    std::array<std::uint64_t, 5> sent{};    // wavelets out of each port
+    std::array<std::uint64_t, 5> stalls{};  // cycles a ready head waited for room behind each port
+    std::uint64_t filtered = 0;             // wavelets the filter kept from the CE
+
+    DirMask rx() const { return cfg.rx_at(position); }
+    DirMask tx() const { return cfg.tx_at(position); }
+    Entry& front() { return buf[head]; }
+  };
+
+  Router() = default;
+
+  // Layout-time and teardown-time configuration of one colour (resets its switch and filter state).
+  void set_color_config(Color c, const ColorConfig& cfg);
+  const ColorConfig* color_config(Color c) const {
+    int s = slot_[c];
+    return s < 0 ? nullptr : &colors_[s].cfg;
+  }
+  ColorState* state(Color c) { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
+  const ColorState* state(Color c) const { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
+  std::vector<ColorState>& colors() { return colors_; }
+  const std::vector<ColorState>& colors() const { return colors_; }
+
+  // Leaves teardown mode for colour c (called by the CE's teardown handler after reconfiguring).
+  void exit_teardown(Color c);
+  bool in_teardown(Color c) const { return slot_[c] >= 0 && colors_[slot_[c]].teardown; }
+
+  // Can colour c accept a wavelet arriving from `from` now (configured, rx includes it, room, not torn down)?
+  bool can_accept(Color c, Dir from, int depth) const {
+    int s = slot_[c];
+    if (s < 0) return false;
+    const ColorState& cs = colors_[s];
+    return !cs.teardown && cs.size < depth && (cs.rx() & bit(from));
+  }
+  void accept(ColorState& cs, const Wavelet& w, Cycle ready, int depth) {
+    Entry& e = cs.buf[(cs.head + cs.size) % depth];
+    e.w = w;
+    e.pending = kUnresolved;
+    e.ready = ready;
+    ++cs.size;
+    buffered_ |= 1u << cs.color;
+  }
+  // Removes the head after it has left through every output (the slot is reused next cycle).
+  void pop_front(ColorState& cs, int depth) {
+    cs.head = static_cast<std::uint8_t>((cs.head + 1) % depth);
+    --cs.size;
+    if (cs.size == 0) buffered_ &= ~(1u << cs.color);
+  }
+
+  // Resolves the outputs of the head entry with the switch position in force now.
+  static void resolve(ColorState& cs) {
+    Entry& e = cs.front();
+    if (e.pending == kUnresolved) e.pending = cs.tx();
+  }
+
+  // Applies the first switch command of a control wavelet after it has fully passed this router.
+  // Returns true if the colour entered teardown.
+  static bool apply_control(ColorState& cs, std::uint32_t payload);
+  // The payload forwarded downstream (the first command popped according to the colour's pop mode).
+  static std::uint32_t forwarded_payload(const ColorState& cs, std::uint32_t payload);
+  // Whether the filter lets this wavelet reach the CE (updates the counter).
+  static bool filter_accepts(ColorState& cs, const Wavelet& w);
+
+  std::uint32_t buffered_colors() const { return buffered_; }  // bit c: colour c holds wavelets
+  bool has_buffered() const { return buffered_ != 0; }
+  std::array<std::uint8_t, kNumPorts> rr{};  // round-robin pointer (last colour served) per output port
+  std::uint8_t oq_rr = 0;                    // round-robin over output queues for RAMP injection
+
+ private:
+  std::vector<ColorState> colors_;
+  std::array<std::int8_t, kMaxColors> slot_ = [] {
+    std::array<std::int8_t, kMaxColors> a{};
+    a.fill(-1);
+    return a;
+  }();
+  std::uint32_t buffered_ = 0;
+};
+
+}  // namespace wafersim::hw
