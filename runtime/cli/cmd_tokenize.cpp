@@ -1,0 +1,95 @@
+// `wafersim tokenize` and `wafersim detokenize`: a tokenizer.json applied to text or to IDs.
+#include <charconv>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/atomic_file.hpp"
+#include "models/tokenizer.hpp"
+#include "runtime/cli/command.hpp"
+#include "runtime/cli/options.hpp"
+
+namespace wafersim::cli {
+namespace {
+
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out;
+}
+
+// "1,2, 3" -> {1, 2, 3}; anything else is a usage error.
+std::vector<int32_t> parse_ids(const std::string& list) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(pos, end - pos);
+    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    if (item.empty()) {
+      if (list.find_first_not_of(" \t") == std::string::npos) return ids;  // "--ids ''": no IDs
+      throw UsageError("--ids: empty item in \"" + list + "\" (expected comma-separated integers)");
+    }
+    int32_t v = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || p != item.data() + item.size())
+      throw UsageError("--ids: \"" + item + "\" is not an integer token ID");
+    ids.push_back(v);
+    pos = end + 1;
+  }
+  return ids;
+}
+
+int run_tokenize(int argc, char** argv) {
+  po::options_description desc("options");
+  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")
+      ("text", po::value<std::string>()->required(), "text to encode (UTF-8)")
+      ("no-special-tokens", po::bool_switch(), "do not let the post-processor add special tokens (e.g. BOS)")
+      ("json", po::value<std::string>(), "also write {\"ids\": [...]} to this file");
+  po::variables_map vm;
+  if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --text STR [--json FILE]")) return 0;
+  const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
+  const std::string text = vm["text"].as<std::string>();
+  const bool add_special = !vm["no-special-tokens"].as<bool>();
+  std::vector<int32_t> ids;
+  try {
+    ids = tokenizer.encode(text, add_special);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--text: ") + e.what());
+  }
+  std::cout << join_ids(ids) << "\n";
+  if (vm.count("json")) {
+    nlohmann::json out = {{"ids", ids},
+                          {"text", text},
+                          {"tokenizer", vm["tokenizer"].as<std::string>()},
+                          {"add_special_tokens", add_special}};
+    write_file_atomically(vm["json"].as<std::string>(), [&](std::ostream& os) { os << out.dump(2) << "\n"; });
+  }
+  return 0;
+}
+
+int run_detokenize(int argc, char** argv) {
+  po::options_description desc("options");
+  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")
+      ("ids", po::value<std::string>()->required(), "comma-separated token IDs, e.g. 128000,9906,1917")
+      ("skip-special-tokens", po::bool_switch(), "leave special tokens (BOS, EOS, ...) out of the text");
+  po::variables_map vm;
+  if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --ids 1,2,3")) return 0;
+  const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
+  const auto ids = parse_ids(vm["ids"].as<std::string>());
+  for (int32_t id : ids)
+    if (!tokenizer.id_to_token(id))
+      throw UsageError("--ids: " + std::to_string(id) + " is not a token of this tokenizer (vocabulary size " +
+                       std::to_string(tokenizer.vocab_size()) + ")");
+  std::cout << tokenizer.decode(ids, vm["skip-special-tokens"].as<bool>()) << "\n";
+  return 0;
+}
+
+CommandRegistration tokenize_reg("tokenize", "encode text into token IDs with a tokenizer.json", run_tokenize);
+CommandRegistration detokenize_reg("detokenize", "decode token IDs into text with a tokenizer.json", run_detokenize);
+
+}  // namespace
+}  // namespace wafersim::cli
