@@ -79,7 +79,7 @@ void ComputeEngine::bind_input_queue(int iq, Color color) {
 
 void ComputeEngine::set_priority(int id, Priority p) { tasks_.at(id).priority = p; }
 
-void ComputeEngine::set_boot(std::function<void()> boot) {
+void ComputeEngine::set_boot(std::function<bool()> boot) {
   boot_ = std::move(boot);
   boot_done_ = !boot_;
 }
@@ -429,10 +429,13 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
         in_task_ = true;
         running_ = -1;
         cursor_ = now + Cycle(arch_.pe.task_switch_cycles);
-        boot_();
+        const bool worked = boot_();
         in_task_ = false;
-        main_free_ = std::max(cursor_, now + 1);
-        stats_.main_busy_cycles += main_free_ - now;
+        if (worked) {
+          main_free_ = std::max(cursor_, now + 1);
+          stats_.main_busy_cycles += main_free_ - now;
+          ++stats_.tasks_run;
+        }
         progress = true;
       } else if (!teardown_pending_.empty() && !tasks_[kTeardownTask].blocked) {
         // System teardown task (ID 29): runs the handlers of the colours in teardown.

@@ -79,8 +79,9 @@ class ComputeEngine : public PeAgent {
   void bind_control_task(int id, TaskBody body, std::string label = {});
   void bind_input_queue(int iq, Color color);  // for fabin operands; checks the queue is not bound elsewhere
   void set_priority(int id, Priority p);
-  // Runs once as the first task (at the cycle the fabric first steps the CE), e.g. a program's start().
-  void set_boot(std::function<void()> boot);
+  // Runs once as the first task (at the cycle the fabric first steps the CE), e.g. a program's start(); returns
+  // false if it had nothing to do (then it costs no cycles).
+  void set_boot(std::function<bool()> boot);
   // Called to ask the fabric for a step at a cycle (used when the host activates a task between runs).
   void set_waker(std::function<void(Cycle)> waker) { waker_ = std::move(waker); }
   // Teardown handler, run by the system teardown task (ID 29) when the router puts `color` into teardown.
@@ -164,7 +165,7 @@ class ComputeEngine : public PeAgent {
   std::array<int, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::vector<Color> teardown_pending_;
-  std::function<void()> boot_;
+  std::function<bool()> boot_;
   bool boot_done_ = false;
   std::function<void(Cycle)> waker_;
   Cycle now_ = 0;             // cycle of the current/last step

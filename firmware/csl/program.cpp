@@ -216,7 +216,11 @@ void Program::attach(hw::ComputeEngine& ce) {
   }
   for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, fn);
   init();
-  ce.set_boot([this] { start(); });
+  ce.set_boot([this] {
+    default_start_ = false;
+    start();
+    return !default_start_;
+  });
 }
 
 ArrayBase& Program::symbol(const std::string& n) const {

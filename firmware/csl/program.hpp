@@ -229,7 +229,7 @@ class Program {
   // activations. No DSD operations here.
   virtual void init() {}
   // Runs as the first task of the PE (at the cycle the fabric first steps it). Default: nothing.
-  virtual void start() {}
+  virtual void start() { default_start_ = true; }
 
   // Allocates every symbol in the CE's SRAM, binds tasks and queues, runs init() and sets start() as boot task.
   // Throws CapacityError (SRAM) or std::invalid_argument (task IDs, queues) naming the PE and the program.
@@ -294,6 +294,7 @@ class Program {
   std::string owner() const;
 
   hw::ComputeEngine* ce_ = nullptr;
+  bool default_start_ = false;
   std::vector<ArrayBase*> arrays_;
   std::vector<TaskBase*> tasks_;
   std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach
