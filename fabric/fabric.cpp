@@ -173,6 +173,12 @@ void Fabric::validate_routes() const {
   }
 }
 
+void Fabric::exit_teardown(int x, int y, Color c) {
+  routers_[index(x, y)].exit_teardown(c);
+  impl_->activate(index(x, y));
+  impl_->any_ready = true;
+}
+
 hw::PeQueues& Fabric::queues(int x, int y) {
   auto& q = queues_[index(x, y)];
   if (!q)
@@ -445,7 +451,11 @@ void Fabric::ensure_validated() {
 bool Fabric::stuck(Cycle t) {
   const Cycle limit = impl_->last_progress + arch_.simulation.deadlock_cycles;
   if (t != kNever && t < limit) return false;
-  now_ = limit;  // the report speaks of the cycle at which the watchdog fired
+  // The report speaks of the cycle at which the watchdog fired; a caller that repairs the cause (e.g. exits a
+  // teardown) may run on from there.
+  now_ = limit;
+  impl_->last_progress = limit;
+  impl_->horizon = std::max(impl_->horizon, limit);
   return true;
 }
 

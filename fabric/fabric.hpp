@@ -65,6 +65,9 @@ class Fabric : private hw::QueueListener {
 
   hw::Router& router(int x, int y) { return routers_[index(x, y)]; }
   const hw::Router& router(int x, int y) const { return routers_[index(x, y)]; }
+  // The CE's teardown handler calls this after reconfiguring: colour c flows again at PE (x, y).
+  void exit_teardown(int x, int y, Color c);
+
   hw::PeQueues& queues(int x, int y);  // allocated on first use
   hw::Sram& sram(int x, int y);        // allocated on first use (contents lazily in functional mode)
   bool has_sram(int x, int y) const { return srams_[index(x, y)] != nullptr; }

@@ -68,7 +68,7 @@ class Traffic::Source : public hw::PeAgent {
   Source(std::vector<std::pair<int, hw::Color>> lanes, double rate, Cycle stop, std::uint64_t seed)
       : lanes_(std::move(lanes)), rate_(rate), stop_(stop), rng_(seed) {}
   Cycle step(Cycle now, hw::PeQueues& q) override {
-    if (lanes_.empty()) return kNever;
+    if (lanes_.empty() || now >= stop_) return kNever;
     if (now >= next_) {
       const auto& [oq, color] = lanes_[lanes_.size() == 1 ? 0 : pick_(rng_) % lanes_.size()];
       if (!q.oq(oq).full()) {

@@ -92,8 +92,10 @@ Param bool_param(std::string key, std::function<bool&(ArchParams&)> ref, std::st
           [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
 }
 
+// `all` (optional) gives the value of the YAML word 'all'.
 Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> ref, int lo, int hi,
-                 std::size_t min_len, std::size_t max_len, std::string unit, std::string prov, std::string doc) {
+                 std::size_t min_len, std::size_t max_len, std::string unit, std::string prov, std::string doc,
+                 std::function<std::vector<int>(const ArchParams&)> all = nullptr) {
   ParamInfo info{key, "int list", unit,
                  std::to_string(min_len) + ".." + std::to_string(max_len) + " values in [" + std::to_string(lo) + ", " +
                      std::to_string(hi) + "]",
@@ -101,10 +103,12 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
   return {info,
           [=](ArchParams& a, const YAML::Node& n, const std::string& where) {
             std::vector<int> v;
-            if (n.IsScalar() && n.Scalar() == "all") {
-              for (int i = lo; i <= hi; ++i) v.push_back(i);
+            if (all && n.IsScalar() && n.Scalar() == "all") {
+              v = all(a);
             } else {
-              if (!n.IsSequence()) fail(where, key, "expected a list of integers (or 'all'), got " + scalar_text(n));
+              if (!n.IsSequence())
+                fail(where, key, std::string("expected a list of integers") + (all ? " (or 'all')" : "") + ", got " +
+                                     scalar_text(n));
               for (std::size_t i = 0; i < n.size(); ++i)
                 v.push_back(static_cast<int>(read_int(n[i], where, key + "[" + std::to_string(i) + "]", lo, hi)));
             }
@@ -138,7 +142,12 @@ const std::vector<Param>& params() {
                                8, "wavelets", A,
                                "buffer per colour per router; >= hop latency + 1 sustains one wavelet per cycle (not published)"));
     t.push_back(list_param("router.switch_colors", [](ArchParams& a) -> std::vector<int>& { return a.router.switch_colors; }, 0,
-                           30, 0, 31, "colours", P, "colours whose switch positions can be used ('all' on WSE-2)"));
+                           30, 0, 31, "colours", P, "colours whose switch positions can be used ('all' on WSE-2)",
+                           [](const ArchParams& a) {
+                             std::vector<int> v;
+                             for (int c = 0; c < a.router.routable_colors; ++c) v.push_back(c);
+                             return v;
+                           }));
     t.push_back(list_param("queues.input_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.input_depths; }, 1,
                            8, 1, 8, "words", P, "depth of each input queue (IQ id = index)"));
     t.push_back(list_param("queues.output_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.output_depths; }, 1,
