@@ -48,9 +48,11 @@ struct Fabric::Impl {
   std::vector<Cycle> next_wake, last_step;
   std::vector<int> agent_pes;
   Cycle last_progress = 0;
+  Cycle stuck_since = 0;  // last progress before the watchdog fired (for the report)
   Cycle horizon = 0;  // first cycle not simulated yet
   Cycle earliest_ready = kNever;  // earliest head not yet ready among routers evaluated this cycle
   bool any_ready = false;         // some head was ready this cycle (moved or stalled)
+  bool frozen = false;            // the last simulated cycle moved nothing: only timed events can change that
   bool in_agent_phase = false;
   int stepping_pe = -1;
   bool validated = false;
@@ -177,6 +179,7 @@ void Fabric::exit_teardown(int x, int y, Color c) {
   routers_[index(x, y)].exit_teardown(c);
   impl_->activate(index(x, y));
   impl_->any_ready = true;
+  impl_->frozen = false;
 }
 
 hw::PeQueues& Fabric::queues(int x, int y) {
@@ -214,10 +217,12 @@ void Fabric::wake(int pe, Cycle at) {
 void Fabric::on_input_popped(int pe) {
   impl_->activate(pe);
   impl_->any_ready = true;
+  impl_->frozen = false;
 }
 void Fabric::on_output_pushed(int pe) {
   impl_->activate(pe);
   impl_->any_ready = true;
+  impl_->frozen = false;
 }
 
 void Fabric::set_observer(LinkObserver* obs, const std::vector<int>& traced_pes) {
@@ -229,7 +234,10 @@ void Fabric::set_observer(LinkObserver* obs, const std::vector<int>& traced_pes)
 Cycle Fabric::next_event() const {
   const Impl& m = *impl_;
   Cycle t = kNever;
-  if (!m.next_active.empty()) t = m.any_ready ? m.horizon : std::max(m.earliest_ready, m.horizon);
+  if (!m.next_active.empty()) {
+    if (m.any_ready && !m.frozen) t = m.horizon;
+    else if (m.earliest_ready != kNever) t = std::max(m.earliest_ready, m.horizon);
+  }
   if (!m.deliveries.empty()) t = std::min(t, std::max(m.deliveries.front().at, m.horizon));
   if (!m.wakes.empty()) t = std::min(t, std::max(m.wakes.top().at, m.horizon));
   return t;
@@ -411,7 +419,10 @@ void Fabric::step_cycle() {
     }
     // Routers waiting for this slot still hold wavelets, so they are active already.
   }
-  if (!m.frees.empty()) m.any_ready = true;
+  if (!m.frees.empty()) {
+    m.any_ready = true;
+    progress = true;  // a wavelet was consumed (possibly by a filter, without any send)
+  }
   m.frees.clear();
 
   // 4. Agents due this cycle, in PE order.
@@ -435,6 +446,7 @@ void Fabric::step_cycle() {
   m.horizon = now + 1;
 
   if (m.traced_activity && m.observer) m.observer->on_cycle_end(now);
+  m.frozen = !progress;
   if (progress) {
     m.last_progress = now;
     stats_.cycles = now + 1;
@@ -449,11 +461,16 @@ void Fabric::ensure_validated() {
 }
 
 bool Fabric::stuck(Cycle t) {
+  const Impl& m = *impl_;
+  // An agent step or a ramp delivery due at t is progress: agents may legitimately sleep for long.
+  if (t != kNever && ((!m.wakes.empty() && m.wakes.top().at <= t) || (!m.deliveries.empty() && m.deliveries.front().at <= t)))
+    return false;
   const Cycle limit = impl_->last_progress + arch_.simulation.deadlock_cycles;
   if (t != kNever && t < limit) return false;
   // The report speaks of the cycle at which the watchdog fired; a caller that repairs the cause (e.g. exits a
   // teardown) may run on from there.
   now_ = limit;
+  impl_->stuck_since = impl_->last_progress;
   impl_->last_progress = limit;
   impl_->horizon = std::max(impl_->horizon, limit);
   return true;
@@ -489,7 +506,7 @@ std::string Fabric::deadlock_report() const {
   const Impl& m = *impl_;
   std::ostringstream os;
   os << "deadlock: nothing moved for " << arch_.simulation.deadlock_cycles << " cycles (last progress at cycle "
-     << m.last_progress << ", now " << now_ << ") while work is pending\n";
+     << m.stuck_since << ", reported at cycle " << now_ << ") while work is pending\n";
   int lines = 0;
   const int max_lines = 40;
   auto more = [&] { return ++lines <= max_lines; };

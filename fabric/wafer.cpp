@@ -63,6 +63,8 @@ void Wafer::engine() {
 
 RunResult Wafer::run(Cycle max_cycles) {
   limit_ = max_cycles;
+  // sc_stop() at the end of a run is the normal case, not news.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_start();
   if (error_) std::rethrow_exception(error_);
   return {fabric_.stats().cycles, completed_};
