@@ -1,0 +1,169 @@
+// The SDK-tutorial examples on the cycle-level fabric, each against a CPU computation, plus their cycle counts.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/error.hpp"
+#include "fabric/fabric.hpp"
+#include "firmware/examples/examples.hpp"
+
+using namespace wafersim;
+using fabric::DataMode;
+using fabric::Fabric;
+
+namespace {
+std::vector<float> random_vec(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+// CPU oracle with the CE's operation order: y = b; for each column j: y += A[:, j] * x[j] (two roundings).
+std::vector<float> cpu_gemv(const std::vector<float>& A, const std::vector<float>& x, std::vector<float> y,
+                            std::uint32_t M, std::uint32_t N, std::uint32_t col0, std::uint32_t ld) {
+  for (std::uint32_t j = 0; j < N; ++j)
+    for (std::uint32_t i = 0; i < M; ++i) {
+      volatile float p = A[i * ld + col0 + j] * x[col0 + j];
+      y[i] = y[i] + p;
+    }
+  return y;
+}
+}  // namespace
+
+TEST(GemvExample, SinglePeMatchesCpuAndTakesTheDsdCycles) {
+  const std::uint32_t M = 32, N = 16;
+  Fabric f(hw::ArchParams{}, 1, 1);
+  auto layout = examples::gemv_layout(M, N);
+  layout->load(f);
+  auto A = random_vec(M * N, 1), x = random_vec(N, 2), b = random_vec(M, 3);
+  layout->write_symbol(0, 0, "A", A);
+  layout->write_symbol(0, 0, "x", x);
+  layout->write_symbol(0, 0, "b", b);
+  layout->call("compute");
+  ASSERT_TRUE(f.run().completed);
+  const auto y = layout->read_symbol<float>(0, 0, "y");
+  const auto want = cpu_gemv(A, x, b, M, N, 0, N);
+  for (std::uint32_t i = 0; i < M; ++i) EXPECT_EQ(y[i], want[i]) << i;
+  // task switch 2 + fmovs (ceil(32/2) + 1) + 16 fmacs of (32 + 1)
+  EXPECT_EQ(layout->engine(0, 0).stats().main_busy_cycles, 2u + 17u + 16u * 33u);
+}
+
+TEST(SendReceiveExample, RightPeAddsTheLeftPartial) {
+  const std::uint32_t M = 24, N = 20;
+  Fabric f(hw::ArchParams{}, 2, 1);
+  auto layout = examples::send_receive_layout(M, N);
+  layout->load(f);
+  auto A = random_vec(M * N, 4), x = random_vec(N, 5), b = random_vec(M, 6);
+  const std::uint32_t h = N / 2;
+  for (int pe = 0; pe < 2; ++pe) {
+    const std::uint32_t c0 = pe * h, n = pe ? N - h : h;
+    std::vector<float> a(M * n), xs(x.begin() + c0, x.begin() + c0 + n);
+    for (std::uint32_t i = 0; i < M; ++i)
+      for (std::uint32_t j = 0; j < n; ++j) a[i * n + j] = A[i * N + c0 + j];
+    layout->write_symbol(pe, 0, "A", a);
+    layout->write_symbol(pe, 0, "x", xs);
+  }
+  layout->write_symbol(1, 0, "b", b);
+  EXPECT_EQ(layout->call("compute"), 2);
+  auto r = f.run();
+  ASSERT_TRUE(r.completed);
+  const auto left = cpu_gemv(A, x, std::vector<float>(M, 0.0f), M, h, 0, N);
+  const auto right = cpu_gemv(A, x, b, M, N - h, h, N);
+  const auto y = layout->read_symbol<float>(1, 0, "y");
+  for (std::uint32_t i = 0; i < M; ++i) EXPECT_EQ(y[i], right[i] + left[i]) << i;
+  EXPECT_EQ(layout->engine(1, 0).stats().async_ops, 1u);
+  EXPECT_EQ(layout->engine(1, 0).stats().wavelets_received, M);
+  RecordProperty("cycles", std::to_string(r.cycles));
+  std::printf("send/receive M=%u N=%u: %llu cycles\n", M, N, (unsigned long long)r.cycles);
+}
+
+namespace {
+struct PipelineRun {
+  std::vector<std::vector<float>> v;
+  std::vector<float> y;
+  hw::Cycle cycles = 0;
+  bool all_done = true;
+};
+PipelineRun run_pipeline(int P, std::uint32_t n, DataMode mode) {
+  Fabric f(hw::ArchParams{}, P, 1, mode);
+  auto layout = examples::pipeline_layout(P, n);
+  layout->load(f);
+  PipelineRun out;
+  for (int i = 0; i < P; ++i) {
+    out.v.push_back(random_vec(n, 100 + i));
+    layout->write_symbol(i, 0, "v", out.v.back());
+  }
+  auto r = f.run();
+  EXPECT_TRUE(r.completed);
+  out.cycles = r.cycles;
+  out.y = layout->read_symbol<float>(P - 1, 0, "y");
+  for (int i = 0; i < P; ++i) out.all_done &= layout->program_as<examples::PipelineStage>(i, 0).finished || i == 0;
+  return out;
+}
+}  // namespace
+
+TEST(PipelineExample, LastPeHoldsTheSumOfAllVectors) {
+  for (int P : {2, 3, 7}) {
+    const std::uint32_t n = 40;
+    auto r = run_pipeline(P, n, DataMode::Functional);
+    EXPECT_TRUE(r.all_done) << P;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      float acc = r.v[0][k];
+      for (int i = 1; i < P; ++i) acc = acc + r.v[i][k];
+      EXPECT_EQ(r.y[k], acc) << "P=" << P << " k=" << k;
+    }
+    std::printf("pipeline P=%d n=%u: %llu cycles\n", P, n, (unsigned long long)r.cycles);
+  }
+}
+
+TEST(PipelineExample, StreamsOneWaveletPerCycleSoLengthAndDepthAdd) {
+  // Cycles grow by ~1 per extra element (streaming) and by a fixed latency per extra PE, not by n per PE.
+  const auto a = run_pipeline(4, 40, DataMode::Functional).cycles, b = run_pipeline(4, 80, DataMode::Functional).cycles;
+  const auto c = run_pipeline(8, 40, DataMode::Functional).cycles;
+  EXPECT_NEAR(double(b - a), 40.0, 4.0);
+  EXPECT_LT(c - a, 4u * 10u);  // four more stages cost far less than 4 * 40 cycles
+  EXPECT_GT(c, a);
+}
+
+TEST(PipelineExample, TimingOnlyModeGivesTheSameCycles) {
+  const auto functional = run_pipeline(5, 33, DataMode::Functional);
+  const auto timing = run_pipeline(5, 33, DataMode::TimingOnly);
+  EXPECT_EQ(functional.cycles, timing.cycles);
+  for (float v : timing.y) EXPECT_EQ(v, 0.0f);  // no contents in timing-only mode
+}
+
+TEST(BroadcastExample, SwitchFeedsTheFourNeighboursInTurn) {
+  const std::uint32_t n = 12;
+  Fabric f(hw::ArchParams{}, 3, 3);
+  auto layout = examples::broadcast_layout(n);
+  layout->load(f);
+  auto data = random_vec(4 * n, 9);
+  layout->write_symbol(1, 1, "data", data);
+  auto r = f.run();
+  ASSERT_TRUE(r.completed);
+  const int order[4][2] = {{2, 1}, {0, 1}, {1, 0}, {1, 2}};  // east, west, north, south
+  for (int k = 0; k < 4; ++k) {
+    const auto buf = layout->read_symbol<float>(order[k][0], order[k][1], "buf");
+    EXPECT_TRUE(layout->program_as<examples::BroadcastNeighbour>(order[k][0], order[k][1]).finished) << k;
+    for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(buf[i], data[k * n + i]) << "neighbour " << k << " element " << i;
+  }
+  EXPECT_EQ(f.router(1, 1).state(examples::BroadcastCentre::kColor)->position, 3);
+  std::printf("broadcast n=%u: %llu cycles\n", n, (unsigned long long)r.cycles);
+}
+
+TEST(Layout, ErrorsNameThePeProgramAndSymbol) {
+  Fabric f(hw::ArchParams{}, 1, 1);
+  auto layout = examples::gemv_layout(200, 60);  // 48000 bytes of A alone
+  try {
+    layout->load(f);
+    FAIL() << "no error";
+  } catch (const CapacityError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("PE(0,0) program gemv"), std::string::npos) << m;
+    EXPECT_NE(m.find("'A' needs 48000 bytes"), std::string::npos) << m;
+  }
+  Fabric g(hw::ArchParams{}, 1, 1);
+  csl::Layout big(2, 1);
+  EXPECT_THROW(big.load(g), ConfigError);
+}
