@@ -64,6 +64,7 @@ void Layout::load(fabric::Fabric& fabric, int x0, int y0) {
       t.program = t.factory(x, y);
       if (!t.program) throw std::invalid_argument("layout: the factory of PE" + xy(x, y) + " built no program");
       t.engine = std::make_unique<hw::ComputeEngine>(fabric.arch(), fx, fy, fabric.sram(fx, fy), fabric.queues(fx, fy));
+      t.program->fabric_ = &fabric;
       t.program->attach(*t.engine);
       for (const std::string& s : exported_)
         if (!t.program->has_symbol(s))

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include "fabric/fabric.hpp"
+
 namespace wafersim::csl {
 
 namespace {
@@ -271,6 +273,18 @@ hw::FaboutDsd Program::fabout(FaboutSpec spec) {
 void Program::set_teardown_handler(Color color, std::function<void(Color)> handler) {
   if (ce_) ce_->set_teardown_handler(color, std::move(handler));
   else teardown_handlers_.emplace_back(color, std::move(handler));
+}
+
+hw::Router& Program::router() const {
+  if (!fabric_) throw std::logic_error(owner() + ": no router: the program was not loaded onto a fabric");
+  return fabric_->router(x(), y());
+}
+
+void Program::set_local_color_config(Color color, const hw::ColorConfig& cfg) { router().set_color_config(color, cfg); }
+
+void Program::exit_teardown(Color color) {
+  router();
+  fabric_->exit_teardown(x(), y(), color);
 }
 
 void Program::activate(TaskRef t) { engine().activate(t.resolve()); }

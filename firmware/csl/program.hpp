@@ -15,7 +15,15 @@
 #include "hw/compute_engine.hpp"
 #include "hw/dsd.hpp"
 #include "hw/fp16.hpp"
+#include "hw/route_config.hpp"
 #include "hw/wavelet.hpp"
+
+namespace wafersim::fabric {
+class Fabric;
+}
+namespace wafersim::hw {
+class Router;
+}
 
 namespace wafersim::csl {
 
@@ -254,6 +262,11 @@ class Program {
   hw::FabinDsd fabin(FabinSpec spec);    // binds the input queue to the colour
   hw::FaboutDsd fabout(FaboutSpec spec);
   void set_teardown_handler(Color color, std::function<void(Color)> handler);
+  // Inside a teardown handler (CSL tile_config.color_config / teardown.exit): reconfigure a colour of this PE's
+  // router (resets its switch and filter state), then leave teardown. Need a fabric (Layout::load).
+  void set_local_color_config(Color color, const hw::ColorConfig& cfg);
+  void exit_teardown(Color color);
+  hw::Router& router() const;
 
   // ---- task control (CSL @activate, @block, @unblock, tile_config.task_priority)
   void activate(TaskRef t);
@@ -288,6 +301,7 @@ class Program {
 
  private:
   friend class ArrayBase;
+  friend class Layout;
   friend class TaskBase;
   void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
@@ -295,6 +309,7 @@ class Program {
 
   hw::ComputeEngine* ce_ = nullptr;
   bool default_start_ = false;
+  fabric::Fabric* fabric_ = nullptr;  // set by Layout::load
   std::vector<ArrayBase*> arrays_;
   std::vector<TaskBase*> tasks_;
   std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach

@@ -167,3 +167,63 @@ TEST(Layout, ErrorsNameThePeProgramAndSymbol) {
   csl::Layout big(2, 1);
   EXPECT_THROW(big.load(g), ConfigError);
 }
+
+namespace {
+// PE(0,0) sends 3 wavelets, a TEARDOWN control wavelet, then 2 more on colour 5; every router on the path puts the
+// colour into teardown when the command passes, and each PE's teardown handler leaves it again.
+struct TeardownSender : csl::Program {
+  csl::Array<std::uint32_t> v{this, "v", 5};
+  int handled = 0;
+  void init() override {
+    set_teardown_handler(5, [this](csl::Color c) {
+      ++handled;
+      exit_teardown(c);
+    });
+  }
+  void start() override {
+    mov32(fabout({.extent = 3, .color = 5, .output_queue = 2}), csl::mem1d(v, {.extent = 3}), {.async = true});
+    hw::ControlPayload p;
+    p.cmd[0] = hw::SwitchCmd::Teardown;
+    p.ce_ignore.fill(true);
+    send_control(5, 2, p.encode());
+    mov32(fabout({.extent = 2, .color = 5, .output_queue = 2}), csl::mem1d(v, {.extent = 2, .offset = 3}), {.async = true});
+  }
+};
+struct TeardownReceiver : csl::Program {
+  std::vector<std::uint32_t> got;
+  int handled = 0;
+  csl::DataTask rx{this, 5, [this](hw::TaskArg a) { got.push_back(a.u32()); }};
+  void init() override {
+    set_teardown_handler(5, [this](csl::Color c) {
+      ++handled;
+      hw::ColorConfig cfg;
+      cfg.rx = hw::bit(hw::Dir::West);
+      cfg.tx = hw::bit(hw::Dir::Ramp);
+      set_local_color_config(c, cfg);
+      exit_teardown(c);
+    });
+  }
+};
+}  // namespace
+
+TEST(Teardown, HandlersRunOnEveryPeOfThePathAndTrafficResumes) {
+  Fabric f(hw::ArchParams{}, 2, 1);
+  csl::Layout layout(2, 1);
+  layout.set_tile_program<TeardownSender>(0, 0);
+  layout.set_tile_program<TeardownReceiver>(1, 0);
+  hw::ColorConfig out, in;
+  out.rx = hw::bit(hw::Dir::Ramp);
+  out.tx = hw::bit(hw::Dir::East);
+  in.rx = hw::bit(hw::Dir::West);
+  in.tx = hw::bit(hw::Dir::Ramp);
+  layout.set_color_config(0, 0, 5, out);
+  layout.set_color_config(1, 0, 5, in);
+  layout.load(f);
+  layout.write_symbol<std::uint32_t>(0, 0, "v", {1, 2, 3, 4, 5});
+  ASSERT_TRUE(f.run().completed);
+  EXPECT_EQ(layout.program_as<TeardownSender>(0, 0).handled, 1);
+  EXPECT_EQ(layout.program_as<TeardownReceiver>(1, 0).handled, 1);
+  EXPECT_EQ(layout.program_as<TeardownReceiver>(1, 0).got, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
+  EXPECT_FALSE(f.router(0, 0).in_teardown(5));
+  EXPECT_FALSE(f.router(1, 0).in_teardown(5));
+}
