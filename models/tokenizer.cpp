@@ -38,7 +38,7 @@ struct Reader {
   const json& member(const json& obj, const std::string& key, const std::string& path) const {
     if (!obj.is_object()) fail(path, "expected an object");
     auto it = obj.find(key);
-    if (it == obj.end()) fail(path + "." + key, "missing");
+    if (it == obj.end()) fail(path.empty() ? key : path + "." + key, "missing");
     return *it;
   }
   const json* optional(const json& obj, const std::string& key) const {
@@ -1120,7 +1120,7 @@ Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& so
 
   auto impl = std::make_shared<Impl>();
   impl->source = source;
-  impl->load_model(r, r.member(doc, "model", "(top level)"));
+  impl->load_model(r, r.member(doc, "model", ""));
   if (const json* n = r.optional(doc, "normalizer")) impl->normalizer = make_normalizer(r, *n, "normalizer");
   if (const json* p = r.optional(doc, "pre_tokenizer")) impl->pre_tokenizer = make_pre_tokenizer(r, *p, "pre_tokenizer");
   if (const json* p = r.optional(doc, "post_processor")) impl->post_processor = make_post_processor(r, *p, "post_processor");

@@ -1,0 +1,95 @@
+// `wafersim tokenize` / `wafersim detokenize` end to end, on the built-in small tokenizer. Runs the CLI binary
+// of this build tree; skipped if it has not been built.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "models/tokenizer.hpp"
+#include "models/tokenizer_builder.hpp"
+
+namespace wafersim::models {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int status;
+  std::string out;
+};
+
+CliResult run_command(const std::string& command) {
+  CliResult r{-1, {}};
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class TokenizerCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    exe_ = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
+    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " is not built";
+    dir_ = fs::temp_directory_path() / ("wafersim_tokenizer_cli_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    tokenizer_ = dir_ / "tokenizer.json";
+    std::ofstream(tokenizer_) << build_small_tokenizer_json(600);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string cli(const std::string& args) const { return exe_.string() + " " + args; }
+  fs::path exe_, dir_, tokenizer_;
+};
+
+TEST_F(TokenizerCli, TokenizePrintsIdsAndWritesJson) {
+  const auto tok = Tokenizer::load(tokenizer_);
+  const auto ids = tok.encode("Hello, wafer!");
+  std::string expected;
+  for (size_t i = 0; i < ids.size(); ++i) expected += (i ? "," : "") + std::to_string(ids[i]);
+
+  const fs::path json_path = dir_ / "out" / ".." / "ids.json";
+  fs::create_directories(dir_ / "out");
+  const CliResult r = run_command(cli("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " +
+                        json_path.string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, expected + "\n");
+  std::ifstream in(json_path);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc.at("ids").get<std::vector<int32_t>>(), ids);
+}
+
+TEST_F(TokenizerCli, DetokenizeInvertsTokenize) {
+  const auto ids = Tokenizer::load(tokenizer_).encode("Hello, wafer!", false);
+  std::string list;
+  for (size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
+  const CliResult r = run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "Hello, wafer!\n");
+  const CliResult skip = run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens"));
+  EXPECT_EQ(skip.out, "Hello, wafer!\n");
+}
+
+TEST_F(TokenizerCli, BadArgumentsAreUsageErrors) {
+  EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two")).status, 2);
+  EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 600")).status, 2);
+  EXPECT_EQ(run_command(cli("tokenize --tokenizer " + tokenizer_.string())).status, 2);  // --text is required
+  const CliResult missing = run_command(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.out.find("absent.json"), std::string::npos) << missing.out;
+}
+
+}  // namespace
+}  // namespace wafersim::models
