@@ -1,0 +1,39 @@
+// The fp32 building blocks of the CPU reference forward pass: matmul against HF [out, in] weights, RMSNorm,
+// rotary embeddings (HF rotate_half convention, LLaMA-3 frequency scaling), causal GQA attention over a KV cache,
+// SwiGLU. Accumulation is fp32 (vectorised lanes); matmuls use both cores (OpenMP). No fp16 arithmetic here.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "models/llama_config.hpp"
+
+namespace wafersim::models::cpu {
+
+// y[t][j] = sum_k x[t][k] * w[j][k] (+ bias[j])   for t < tokens, j < out. w is row-major [out, in].
+// Each y[t][j] is computed independently, so results do not depend on the thread count.
+void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y,
+            const float* bias = nullptr);
+
+float dot(const float* a, const float* b, int64_t n);
+
+// y = x / sqrt(mean(x^2) + eps) * weight   (HF LlamaRMSNorm; the mean is accumulated in double).
+void rms_norm(const float* x, const float* weight, int64_t n, double eps, float* y);
+
+// Inverse frequencies theta^(-2i/head_dim), i < head_dim/2, with rope_scaling "llama3" applied when present.
+std::vector<double> rope_inv_freq(const LlamaConfig& config);
+
+// Rotates `heads` consecutive vectors of head_dim (in place) to position `pos` with the HF rotate_half layout:
+// element i pairs with i + head_dim/2 and both use inv_freq[i].
+void apply_rope(float* x, int64_t heads, int64_t head_dim, int64_t pos, const std::vector<double>& inv_freq);
+
+// Causal GQA attention of `q_heads` query heads at position `pos` over cached keys/values of positions 0..pos.
+// q: [q_heads][head_dim]; k_cache, v_cache: [positions][kv_heads][head_dim]; out: [q_heads][head_dim].
+// Query head h reads KV head h / (q_heads / kv_heads). Scores are scaled by 1/sqrt(head_dim).
+// `scratch` must hold pos + 1 floats per query head.
+void attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos, int64_t q_heads,
+               int64_t kv_heads, int64_t head_dim, float* out, float* scratch);
+
+// out[i] = silu(gate[i]) * up[i]   with silu(x) = x / (1 + exp(-x)).
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+}  // namespace wafersim::models::cpu

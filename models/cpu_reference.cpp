@@ -1,0 +1,114 @@
+#include "models/cpu_reference.hpp"
+
+#include <omp.h>
+
+#include <stdexcept>
+
+#include "models/cpu_ops.hpp"
+
+namespace wafersim::models {
+
+CpuReference::CpuReference(std::shared_ptr<const LlamaWeights> weights)
+    : weights_(std::move(weights)),
+      inv_freq_(cpu::rope_inv_freq(weights_->config)),
+      k_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
+      v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)) {}
+
+std::string CpuReference::describe() const {
+  return "cpu (fp32 reference, " + std::to_string(omp_get_max_threads()) + " threads)";
+}
+
+std::vector<float> CpuReference::prefill(const std::vector<int32_t>& tokens) {
+  if (tokens.empty()) throw std::invalid_argument("prefill needs at least one token");
+  length_ = 0;
+  for (auto& k : k_cache_) k.clear();
+  for (auto& v : v_cache_) v.clear();
+  std::vector<float> logits(static_cast<size_t>(vocab_size()));
+  forward(tokens.data(), static_cast<int64_t>(tokens.size()), 1, logits.data());
+  return logits;
+}
+
+std::vector<float> CpuReference::decode(int32_t token) {
+  if (length_ == 0) throw std::logic_error("decode before prefill: the sequence is empty");
+  std::vector<float> logits(static_cast<size_t>(vocab_size()));
+  forward(&token, 1, 1, logits.data());
+  return logits;
+}
+
+std::vector<float> CpuReference::extend_all_logits(const std::vector<int32_t>& tokens) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  std::vector<float> logits(static_cast<size_t>(n * vocab_size()));
+  if (n > 0) forward(tokens.data(), n, n, logits.data());
+  return logits;
+}
+
+void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_rows, float* logits) {
+  const LlamaConfig& c = weights_->config;
+  const int64_t hidden = c.hidden_size, qd = c.q_dim(), kvd = c.kv_dim(), inter = c.intermediate_size;
+  for (int64_t t = 0; t < count; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
+      throw std::invalid_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary [0, " +
+                                  std::to_string(c.vocab_size) + ")");
+  if (length_ + count > c.max_position_embeddings)
+    throw std::length_error("sequence of " + std::to_string(length_ + count) +
+                            " tokens exceeds max_position_embeddings=" + std::to_string(c.max_position_embeddings));
+
+  const auto n = static_cast<size_t>(count);
+  std::vector<float> x(n * hidden), h(n * hidden), q(n * qd), attn(n * qd), o(n * hidden);
+  std::vector<float> gate(n * inter), up(n * inter), act(n * inter);
+  for (int64_t t = 0; t < count; ++t) {
+    const float* row = weights_->embed.data() + static_cast<int64_t>(tokens[t]) * hidden;
+    std::copy(row, row + hidden, x.data() + t * hidden);
+  }
+
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& lw = weights_->layers[static_cast<size_t>(l)];
+    auto& kc = k_cache_[static_cast<size_t>(l)];
+    auto& vc = v_cache_[static_cast<size_t>(l)];
+    for (int64_t t = 0; t < count; ++t)
+      cpu::rms_norm(x.data() + t * hidden, lw.input_norm.data(), hidden, c.rms_norm_eps, h.data() + t * hidden);
+
+    // Q, and K/V written straight into the cache rows of the new positions.
+    kc.resize(static_cast<size_t>((length_ + count) * kvd));
+    vc.resize(static_cast<size_t>((length_ + count) * kvd));
+    float* k_new = kc.data() + length_ * kvd;
+    float* v_new = vc.data() + length_ * kvd;
+    cpu::matmul(h.data(), count, hidden, lw.wq.data(), qd, q.data(), lw.bq.empty() ? nullptr : lw.bq.data());
+    cpu::matmul(h.data(), count, hidden, lw.wk.data(), kvd, k_new, lw.bk.empty() ? nullptr : lw.bk.data());
+    cpu::matmul(h.data(), count, hidden, lw.wv.data(), kvd, v_new, lw.bv.empty() ? nullptr : lw.bv.data());
+    for (int64_t t = 0; t < count; ++t) {
+      cpu::apply_rope(q.data() + t * qd, c.num_attention_heads, c.head_dim, length_ + t, inv_freq_);
+      cpu::apply_rope(k_new + t * kvd, c.num_key_value_heads, c.head_dim, length_ + t, inv_freq_);
+    }
+
+    // Causal attention: token t sees positions 0..length_+t. Prefill spreads tokens over the cores, decode
+    // spreads heads (inside cpu::attention).
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t pos = length_ + t;
+      std::vector<float> scratch(static_cast<size_t>(c.num_attention_heads * (pos + 1)));
+      cpu::attention(q.data() + t * qd, kc.data(), vc.data(), pos, c.num_attention_heads, c.num_key_value_heads,
+                     c.head_dim, attn.data() + t * qd, scratch.data());
+    }
+    cpu::matmul(attn.data(), count, qd, lw.wo.data(), hidden, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+
+    for (int64_t t = 0; t < count; ++t)
+      cpu::rms_norm(x.data() + t * hidden, lw.post_norm.data(), hidden, c.rms_norm_eps, h.data() + t * hidden);
+    cpu::matmul(h.data(), count, hidden, lw.w_gate.data(), inter, gate.data());
+    cpu::matmul(h.data(), count, hidden, lw.w_up.data(), inter, up.data());
+    cpu::swiglu(gate.data(), up.data(), count * inter, act.data());
+    cpu::matmul(act.data(), count, inter, lw.w_down.data(), hidden, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  }
+  length_ += count;
+
+  const int64_t first = count - logit_rows;
+  std::vector<float> normed(static_cast<size_t>(logit_rows * hidden));
+  for (int64_t r = 0; r < logit_rows; ++r)
+    cpu::rms_norm(x.data() + (first + r) * hidden, weights_->final_norm.data(), hidden, c.rms_norm_eps,
+                  normed.data() + r * hidden);
+  cpu::matmul(normed.data(), logit_rows, hidden, weights_->output_weights().data(), c.vocab_size, logits);
+}
+
+}  // namespace wafersim::models
