@@ -144,10 +144,61 @@ bool ByteLevelAlphabet::decode(std::string_view text, std::string& out) const {
   return true;
 }
 
+std::string oniguruma_to_pcre2(const std::string& pattern) {
+  // Oniguruma's Unicode classes, spelled out for PCRE2 (whose UCP \s adds U+180E, whose \w lacks marks and
+  // connector punctuation, and whose \h is horizontal space rather than a hex digit).
+  static constexpr const char* kSpace = "\\t\\n\\x0B\\f\\r\\x{85}\\p{Z}";
+  static constexpr const char* kWord = "\\p{L}\\p{M}\\p{N}\\p{Pc}";
+  static constexpr const char* kHex = "0-9a-fA-F";
+  std::string out;
+  out.reserve(pattern.size() + 32);
+  int class_depth = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char e = pattern[++i];
+      const char* set = e == 's' || e == 'S' ? kSpace : e == 'w' || e == 'W' ? kWord : e == 'h' || e == 'H' ? kHex : nullptr;
+      const bool negated = e == 'S' || e == 'W' || e == 'H';
+      if (set && class_depth == 0) {
+        out += negated ? "[^" : "[";
+        out += set;
+        out += "]";
+      } else if (set && !negated) {
+        out += set;  // inside a class: add the members
+      } else {
+        out += c;    // other escapes, and negated classes inside a class, keep PCRE2's meaning
+        out += e;
+      }
+      continue;
+    }
+    if (c == '[') {
+      if (class_depth > 0 && i + 1 < pattern.size() && pattern[i + 1] == ':') {  // POSIX [:name:]
+        const size_t end = pattern.find(":]", i + 2);
+        if (end != std::string::npos) {
+          out.append(pattern, i, end + 2 - i);
+          i = end + 1;
+          continue;
+        }
+      }
+      ++class_depth;
+      out += c;
+      if (class_depth == 1) {  // a ']' right after '[' or '[^' is a literal
+        if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+        if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];
+      }
+      continue;
+    }
+    if (c == ']' && class_depth > 0) --class_depth;
+    out += c;
+  }
+  return out;
+}
+
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+  const std::string translated = oniguruma_to_pcre2(pattern);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
                                    PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
   if (!code) {
     PCRE2_UCHAR message[256];

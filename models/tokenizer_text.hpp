@@ -42,8 +42,13 @@ struct ByteLevelAlphabet {
   bool decode(std::string_view text, std::string& out) const;
 };
 
-// A compiled PCRE2 pattern in UTF + UCP mode (\s, \w, \d and POSIX classes are Unicode-aware, as in
-// Oniguruma). Thread-safe: matching allocates its own match data.
+// Rewrites the Oniguruma pattern of a tokenizer.json for PCRE2 so that the classes mean what Oniguruma's mean:
+// \s -> [\t\n\v\f\r\x{85}\p{Z}], \w -> [\p{L}\p{M}\p{N}\p{Pc}], \h -> [0-9a-fA-F] (negated forms too,
+// outside brackets). Everything else is passed through; the two dialects agree on what tokenizers use.
+std::string oniguruma_to_pcre2(const std::string& pattern);
+
+// A compiled PCRE2 pattern in UTF + UCP mode, translated from Oniguruma syntax (see above).
+// Thread-safe: matching allocates its own match data.
 class Regex {
  public:
   // Throws std::invalid_argument with PCRE2's message and the offset of the error.

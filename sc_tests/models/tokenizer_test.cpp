@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "models/tokenizer.hpp"
 #include "models/tokenizer_builder.hpp"
+#include "models/tokenizer_text.hpp"
 
 namespace wafersim::models {
 namespace {
@@ -164,6 +165,20 @@ TEST(TokenizerEncode, RejectsTextThatIsNotUtf8) {
   const Tokenizer tok = Tokenizer::from_json(build_small_tokenizer_json(300));
   EXPECT_THROW(tok.encode(std::string("ab\xFF")), std::invalid_argument);
   EXPECT_THROW(tok.encode(std::string("\xC0\xAF")), std::invalid_argument);  // overlong '/'
+}
+
+TEST(TokenizerRegex, ClassesMeanWhatTheyMeanInOniguruma) {
+  using text::Regex;
+  auto matches = [](const char* pattern, const std::string& s) { return Regex(pattern).find_all(s).size(); };
+  // \s: U+0085 (NEL), U+00A0, U+3000 are white space; U+180E and U+FEFF are not (PCRE2 alone would take U+180E).
+  EXPECT_EQ(matches(R"(\s)", "\u0085\u00A0\u3000\u2028"), 4u);
+  EXPECT_EQ(matches(R"(\s)", "\u180E\uFEFF\u200B"), 0u);
+  EXPECT_EQ(matches(R"([^\s\p{L}])", "\u180E a\u0085"), 1u);
+  EXPECT_EQ(matches(R"(\S+)", "a\u180Eb c"), 2u);
+  // \w includes combining marks and connector punctuation; \h is a hex digit.
+  EXPECT_EQ(Regex(R"(\w+)").find_all("e\u0301\u203F_x y"), (std::vector<std::pair<size_t, size_t>>{{0, 8}, {9, 10}}));
+  EXPECT_EQ(matches(R"(\h)", "0aFg "), 3u);
+  EXPECT_EQ(text::oniguruma_to_pcre2(R"([]\s])"), R"([]\t\n\x0B\f\r\x{85}\p{Z}])");
 }
 
 // --- the built-in small tokenizer ---------------------------------------------------------------------------
