@@ -12,11 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "models/tokenizer_text.hpp"
+
 namespace wafersim::models {
 namespace {
 
 // Written for this file: a little English prose and a little code, so that the merges cover common words,
-// identifiers, operators and indentation. ASCII only (the trainer's splitter below relies on it).
+// identifiers, operators and indentation.
 constexpr std::string_view kTrainingText = R"TXT(
 The wafer is a single piece of silicon that holds hundreds of thousands of small cores. Each core has its own
 memory, a router and a compute engine. The cores talk to their neighbours over short links, one word per cycle
@@ -113,76 +115,9 @@ SELECT name, count(*) FROM users WHERE active = 1 GROUP BY name ORDER BY count(*
 for f in *.txt; do echo "$f"; wc -l "$f"; done
 )TXT";
 
-// GPT-2's byte-to-unicode table: printable Latin-1 bytes stand for themselves, the other 68 bytes are
-// shifted to U+0100.. in byte order. Returns the UTF-8 text of each byte's character.
-std::array<std::string, 256> byte_level_alphabet() {
-  auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
-  std::array<std::string, 256> out;
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    int cp = printable(b) ? b : next++;
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    out[b] = s;
-  }
-  return out;
-}
-
-bool is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-bool is_newline(char c) { return c == '\r' || c == '\n'; }
-bool is_other(char c) { return !is_space(c) && !is_letter(c) && !is_digit(c); }
-
-// The LLaMA-3 pre-tokenizer pattern, evaluated by hand for ASCII text (alternatives in order, with the
-// backtracking each one would do). The training text is ASCII, so this equals the regex on it.
-std::vector<std::string> split_ascii_llama3(std::string_view t) {
-  std::vector<std::string> words;
-  size_t i = 0;
-  const size_t n = t.size();
-  auto lower = [&](size_t k) { return k < n ? static_cast<char>(t[k] | 0x20) : '\0'; };
-  while (i < n) {
-    size_t end = i;
-    const char c = t[i];
-    if (c == '\'' && (lower(i + 1) == 's' || lower(i + 1) == 't' || lower(i + 1) == 'm' || lower(i + 1) == 'd')) {
-      end = i + 2;
-    } else if (c == '\'' && ((lower(i + 1) == 'r' && lower(i + 2) == 'e') || (lower(i + 1) == 'v' && lower(i + 2) == 'e') ||
-                             (lower(i + 1) == 'l' && lower(i + 2) == 'l'))) {
-      end = i + 3;
-    } else if (is_letter(c) || (!is_newline(c) && !is_letter(c) && !is_digit(c) && i + 1 < n && is_letter(t[i + 1]))) {
-      end = i + 1;
-      while (end < n && is_letter(t[end])) ++end;
-    } else if (is_digit(c)) {
-      end = i + 1;
-      while (end < n && end < i + 3 && is_digit(t[end])) ++end;
-    } else if (is_other(c) || (c == ' ' && i + 1 < n && is_other(t[i + 1]))) {
-      end = c == ' ' ? i + 2 : i + 1;
-      while (end < n && is_other(t[end])) ++end;
-      while (end < n && is_newline(t[end])) ++end;
-    } else {  // whitespace
-      size_t run = i;
-      while (run < n && is_space(t[run])) ++run;
-      size_t last_newline = std::string_view::npos;
-      for (size_t k = i; k < run; ++k)
-        if (is_newline(t[k])) last_newline = k;
-      if (last_newline != std::string_view::npos) {
-        end = last_newline + 1;                      // \s*[\r\n]+
-      } else if (run == n || run - i == 1) {
-        end = run;                                   // \s+(?!\S) at the end, or \s+
-      } else {
-        end = run - 1;                               // \s+(?!\S): leave one space for the next word
-      }
-    }
-    words.emplace_back(t.substr(i, end - i));
-    i = end;
-  }
-  return words;
-}
+// The LLaMA-3 pre-tokenizer pattern (Oniguruma syntax, as tokenizer.json stores it).
+constexpr const char* kLlama3SplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 }  // namespace
 
@@ -191,7 +126,7 @@ std::string build_small_tokenizer_json(int vocab_size) {
   if (vocab_size < 256 + kSpecial)
     throw std::invalid_argument("build_small_tokenizer_json: vocab_size " + std::to_string(vocab_size) +
                                 " is below 258 (256 byte tokens + 2 special tokens)");
-  const auto alphabet = byte_level_alphabet();
+  const auto& alphabet = text::ByteLevelAlphabet::get().byte_to_text;
 
   // Token strings in byte-level form; ids are positions.
   std::vector<std::string> tokens(alphabet.begin(), alphabet.end());
@@ -200,7 +135,8 @@ std::string build_small_tokenizer_json(int vocab_size) {
 
   // Unique pre-tokenized words with their frequencies, each as a sequence of token ids.
   std::map<std::string, int> word_count;
-  for (auto& w : split_ascii_llama3(kTrainingText)) ++word_count[w];
+  for (auto [b, e] : text::Regex(kLlama3SplitPattern).find_all(kTrainingText))
+    ++word_count[std::string(kTrainingText.substr(b, e - b))];
   std::vector<std::pair<std::vector<int>, int>> words;
   for (const auto& [w, count] : word_count) {
     std::vector<int> ids;
@@ -275,8 +211,7 @@ std::string build_small_tokenizer_json(int vocab_size) {
   json merge_list = json::array();
   for (const auto& [l, r] : merges) merge_list.push_back(tokens[l] + " " + tokens[r]);
 
-  const std::string split_pattern =
-      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  const std::string split_pattern = kLlama3SplitPattern;
   json doc;
   doc["version"] = "1.0";
   doc["truncation"] = nullptr;
