@@ -40,6 +40,7 @@ void ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::stri
          " needs that ID");
   bind_input_queue(iq, color);
   t.kind = TaskKind::Data;
+  bound_ |= std::uint64_t{1} << color;
   t.iq = iq;
   t.body = std::move(body);
   t.label = label.empty() ? "data task " + str(color) : std::move(label);
@@ -51,6 +52,7 @@ void ComputeEngine::bind_local_task(int id, TaskBody body, std::string label) {
   Task& t = tasks_[id];
   if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
   t.kind = TaskKind::Local;
+  bound_ |= std::uint64_t{1} << id;
   t.body = std::move(body);
   t.label = label.empty() ? "local task " + str(id) : std::move(label);
 }
@@ -60,6 +62,7 @@ void ComputeEngine::bind_control_task(int id, TaskBody body, std::string label) 
   Task& t = tasks_[id];
   if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
   t.kind = TaskKind::Control;
+  bound_ |= std::uint64_t{1} << id;
   t.body = std::move(body);
   t.label = label.empty() ? "control task " + str(id) : std::move(label);
 }
@@ -256,7 +259,6 @@ void ComputeEngine::start_pending(int ut, Cycle earliest) {
   m.started = m.ready;
   m.last = kNever;
   m.stalled = false;
-  m.wait.clear();
   for (const Operand* o : {&m.op.src0, &m.op.src1})
     if (auto* f = std::get_if<FabinDsd>(o)) ++iq_readers_[f->iq];
 }
@@ -299,7 +301,9 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
     if (out && out->advance_switch && !m.adv_sent) {
       if (queues_.oq(out->oq).full()) {
         m.stalled = true;
-        m.wait = "OQ " + str(out->oq) + " full (colour " + str(out->color) + ")";
+        m.wait_on_output = true;
+        m.wait_queue = out->oq;
+        m.wait_color = out->color;
         return false;
       }
       queues_.push_output(out->oq,
@@ -314,13 +318,17 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   for (const Operand* o : {&m.op.src0, &m.op.src1}) {
     if (auto* f = std::get_if<FabinDsd>(o); f && queues_.iq(f->iq).empty()) {
       m.stalled = true;
-      m.wait = "IQ " + str(f->iq) + " empty (colour " + str(f->color) + ")";
+      m.wait_on_output = false;
+      m.wait_queue = f->iq;
+      m.wait_color = f->color;
       return false;
     }
   }
   if (out && queues_.oq(out->oq).full()) {
     m.stalled = true;
-    m.wait = "OQ " + str(out->oq) + " full (colour " + str(out->color) + ")";
+    m.wait_on_output = true;
+    m.wait_queue = out->oq;
+    m.wait_color = out->color;
     return false;
   }
   m.stalled = false;
@@ -350,8 +358,11 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   }
   ++m.done;
   m.last = now;
-  if (m.done == m.length && !(out && out->advance_switch)) complete(m, now);
-  return true;
+  if (m.done == m.length && !(out && out->advance_switch)) {
+    complete(m, now);
+    return true;
+  }
+  return false;
 }
 
 // ---- task picker --------------------------------------------------------------------------------------------
@@ -360,8 +371,8 @@ bool ComputeEngine::iq_owned_by_microthread(int iq) const { return iq_readers_[i
 
 void ComputeEngine::drain_control_heads(Cycle now) {
   for (int iq = 0; iq < queues_.num_input_queues(); ++iq) {
-    if (iq_owned_by_microthread(iq)) continue;
     WaveletQueue& q = queues_.iq(iq);
+    if (q.empty() || !q.front().control || iq_owned_by_microthread(iq)) continue;
     while (!q.empty() && q.front().control) {
       if (tasks_[q.front().color].blocked) break;  // a blocked colour leaves its control wavelets queued too
       const Wavelet w = queues_.pop_input(iq);
@@ -377,9 +388,10 @@ void ComputeEngine::drain_control_heads(Cycle now) {
 
 int ComputeEngine::pick_task() const {
   int best = -1;
-  for (int id = 0; id < 64; ++id) {
+  for (std::uint64_t rest = bound_; rest != 0; rest &= rest - 1) {
+    const int id = std::countr_zero(rest);
     const Task& t = tasks_[id];
-    if (t.kind == TaskKind::Unbound || t.blocked) continue;
+    if (t.blocked) continue;
     bool ready = t.activated;
     if (!ready && t.kind == TaskKind::Data && !iq_owned_by_microthread(t.iq)) {
       const WaveletQueue& q = queues_.iq(t.iq);
@@ -493,7 +505,9 @@ void ComputeEngine::describe_wait(std::ostream& os) const {
     const Microthread& m = uts_[ut];
     if (!m.active) continue;
     os << " microthread " << ut << " " << op_info(m.op.code).name << " " << m.done << "/" << m.length;
-    if (m.stalled) os << " waits on " << m.wait;
+    if (m.stalled)
+      os << " waits on " << (m.wait_on_output ? "OQ " : "IQ ") << m.wait_queue
+         << (m.wait_on_output ? " full" : " empty") << " (colour " << int(m.wait_color) << ")";
     if (!m.pending.empty()) os << " (+" << m.pending.size() << " queued)";
     os << ";";
     any = true;

@@ -137,7 +137,9 @@ class ComputeEngine : public PeAgent {
     Cycle last = kNever;    // cycle of the last element moved
     Cycle started = 0;
     bool stalled = false;
-    std::string wait;       // what it waits on (for deadlock reports)
+    bool wait_on_output = false;  // stalled on a full OQ (else an empty IQ)
+    int wait_queue = 0;
+    Color wait_color = 0;
   };
 
   std::uint32_t op_length(const DsdOp& op) const;
@@ -146,7 +148,7 @@ class ComputeEngine : public PeAgent {
   std::uint32_t read_elem(const Operand& o, std::uint32_t k, ElemType t) const;
   void write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits);
   int microthread_of(const DsdOp& op) const;
-  // Moves the microthread forward at `now`; returns true if it moved an element (or completed).
+  // Moves the microthread forward at `now` (at most one element per cycle); returns true if it completed.
   bool advance_microthread(int ut, Cycle now);
   void start_pending(int ut, Cycle now);
   void complete(Microthread& m, Cycle now);
@@ -161,6 +163,7 @@ class ComputeEngine : public PeAgent {
   Sram& sram_;
   PeQueues& queues_;
   std::array<Task, 64> tasks_{};
+  std::uint64_t bound_ = 0;  // bit i: task ID i is bound
   std::array<Microthread, 8> uts_{};
   std::array<int, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;

@@ -218,8 +218,8 @@ struct TaskRef {
 // CSL's async options: `{.async = true, .activate = done, .unblock = color}`.
 struct Async {
   bool async = false;
-  TaskRef activate;
-  TaskRef unblock;
+  TaskRef activate = {};
+  TaskRef unblock = {};
 };
 
 // ---- the program --------------------------------------------------------------------------------------------

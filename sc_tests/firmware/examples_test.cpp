@@ -227,3 +227,50 @@ TEST(Teardown, HandlersRunOnEveryPeOfThePathAndTrafficResumes) {
   EXPECT_FALSE(f.router(0, 0).in_teardown(5));
   EXPECT_FALSE(f.router(1, 0).in_teardown(5));
 }
+
+TEST(GemvExample, RelaunchingRunsTheTaskAgain) {
+  const std::uint32_t M = 8, N = 4;
+  Fabric f(hw::ArchParams{}, 1, 1);
+  auto layout = examples::gemv_layout(M, N);
+  layout->load(f);
+  auto A = random_vec(M * N, 11), x = random_vec(N, 12), b = random_vec(M, 13);
+  layout->write_symbol(0, 0, "A", A);
+  layout->write_symbol(0, 0, "x", x);
+  layout->write_symbol(0, 0, "b", b);
+  layout->call("compute");
+  const auto first = f.run();
+  ASSERT_TRUE(first.completed);
+  layout->write_symbol(0, 0, "b", std::vector<float>(M, 1.0f));
+  layout->call("compute");
+  const auto second = f.run();
+  ASSERT_TRUE(second.completed);
+  const auto want = cpu_gemv(A, x, std::vector<float>(M, 1.0f), M, N, 0, N);
+  EXPECT_EQ(layout->read_symbol<float>(0, 0, "y"), want);
+  EXPECT_EQ(layout->engine(0, 0).stats().tasks_run, 2u);
+  EXPECT_EQ(layout->engine(0, 0).stats().main_busy_cycles, 2u * (2u + 5u + 4u * 9u));
+}
+
+namespace {
+struct Starved : csl::Program {
+  csl::Array<float> y{this, "y", 4};
+  void start() override {
+    fadds(y, y, fabin({.extent = 4, .color = 2, .input_queue = 3}), {.async = true});
+  }
+};
+}  // namespace
+
+TEST(Deadlock, AMicrothreadWaitingForWaveletsThatNeverComeIsReported) {
+  hw::ArchParams a;
+  a.simulation.deadlock_cycles = 200;
+  Fabric f(a, 1, 1);
+  csl::Layout layout(1, 1);
+  layout.set_tile_program<Starved>(0, 0);
+  layout.load(f);
+  try {
+    f.run();
+    FAIL() << "no deadlock reported";
+  } catch (const DeadlockError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("microthread 3 fadds 0/4 waits on IQ 3 empty (colour 2)"), std::string::npos) << m;
+  }
+}
