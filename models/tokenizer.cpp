@@ -665,22 +665,23 @@ struct StripDecoder : Decoder {
   }
 };
 
+// The replacement becomes a space, except in the first token, where Hugging Face drops every replacement
+// (not only a leading one) unless the prepend scheme is "never".
 struct MetaspaceDecoder : Decoder {
   std::string replacement = "\xE2\x96\x81";
-  bool strip_first_space = true;  // prepend_scheme != never
+  bool drop_in_first_token = true;  // prepend_scheme != never
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string s;
       const std::string& t = tokens[i];
       for (size_t pos = 0; pos < t.size();) {
         if (t.compare(pos, replacement.size(), replacement) == 0) {
-          s.push_back(' ');
+          if (!(i == 0 && drop_in_first_token)) s.push_back(' ');
           pos += replacement.size();
         } else {
           s.push_back(t[pos++]);
         }
       }
-      if (i == 0 && strip_first_space && !s.empty() && s[0] == ' ') s.erase(0, 1);
       tokens[i] = std::move(s);
     }
   }
@@ -733,7 +734,7 @@ std::unique_ptr<Decoder> make_decoder(const Reader& r, const json& j, const std:
   if (type == "Metaspace") {
     auto d = std::make_unique<MetaspaceDecoder>();
     d->replacement = r.one_char(j, "replacement", path, d->replacement);
-    d->strip_first_space = parse_prepend_scheme(r, j, path) != MetaspacePreTokenizer::Prepend::Never;
+    d->drop_in_first_token = parse_prepend_scheme(r, j, path) != MetaspacePreTokenizer::Prepend::Never;
     return d;
   }
   if (type == "BPEDecoder") {

@@ -109,6 +109,7 @@ TEST(TokenizerPreTokenizer, MetaspacePrependsFirstOrAlwaysAndDecodesBack) {
   EXPECT_EQ(first.encode("hello world"), (Ids{0, 1}));
   EXPECT_EQ(first.encode("<sep>hello"), (Ids{4, 2}));  // "first": only the start of the input gets a ▁
   EXPECT_EQ(first.decode({0, 1}), "hello world");
+  EXPECT_EQ(first.decode({3, 0}), " hello");  // every ▁ of the first token is dropped, later ones are spaces
   EXPECT_EQ(make(metaspace_doc("always")).encode("<sep>hello"), (Ids{4, 0}));
 }
 
