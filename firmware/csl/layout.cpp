@@ -82,6 +82,21 @@ void Layout::load(fabric::Fabric& fabric, int x0, int y0) {
   fabric_ = &fabric;
 }
 
+std::vector<Color> Layout::colors_at(int x, int y) const {
+  std::vector<Color> v;
+  for (auto& [rx, ry, c, cfg] : routes_)
+    if (rx == x && ry == y && std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+int Layout::max_colors_per_pe() const {
+  int best = 0;
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x) best = std::max(best, int(colors_at(x, y).size()));
+  return best;
+}
+
 bool Layout::has_program(int x, int y) const {
   return x >= 0 && y >= 0 && x < width_ && y < height_ && tiles_[std::size_t(y) * width_ + x].program;
 }

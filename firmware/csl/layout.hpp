@@ -51,6 +51,10 @@ class Layout {
   void load(fabric::Fabric& fabric, int x0 = 0, int y0 = 0);
   bool loaded() const { return fabric_ != nullptr; }
 
+  // Colours routed through PE (x, y) by this layout (sorted), and the maximum over the rectangle.
+  std::vector<Color> colors_at(int x, int y) const;
+  int max_colors_per_pe() const;
+
   bool has_program(int x, int y) const;
   Program& program(int x, int y) const;     // after load
   hw::ComputeEngine& engine(int x, int y) const;

@@ -108,6 +108,9 @@ TEST(PipelineExample, LastPeHoldsTheSumOfAllVectors) {
     const std::uint32_t n = 40;
     auto r = run_pipeline(P, n, DataMode::Functional);
     EXPECT_TRUE(r.all_done) << P;
+    auto layout = examples::pipeline_layout(P, n);
+    EXPECT_EQ(layout->colors_at(0, 0), (std::vector<csl::Color>{0}));
+    EXPECT_EQ(layout->max_colors_per_pe(), P > 2 ? 2 : 1);  // checkerboard: two colours per inner PE
     for (std::uint32_t k = 0; k < n; ++k) {
       float acc = r.v[0][k];
       for (int i = 1; i < P; ++i) acc = acc + r.v[i][k];
@@ -149,6 +152,7 @@ TEST(BroadcastExample, SwitchFeedsTheFourNeighboursInTurn) {
     for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(buf[i], data[k * n + i]) << "neighbour " << k << " element " << i;
   }
   EXPECT_EQ(f.router(1, 1).state(examples::BroadcastCentre::kColor)->position, 3);
+  EXPECT_EQ(layout->max_colors_per_pe(), 1);
   std::printf("broadcast n=%u: %llu cycles\n", n, (unsigned long long)r.cycles);
 }
 

@@ -417,3 +417,30 @@ TEST(TaskIds, AutoLocalIdsAvoidColoursAndReservedIds) {
   EXPECT_EQ(pe.queues.input_queue_of(22), 1);
   EXPECT_EQ(pe.queues.input_queue_of(23), 2);  // auto input queue: the lowest >= 1 still free
 }
+
+namespace {
+struct HalfStream : test::OpenProgram {
+  csl::Array<f16> a{this, "a", 3}, d{this, "d", 3};
+  csl::LocalTask go{this, 11, [this] {
+                      faddh(d, a, fabin({.extent = 3, .color = 9, .input_queue = 4}), {.async = true});
+                    }};
+  void init() override { activate(go); }
+};
+}  // namespace
+
+TEST(Microthread, Fp16FabricOperandsUseTheLowHalfOfEachWavelet) {
+  SinglePe pe;
+  HalfStream p;
+  pe.load(p);
+  p.a.write(std::vector<f16>{f16(1.0f), f16(2048.0f), f16(-0.5f)});
+  // upper halves carry an index that must not leak into the value
+  pe.push(4, 9, (1u << 16) | f16(0.25f).bits);
+  pe.push(4, 9, (2u << 16) | f16(1.0f).bits);  // 2048 + 1 rounds to 2048 (tie to even) in fp16
+  pe.push(4, 9, (3u << 16) | f16(0.5f).bits);
+  pe.run();
+  const auto d = p.d.read();
+  EXPECT_EQ(d[0].to_float(), 1.25f);
+  EXPECT_EQ(d[1].to_float(), 2048.0f);
+  EXPECT_EQ(d[2].to_float(), 0.0f);
+  EXPECT_EQ(pe.ce.stats().wavelets_received, 3u);
+}
