@@ -1,0 +1,30 @@
+// K-tree allreduce with K = 2 (WaferLLM MeshGEMV/decode): each line of P PEs is cut into G groups of about g = P/G
+// PEs. Phase 1: inside every group, both sides chain-reduce towards the group root (middle PE) on two alternating
+// link colours. Phase 2: the group roots chain-reduce towards the middle root R* over pass-through routes (two more
+// colours, alternating by group parity), so roots g PEs apart cost hops, not CE stages. A phase-2 stream enters a
+// group at the root's neighbour on its side (the last member of that side's phase-1 chain), which adds it into the
+// chain, so no PE joins more than two streams. Finally R* multicasts the result over the line (one colour).
+// Critical path ~ g/2 + G/2 CE stages and P hops (docs/collectives.md has the exact count).
+// Not modelled: K = 3 (the global root would need more input queues than a WSE-2 PE has free with this scheme).
+#pragma once
+#include "firmware/kernels/collective.hpp"
+
+namespace wafersim::kernels {
+
+struct KTreeOptions {
+  int groups = 0;  // G; 0: round(sqrt(P)) as in WaferLLM (P=256 -> 16). Clamped to [1, P].
+};
+
+// Colours per PE: at most 6 (2 phase-1, 2 phase-2, 1 broadcast, 1 join loopback at roots).
+// Launch: function "allreduce".
+CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt = {});
+constexpr int ktree_allreduce_colors_per_pe_max() { return 6; }
+int ktree_default_groups(int P);
+
+// The group boundaries [first, last] and roots of a line of P PEs in G groups (sizes differ by at most one).
+struct KTreeGroup {
+  int first, last, root;
+};
+std::vector<KTreeGroup> ktree_groups(int P, int G);
+
+}  // namespace wafersim::kernels
