@@ -1,0 +1,58 @@
+// Every allreduce (pipeline, ring, K-tree) against a CPU sum / max on random data: mesh sides 1, 2, 3, 7, 16 and
+// non-square rectangles, along X and Y, fp16 (with fp16 or fp32 accumulation) and fp32.
+#include "sc_tests/kernels/kernel_harness.hpp"
+
+using namespace wafersim;
+using namespace wafersim::kernels;
+using namespace wafersim::kernels::test;
+
+namespace {
+
+struct Algo {
+  const char* name;
+  Builder build;
+};
+const Algo kAlgos[] = {
+    {"pipeline", [](const CollectiveConfig& c, const hw::ArchParams& a) { return pipeline_allreduce(c, a); }},
+    {"ring", [](const CollectiveConfig& c, const hw::ArchParams& a) { return ring_allreduce(c, a); }},
+    {"ktree", [](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a); }},
+};
+
+void check_all_shapes(const Algo& algo, DType dtype, ReduceOp op, bool acc32) {
+  struct Shape {
+    int w, h;
+    Axis axis;
+  };
+  const Shape shapes[] = {{1, 1, Axis::X}, {2, 1, Axis::X}, {3, 2, Axis::X}, {7, 3, Axis::X}, {16, 1, Axis::X},
+                          {1, 2, Axis::Y}, {2, 3, Axis::Y}, {3, 7, Axis::Y}, {2, 16, Axis::Y}, {5, 4, Axis::Y},
+                          {16, 16, Axis::X}};
+  unsigned seed = 1;
+  for (const Shape& s : shapes) {
+    for (std::uint32_t len : {1u, 13u}) {
+      CollectiveConfig cfg{.width = s.w, .height = s.h, .axis = s.axis, .length = len, .dtype = dtype, .op = op,
+                           .fp32_accumulate = acc32};
+      if (s.w * s.h > 64 && len > 1) continue;  // keep the 16x16 case short
+      const std::string what = std::string(algo.name) + " " + std::to_string(s.w) + "x" + std::to_string(s.h) +
+                               " axis " + to_string(s.axis) + " len " + std::to_string(len);
+      const Outcome o = run_collective(algo.build, cfg, ++seed);
+      EXPECT_TRUE(o.finished) << what;
+      expect_reduced(cfg, o, [](int) { return true; }, what);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+
+#define ALLREDUCE_TESTS(IDX, NAME)                                                                              \
+  TEST(NAME, Fp32SumMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[IDX], DType::F32, ReduceOp::Sum, false); } \
+  TEST(NAME, Fp32MaxMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[IDX], DType::F32, ReduceOp::Max, false); } \
+  TEST(NAME, Fp16SumMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[IDX], DType::F16, ReduceOp::Sum, false); } \
+  TEST(NAME, Fp16SumWithFp32AccumulationMatchesCpu) {                                                          \
+    check_all_shapes(kAlgos[IDX], DType::F16, ReduceOp::Sum, true);                                            \
+  }                                                                                                              \
+  TEST(NAME, Fp16MaxMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[IDX], DType::F16, ReduceOp::Max, false); }
+
+ALLREDUCE_TESTS(0, PipelineAllreduce)
+ALLREDUCE_TESTS(1, RingAllreduce)
+ALLREDUCE_TESTS(2, KTreeAllreduce)
