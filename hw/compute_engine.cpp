@@ -251,6 +251,7 @@ void ComputeEngine::start_pending(int ut, Cycle earliest) {
   auto [op, issued] = m.pending.front();
   m.pending.pop_front();
   m.active = true;
+  active_uts_ |= 1u << ut;
   m.op = op;
   m.length = op_length(op);
   m.done = 0;
@@ -265,6 +266,7 @@ void ComputeEngine::start_pending(int ut, Cycle earliest) {
 
 void ComputeEngine::complete(Microthread& m, Cycle now) {
   m.active = false;
+  active_uts_ &= ~(1u << static_cast<int>(&m - uts_.data()));
   m.stalled = false;
   ++stats_.async_ops;
   const Cycle moves = m.done + (m.adv_sent ? 1 : 0);
@@ -433,7 +435,8 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
   now_ = now;
   for (bool progress = true; progress;) {
     progress = false;
-    for (int ut = 0; ut < 8; ++ut) progress |= advance_microthread(ut, now);
+    for (std::uint32_t rest = active_uts_; rest != 0; rest &= rest - 1)
+      progress |= advance_microthread(std::countr_zero(rest), now);
     drain_control_heads(now);
     if (main_free_ <= now) {
       if (!boot_done_) {

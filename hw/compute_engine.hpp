@@ -165,6 +165,7 @@ class ComputeEngine : public PeAgent {
   std::array<Task, 64> tasks_{};
   std::uint64_t bound_ = 0;  // bit i: task ID i is bound
   std::array<Microthread, 8> uts_{};
+  std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation
   std::array<int, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::vector<Color> teardown_pending_;
