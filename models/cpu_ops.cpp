@@ -33,21 +33,33 @@ void axpy_kernel(float alpha, const float* x, int64_t n, float* y) {
 
 // Tokens processed per pass over the weights: each weight row is read once per block of tokens.
 constexpr int64_t kTokenBlock = 16;
+constexpr int64_t kParallelMacs = 1 << 18;
 
 }  // namespace
 
 float dot(const float* a, const float* b, int64_t n) { return dot_kernel(a, b, n); }
 
 void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y, const float* bias) {
+  matmul_fused(x, tokens, in, {{w, out, y, bias}});
+}
+
+void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<MatmulPart>& parts) {
+  int64_t rows = 0;
+  for (const auto& p : parts) rows += p.out;
   for (int64_t t0 = 0; t0 < tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(tokens, t0 + kTokenBlock);
-    // Small products are not worth waking the second core for.
-    const bool parallel = out * in * (t1 - t0) >= (1 << 15);
+    // A fork/join costs microseconds when the cores are free and milliseconds when they are shared: only
+    // products of a quarter million multiply-adds or more go to both cores.
+    const bool parallel = rows * in * (t1 - t0) >= kParallelMacs;
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t j = 0; j < out; ++j) {
-      const float* wj = w + j * in;
-      const float b = bias ? bias[j] : 0.0f;
-      for (int64_t t = t0; t < t1; ++t) y[t * out + j] = dot_kernel(wj, x + t * in, in) + b;
+    for (int64_t r = 0; r < rows; ++r) {
+      size_t part = 0;
+      int64_t j = r;
+      while (j >= parts[part].out) j -= parts[part++].out;
+      const MatmulPart& p = parts[part];
+      const float* wj = p.w + j * in;
+      const float b = p.bias ? p.bias[j] : 0.0f;
+      for (int64_t t = t0; t < t1; ++t) p.y[t * p.out + j] = dot_kernel(wj, x + t * in, in) + b;
     }
   }
 }
@@ -110,7 +122,7 @@ void attention(const float* q, const float* k_cache, const float* v_cache, int64
   const int64_t row = kv_heads * head_dim;  // stride between positions in the caches
   const int64_t len = pos + 1;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  const bool parallel = q_heads * len * head_dim >= (1 << 15);
+  const bool parallel = q_heads * len * head_dim >= kParallelMacs;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t h = 0; h < q_heads; ++h) {
     const int64_t kvh = h / group;

@@ -14,6 +14,16 @@ namespace wafersim::models::cpu {
 void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y,
             const float* bias = nullptr);
 
+// Several matmuls of the same input in one parallel pass (fused QKV, fused gate/up): one fork/join instead of
+// one per weight, which matters on a loaded 2-core host.
+struct MatmulPart {
+  const float* w;       // [out, in]
+  int64_t out;
+  float* y;             // [tokens, out]
+  const float* bias = nullptr;
+};
+void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<MatmulPart>& parts);
+
 float dot(const float* a, const float* b, int64_t n);
 
 // y = x / sqrt(mean(x^2) + eps) * weight   (HF LlamaRMSNorm; the mean is accumulated in double).

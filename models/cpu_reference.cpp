@@ -73,9 +73,11 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
     vc.resize(static_cast<size_t>((length_ + count) * kvd));
     float* k_new = kc.data() + length_ * kvd;
     float* v_new = vc.data() + length_ * kvd;
-    cpu::matmul(h.data(), count, hidden, lw.wq.data(), qd, q.data(), lw.bq.empty() ? nullptr : lw.bq.data());
-    cpu::matmul(h.data(), count, hidden, lw.wk.data(), kvd, k_new, lw.bk.empty() ? nullptr : lw.bk.data());
-    cpu::matmul(h.data(), count, hidden, lw.wv.data(), kvd, v_new, lw.bv.empty() ? nullptr : lw.bv.data());
+    auto bias = [](const FloatTensor& b) { return b.empty() ? nullptr : b.data(); };
+    cpu::matmul_fused(h.data(), count, hidden,
+                      {{lw.wq.data(), qd, q.data(), bias(lw.bq)},
+                       {lw.wk.data(), kvd, k_new, bias(lw.bk)},
+                       {lw.wv.data(), kvd, v_new, bias(lw.bv)}});
     for (int64_t t = 0; t < count; ++t) {
       cpu::apply_rope(q.data() + t * qd, c.num_attention_heads, c.head_dim, length_ + t, inv_freq_);
       cpu::apply_rope(k_new + t * kvd, c.num_key_value_heads, c.head_dim, length_ + t, inv_freq_);
@@ -83,7 +85,7 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
 
     // Causal attention: token t sees positions 0..length_+t. Prefill spreads tokens over the cores, decode
     // spreads heads (inside cpu::attention).
-#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1 && count * (length_ + count) * qd >= (1 << 18))
     for (int64_t t = 0; t < count; ++t) {
       const int64_t pos = length_ + t;
       std::vector<float> scratch(static_cast<size_t>(c.num_attention_heads * (pos + 1)));
@@ -95,8 +97,7 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
 
     for (int64_t t = 0; t < count; ++t)
       cpu::rms_norm(x.data() + t * hidden, lw.post_norm.data(), hidden, c.rms_norm_eps, h.data() + t * hidden);
-    cpu::matmul(h.data(), count, hidden, lw.w_gate.data(), inter, gate.data());
-    cpu::matmul(h.data(), count, hidden, lw.w_up.data(), inter, up.data());
+    cpu::matmul_fused(h.data(), count, hidden, {{lw.w_gate.data(), inter, gate.data()}, {lw.w_up.data(), inter, up.data()}});
     cpu::swiglu(gate.data(), up.data(), count * inter, act.data());
     cpu::matmul(act.data(), count, inter, lw.w_down.data(), hidden, o.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];

@@ -1,0 +1,172 @@
+// `wafersim make-model` and `wafersim generate` end to end: the CLI binary of this build tree (skipped if it has
+// not been built) must produce the same tokens as the library, write complete JSON and fail cleanly.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "models/cpu_reference.hpp"
+#include "models/generator.hpp"
+#include "models/llama_weights.hpp"
+#include "models/tokenizer.hpp"
+
+namespace wafersim::models {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status;
+  std::string out;  // stdout and stderr
+};
+
+CliRun run(const std::string& command) {
+  CliRun r{-1, {}};
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class GenerateCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    exe_ = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
+    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " is not built";
+    dir_ = fs::temp_directory_path() /
+           ("wafersim_generate_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+            "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const CliRun made = run(cli("make-model --preset tiny --seed 2 --out " + (dir_ / "tiny").string()));
+    ASSERT_EQ(made.status, 0) << made.out;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string cli(const std::string& args) const { return exe_.string() + " " + args; }
+  std::string model() const { return (dir_ / "tiny").string(); }
+  nlohmann::json read_json(const fs::path& p) const {
+    std::ifstream in(p);
+    return nlohmann::json::parse(in);
+  }
+  fs::path exe_, dir_;
+};
+
+TEST_F(GenerateCli, GreedyTokensMatchTheLibraryAndJsonIsComplete) {
+  const fs::path json = dir_ / "out.json";
+  const CliRun r = run(cli("generate --model " + model() + " --prompt 'Hello wafer' --max-new-tokens 12 --ignore-eos --json " +
+                        json.string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;
+  const auto j = read_json(json);
+
+  const Tokenizer tok = Tokenizer::load(dir_ / "tiny" / "tokenizer.json");
+  const auto prompt = tok.encode("Hello wafer");
+  EXPECT_EQ(j["prompt_tokens"].get<std::vector<int32_t>>(), prompt);
+  EXPECT_EQ(prompt.front(), 510);  // <|begin_of_text|>
+  auto weights = std::make_shared<const LlamaWeights>(load_llama_model(dir_ / "tiny"));
+  CpuReference backend(weights);
+  GenerationOptions opt;
+  opt.max_new_tokens = 12;
+  const auto expected = Generator(backend).run(prompt, opt);
+  EXPECT_EQ(j["tokens"].get<std::vector<int32_t>>(), expected.tokens);
+  EXPECT_EQ(j["text"], tok.decode(expected.tokens, true));
+  EXPECT_NE(r.out.find(j["text"].get<std::string>()), std::string::npos);  // streamed to stdout
+  for (const char* key : {"host_seconds", "tokens_per_second", "prefill_seconds", "decode_seconds"})
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 1 << 20);
+  EXPECT_FALSE(j["git_revision"].get<std::string>().empty());
+  EXPECT_EQ(j["decode_steps"], 11);
+  EXPECT_EQ(j["config"]["num_key_value_heads"], 2);
+}
+
+TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
+  const std::string base = cli("generate --model " + model() +
+                               " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "
+                               "--top-p 0.95 --json ");
+  ASSERT_EQ(run(base + (dir_ / "a.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run(base + (dir_ / "b.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run(base + (dir_ / "c.json").string() + " --seed 8").status, 0);
+  const auto a = read_json(dir_ / "a.json"), b = read_json(dir_ / "b.json"), c = read_json(dir_ / "c.json");
+  EXPECT_EQ(a["prompt_tokens"], nlohmann::json({510, 300, 301}));
+  EXPECT_EQ(a["tokens"].size(), 10u);
+  EXPECT_EQ(a["tokens"], b["tokens"]);
+  EXPECT_NE(a["tokens"], c["tokens"]);
+  EXPECT_EQ(a["sampling"]["top_k"], 40);
+}
+
+TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
+  const std::string args = " --prompt-ids 510,65,66 --max-new-tokens 12 --json ";
+  CliRun r = run(cli("generate --model " + model() + args + (dir_ / "free.json").string() + " --ignore-eos"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto free_run = read_json(dir_ / "free.json")["tokens"].get<std::vector<int32_t>>();
+  ASSERT_EQ(free_run.size(), 12u);
+  // Declare the 4th generated token the end of sequence: generation must stop at its first occurrence.
+  const int32_t eos = free_run[3];
+  const auto first = std::find(free_run.begin(), free_run.end(), eos) - free_run.begin();
+  auto config = read_json(dir_ / "tiny" / "config.json");
+  config["eos_token_id"] = {eos, 511};
+  std::ofstream(dir_ / "tiny" / "config.json") << config.dump(2);
+  r = run(cli("generate --model " + model() + args + (dir_ / "eos.json").string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = read_json(dir_ / "eos.json");
+  EXPECT_TRUE(j["stopped_at_eos"].get<bool>());
+  EXPECT_EQ(j["tokens"].get<std::vector<int32_t>>(),
+            std::vector<int32_t>(free_run.begin(), free_run.begin() + first + 1));
+}
+
+TEST_F(GenerateCli, ErrorsAreClearAndLeaveNoJson) {
+  const fs::path json = dir_ / "never.json";
+  CliRun r = run(cli("generate --model " + model() + " --prompt hi --device wafer --json " + json.string()));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("--device wafer is not implemented yet"), std::string::npos) << r.out;
+  r = run(cli("generate --model " + (dir_ / "nothing").string() + " --prompt hi --json " + json.string()));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find((dir_ / "nothing").string()), std::string::npos) << r.out;
+  r = run(cli("generate --model " + model() + " --prompt-ids 1,x --json " + json.string()));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("\"x\" is not an integer token ID"), std::string::npos) << r.out;
+  r = run(cli("generate --model " + model() + " --prompt-ids 1,512"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("outside the vocabulary [0, 512)"), std::string::npos) << r.out;
+  r = run(cli("generate --model " + model() + " --prompt hi --prompt-ids 1"));
+  EXPECT_EQ(r.status, 2);
+  r = run(cli("generate --model " + model() + " --prompt-ids 1 --max-new-tokens 600"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("exceeds max_position_embeddings=512"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(json));
+
+  // A corrupt checkpoint names the file.
+  const fs::path weights = dir_ / "tiny" / "model.safetensors";
+  fs::resize_file(weights, fs::file_size(weights) - 1000);
+  r = run(cli("generate --model " + model() + " --prompt-ids 1"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find(weights.string() + ": tensor 'lm_head.weight': data_offsets"), std::string::npos) << r.out;
+}
+
+TEST_F(GenerateCli, MakeModelRefusesToOverwriteWithoutForce) {
+  CliRun r = run(cli("make-model --preset tiny --seed 3 --out " + model()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--force"), std::string::npos) << r.out;
+  r = run(cli("make-model --preset tiny --seed 3 --force --out " + model()));
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run(cli("make-model --preset galactic --out " + (dir_ / "g").string()));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("known: tiny, small, 100m"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "g"));
+}
+
+}  // namespace
+}  // namespace wafersim::models
