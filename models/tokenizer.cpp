@@ -884,6 +884,7 @@ void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
   if (!model.is_object()) r.fail("model", "expected an object, got " + std::string(model.type_name()));
   // Old files have no "type"; Hugging Face then recognises BPE by its merges.
   const std::string type = model.contains("type") ? r.string(model, "type", "model") : (model.contains("merges") ? "BPE" : "");
+  if (type.empty()) r.fail("model.type", "missing, and without merges the model is not recognisably BPE");
   if (type != "BPE")
     r.fail("model.type", "unsupported model type \"" + type + "\" (only BPE is implemented)");
   if (const json* d = r.optional(model, "dropout"); d && !(d->is_number() && d->get<double>() == 0.0))
@@ -924,7 +925,8 @@ void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
     byte_token[b] = it == vocab.end() ? -1 : it->second;
   }
 
-  const json& merges_json = r.array(model, "merges", "model");
+  static const json no_merges = json::array();  // Hugging Face accepts a BPE model without merges
+  const json& merges_json = r.optional(model, "merges") ? r.array(model, "merges", "model") : no_merges;
   merges.reserve(merges_json.size() * 2);
   for (size_t rank = 0; rank < merges_json.size(); ++rank) {
     const json& m = merges_json[rank];

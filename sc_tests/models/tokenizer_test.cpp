@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -46,6 +47,13 @@ TEST(TokenizerBpe, EqualRanksMergeLeftmostFirst) {
   const json vocab = {{"a", 0}, {"aa", 1}};
   EXPECT_EQ(make(bpe(vocab, {"a a"})).encode("aaa"), (Ids{1, 0}));
   EXPECT_EQ(make(bpe(vocab, {"a a"})).encode("aaaa"), (Ids{1, 1}));
+}
+
+TEST(TokenizerBpe, ModelWithoutMergesOrTypeIsStillBpe) {
+  const json no_merges = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}}}};
+  EXPECT_EQ(make(no_merges).encode("ab"), (Ids{0, 1}));
+  const json no_type = {{"model", {{"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", {"a b"}}}}};
+  EXPECT_EQ(make(no_type).encode("ab"), (Ids{2}));
 }
 
 TEST(TokenizerBpe, MergesMayBeStringsOrPairs) {
@@ -224,6 +232,26 @@ TEST(TokenizerBuilder, IsDeterministicAndHasExactlyTheRequestedSize) {
   EXPECT_THROW(build_small_tokenizer_json(257), std::invalid_argument);
 }
 
+TEST(TokenizerEncode, ConcurrentEncodersShareTheCacheSafely) {
+  const Tokenizer tok = Tokenizer::from_json(build_small_tokenizer_json(800));
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i)
+    texts.push_back("word" + std::to_string(i * 7919) + " the wafer, again and again " + std::to_string(i));
+  const Tokenizer reference = Tokenizer::from_json(build_small_tokenizer_json(800));  // its own cache
+  std::vector<Ids> expected;
+  for (const auto& t : texts) expected.push_back(reference.encode(t));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      for (int round = 0; round < 20; ++round)
+        for (size_t i = 0; i < texts.size(); ++i)
+          if (const size_t j = (i + k * 37) % texts.size(); tok.encode(texts[j]) != expected[j]) ++mismatches[k];
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches, (std::vector<int>{0, 0, 0, 0}));
+}
+
 // --- bad files -------------------------------------------------------------------------------------------------
 
 class TokenizerBadFile : public ::testing::Test {
@@ -263,7 +291,8 @@ TEST_F(TokenizerBadFile, UnknownModelType) {
 TEST_F(TokenizerBadFile, VocabOrMergesOfTheWrongShape) {
   expect_error(R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})", "model.vocab");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})", "model.vocab[\"a\"]");
-  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}}})", "model.merges");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": {"a": "b"}}})", "model.merges");
+  expect_error(R"({"model": {"vocab": {"a": 0}}})", "model.type: missing");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a x"]}})", "model.merges[0]");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}})", "merged token \"aa\"");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}})", "model.unk_token");
