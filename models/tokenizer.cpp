@@ -834,6 +834,9 @@ class AddedTokenMatcher {
   std::array<std::vector<const AddedToken*>, 256> by_first_byte_;
 };
 
+// IDs index dense tables; real vocabularies stay far below this (LLaMA-3: 128256).
+constexpr int64_t kMaxTokenId = int64_t{1} << 24;
+
 inline uint64_t pair_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
 }
@@ -896,7 +899,8 @@ void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
   int32_t max_id = -1;
   for (const auto& [token, idv] : vocab_json.items()) {
     const int64_t id = r.integer(idv, "model.vocab[\"" + token + "\"]");
-    if (id < 0 || id > INT32_MAX - 1) r.fail("model.vocab[\"" + token + "\"]", "id " + std::to_string(id) + " out of range");
+    if (id < 0 || id >= kMaxTokenId)
+      r.fail("model.vocab[\"" + token + "\"]", "id " + std::to_string(id) + " is outside [0, " + std::to_string(kMaxTokenId) + ")");
     vocab.emplace(token, static_cast<int32_t>(id));
     max_id = std::max(max_id, static_cast<int32_t>(id));
   }
@@ -971,7 +975,8 @@ void Tokenizer::Impl::load_added_tokens(const Reader& r, const json& doc) {
     tok->content = r.string(t, "content", path);
     if (tok->content.empty()) r.fail(path + ".content", "is empty");
     const int64_t id = r.integer(r.member(t, "id", path), path + ".id");
-    if (id < 0 || id > INT32_MAX - 1) r.fail(path + ".id", "id " + std::to_string(id) + " out of range");
+    if (id < 0 || id >= kMaxTokenId)
+      r.fail(path + ".id", "id " + std::to_string(id) + " is outside [0, " + std::to_string(kMaxTokenId) + ")");
     tok->id = static_cast<int32_t>(id);
     tok->special = r.boolean_or(t, "special", path, false);
     tok->lstrip = r.boolean_or(t, "lstrip", path, false);
@@ -1130,6 +1135,13 @@ Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& so
   if (const json* d = r.optional(doc, "decoder")) impl->decoder = make_decoder(r, *d, "decoder");
   impl->load_added_tokens(r, doc);
   if (impl->id_special.size() < impl->id_to_token.size()) impl->id_special.resize(impl->id_to_token.size(), 0);
+  if (impl->post_processor) {  // the tokens a template adds must exist, or a model would index past its embedding
+    std::vector<int32_t> added;
+    impl->post_processor->process(added);
+    for (int32_t id : added)
+      if (id < 0 || static_cast<size_t>(id) >= impl->id_to_token.size() || !impl->id_valid[id])
+        r.fail("post_processor", "adds token id " + std::to_string(id) + ", which is not in the vocabulary");
+  }
   return Tokenizer(std::move(impl));
 }
 

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -313,6 +315,48 @@ TEST_F(TokenizerBadFile, UnsupportedOrBrokenPipelineParts) {
                                   "special_tokens": {}}})",
                "post_processor.single[0].SpecialToken.id");
   expect_error("{" + model + R"(, "added_tokens": [{"content": "<s>"}]})", "added_tokens[0].id");
+}
+
+TEST_F(TokenizerBadFile, TemplateTokenOutsideTheVocabulary) {
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                  "post_processor": {"type": "BertProcessing", "cls": ["<cls>", 5], "sep": ["<sep>", 0]}})",
+               "post_processor: adds token id 5");
+}
+
+TEST_F(TokenizerBadFile, ImplausiblyLargeIdIsRejectedNotAllocated) {
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 2000000000}, "merges": []}})", "model.vocab[\"a\"]");
+}
+
+// Random damage to a valid file (truncation, byte changes, deleted spans, numbers swapped for others) must end
+// in a loaded tokenizer or a ConfigError, never in another exception or a crash.
+TEST(TokenizerMutatedFile, LoadsOrFailsWithConfigError) {
+  const std::string good = build_small_tokenizer_json(300);
+  std::mt19937 rng(20261128);
+  const std::string alphabet = "{}[]\":, 0123456789-eE.atrufnl\\";
+  int loaded = 0, rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bad = good;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !bad.empty(); ++e) {
+      const size_t pos = rng() % bad.size();
+      switch (rng() % 4) {
+        case 0: bad.resize(pos); break;
+        case 1: bad[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 2: bad.erase(pos, 1 + rng() % 64); break;
+        default: bad.insert(pos, std::to_string(static_cast<int64_t>(rng()) - (1LL << 31))); break;
+      }
+    }
+    try {
+      const Tokenizer tok = Tokenizer::from_json(bad, "mutated.json");
+      (void)tok.decode(tok.encode("Hello, world! 123"));
+      ++loaded;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("mutated.json: ", 0), 0u) << e.what();
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  std::cout << "[          ] mutated files: " << loaded << " loaded, " << rejected << " rejected\n";
 }
 
 TEST_F(TokenizerBadFile, MissingFile) {
