@@ -119,6 +119,7 @@ struct CollectiveLayout {
   int colors_per_pe_max = 0;
   std::vector<Color> colors_used;
   CollectiveConfig config;
+  std::shared_ptr<const LinePlan> plan;  // the per-line plan (routes of every line; nodes of stream kernels)
 };
 
 // Maps a line position to rectangle coordinates and a LineDir mask to hw::Dir bits.

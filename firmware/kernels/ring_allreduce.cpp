@@ -154,6 +154,7 @@ CollectiveLayout ring_allreduce(const CollectiveConfig& cfg, const hw::ArchParam
   out.layout->export_symbol("x");
   out.colors_per_pe_max = plan.colors_per_pe_max();
   out.colors_used = plan.colors_used();
+  out.plan = std::make_shared<const LinePlan>(plan);
   return out;
 }
 

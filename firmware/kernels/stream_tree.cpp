@@ -134,6 +134,7 @@ CollectiveLayout build_stream_layout(const CollectiveConfig& cfg, const LinePlan
   out.layout->export_symbol("x");
   out.colors_per_pe_max = plan.colors_per_pe_max();
   out.colors_used = plan.colors_used();
+  out.plan = std::make_shared<const LinePlan>(plan);
   return out;
 }
 

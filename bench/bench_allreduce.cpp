@@ -1,0 +1,165 @@
+// `wafersim bench allreduce`: one allreduce (K-tree, pipeline or ring) along X or Y of a mesh on the cycle-level fabric,
+// loaded and fed through the host runtime's Device; prints cycles, microseconds at the configured clock and colours per
+// PE, optionally checks the result against a CPU reduction (--verify: exit 1 on mismatch). docs/performance-allreduce.md.
+#include <cmath>
+#include <iostream>
+#include <random>
+
+#include "common/error.hpp"
+#include "firmware/kernels/ktree_allreduce.hpp"
+#include "firmware/kernels/pipeline_allreduce.hpp"
+#include "firmware/kernels/ring_allreduce.hpp"
+#include "runtime/cli/options.hpp"
+#include "runtime/device.hpp"
+#include "runtime/sim_options.hpp"
+
+namespace wafersim {
+namespace {
+
+using kernels::DType;
+
+int bench_allreduce(int argc, char** argv) {
+  namespace po = boost::program_options;
+  runtime::SimOptions sim;
+  std::string algo, axis, dtype, op;
+  std::uint32_t len = 0;
+  int groups = 0;
+  unsigned seed = 1;
+  bool verify = false, acc32 = false;
+  po::options_description desc("options");
+  sim.add_to(desc, "256x1");
+  desc.add_options()
+      ("algo", po::value(&algo)->default_value("ktree"), "ktree | pipeline | ring")
+      ("axis", po::value(&axis)->default_value("x"), "x (every row reduces) | y (every column)")
+      ("len", po::value(&len)->default_value(64), "elements per PE")
+      ("groups", po::value(&groups)->default_value(0), "K-tree groups G (0: round(sqrt(P)))")
+      ("dtype", po::value(&dtype)->default_value("fp32"), "fp16 | fp32")
+      ("op", po::value(&op)->default_value("sum"), "sum | max")
+      ("fp32-acc", po::bool_switch(&acc32), "fp16 data: accumulate in fp32")
+      ("seed", po::value(&seed)->default_value(1), "random seed of the input vectors")
+      ("verify", po::bool_switch(&verify), "check every PE's result against a CPU reduction; exit 1 on mismatch");
+  po::variables_map vm;
+  if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
+  if (algo != "ktree" && algo != "pipeline" && algo != "ring")
+    throw cli::UsageError("--algo " + algo + ": expected ktree, pipeline or ring");
+  if (axis != "x" && axis != "y") throw cli::UsageError("--axis " + axis + ": expected x or y");
+  if (dtype != "fp16" && dtype != "fp32") throw cli::UsageError("--dtype " + dtype + ": expected fp16 or fp32");
+  if (op != "sum" && op != "max") throw cli::UsageError("--op " + op + ": expected sum or max");
+  if (!sim.vcd.empty()) throw cli::UsageError("--vcd: not supported by bench allreduce (use bench fabric)");
+  if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
+  if (len < 1) throw cli::UsageError("--len must be at least 1");
+
+  const hw::ArchParams arch = sim.arch();
+  const auto [w, h] = sim.mesh_size(arch);
+  kernels::CollectiveConfig cfg{.width = w, .height = h, .axis = axis == "x" ? kernels::Axis::X : kernels::Axis::Y,
+                                .length = len, .dtype = dtype == "fp16" ? DType::F16 : DType::F32,
+                                .op = op == "sum" ? kernels::ReduceOp::Sum : kernels::ReduceOp::Max,
+                                .fp32_accumulate = acc32};
+  const int P = cfg.line_length();
+  if (algo == "ktree" && groups == 0) groups = kernels::ktree_default_groups(P);
+
+  runtime::Stopwatch clock;
+  kernels::CollectiveLayout c = algo == "ktree"     ? kernels::ktree_allreduce(cfg, arch, {.groups = groups})
+                                : algo == "pipeline" ? kernels::pipeline_allreduce(cfg, arch)
+                                                     : kernels::ring_allreduce(cfg, arch);
+  runtime::Device dev(arch, w, h, sim.data_mode());
+  dev.load(*c.layout);
+
+  // Inputs: uniform in [-1, 1), rounded to the element type; one block per PE, row-major.
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> in(std::size_t(w) * h * len);
+  for (float& v : in) v = cfg.dtype == DType::F16 ? hw::Half(dist(rng)).to_float() : dist(rng);
+  if (!sim.timing_only) {
+    if (cfg.dtype == DType::F32) {
+      dev.memcpy_h2d<float>("x", {0, 0, w, h}, in, len);
+    } else {
+      std::vector<csl::f16> hin(in.size());
+      for (std::size_t i = 0; i < in.size(); ++i) hin[i] = csl::f16(in[i]);
+      dev.memcpy_h2d<csl::f16>("x", {0, 0, w, h}, hin, len);
+    }
+  }
+  dev.launch(c.function);
+  const runtime::RunReport r = dev.run();
+  const bool finished = kernels::all_finished(*c.layout);
+
+  bool ok = finished;
+  double max_err = 0;
+  if (verify) {
+    std::vector<float> out(in.size());
+    if (cfg.dtype == DType::F32) {
+      out = dev.memcpy_d2h<float>("x", {0, 0, w, h}, len);
+    } else {
+      const auto hout = dev.memcpy_d2h<csl::f16>("x", {0, 0, w, h}, len);
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = hout[i].to_float();
+    }
+    const double eps_acc = cfg.acc_type() == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+    const double eps_out = cfg.dtype == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+    for (int l = 0; l < cfg.lines() && ok; ++l)
+      for (std::uint32_t k = 0; k < len && ok; ++k) {
+        double exact = cfg.op == kernels::ReduceOp::Max ? -INFINITY : 0.0, sum_abs = 0;
+        for (int p = 0; p < P; ++p) {
+          int x, y;
+          kernels::line_to_xy(cfg, l, p, x, y);
+          const double v = in[(std::size_t(y) * w + x) * len + k];
+          exact = cfg.op == kernels::ReduceOp::Max ? std::max(exact, v) : exact + v;
+          sum_abs += std::abs(v);
+        }
+        const double tol = cfg.op == kernels::ReduceOp::Max ? 0 : P * eps_acc * sum_abs + eps_out * std::abs(exact) + 1e-7;
+        for (int p = 0; p < P; ++p) {
+          int x, y;
+          kernels::line_to_xy(cfg, l, p, x, y);
+          const double err = std::abs(out[(std::size_t(y) * w + x) * len + k] - exact);
+          max_err = std::max(max_err, err);
+          if (err > tol) {
+            std::cerr << "bench allreduce: mismatch at PE(" << x << "," << y << ") element " << k << ": got "
+                      << out[(std::size_t(y) * w + x) * len + k] << ", expected " << exact << " (tolerance " << tol
+                      << ")\n";
+            ok = false;
+            break;
+          }
+        }
+      }
+  }
+  const double host = clock.seconds();
+  std::cout << "bench allreduce: " << algo << (algo == "ktree" ? " G=" + std::to_string(groups) : "") << " along "
+            << axis << " of " << w << "x" << h << " (P=" << P << "), len " << len << " " << dtype << " " << op
+            << (acc32 ? " (fp32 accumulation)" : "") << " on " << arch.name << "\n"
+            << "  cycles          " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
+            << "  microseconds    " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
+            << "  colours per PE  " << c.colors_per_pe_max << " (max; " << c.colors_used.size()
+            << " distinct, budget " << arch.router.routable_colors - int(arch.host_io.reserved_colors.size()) << ")\n"
+            << "  finished        " << (finished ? "yes" : "NO") << "\n";
+  if (verify) std::cout << "  verified        " << (ok ? "yes" : "NO") << " (max abs error " << max_err << ")\n";
+  std::cout << "  host time       " << host << " s, peak RSS " << double(runtime::peak_rss_bytes()) / (1 << 20)
+            << " MiB\n";
+  if (!sim.json.empty()) {
+    nlohmann::json j = runtime::result_envelope(arch, host, r.cycles);
+    j["cycles"] = r.cycles;
+    j["microseconds"] = r.microseconds;
+    j["colors_per_pe_max"] = c.colors_per_pe_max;
+    j["colors_used"] = c.colors_used;
+    j["verified"] = verify ? nlohmann::json(ok) : nlohmann::json(nullptr);
+    j["host_seconds"] = host;
+    j["finished"] = finished;
+    j["algo"] = algo;
+    j["axis"] = axis;
+    j["mesh"] = {w, h};
+    j["P"] = P;
+    j["len"] = len;
+    j["groups"] = algo == "ktree" ? nlohmann::json(groups) : nlohmann::json(nullptr);
+    j["dtype"] = dtype;
+    j["op"] = op;
+    j["fp32_accumulate"] = acc32;
+    j["seed"] = seed;
+    runtime::write_json(sim.json, j);
+  }
+  return ok ? 0 : 1;
+}
+
+const cli::CommandRegistration reg("bench allreduce",
+                                   "K-tree / pipeline / ring allreduce along one axis: cycles, microseconds, colours",
+                                   bench_allreduce);
+
+}  // namespace
+}  // namespace wafersim

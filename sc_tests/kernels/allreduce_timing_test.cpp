@@ -1,0 +1,183 @@
+// Cycle counts of the streamed collectives follow their critical path, derived from the fabric's latency parameters:
+// a CE-to-CE stream over d hops takes 2*ramp + router + d*(router + link) cycles from the sender's push to the
+// receiver's microthread; a local loopback (d = 0) 2*ramp + router; a launched task starts its ops after
+// task_switch + dsd_setup; a stream of n elements adds n - 1 cycles behind its first element when nothing on the
+// path is shared. The model walks the plan's routes (tests below) and must match the fabric exactly for n = 1.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+
+#include "sc_tests/kernels/kernel_harness.hpp"
+
+using namespace wafersim;
+using namespace wafersim::kernels;
+using namespace wafersim::kernels::test;
+
+namespace {
+
+struct Model {
+  const LinePlan& plan;
+  const hw::ArchParams& arch;
+  bool tie_penalty = true;  // two first elements arriving together: the RAMP's round robin may delay the first
+  std::map<int, hw::Cycle> emit_memo;
+
+  hw::Cycle stream_latency(int hops) const {
+    return 2u * arch.router.ramp_latency + arch.router.router_latency + hw::Cycle(hops) * arch.router.hop_latency();
+  }
+  const LineRoute& route(int p, Color c) const {
+    for (const LineRoute& r : plan.routes())
+      if (r.pos == p && r.color == c) return r;
+    throw std::logic_error("no route");
+  }
+  // First element of colour c reaches PE p's microthread.
+  hw::Cycle arrival(int p, Color c) {
+    int q = p, hops = 0;
+    while (!(route(q, c).rx & kRamp)) {
+      q += (route(q, c).rx & kLow) ? -1 : 1;
+      ++hops;
+    }
+    return emit(q) + stream_latency(hops);
+  }
+  // The PE pushes the first element of its out stream.
+  hw::Cycle emit(int p) {
+    if (auto it = emit_memo.find(p); it != emit_memo.end()) return it->second;
+    const StreamNode& n = plan.node(p);
+    hw::Cycle t = arch.pe.task_switch_cycles + arch.pe.dsd_setup_cycles;  // launched at cycle 0
+    if (!n.inputs.empty()) {
+      t = arrival(p, n.inputs[0]);
+      for (std::size_t i = 1; i < n.inputs.size(); ++i) {
+        const hw::Cycle ti = arrival(p, n.inputs[i]);
+        if (ti == t && tie_penalty) ++t;  // both want the RAMP in the same cycle: one waits a cycle
+        t = std::max(t + stream_latency(0), ti);
+      }
+    }
+    return emit_memo[p] = t;
+  }
+  // Cycle of the last element's arrival anywhere (the fabric then needs `tail` more cycles to go idle).
+  hw::Cycle last(std::uint32_t n) {
+    hw::Cycle t = 0;
+    for (int p = 0; p < plan.size(); ++p) {
+      const StreamNode& nd = plan.node(p);
+      if (nd.receive != kNoColor) t = std::max(t, arrival(p, nd.receive));
+      else if (nd.sends) t = std::max(t, emit(p));
+    }
+    return t + n - 1;
+  }
+};
+
+// The CE's completion of the last op activates a task (picked the next cycle, which runs task_switch cycles):
+// the fabric's last busy cycle is task_switch after the last element, and cycles count up to it inclusive.
+hw::Cycle tail(const hw::ArchParams& a) { return hw::Cycle(a.pe.task_switch_cycles) + 1; }
+
+// [best, worst] over the RAMP's round-robin choices at ties (equal when no two first elements meet at a CE).
+std::pair<hw::Cycle, hw::Cycle> model_cycles(const CollectiveLayout& c, const hw::ArchParams& a, std::uint32_t n) {
+  Model best{*c.plan, a, false, {}}, worst{*c.plan, a, true, {}};
+  return {best.last(n) + tail(a), worst.last(n) + tail(a)};
+}
+
+hw::ArchParams slow_arch() {
+  hw::ArchParams a;
+  a.router.router_latency = 2;
+  a.router.link_latency = 3;
+  a.router.ramp_latency = 4;
+  a.router.color_buffer_depth = 6;
+  a.pe.task_switch_cycles = 3;
+  a.pe.dsd_setup_cycles = 2;
+  return a;
+}
+
+Builder algo(const std::string& name, int groups = 0) {
+  if (name == "pipeline") return [](const CollectiveConfig& c, const hw::ArchParams& a) { return pipeline_allreduce(c, a); };
+  if (name == "ktree")
+    return [groups](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a, {.groups = groups}); };
+  if (name == "chain") return [](const CollectiveConfig& c, const hw::ArchParams& a) { return chain_reduce(c, a, c.line_length() / 2); };
+  return [](const CollectiveConfig& c, const hw::ArchParams& a) { return broadcast(c, a, c.line_length() / 3); };
+}
+
+void expect_model(const std::string& name, int P, int groups, const hw::ArchParams& arch, Axis axis = Axis::X) {
+  CollectiveConfig cfg{.width = axis == Axis::X ? P : 1, .height = axis == Axis::X ? 1 : P, .axis = axis, .length = 1};
+  const Builder b = algo(name, groups);
+  const auto c = b(cfg, arch);
+  const Outcome o = run_collective(b, cfg, 3, arch);
+  EXPECT_TRUE(o.finished);
+  const auto [lo, hi] = model_cycles(c, arch, 1);
+  EXPECT_GE(o.cycles, lo) << name << " P=" << P << " G=" << groups;
+  EXPECT_LE(o.cycles, hi) << name << " P=" << P << " G=" << groups;
+  EXPECT_LE(hi - lo, 2u);
+  if (name == "pipeline" || name == "broadcast") EXPECT_EQ(lo, hi);  // no joins: exact
+}
+
+}  // namespace
+
+TEST(CollectiveTiming, PipelineLatencyIsPMinus1StagesPlusPMinus1Hops) {
+  const hw::ArchParams a;
+  for (int P : {2, 3, 7, 16}) {
+    expect_model("pipeline", P, 0, a);
+    // Closed form (docs/collectives.md): ts + su + (P-1)(2R + r + h) + 2R + r + (P-1)h + ts + 1.
+    const hw::Cycle S = 2 * 2 + 1 + 2, closed = 2 + 1 + (P - 1) * S + 5 + (P - 1) * 2 + 3;
+    CollectiveConfig cfg{.width = P, .height = 1, .length = 1};
+    EXPECT_EQ(run_collective(algo("pipeline"), cfg).cycles, closed) << P;
+  }
+}
+
+TEST(CollectiveTiming, PipelineFollowsTheLatencyParameters) {
+  for (int P : {2, 5, 9}) expect_model("pipeline", P, 0, slow_arch(), Axis::Y);
+}
+
+TEST(CollectiveTiming, KTreeLatencyFollowsItsGroupsAndPassThroughRoutes) {
+  const hw::ArchParams a;
+  for (auto [P, G] : {std::pair{2, 1}, {3, 1}, {7, 2}, {7, 3}, {16, 4}, {16, 3}, {16, 16}, {25, 5}, {64, 8}})
+    expect_model("ktree", P, G, a);
+  for (auto [P, G] : {std::pair{9, 3}, {16, 4}}) expect_model("ktree", P, G, slow_arch(), Axis::Y);
+}
+
+TEST(CollectiveTiming, ChainReduceAndBroadcastFollowTheModel) {
+  const hw::ArchParams a;
+  for (int P : {2, 3, 7, 16}) {
+    expect_model("chain", P, 0, a);
+    expect_model("broadcast", P, 0, a);
+  }
+  expect_model("broadcast", 9, 0, slow_arch(), Axis::Y);
+}
+
+TEST(CollectiveTiming, KTreeBeatsThePipelineOnLongLinesWithShortVectors) {
+  const hw::ArchParams a;
+  CollectiveConfig cfg{.width = 64, .height = 1, .length = 8};
+  const auto kt = run_collective(algo("ktree", 8), cfg).cycles, pl = run_collective(algo("pipeline"), cfg).cycles;
+  EXPECT_LT(2 * kt, pl) << "ktree " << kt << " pipeline " << pl;
+}
+
+TEST(CollectiveTiming, LongVectorsCostOneCyclePerElementPerStreamIntoTheBusiestCe) {
+  // The RAMP delivers one wavelet per cycle into a CE: a PE whose CE takes k streams at once (inputs, loopbacks and
+  // the result) runs at 1/k element per cycle. Pipeline: k = 2 (chain input + result); K-tree root: k = 4 (two sides,
+  // one loopback, the result).
+  for (const char* name : {"pipeline", "ktree"}) {
+    CollectiveConfig c1{.width = 16, .height = 1, .length = 1}, c2 = c1;
+    c2.length = 201;
+    const auto c = algo(name, 4)(c1, hw::ArchParams{});
+    std::size_t k = 1;
+    for (int p = 0; p < c.plan->size(); ++p) {
+      const StreamNode& n = c.plan->node(p);
+      k = std::max(k, n.inputs.size() + n.loopbacks.size() + (n.receive != kNoColor ? 1 : 0));
+    }
+    EXPECT_EQ(k, std::string(name) == "pipeline" ? 2u : 4u);
+    const auto t1 = run_collective(algo(name, 4), c1).cycles, t2 = run_collective(algo(name, 4), c2).cycles;
+    EXPECT_GE(t2 - t1, 200u * (k - 1)) << name;
+    EXPECT_LE(t2 - t1, 200u * k + 8u) << name;
+    std::printf("%s P=16: len 1 -> %llu cycles, len 201 -> %llu\n", name, (unsigned long long)t1, (unsigned long long)t2);
+  }
+}
+
+TEST(CollectiveTiming, RingStepsCostTaskPlusStageLatencyPlusChunk) {
+  // 2(P-1) store-and-forward steps; each costs at least one CE stage and its chunk.
+  const hw::ArchParams a;
+  for (int P : {2, 4, 8}) {
+    CollectiveConfig cfg{.width = P, .height = 1, .length = std::uint32_t(4 * P)};
+    const auto t = run_collective([](const CollectiveConfig& c, const hw::ArchParams& ar) { return ring_allreduce(c, ar); }, cfg).cycles;
+    const hw::Cycle per_step_min = 2 * 2 + 1 + 2 * 2 + 4;  // stage over up to 2 hops + chunk of 4
+    EXPECT_GE(t, 2u * (P - 1) * per_step_min) << P;
+    EXPECT_LE(t, 2u * (P - 1) * (per_step_min + 12)) << P;
+    std::printf("ring P=%d len %d: %llu cycles\n", P, 4 * P, (unsigned long long)t);
+  }
+}
