@@ -44,8 +44,32 @@ struct Fabric::Impl {
   std::deque<Delivery> deliveries;  // constant ramp latency keeps it sorted by time
   std::vector<std::array<std::uint8_t, 8>> iq_inflight;
   std::vector<Free> frees;
-  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes;
-  std::vector<Cycle> next_wake, last_step;
+  // Agent wake-ups: a timing wheel for the near future (almost all of them), a heap beyond it. Entries whose
+  // cycle no longer matches next_wake[pe] are stale and skipped.
+  static constexpr Cycle kWheel = 1024;
+  std::vector<std::vector<int>> wheel = std::vector<std::vector<int>>(kWheel);
+  std::size_t wheel_entries = 0;
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> far_wakes;
+
+  void schedule(int pe, Cycle at) {
+    if (at - horizon < kWheel) {
+      wheel[at % kWheel].push_back(pe);
+      ++wheel_entries;
+    } else {
+      far_wakes.push({at, pe});
+    }
+  }
+  // Earliest cycle >= horizon with a (possibly stale) wake-up, or kNever.
+  Cycle earliest_wake() const {
+    Cycle t = far_wakes.empty() ? kNever : far_wakes.top().at;
+    if (wheel_entries > 0) {
+      for (Cycle c = horizon; c < horizon + kWheel && c < t; ++c)
+        if (!wheel[c % kWheel].empty()) return c;
+    }
+    return t;
+  }
+  bool has_wakes() const { return wheel_entries > 0 || !far_wakes.empty(); }
+  std::vector<Cycle> next_wake;
   std::vector<int> agent_pes;
   Cycle last_progress = 0;
   Cycle stuck_since = 0;  // last progress before the watchdog fired (for the report)
@@ -54,7 +78,6 @@ struct Fabric::Impl {
   bool any_ready = false;         // some head was ready this cycle (moved or stalled)
   bool frozen = false;            // the last simulated cycle moved nothing: only timed events can change that
   bool in_agent_phase = false;
-  int stepping_pe = -1;
   bool validated = false;
   LinkObserver* observer = nullptr;
   std::vector<std::uint8_t> traced;
@@ -79,13 +102,13 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
                       std::to_string(arch.fabric.height) + " PEs");
   const std::size_t n = std::size_t(width) * height;
   routers_.resize(n);
+  for (auto& r : routers_) r.set_depth(arch.router.color_buffer_depth);
   queues_.resize(n);
   srams_.resize(n);
   agents_.assign(n, nullptr);
   impl_->in_active.assign(n, 0);
   impl_->iq_inflight.assign(n, {});
   impl_->next_wake.assign(n, kNever);
-  impl_->last_step.assign(n, kNever);
 }
 
 Fabric::~Fabric() = default;
@@ -124,30 +147,31 @@ void Fabric::validate_routes() const {
   };
   for (int y = 0; y < height_; ++y) {
     for (int x = 0; x < width_; ++x) {
-      for (const auto& cs : routers_[index(x, y)].colors()) {
-        const hw::ColorConfig& cfg = cs.cfg;
-        const std::string where = pe_name(x, y) + " colour " + std::to_string(cs.color);
+      const Router& router = routers_[index(x, y)];
+      for (const auto& cs : router.colors()) {
+        const hw::ColorConfig& cfg = router.config(cs);
+        const auto where = [&] { return pe_name(x, y) + " colour " + std::to_string(cs.color); };
         const int last = cfg.last_valid_position();
         if (cfg.initial_position > last && last > 0)
-          throw ConfigError(where + ": initial switch position " + std::to_string(cfg.initial_position) +
+          throw ConfigError(where() + ": initial switch position " + std::to_string(cfg.initial_position) +
                             " is not a valid position (last valid: " + std::to_string(last) + ")");
         DirMask all_tx = 0;
         for (int p = 0; p <= last; ++p) all_tx |= cfg.tx_at(p);
         if (!cfg.configured()) continue;
         if (cfg.tx == 0 && last == 0)
-          throw ConfigError(where + ": rx " + hw::dir_mask_string(cfg.rx) + " but an empty tx set");
+          throw ConfigError(where() + ": rx " + hw::dir_mask_string(cfg.rx) + " but an empty tx set");
         for (int d = 0; d < 4; ++d) {
           if (!(all_tx & (1u << d))) continue;
           int nx, ny;
           if (!neighbour(x, y, Dir(d), nx, ny))
-            throw ConfigError(where + ": tx " + hw::dir_name(Dir(d)) + " routes off the edge of the " +
+            throw ConfigError(where() + ": tx " + hw::dir_name(Dir(d)) + " routes off the edge of the " +
                               std::to_string(width_) + "x" + std::to_string(height_) + " mesh");
           const hw::ColorConfig* ncfg = routers_[index(nx, ny)].color_config(cs.color);
           DirMask nrx = 0;
           if (ncfg)
             for (int p = 0; p <= ncfg->last_valid_position(); ++p) nrx |= ncfg->rx_at(p);
           if (!(nrx & bit(hw::opposite(Dir(d)))))
-            throw ConfigError(where + ": tx " + hw::dir_name(Dir(d)) + " but " + pe_name(nx, ny) +
+            throw ConfigError(where() + ": tx " + hw::dir_name(Dir(d)) + " but " + pe_name(nx, ny) +
                               " does not receive colour " + std::to_string(cs.color) + " from " +
                               hw::dir_name(hw::opposite(Dir(d))));
         }
@@ -166,7 +190,7 @@ void Fabric::validate_routes() const {
             if (ntx & bit(hw::opposite(Dir(d)))) senders.push_back(pe_name(nx, ny));
           }
           if (senders.size() >= 2)
-            throw ConfigError(where + ": rx " + hw::dir_mask_string(rx) +
+            throw ConfigError(where() + ": rx " + hw::dir_mask_string(rx) +
                               " can receive the colour from two directions at once (" + senders[0] + " and " +
                               senders[1] + " both send it here); use another colour or a switch");
         }
@@ -210,7 +234,7 @@ void Fabric::wake(int pe, Cycle at) {
   at = std::max(at, m.horizon);
   if (m.next_wake[pe] <= at) return;  // an earlier step is already due; the agent re-evaluates then
   m.next_wake[pe] = at;
-  m.wakes.push({at, pe});
+  m.schedule(pe, at);
 }
 
 // Queue events come from agents (after the router phase): the router must look again next cycle.
@@ -239,13 +263,13 @@ Cycle Fabric::next_event() const {
     else if (m.earliest_ready != kNever) t = std::max(m.earliest_ready, m.horizon);
   }
   if (!m.deliveries.empty()) t = std::min(t, std::max(m.deliveries.front().at, m.horizon));
-  if (!m.wakes.empty()) t = std::min(t, std::max(m.wakes.top().at, m.horizon));
+  if (m.has_wakes()) t = std::min(t, std::max(m.earliest_wake(), m.horizon));
   return t;
 }
 
 bool Fabric::idle() const {
   const Impl& m = *impl_;
-  if (!m.next_active.empty() || !m.deliveries.empty() || !m.wakes.empty()) return false;
+  if (!m.next_active.empty() || !m.deliveries.empty() || m.has_wakes()) return false;
   for (int pe : m.agent_pes)
     if (agents_[pe]->busy()) return false;
   return true;
@@ -254,7 +278,6 @@ bool Fabric::idle() const {
 void Fabric::step_cycle() {
   Impl& m = *impl_;
   const Cycle now = now_;
-  const int depth = arch_.router.color_buffer_depth;
   const Cycle hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
   const Cycle router_ready = arch_.router.router_latency;
   const Cycle ramp = arch_.router.ramp_latency;
@@ -287,27 +310,34 @@ void Fabric::step_cycle() {
     const bool traced = m.observer && m.traced[pe];
     hw::PeQueues* q = queues_[pe].get();
 
-    if (q) {
-      const int n = q->num_output_queues();
-      for (int i = 1; i <= n; ++i) {
-        const int oq = (r.oq_rr + i) % n;
-        if (q->oq(oq).empty()) continue;
-        if (q->oq(oq).front_stamp() + ramp > now) {  // still crossing the ramp
-          m.earliest_ready = std::min(m.earliest_ready, q->oq(oq).front_stamp() + ramp);
-          continue;
+    if (q && q->output_nonempty_mask()) {
+      // Round robin over the non-empty output queues, starting after the one served last.
+      const std::uint32_t mask = q->output_nonempty_mask();
+      const std::uint32_t after = mask & ~((2u << r.oq_rr) - 1u);
+      for (std::uint32_t set : {after, mask & ~after}) {
+        bool injected = false;
+        for (; set; set &= set - 1) {
+          const int oq = __builtin_ctz(set);
+          const hw::WaveletQueue& wq = q->oq(oq);
+          if (wq.front_stamp() + ramp > now) {  // still crossing the ramp
+            m.earliest_ready = std::min(m.earliest_ready, wq.front_stamp() + ramp);
+            continue;
+          }
+          const Wavelet w = wq.front();
+          if (!r.can_accept(w.color, Dir::Ramp)) {
+            m.any_ready = true;
+            continue;
+          }
+          q->pop_output(oq);
+          r.accept(*r.state(w.color), w, now + router_ready);
+          r.oq_rr = static_cast<std::uint8_t>(oq);
+          ++stats_.ramp_injections;
+          if (agents_[pe]) wake(pe, now);
+          progress = true;
+          injected = true;
+          break;
         }
-        const Wavelet w = q->oq(oq).front();
-        if (!r.can_accept(w.color, Dir::Ramp, depth)) {
-          m.any_ready = true;
-          continue;
-        }
-        q->oq(oq).pop();
-        r.accept(*r.state(w.color), w, now + router_ready, depth);
-        r.oq_rr = static_cast<std::uint8_t>(oq);
-        ++stats_.ramp_injections;
-        if (agents_[pe]) wake(pe, now);
-        progress = true;
-        break;
+        if (injected) break;
       }
     }
 
@@ -316,7 +346,7 @@ void Fabric::step_cycle() {
       const Color c = static_cast<Color>(__builtin_ctz(colors));
       Router::ColorState& cs = *r.state(c);
       if (cs.teardown) continue;
-      Router::Entry& e = cs.front();
+      Router::Entry& e = r.front(cs);
       if (e.ready > now) {
         m.earliest_ready = std::min(m.earliest_ready, e.ready);
         continue;
@@ -325,11 +355,11 @@ void Fabric::step_cycle() {
       if (e.pending == Router::kUnresolved) {
         e.pending = cs.tx();
         if (e.pending & bit(Dir::Ramp)) {
-          const bool ce_ignored = e.w.control && hw::ControlPayload::decode(e.w.payload).ce_ignore[0];
-          if (ce_ignored || !Router::filter_accepts(cs, e.w)) {
+          const bool ce_ignored = e.control && hw::ControlPayload::decode(e.payload).ce_ignore[0];
+          if (ce_ignored || !r.filter_accepts(cs, e.wavelet())) {
             e.pending &= ~bit(Dir::Ramp);
             if (!ce_ignored) {
-              ++cs.filtered;
+              ++r.stats(cs).filtered;
               ++stats_.filtered;
             }
           }
@@ -347,12 +377,12 @@ void Fabric::step_cycle() {
           room = iq != hw::kUnbound && q->iq(iq).size() + m.iq_inflight[pe][iq] < q->iq(iq).capacity();
         } else {
           const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
-          room = routers_[npe].can_accept(c, hw::opposite(Dir(o)), depth);
+          room = routers_[npe].can_accept(c, hw::opposite(Dir(o)));
         }
         if (room) {
           requests[o] |= 1u << c;
         } else {
-          ++cs.stalls[o];
+          ++r.stats(cs).stalls[o];
           ++stats_.stall_cycles;
           ++stats_.color_stalls[c];
           if (traced) {
@@ -372,24 +402,24 @@ void Fabric::step_cycle() {
       const Color c = static_cast<Color>(__builtin_ctz(after ? after : req));
       r.rr[o] = c;
       Router::ColorState& cs = *r.state(c);
-      Router::Entry& e = cs.front();
+      Router::Entry& e = r.front(cs);
       if (o == kRamp) {
         const int iq = q->input_queue_of(c);
         ++m.iq_inflight[pe][iq];
-        m.deliveries.push_back({now + ramp, pe, e.w});
+        m.deliveries.push_back({now + ramp, pe, e.wavelet()});
       } else {
-        Wavelet out = e.w;
-        if (out.control) out.payload = Router::forwarded_payload(cs, out.payload);
+        Wavelet out = e.wavelet();
+        if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
         const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
         Router& nr = routers_[npe];
-        nr.accept(*nr.state(c), out, now + hop_ready, depth);
+        nr.accept(*nr.state(c), out, now + hop_ready);
         m.activate(npe);
         ++stats_.wavelet_hops;
         ++stats_.color_hops[c];
       }
-      ++cs.sent[o];
+      ++r.stats(cs).sent[o];
       if (traced) {
-        m.observer->on_send(pe, Dir(o), e.w, now);
+        m.observer->on_send(pe, Dir(o), e.wavelet(), now);
         m.traced_activity = true;
       }
       progress = true;
@@ -397,24 +427,16 @@ void Fabric::step_cycle() {
       if (e.pending == 0) m.frees.push_back({pe, c});
     }
 
-    if (r.has_buffered()) {
-      m.activate(pe);
-    } else if (q) {
-      for (int oq = 0; oq < q->num_output_queues(); ++oq)
-        if (!q->oq(oq).empty()) {
-          m.activate(pe);
-          break;
-        }
-    }
+    if (r.has_buffered() || (q && q->output_nonempty_mask())) m.activate(pe);
   }
 
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   for (const auto& f : m.frees) {
     Router& r = routers_[f.pe];
     Router::ColorState& cs = *r.state(f.c);
-    const Wavelet w = cs.front().w;
-    r.pop_front(cs, depth);
-    if (w.control && Router::apply_control(cs, w.payload)) {
+    const Wavelet w = r.front(cs).wavelet();
+    r.pop_front(cs);
+    if (w.control && r.apply_control(cs, w.payload)) {
       if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);
     }
     // Routers waiting for this slot still hold wavelets, so they are active already.
@@ -427,21 +449,27 @@ void Fabric::step_cycle() {
 
   // 4. Agents due this cycle, in PE order.
   m.in_agent_phase = true;
-  while (!m.wakes.empty() && m.wakes.top().at <= now) {
-    const Impl::Wake wk = m.wakes.top();
-    m.wakes.pop();
-    if (m.last_step[wk.pe] == now) continue;
-    if (wk.at != m.next_wake[wk.pe] && m.next_wake[wk.pe] > now) continue;  // superseded
-    m.last_step[wk.pe] = now;
-    m.next_wake[wk.pe] = kNever;
-    hw::PeAgent* agent = agents_[wk.pe];
+  m.horizon = now;  // wheel slots are relative to the cycle being simulated
+  while (!m.far_wakes.empty() && m.far_wakes.top().at < now + Impl::kWheel) {
+    const Impl::Wake wk = m.far_wakes.top();
+    m.far_wakes.pop();
+    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
+    ++m.wheel_entries;
+  }
+  std::vector<int>& due = m.wheel[now % Impl::kWheel];
+  m.wheel_entries -= due.size();
+  for (std::size_t i = 0; i < due.size(); ++i) {  // wake() never adds to this bucket during the agent phase
+    const int pe = due[i];
+    if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
+    m.next_wake[pe] = kNever;
+    hw::PeAgent* agent = agents_[pe];
     if (!agent) continue;
-    m.stepping_pe = wk.pe;
-    const Cycle nxt = agent->step(now, *queues_[wk.pe]);
+    const Cycle nxt = agent->step(now, *queues_[pe]);
     ++stats_.agent_steps;
     progress = true;
-    if (nxt != kNever) wake(wk.pe, std::max(nxt, now + 1));
+    if (nxt != kNever) wake(pe, std::max(nxt, now + 1));
   }
+  due.clear();
   m.in_agent_phase = false;
   m.horizon = now + 1;
 
@@ -463,7 +491,7 @@ void Fabric::ensure_validated() {
 bool Fabric::stuck(Cycle t) {
   const Impl& m = *impl_;
   // An agent step or a ramp delivery due at t is progress: agents may legitimately sleep for long.
-  if (t != kNever && ((!m.wakes.empty() && m.wakes.top().at <= t) || (!m.deliveries.empty() && m.deliveries.front().at <= t)))
+  if (t != kNever && ((m.has_wakes() && m.earliest_wake() <= t) || (!m.deliveries.empty() && m.deliveries.front().at <= t)))
     return false;
   const Cycle limit = impl_->last_progress + arch_.simulation.deadlock_cycles;
   if (t != kNever && t < limit) return false;
@@ -516,7 +544,7 @@ std::string Fabric::deadlock_report() const {
     for (const auto& cs : r.colors()) {
       if (cs.size == 0) continue;
       if (!more()) continue;
-      const Router::Entry& e = cs.buf[cs.head];
+      const Router::Entry& e = r.front(cs);
       os << "  " << pe_name(x, y) << " colour " << int(cs.color) << ": " << int(cs.size)
          << " wavelet(s) buffered, switch position " << int(cs.position) << (cs.teardown ? " (in teardown)" : "");
       const DirMask pend = e.pending == Router::kUnresolved ? cs.tx() : e.pending;

@@ -20,7 +20,7 @@ void StreamAgent::send(const Wavelet& w, int oq, Cycle not_before) {
 Cycle StreamAgent::step(Cycle now, hw::PeQueues& q) {
   Cycle next = kNever;
   for (auto& pending : to_send_) {
-    if (pending.empty()) continue;
+    if (pending.empty() || to_send_count_ == 0) continue;
     const Pending& p = pending.front();
     if (p.not_before > now) {
       next = std::min(next, p.not_before);
@@ -36,20 +36,20 @@ Cycle StreamAgent::step(Cycle now, hw::PeQueues& q) {
     bool any_left = false;
     if (!popped_once_ || now >= last_pop_ + consume_every_) {
       bool popped = false;
-      for (int iq = 0; iq < q.num_input_queues(); ++iq) {
-        if (q.iq(iq).empty()) continue;
+      for (std::uint32_t set = q.input_nonempty_mask(); set; set &= set - 1) {
+        const int iq = __builtin_ctz(set);
         const Wavelet w = q.pop_input(iq);
         ++received_count_;
         if (keep_log_) received_.push_back({w, now, iq});
         popped = true;
-        any_left |= !q.iq(iq).empty();
       }
+      any_left = q.input_nonempty_mask() != 0;
       if (popped) {
         last_pop_ = now;
         popped_once_ = true;
       }
     } else {
-      for (int iq = 0; iq < q.num_input_queues(); ++iq) any_left |= !q.iq(iq).empty();
+      any_left = q.input_nonempty_mask() != 0;
     }
     if (any_left) next = std::min(next, popped_once_ ? std::max(now + 1, last_pop_ + consume_every_) : now + 1);
   }
@@ -66,11 +66,11 @@ void StreamAgent::describe_wait(std::ostream& os) const {
 class Traffic::Source : public hw::PeAgent {
  public:
   Source(std::vector<std::pair<int, hw::Color>> lanes, double rate, Cycle stop, std::uint64_t seed)
-      : lanes_(std::move(lanes)), rate_(rate), stop_(stop), rng_(seed) {}
+      : lanes_(std::move(lanes)), rate_(rate), stop_(stop), state_(seed) {}
   Cycle step(Cycle now, hw::PeQueues& q) override {
     if (lanes_.empty() || now >= stop_) return kNever;
     if (now >= next_) {
-      const auto& [oq, color] = lanes_[lanes_.size() == 1 ? 0 : pick_(rng_) % lanes_.size()];
+      const auto& [oq, color] = lanes_[lanes_.size() == 1 ? 0 : next_random() % lanes_.size()];
       if (!q.oq(oq).full()) {
         q.push_output(oq, Wavelet{static_cast<std::uint32_t>(injected_), color, false});
         ++injected_;
@@ -85,14 +85,21 @@ class Traffic::Source : public hw::PeAgent {
  private:
   Cycle gap() {
     if (rate_ >= 1.0) return 1;
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    return 1 + static_cast<Cycle>(std::floor(std::log(1.0 - u(rng_)) / std::log(1.0 - rate_)));
+    const double u = double(next_random() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
+    return 1 + static_cast<Cycle>(std::floor(std::log1p(-u) / log_miss_));
   }
   std::vector<std::pair<int, hw::Color>> lanes_;
   double rate_;
   Cycle stop_, next_ = 0;
-  std::mt19937_64 rng_;
-  std::uniform_int_distribution<std::uint64_t> pick_;
+  // splitmix64: cheap, deterministic, good enough for traffic generation.
+  std::uint64_t next_random() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t state_;
+  double log_miss_ = std::log1p(-rate_);
   std::uint64_t injected_ = 0;
 };
 

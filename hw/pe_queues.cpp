@@ -23,22 +23,15 @@ void PeQueues::bind_input_queue(int q, Color c) {
 
 Wavelet PeQueues::pop_input(int q) {
   Wavelet w = iq_[q].pop();
+  if (iq_[q].empty()) iq_nonempty_ &= ~(1u << q);
   if (listener_) listener_->on_input_popped(pe_index_);
   return w;
 }
 
 void PeQueues::push_output(int q, const Wavelet& w) {
   oq_[q].push(w, clock_ ? *clock_ : 0);
+  oq_nonempty_ |= 1u << q;
   if (listener_) listener_->on_output_pushed(pe_index_);
-}
-
-int PeQueues::next_output_candidate(int after) const {
-  const int n = num_output_queues();
-  for (int i = 1; i <= n; ++i) {
-    int q = (after + i) % n;
-    if (!oq_[q].empty()) return q;
-  }
-  return -1;
 }
 
 }  // namespace wafersim::hw

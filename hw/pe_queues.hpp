@@ -60,10 +60,10 @@ class PeQueues {
 
   int num_input_queues() const { return static_cast<int>(iq_.size()); }
   int num_output_queues() const { return static_cast<int>(oq_.size()); }
-  WaveletQueue& iq(int q) { return iq_.at(q); }
-  WaveletQueue& oq(int q) { return oq_.at(q); }
-  const WaveletQueue& iq(int q) const { return iq_.at(q); }
-  const WaveletQueue& oq(int q) const { return oq_.at(q); }
+  WaveletQueue& iq(int q) { return iq_[q]; }
+  WaveletQueue& oq(int q) { return oq_[q]; }
+  const WaveletQueue& iq(int q) const { return iq_[q]; }
+  const WaveletQueue& oq(int q) const { return oq_[q]; }
 
   // Wavelets the router delivers on colour c go into input queue q (kUnbound: none; such wavelets wait in
   // the router and back-pressure, and a deadlock report names them).
@@ -75,13 +75,19 @@ class PeQueues {
   void push_output(int q, const Wavelet& w);
 
   // Router side.
-  bool can_deliver(Color c) const {
-    int q = color_to_iq_[c];
-    return q != kUnbound && !iq_[q].full();
+  void deliver(const Wavelet& w) {
+    const int q = color_to_iq_[w.color];
+    iq_[q].push(w);
+    iq_nonempty_ |= 1u << q;
   }
-  void deliver(const Wavelet& w) { iq_[color_to_iq_[w.color]].push(w); }
-  // Round-robin over non-empty output queues; returns the OQ id or -1.
-  int next_output_candidate(int after) const;
+  Wavelet pop_output(int q) {
+    Wavelet w = oq_[q].pop();
+    if (oq_[q].empty()) oq_nonempty_ &= ~(1u << q);
+    return w;
+  }
+
+  std::uint32_t input_nonempty_mask() const { return iq_nonempty_; }    // bit q: IQ q holds words
+  std::uint32_t output_nonempty_mask() const { return oq_nonempty_; }   // bit q: OQ q holds words
 
  private:
   int pe_index_;
@@ -89,6 +95,7 @@ class PeQueues {
   const Cycle* clock_;
   std::vector<WaveletQueue> iq_, oq_;
   std::array<std::int8_t, kMaxColors> color_to_iq_;
+  std::uint32_t iq_nonempty_ = 0, oq_nonempty_ = 0;
 };
 
 }  // namespace wafersim::hw

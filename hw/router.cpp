@@ -2,15 +2,26 @@
 
 namespace wafersim::hw {
 
+void Router::set_position(ColorState& cs, int p) {
+  const ColorConfig& cfg = cfg_[cs.slot];
+  cs.position = static_cast<std::uint8_t>(p);
+  cs.cur_rx = cfg.rx_at(p);
+  cs.cur_tx = cfg.tx_at(p);
+}
+
 void Router::set_color_config(Color c, const ColorConfig& cfg) {
   if (slot_[c] < 0) {
     slot_[c] = static_cast<std::int8_t>(colors_.size());
     colors_.emplace_back();
+    colors_.back().slot = static_cast<std::uint16_t>(colors_.size() - 1);
+    entries_.resize(colors_.size() * depth_);
+    cfg_.emplace_back();
+    stats_.emplace_back();
   }
   ColorState& cs = colors_[slot_[c]];
-  cs.cfg = cfg;
+  cfg_[cs.slot] = cfg;
   cs.color = c;
-  cs.position = cfg.initial_position;
+  set_position(cs, cfg.initial_position);
   cs.teardown = cfg.teardown;
   cs.filter_phase = 0;
   cs.filter_counter = cfg.filter.init_counter;
@@ -21,18 +32,16 @@ void Router::exit_teardown(Color c) {
 }
 
 bool Router::apply_control(ColorState& cs, std::uint32_t payload) {
-  const ControlPayload p = ControlPayload::decode(payload);
-  switch (p.cmd[0]) {
+  const ColorConfig& cfg = cfg_[cs.slot];
+  switch (ControlPayload::decode(payload).cmd[0]) {
     case SwitchCmd::Nop:
       return false;
-    case SwitchCmd::Advance: {
-      const int last = cs.cfg.last_valid_position();
-      if (cs.position < last) ++cs.position;
-      else if (cs.cfg.ring_mode) cs.position = 0;
+    case SwitchCmd::Advance:
+      if (cs.position < cfg.last_valid_position()) set_position(cs, cs.position + 1);
+      else if (cfg.ring_mode) set_position(cs, 0);
       return false;
-    }
     case SwitchCmd::Reset:
-      cs.position = 0;
+      set_position(cs, 0);
       return false;
     case SwitchCmd::Teardown:
       cs.teardown = true;
@@ -41,10 +50,10 @@ bool Router::apply_control(ColorState& cs, std::uint32_t payload) {
   return false;
 }
 
-std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payload) {
+std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payload) const {
   const SwitchCmd cmd = ControlPayload::decode(payload).cmd[0];
   bool pop = false;
-  switch (cs.cfg.pop_mode) {
+  switch (cfg_[cs.slot].pop_mode) {
     case PopMode::NoPop: pop = false; break;
     case PopMode::AlwaysPop: pop = true; break;
     case PopMode::PopOnAdvance: pop = cmd == SwitchCmd::Advance; break;
@@ -54,7 +63,7 @@ std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payl
 }
 
 bool Router::filter_accepts(ColorState& cs, const Wavelet& w) {
-  const FilterConfig& f = cs.cfg.filter;
+  const FilterConfig& f = cfg_[cs.slot].filter;
   switch (f.kind) {
     case FilterKind::None:
       return true;
@@ -64,11 +73,8 @@ bool Router::filter_accepts(ColorState& cs, const Wavelet& w) {
     case FilterKind::SparseCounter: {
       if (cs.filter_phase >= 2) return true;  // sparse counter disabled itself
       const std::uint16_t before = cs.filter_counter;
-      bool accept;
-      if (w.control) accept = !f.filter_control || before == f.max_counter;
-      else accept = before <= f.max_counter;
-      const bool counts = w.control ? f.count_control : f.count_data;
-      if (counts) {
+      const bool accept = w.control ? (!f.filter_control || before == f.max_counter) : before <= f.max_counter;
+      if (w.control ? f.count_control : f.count_data) {
         const std::uint16_t limit = (f.kind == FilterKind::SparseCounter && cs.filter_phase == 1) ? f.limit2 : f.limit1;
         if (cs.filter_counter >= limit) {
           cs.filter_counter = 0;

@@ -20,83 +20,92 @@ class Router {
   static constexpr int kMaxDepth = 8;
   static constexpr std::uint8_t kUnresolved = 0xff;
 
+  // One buffered wavelet (16 bytes). `pending` holds the outputs still to serve, resolved at the head.
   struct Entry {
-    Wavelet w;
-    std::uint8_t pending = kUnresolved;  // outputs still to serve; resolved when the entry reaches the head
-    Cycle ready = 0;                     // earliest cycle it may leave this router
+    std::uint32_t payload = 0;
+    Color color = 0;
+    bool control = false;
+    std::uint8_t pending = kUnresolved;
+    Cycle ready = 0;  // earliest cycle it may leave this router
+    Wavelet wavelet() const { return Wavelet{payload, color, control}; }
   };
 
-  // Per configured colour: configuration, switch/filter/teardown state, buffer and statistics.
+  // Hot state of one configured colour (16 bytes; a router's colours share a few cache lines). Its buffer,
+  // configuration and statistics live in side arrays indexed by `slot`.
   struct ColorState {
-    ColorConfig cfg;
     Color color = 0;
     std::uint8_t position = 0;
     bool teardown = false;
-    std::uint8_t filter_phase = 0;  // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
-    std::uint16_t filter_counter = 0;
     std::uint8_t head = 0, size = 0;  // ring buffer of `depth` entries
-    std::array<Entry, kMaxDepth> buf{};
+    DirMask cur_rx = 0, cur_tx = 0;   // rx/tx sets at the current switch position
+    std::uint8_t filter_phase = 0;    // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
+    std::uint16_t filter_counter = 0;
+    std::uint16_t slot = 0;
+
+    DirMask rx() const { return cur_rx; }
+    DirMask tx() const { return cur_tx; }
+  };
+
+  struct ColorStats {
     std::array<std::uint64_t, 5> sent{};    // wavelets out of each port
     std::array<std::uint64_t, 5> stalls{};  // cycles a ready head waited for room behind each port
     std::uint64_t filtered = 0;             // wavelets the filter kept from the CE
-
-    DirMask rx() const { return cfg.rx_at(position); }
-    DirMask tx() const { return cfg.tx_at(position); }
-    Entry& front() { return buf[head]; }
   };
 
   Router() = default;
 
+  // Buffer depth (router.color_buffer_depth); set by the fabric before any colour is configured.
+  void set_depth(int depth) { depth_ = static_cast<std::uint8_t>(depth); }
+  int depth() const { return depth_; }
+
   // Layout-time and teardown-time configuration of one colour (resets its switch and filter state).
   void set_color_config(Color c, const ColorConfig& cfg);
-  const ColorConfig* color_config(Color c) const {
-    int s = slot_[c];
-    return s < 0 ? nullptr : &colors_[s].cfg;
-  }
+  const ColorConfig* color_config(Color c) const { return slot_[c] < 0 ? nullptr : &cfg_[slot_[c]]; }
+  const ColorConfig& config(const ColorState& cs) const { return cfg_[cs.slot]; }
   ColorState* state(Color c) { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
   const ColorState* state(Color c) const { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
-  std::vector<ColorState>& colors() { return colors_; }
   const std::vector<ColorState>& colors() const { return colors_; }
+  ColorStats& stats(const ColorState& cs) { return stats_[cs.slot]; }
+  const ColorStats& stats(const ColorState& cs) const { return stats_[cs.slot]; }
 
   // Leaves teardown mode for colour c (called by the CE's teardown handler after reconfiguring).
   void exit_teardown(Color c);
   bool in_teardown(Color c) const { return slot_[c] >= 0 && colors_[slot_[c]].teardown; }
 
   // Can colour c accept a wavelet arriving from `from` now (configured, rx includes it, room, not torn down)?
-  bool can_accept(Color c, Dir from, int depth) const {
-    int s = slot_[c];
+  bool can_accept(Color c, Dir from) const {
+    const int s = slot_[c];
     if (s < 0) return false;
     const ColorState& cs = colors_[s];
-    return !cs.teardown && cs.size < depth && (cs.rx() & bit(from));
+    return !cs.teardown && cs.size < depth_ && (cs.cur_rx & bit(from));
   }
-  void accept(ColorState& cs, const Wavelet& w, Cycle ready, int depth) {
-    Entry& e = cs.buf[(cs.head + cs.size) % depth];
-    e.w = w;
+  void accept(ColorState& cs, const Wavelet& w, Cycle ready) {
+    int i = cs.head + cs.size;
+    if (i >= depth_) i -= depth_;
+    Entry& e = entries_[cs.slot * depth_ + i];
+    e.payload = w.payload;
+    e.color = w.color;
+    e.control = w.control;
     e.pending = kUnresolved;
     e.ready = ready;
     ++cs.size;
     buffered_ |= 1u << cs.color;
   }
+  Entry& front(const ColorState& cs) { return entries_[cs.slot * depth_ + cs.head]; }
+  const Entry& front(const ColorState& cs) const { return entries_[cs.slot * depth_ + cs.head]; }
   // Removes the head after it has left through every output (the slot is reused next cycle).
-  void pop_front(ColorState& cs, int depth) {
-    cs.head = static_cast<std::uint8_t>((cs.head + 1) % depth);
-    --cs.size;
-    if (cs.size == 0) buffered_ &= ~(1u << cs.color);
-  }
-
-  // Resolves the outputs of the head entry with the switch position in force now.
-  static void resolve(ColorState& cs) {
-    Entry& e = cs.front();
-    if (e.pending == kUnresolved) e.pending = cs.tx();
+  void pop_front(ColorState& cs) {
+    cs.head = static_cast<std::uint8_t>(cs.head + 1 == depth_ ? 0 : cs.head + 1);
+    if (--cs.size == 0) buffered_ &= ~(1u << cs.color);
   }
 
   // Applies the first switch command of a control wavelet after it has fully passed this router.
   // Returns true if the colour entered teardown.
-  static bool apply_control(ColorState& cs, std::uint32_t payload);
+  bool apply_control(ColorState& cs, std::uint32_t payload);
   // The payload forwarded downstream (the first command popped according to the colour's pop mode).
-  static std::uint32_t forwarded_payload(const ColorState& cs, std::uint32_t payload);
+  std::uint32_t forwarded_payload(const ColorState& cs, std::uint32_t payload) const;
   // Whether the filter lets this wavelet reach the CE (updates the counter).
-  static bool filter_accepts(ColorState& cs, const Wavelet& w);
+  bool filter_accepts(ColorState& cs, const Wavelet& w);
 
   std::uint32_t buffered_colors() const { return buffered_; }  // bit c: colour c holds wavelets
   bool has_buffered() const { return buffered_ != 0; }
@@ -104,13 +113,19 @@ class Router {
   std::uint8_t oq_rr = 0;                    // round-robin over output queues for RAMP injection
 
  private:
-  std::vector<ColorState> colors_;
+  void set_position(ColorState& cs, int p);
+
   std::array<std::int8_t, kMaxColors> slot_ = [] {
     std::array<std::int8_t, kMaxColors> a{};
     a.fill(-1);
     return a;
   }();
   std::uint32_t buffered_ = 0;
+  std::uint8_t depth_ = 1;
+  std::vector<ColorState> colors_;
+  std::vector<Entry> entries_;  // slot * depth + ring index
+  std::vector<ColorConfig> cfg_;
+  std::vector<ColorStats> stats_;
 };
 
 }  // namespace wafersim::hw

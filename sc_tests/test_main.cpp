@@ -21,4 +21,4 @@ int main(int argc, char** argv) {
 }
 
 // libsystemc references sc_main; tests elaborate and call sc_start themselves.
-int sc_main(int, char**) { return 0; }
+extern "C" int sc_main(int, char**) { return 0; }

@@ -76,4 +76,4 @@ int main(int argc, char** argv) {
 }
 
 // libsystemc references sc_main; wafersim elaborates and calls sc_start from its subcommands.
-int sc_main(int, char**) { return 0; }
+extern "C" int sc_main(int, char**) { return 0; }

@@ -1,0 +1,82 @@
+// `wafersim bench fabric`: synthetic traffic on a mesh of the configured fabric, timed in wavelet-hops per second
+// of wall time, with elaboration time and peak memory (docs/performance.md).
+#include <iostream>
+
+#include "fabric/stats.hpp"
+#include "fabric/traffic.hpp"
+#include "fabric/wafer.hpp"
+#include "runtime/cli/options.hpp"
+#include "runtime/sim_options.hpp"
+
+namespace wafersim {
+namespace {
+
+int bench_fabric(int argc, char** argv) {
+  namespace po = boost::program_options;
+  runtime::SimOptions sim;
+  fabric::TrafficConfig traffic;
+  po::options_description desc("options");
+  sim.add_to(desc, "64x64");
+  desc.add_options()
+      ("pattern", po::value(&traffic.pattern)->default_value("uniform"),
+       "uniform (random neighbour segments of --hops hops), row-broadcast (column 0 streams along each row), "
+       "none (only build the fabric)")
+      ("cycles", po::value(&traffic.cycles)->default_value(2000), "cycles of injected traffic (the run stops there)")
+      ("rate", po::value(&traffic.rate)->default_value(0.5), "uniform: injection probability per PE per cycle")
+      ("hops", po::value(&traffic.hops)->default_value(3), "uniform: hops per wavelet (uses 4*(hops+1) colours)")
+      ("seed", po::value(&traffic.seed)->default_value(1), "random seed");
+  po::variables_map vm;
+  if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
+
+  const hw::ArchParams arch = sim.arch();
+  const auto [w, h] = sim.mesh_size(arch);
+  runtime::Stopwatch elab_clock;
+  fabric::Wafer::set_time_resolution();
+  fabric::Fabric fab(arch, w, h, sim.data_mode());
+  fabric::Traffic driver(fab, traffic);
+  fabric::Wafer wafer("wafer", fab);
+  sim.start_trace(wafer);
+  fab.validate_routes();
+  const double elaboration = elab_clock.seconds();
+
+  runtime::Stopwatch run_clock;
+  fabric::RunResult r{};
+  if (traffic.pattern != "none") r = wafer.run(traffic.cycles);
+  const double host = run_clock.seconds();
+
+  const auto& st = fab.stats();
+  const double hops_per_s = host > 0 ? double(st.wavelet_hops) / host : 0.0;
+  std::cout << "bench fabric: " << traffic.pattern << " on " << w << "x" << h << " (" << arch.name << ")\n"
+            << "  elaboration     " << elaboration << " s (" << fab.num_pes() << " PEs, SystemC modules included)\n"
+            << "  simulated       " << st.cycles << " cycles (" << arch.cycles_to_us(double(st.cycles)) << " us at "
+            << arch.clock_hz / 1e9 << " GHz)\n"
+            << "  wavelet hops    " << st.wavelet_hops << " (" << driver.injected() << " injected, "
+            << driver.delivered() << " delivered, " << st.stall_cycles << " stall cycles)\n"
+            << "  host time       " << host << " s -> " << hops_per_s / 1e6 << " M wavelet-hops/s, "
+            << (host > 0 ? double(st.cycles) / host : 0.0) << " cycles/s\n"
+            << "  peak RSS        " << double(runtime::peak_rss_bytes()) / (1 << 20) << " MiB\n";
+  if (!sim.json.empty()) {
+    nlohmann::json j = runtime::result_envelope(arch, host, st.cycles);
+    j["pattern"] = traffic.pattern;
+    j["mesh"] = {w, h};
+    j["cycles_requested"] = traffic.cycles;
+    j["rate"] = traffic.rate;
+    j["hops"] = traffic.hops;
+    j["seed"] = traffic.seed;
+    j["colors_used"] = driver.colors_used();
+    j["wavelet_hops"] = st.wavelet_hops;
+    j["wavelet_hops_per_second"] = hops_per_s;
+    j["elaboration_seconds"] = elaboration;
+    j["injected"] = driver.injected();
+    j["delivered"] = driver.delivered();
+    j["stats"] = fabric::stats_to_json(fab);
+    runtime::write_json(sim.json, j);
+  }
+  return 0;
+}
+
+const cli::CommandRegistration reg("bench fabric", "synthetic traffic on the fabric: wavelet-hops/s, elaboration, memory",
+                                   bench_fabric);
+
+}  // namespace
+}  // namespace wafersim

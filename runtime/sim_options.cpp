@@ -1,0 +1,117 @@
+#include "runtime/sim_options.hpp"
+
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "common/atomic_file.hpp"
+#include "common/error.hpp"
+#include "runtime/cli/command.hpp"
+#include "runtime/version.hpp"
+
+namespace wafersim::runtime {
+
+namespace po = boost::program_options;
+
+namespace {
+// configs/ is found relative to the working directory first, then in the source tree the binary was built from.
+std::string default_arch_file() {
+  const std::string rel = "configs/wse2.yaml";
+  if (std::filesystem::exists(rel)) return rel;
+  return std::string(WAFERSIM_SOURCE_DIR) + "/" + rel;
+}
+}  // namespace
+
+void SimOptions::add_to(po::options_description& desc, const std::string& default_mesh) {
+  desc.add_options()
+      ("arch", po::value(&arch_file)->default_value(default_arch_file()), "architecture YAML (configs/wse2.yaml, configs/wse3.yaml)")
+      ("mesh", po::value(&mesh)->default_value(default_mesh), "simulated rectangle WxH (a sub-rectangle of the fabric)")
+      ("set", po::value(&overrides)->composing(), "override a parameter, e.g. --set router.link_latency=2 (repeatable)")
+      ("timing-only", po::bool_switch(&timing_only), "no payloads or SRAM contents (capacities still enforced)")
+      ("vcd", po::value(&vcd), "write a VCD waveform of the traced window (GTKWave save file beside it)")
+      ("trace-region", po::value(&trace_region), "traced PEs X0,Y0,X1,Y1 (default 0,0,3,3)")
+      ("trace-colors", po::value(&trace_colors), "traced colours, e.g. 0,1,4-7 (default all)")
+      ("json", po::value(&json), "write the result as JSON");
+}
+
+hw::ArchParams SimOptions::arch() const {
+  hw::ArchParams a = hw::load_arch(arch_file);
+  for (const auto& o : overrides) hw::apply_override(a, o);
+  return a;
+}
+
+std::pair<int, int> SimOptions::mesh_size(const hw::ArchParams& arch) const {
+  static const std::regex re(R"(^\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*$)");
+  std::smatch m;
+  if (!std::regex_match(mesh, m, re)) throw cli::UsageError("--mesh " + mesh + ": expected WxH, e.g. 16x16");
+  const int w = std::stoi(m[1]), h = std::stoi(m[2]);
+  if (w < 1 || h < 1) throw cli::UsageError("--mesh " + mesh + ": width and height must be at least 1");
+  if (w > arch.fabric.width || h > arch.fabric.height)
+    throw cli::UsageError("--mesh " + mesh + ": does not fit the " + arch.name + " fabric of " +
+                          std::to_string(arch.fabric.width) + "x" + std::to_string(arch.fabric.height) + " PEs (" +
+                          arch.source + ")");
+  return {w, h};
+}
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  static const std::regex item(R"(^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$)");
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::smatch m;
+    if (!std::regex_match(part, m, item))
+      throw cli::UsageError(option + " " + text + ": expected a comma-separated list of integers or ranges (a-b)");
+    const int lo = std::stoi(m[1]), hi = m[2].matched ? std::stoi(m[2]) : lo;
+    if (hi < lo) throw cli::UsageError(option + " " + text + ": range " + part + " is empty");
+    for (int v = lo; v <= hi; ++v) out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+void SimOptions::start_trace(fabric::Wafer& wafer) const {
+  if (vcd.empty()) {
+    if (!trace_region.empty() || !trace_colors.empty())
+      throw cli::UsageError("--trace-region and --trace-colors need --vcd FILE");
+    return;
+  }
+  std::vector<int> region = {0, 0, std::min(3, wafer.fabric().width() - 1), std::min(3, wafer.fabric().height() - 1)};
+  if (!trace_region.empty()) {
+    region.clear();
+    static const std::regex re(R"(^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$)");
+    std::smatch m;
+    if (!std::regex_match(trace_region, m, re))
+      throw cli::UsageError("--trace-region " + trace_region + ": expected X0,Y0,X1,Y1");
+    for (int i = 1; i <= 4; ++i) region.push_back(std::stoi(m[i]));
+  }
+  const std::vector<int> colors = trace_colors.empty() ? std::vector<int>{} : parse_int_list(trace_colors, "--trace-colors");
+  wafer.trace(vcd, region[0], region[1], region[2], region[3], colors);
+}
+
+std::uint64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return std::uint64_t(ru.ru_maxrss) * 1024;
+}
+
+nlohmann::json result_envelope(const hw::ArchParams& arch, double host_seconds, std::uint64_t simulated_cycles) {
+  nlohmann::json j;
+  j["git_revision"] = git_revision();
+  j["host_seconds"] = host_seconds;
+  j["simulated_cycles"] = simulated_cycles;
+  j["simulated_microseconds"] = arch.cycles_to_us(double(simulated_cycles));
+  j["simulated_cycles_per_host_second"] = host_seconds > 0 ? double(simulated_cycles) / host_seconds : 0.0;
+  j["peak_rss_bytes"] = peak_rss_bytes();
+  j["config"] = hw::to_json(arch);
+  return j;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomically(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+}  // namespace wafersim::runtime

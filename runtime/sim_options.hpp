@@ -1,0 +1,61 @@
+// Options shared by every simulating subcommand (--arch, --mesh, --set, tracing, --json) and the result
+// envelope every JSON result carries (host seconds, simulated cycles, cycles per host second, peak RSS, git
+// revision, resolved configuration).
+#pragma once
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fabric/fabric.hpp"
+#include "fabric/wafer.hpp"
+#include "hw/arch_params.hpp"
+
+namespace wafersim::runtime {
+
+struct SimOptions {
+  std::string arch_file;              // --arch (default configs/wse2.yaml)
+  std::string mesh;                   // --mesh WxH
+  std::vector<std::string> overrides;  // --set key=value
+  std::string vcd;                    // --vcd FILE
+  std::string trace_region;           // --trace-region X0,Y0,X1,Y1
+  std::string trace_colors;           // --trace-colors LIST
+  std::string json;                   // --json FILE
+  bool timing_only = false;           // --timing-only
+
+  void add_to(boost::program_options::options_description& desc, const std::string& default_mesh);
+
+  // The architecture with overrides applied (throws ConfigError / UsageError).
+  hw::ArchParams arch() const;
+  // Parsed --mesh; checked against the architecture's fabric.
+  std::pair<int, int> mesh_size(const hw::ArchParams& arch) const;
+  fabric::DataMode data_mode() const { return timing_only ? fabric::DataMode::TimingOnly : fabric::DataMode::Functional; }
+  // Starts tracing on `wafer` if --vcd was given (region defaults to the 4x4 corner, colours to all).
+  void start_trace(fabric::Wafer& wafer) const;
+};
+
+// Parses "1,2,3" or "0-3,7".
+std::vector<int> parse_int_list(const std::string& text, const std::string& option);
+
+std::uint64_t peak_rss_bytes();
+
+// The common part of every JSON result.
+nlohmann::json result_envelope(const hw::ArchParams& arch, double host_seconds, std::uint64_t simulated_cycles);
+// Writes `j` to `path` atomically (nothing half-written on error).
+void write_json(const std::string& path, const nlohmann::json& j);
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace wafersim::runtime
