@@ -488,6 +488,10 @@ bool ComputeEngine::busy() const {
   if (in_task_ || main_free_ > now_ || !boot_done_ || !teardown_pending_.empty()) return true;
   for (const Microthread& m : uts_)
     if (m.active || !m.pending.empty()) return true;
+  // Wavelets delivered but not consumed (e.g. a blocked colour) are pending work: a run that ends with them is
+  // reported as a deadlock naming the queue, instead of completing silently.
+  for (int iq = 0; iq < queues_.num_input_queues(); ++iq)
+    if (!queues_.iq(iq).empty()) return true;
   return pick_task() >= 0;
 }
 

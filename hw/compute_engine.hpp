@@ -109,6 +109,8 @@ class ComputeEngine : public PeAgent {
 
   // ---- PeAgent
   Cycle step(Cycle now, PeQueues& queues) override;
+  // Busy: a task or microthread runs or is runnable, or an input queue holds wavelets nobody consumed yet.
+  // Activated-but-blocked tasks alone do not make the PE busy.
   bool busy() const override;
   void on_teardown(Color c, Cycle now) override;
   void describe_wait(std::ostream& os) const override;

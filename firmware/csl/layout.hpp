@@ -20,6 +20,14 @@ class Fabric;
 
 namespace wafersim::csl {
 
+// A colour route of one PE (rx mux, tx multicast), e.g. route(bit(Dir::West), bit(Dir::Ramp) | bit(Dir::East)).
+inline hw::ColorConfig route(hw::DirMask rx, hw::DirMask tx) {
+  hw::ColorConfig c;
+  c.rx = rx;
+  c.tx = tx;
+  return c;
+}
+
 class Layout {
  public:
   // Builds the program of one PE; (x, y) are the PE's coordinates inside the rectangle.

@@ -7,14 +7,7 @@ using csl::scalar;
 using hw::bit;
 using hw::Dir;
 
-namespace {
-hw::ColorConfig route(hw::DirMask rx, hw::DirMask tx) {
-  hw::ColorConfig c;
-  c.rx = rx;
-  c.tx = tx;
-  return c;
-}
-}  // namespace
+using csl::route;
 
 // ---- single-PE GEMV -------------------------------------------------------------------------------------------
 

@@ -278,3 +278,35 @@ TEST(Deadlock, AMicrothreadWaitingForWaveletsThatNeverComeIsReported) {
     EXPECT_NE(m.find("microthread 3 fadds 0/4 waits on IQ 3 empty (colour 2)"), std::string::npos) << m;
   }
 }
+
+namespace {
+struct NeverUnblocks : csl::Program {
+  int got = 0;
+  csl::DataTask rx{this, 6, [this](hw::TaskArg) { ++got; }, 2};
+  void init() override { block(rx); }
+};
+struct SendsTwo : csl::Program {
+  csl::Array<float> v{this, "v", 2};
+  void start() override { fmovs(fabout({.extent = 2, .color = 6, .output_queue = 2}), v, {.async = true}); }
+};
+}  // namespace
+
+TEST(Deadlock, WaveletsLeftInABlockedColoursQueueAreReported) {
+  hw::ArchParams a;
+  a.simulation.deadlock_cycles = 300;
+  Fabric f(a, 2, 1);
+  csl::Layout layout(2, 1);
+  layout.set_tile_program<SendsTwo>(0, 0);
+  layout.set_tile_program<NeverUnblocks>(1, 0);
+  layout.set_color_config(0, 0, 6, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
+  layout.set_color_config(1, 0, 6, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
+  layout.load(f);
+  try {
+    f.run();
+    FAIL() << "no deadlock reported";
+  } catch (const DeadlockError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("IQ 2 (colour 6) holds 2 wavelet(s), colour blocked"), std::string::npos) << m;
+  }
+  EXPECT_EQ(layout.program_as<NeverUnblocks>(1, 0).got, 0);
+}

@@ -163,7 +163,7 @@ TEST(DataTask, BlockedColourLeavesWaveletsInTheQueueUntilUnblocked) {
   pe.run();
   EXPECT_TRUE(p.args.empty());
   EXPECT_EQ(pe.queues.iq(2).size(), 2);  // the router sees a full-ish queue: back-pressure
-  EXPECT_FALSE(pe.ce.busy());
+  EXPECT_TRUE(pe.ce.busy());             // unconsumed wavelets are pending work (deadlock if never unblocked)
   EXPECT_NE(wait_of(pe.ce).find("colour blocked"), std::string::npos) << wait_of(pe.ce);
   p.call("go");  // host launch: activates `go`, which unblocks colour 4
   pe.step(pe.now + 1);
@@ -204,10 +204,8 @@ struct Accumulate : test::OpenProgram {
                         ++done_runs;
                         done_at = now();
                       }};
-  csl::LocalTask go{this, 11, [this] {
-                      fadds(acc, acc, fabin({.extent = n, .color = 5, .input_queue = 3}),
-                            {.async = true, .activate = done, .unblock = 12});
-                    }};
+  hw::FabinDsd in = fabin({.extent = n, .color = 5, .input_queue = 3});  // binds IQ 3 to colour 5 at load
+  csl::LocalTask go{this, 11, [this] { fadds(acc, acc, in, {.async = true, .activate = done, .unblock = 12}); }};
   csl::LocalTask blocked{this, 12, [] {}};
   void init() override {
     block(blocked);
@@ -421,9 +419,8 @@ TEST(TaskIds, AutoLocalIdsAvoidColoursAndReservedIds) {
 namespace {
 struct HalfStream : test::OpenProgram {
   csl::Array<f16> a{this, "a", 3}, d{this, "d", 3};
-  csl::LocalTask go{this, 11, [this] {
-                      faddh(d, a, fabin({.extent = 3, .color = 9, .input_queue = 4}), {.async = true});
-                    }};
+  hw::FabinDsd in = fabin({.extent = 3, .color = 9, .input_queue = 4});
+  csl::LocalTask go{this, 11, [this] { faddh(d, a, in, {.async = true}); }};
   void init() override { activate(go); }
 };
 }  // namespace

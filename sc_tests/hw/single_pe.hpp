@@ -1,6 +1,8 @@
 // Test harness: one compute engine with its own SRAM and queues, stepped by hand (no fabric). Tests push wavelets
 // into input queues and pop output queues themselves, as the router would.
 #pragma once
+#include <stdexcept>
+
 #include "firmware/csl/program.hpp"
 #include "hw/arch_params.hpp"
 #include "hw/compute_engine.hpp"
@@ -36,8 +38,10 @@ struct SinglePe {
     while (next != hw::kNever && next <= limit) step(next);
     return now;
   }
+  // Delivers a wavelet as the router would (the colour must be bound to input queue `iq`).
   void push(int iq, hw::Color c, std::uint32_t payload, bool control = false) {
-    queues.iq(iq).push(hw::Wavelet{payload, c, control});
+    if (queues.input_queue_of(c) != iq) throw std::logic_error("test: colour not bound to that input queue");
+    queues.deliver(hw::Wavelet{payload, c, control});
   }
 };
 
