@@ -189,6 +189,17 @@ Cycle ComputeEngine::op_cycles(const DsdOp& op, std::uint32_t n) const {
   int w = simd_width(op.code, arch_.pe.simd);
   for (const Operand* o : {&op.dest, &op.src0, &op.src1})
     if (auto* m = std::get_if<MemDsd>(o)) w = std::min(w, stride_width_cap(*m));
+  // Optional bank-conflict refinement (SDK "SIMD mode" appendix): SRAM is 8 banks with 16-bit interleave and a
+  // cycle can read two 64-bit source windows only from disjoint banks, i.e. when the sources' 16-bit word
+  // addresses differ by 4 modulo 8. Two unit-stride vector sources that violate this need two cycles per group.
+  if (arch_.pe.bank_conflicts && w > 1) {
+    auto* a = std::get_if<MemDsd>(&op.src0);
+    auto* b = std::get_if<MemDsd>(&op.src1);
+    if (a && b && !a->scalar_ref && !b->scalar_ref && a->length() > 1 && b->length() > 1) {
+      const std::int64_t wa = a->address(0) / 2, wb = b->address(0) / 2;
+      if ((((wa - wb) % 8) + 8) % 8 != 4) w = std::max(1, w / 2);
+    }
+  }
   w = std::max(w, 1);
   return (Cycle(n) + Cycle(w) - 1) / Cycle(w) + Cycle(arch_.pe.dsd_setup_cycles);
 }

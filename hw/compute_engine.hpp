@@ -3,7 +3,8 @@
 // main thread (memory operands) or by microthreads (async operations with a fabric operand), and the SRAM they use.
 // Event-driven: an idle CE costs nothing; step() does all that is due at `now` and names the next cycle it needs.
 // Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost only their DSD
-// operations), contention between the main thread and microthreads for the datapath, bank conflicts, FIFOs.
+// operations), contention between the main thread and microthreads for the datapath, FIFOs. Bank conflicts only
+// as an optional heuristic (pe.bank_conflicts, off by default; see op_cycles).
 #pragma once
 #include <array>
 #include <cstdint>

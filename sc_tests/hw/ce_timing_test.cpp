@@ -142,3 +142,22 @@ TEST(DataMode, TimingOnlySramGivesTheSameCycles) {
   EXPECT_EQ(functional, timing);
   EXPECT_GT(functional.back().first, 50u);  // the comparison covered real work
 }
+
+TEST(SimdTiming, OptionalBankConflictsHalveTheWidthOfMisalignedSources) {
+  hw::ArchParams banks;
+  banks.pe.bank_conflicts = true;
+  // h and hd are 2000-byte arrays: h starts at 4096 (word 2048), hd at 6096 (word 3048).
+  // src0 = h[0..100), src1 = h[k..k+100): word distance k; only k % 8 == 4 reads disjoint banks.
+  auto with_offset = [&](std::int32_t k, const hw::ArchParams& a) {
+    return measure([k](Timed& p) {
+      p.faddh(mem1d(p.hd, {.extent = 100}), mem1d(p.h, {.extent = 100}), mem1d(p.h, {.extent = 100, .offset = k}));
+    }, a);
+  };
+  EXPECT_EQ(with_offset(4, banks), 26u);
+  EXPECT_EQ(with_offset(12, banks), 26u);
+  EXPECT_EQ(with_offset(0, banks), 51u);  // same banks: two cycles per 4 elements
+  EXPECT_EQ(with_offset(1, banks), 51u);
+  EXPECT_EQ(with_offset(0, hw::ArchParams{}), 26u);  // off by default
+  // The scalar operand of an FMAC is not a vector source: only src0 and src1 count.
+  EXPECT_EQ(measure([](Timed& p) { p.fmach(mem1d(p.hd, {.extent = 100}), mem1d(p.h, {.extent = 100}), mem1d(p.h, {.extent = 100, .offset = 4}), f16(1.0f)); }, banks), 26u);
+}
