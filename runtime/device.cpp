@@ -87,14 +87,15 @@ void Device::copy(bool to_device, const std::string& symbol, PeRect rect, std::u
 
 int Device::launch(const std::string& function) {
   const int n = layout().call(function);
-  launch_cycle_ = fabric_->now();
+  // The CEs are woken at the first cycle not simulated yet: the current one before any run, the next one after.
+  launch_cycle_ = fabric_->now() + (ran_ ? 1 : 0);
   launched_ = true;
   return n;
 }
 
 RunReport Device::run(std::uint64_t max_cycles) {
   RunReport r;
-  r.launch_cycle = launched_ ? launch_cycle_ : fabric_->now();
+  r.launch_cycle = launched_ ? launch_cycle_ : fabric_->now() + (ran_ ? 1 : 0);
   fabric::RunResult res;
   try {
     res = fabric_->run(max_cycles);
@@ -102,6 +103,7 @@ RunReport Device::run(std::uint64_t max_cycles) {
     throw DeadlockError(std::string("device: the kernel launched at cycle ") + std::to_string(r.launch_cycle) +
                         " cannot finish: " + e.what());
   }
+  ran_ = true;
   r.completed = res.completed;
   r.cycles = res.cycles > r.launch_cycle ? res.cycles - r.launch_cycle : 0;
   r.microseconds = arch_.cycles_to_us(double(r.cycles));

@@ -119,6 +119,7 @@ class Device {
   MemcpyTiming memcpy_;
   std::uint64_t launch_cycle_ = 0;
   bool launched_ = false;
+  bool ran_ = false;
 };
 
 template <class T>
