@@ -310,3 +310,40 @@ TEST(Deadlock, WaveletsLeftInABlockedColoursQueueAreReported) {
   }
   EXPECT_EQ(layout.program_as<NeverUnblocks>(1, 0).got, 0);
 }
+
+namespace {
+// SDK topic-05 idiom: a control wavelet after the data marks the end of a stream and runs a control task.
+struct StreamWithSentinel : csl::Program {
+  csl::Array<float> v{this, "v", 3};
+  void start() override {
+    fmovs(fabout({.extent = 3, .color = 7, .output_queue = 2}), v, {.async = true});
+    send_control(7, 2, hw::ControlPayload::single(hw::SwitchCmd::Nop, false, 40, 0x1234));
+  }
+};
+struct SumUntilSentinel : csl::Program {
+  float sum = 0;
+  float sum_at_sentinel = -1;
+  std::uint16_t sentinel_data = 0;
+  csl::DataTask rx{this, 7, [this](hw::TaskArg a) { sum += a.f32(); }};
+  csl::ControlTask end{this, 40, [this](hw::TaskArg a) {
+                         sum_at_sentinel = sum;
+                         sentinel_data = a.data16();
+                       }};
+};
+}  // namespace
+
+TEST(ControlTask, SentinelControlWaveletEndsAStreamOnTheFabric) {
+  Fabric f(hw::ArchParams{}, 2, 1);
+  csl::Layout layout(2, 1);
+  layout.set_tile_program<StreamWithSentinel>(0, 0);
+  layout.set_tile_program<SumUntilSentinel>(1, 0);
+  layout.set_color_config(0, 0, 7, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
+  layout.set_color_config(1, 0, 7, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
+  layout.load(f);
+  layout.write_symbol<float>(0, 0, "v", {1.5f, 2.0f, 4.0f});
+  ASSERT_TRUE(f.run().completed);
+  const auto& r = layout.program_as<SumUntilSentinel>(1, 0);
+  EXPECT_EQ(r.sum_at_sentinel, 7.5f);  // all three data wavelets were consumed before the sentinel
+  EXPECT_EQ(r.sentinel_data, 0x1234);
+  EXPECT_EQ(layout.engine(1, 0).stats().tasks_run, 4u);
+}
