@@ -22,6 +22,8 @@ float TaskArg::f16() const { return f16_bits_to_f32(data16()); }
 ComputeEngine::ComputeEngine(const ArchParams& arch, int x, int y, Sram& sram, PeQueues& queues)
     : arch_(arch), x_(x), y_(y), sram_(sram), queues_(queues) {
   iq_readers_.fill(0);
+  if (queues_.num_input_queues() > 8 || queues_.num_output_queues() > 8)
+    fail("at most 8 input and 8 output queues are supported (microthread IDs are queue IDs)");
 }
 
 std::string ComputeEngine::name() const { return "PE(" + str(x_) + "," + str(y_) + ")"; }
@@ -95,6 +97,7 @@ void ComputeEngine::set_teardown_handler(Color color, std::function<void(Color)>
 
 void ComputeEngine::activate(int id) {
   if (id < 0 || id >= 64) fail("activate: task ID " + str(id) + " outside 0..63");
+  if (tasks_[id].kind == TaskKind::Unbound) fail("activate: no task is bound to ID " + str(id));
   tasks_[id].activated = true;
 }
 void ComputeEngine::block(int id) {

@@ -441,3 +441,15 @@ TEST(Microthread, Fp16FabricOperandsUseTheLowHalfOfEachWavelet) {
   EXPECT_EQ(d[2].to_float(), 0.0f);
   EXPECT_EQ(pe.ce.stats().wavelets_received, 3u);
 }
+
+TEST(TaskIds, ActivatingAnUnboundIdIsAnError) {
+  SinglePe pe;
+  Three p;
+  pe.load(p);
+  try {
+    p.activate(12);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("PE(0,0): activate: no task is bound to ID 12"), std::string::npos) << e.what();
+  }
+}
