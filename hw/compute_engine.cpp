@@ -259,6 +259,11 @@ void ComputeEngine::execute(const DsdOp& op) {
   start_pending(ut, cursor_ + arch_.pe.dsd_setup_cycles);
 }
 
+void ComputeEngine::charge(Cycle cycles) {
+  if (!in_task_) fail("charge: scalar work is charged only inside a task");
+  cursor_ += cycles;
+}
+
 void ComputeEngine::start_pending(int ut, Cycle earliest) {
   Microthread& m = uts_[ut];
   if (m.active || m.pending.empty()) return;

@@ -107,6 +107,9 @@ class ComputeEngine : public PeAgent {
   void execute(const DsdOp& op);
   // Cycle of the main thread's time cursor: inside a task body, the start of the next operation.
   Cycle time() const { return cursor_; }
+  // Charges `cycles` of scalar work to the running task (task bodies' C++ code is otherwise free): kernels use it
+  // to account for what a CSL task would execute outside DSD operations (e.g. an exp approximation per element).
+  void charge(Cycle cycles);
 
   // ---- PeAgent
   Cycle step(Cycle now, PeQueues& queues) override;

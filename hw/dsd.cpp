@@ -21,6 +21,9 @@ constexpr OpInfo kOps[] = {
     {"mov32", 1, false, E::U32, E::U32, E::U32}, {"fnegh", 1, false, E::F16, E::F16, E::F16},
     {"fnegs", 1, false, E::F32, E::F32, E::F32}, {"fh2s", 1, false, E::F32, E::F16, E::F16},
     {"fs2h", 1, false, E::F16, E::F32, E::F32},
+    {"add16", 2, false, E::U16, E::U16, E::U16},  {"sub16", 2, false, E::U16, E::U16, E::U16},
+    {"and16", 2, false, E::U16, E::U16, E::U16},  {"or16", 2, false, E::U16, E::U16, E::U16},
+    {"xor16", 2, false, E::U16, E::U16, E::U16},
 };
 
 float f32(std::uint32_t b) { return std::bit_cast<float>(b); }
@@ -48,7 +51,9 @@ int simd_width(OpCode op, const SimdParams& s) {
       return s.fp32_ops;
     case OpCode::Fmaxh: return s.fmaxh;
     case OpCode::Fmaxs: return s.fmaxs;
-    case OpCode::Mov16: return s.mov16;
+    case OpCode::Mov16: case OpCode::Add16: case OpCode::Sub16: case OpCode::And16: case OpCode::Or16:
+    case OpCode::Xor16:
+      return s.mov16;
     case OpCode::Mov32: return s.mov32;
     case OpCode::Fh2s: case OpCode::Fs2h: return s.convert;
   }
@@ -95,6 +100,11 @@ std::uint32_t apply_op(OpCode op, std::uint32_t a, std::uint32_t b, std::uint32_
     case OpCode::Fnegs: return a ^ 0x80000000u;
     case OpCode::Fh2s: return b32(h2f(a));
     case OpCode::Fs2h: return f2h(f32(a));
+    case OpCode::Add16: return (a + b) & 0xffffu;
+    case OpCode::Sub16: return (a - b) & 0xffffu;
+    case OpCode::And16: return a & b & 0xffffu;
+    case OpCode::Or16: return (a | b) & 0xffffu;
+    case OpCode::Xor16: return (a ^ b) & 0xffffu;
   }
   return 0;
 }

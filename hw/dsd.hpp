@@ -79,6 +79,7 @@ enum class OpCode : std::uint8_t {
   Fmovh, Fmovs, Mov16, Mov32,                              // dest = src0
   Fnegh, Fnegs,                                            // dest = -src0
   Fh2s, Fs2h,                                              // conversions f16 -> f32, f32 -> f16
+  Add16, Sub16, And16, Or16, Xor16,                        // u16 dest = src0 op src1 (wrapping)
 };
 
 enum class ElemType : std::uint8_t { F16, F32, U16, U32 };

@@ -327,6 +327,11 @@ void Program::mov16(Operand d, Operand a, Async o) { op(OpCode::Mov16, d, a, {},
 void Program::mov32(Operand d, Operand a, Async o) { op(OpCode::Mov32, d, a, {}, {}, o); }
 void Program::fh2s(Operand d, Operand a, Async o) { op(OpCode::Fh2s, d, a, {}, {}, o); }
 void Program::fs2h(Operand d, Operand a, Async o) { op(OpCode::Fs2h, d, a, {}, {}, o); }
+void Program::add16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Add16, d, a, b, {}, o); }
+void Program::sub16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Sub16, d, a, b, {}, o); }
+void Program::and16(Operand d, Operand a, Operand b, Async o) { op(OpCode::And16, d, a, b, {}, o); }
+void Program::or16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Or16, d, a, b, {}, o); }
+void Program::xor16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Xor16, d, a, b, {}, o); }
 
 void Program::send_control(Color color, int oq, std::uint32_t payload, Async opt) {
   opt.async = true;

@@ -275,6 +275,8 @@ class Program {
   void set_priority(TaskRef t, Priority p);
   // The main thread's current cycle inside a task body (start of the next operation).
   Cycle now() const { return engine().time(); }
+  // Charges cycles of scalar work to the running task (C++ code in a body is otherwise free).
+  void charge(Cycle cycles) { engine().charge(cycles); }
 
   // ---- builtins (dest first, as in CSL). Fabric operands require {.async = true}.
   void fmach(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
@@ -296,6 +298,11 @@ class Program {
   void mov32(Operand dest, Operand src, Async opt = {});
   void fh2s(Operand dest, Operand src, Async opt = {});
   void fs2h(Operand dest, Operand src, Async opt = {});
+  void add16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void sub16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void and16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void or16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void xor16(Operand dest, Operand src0, Operand src1, Async opt = {});
   // Sends one control wavelet (e.g. switch commands built with hw::ControlPayload) on `color` through `oq`.
   void send_control(Color color, int oq, std::uint32_t payload, Async opt = {.async = true});
 

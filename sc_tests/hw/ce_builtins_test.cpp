@@ -247,3 +247,43 @@ TEST_F(BuiltinTest, ElementSizeMismatchIsAnError) {
     EXPECT_NE(std::string(e.what()).find("PE(0,0)"), std::string::npos) << e.what();
   }
 }
+
+TEST_F(BuiltinTest, SixteenBitIntegerOpsWrap) {
+  std::vector<std::uint16_t> B16(N);
+  for (std::uint32_t i = 0; i < N; ++i) B16[i] = static_cast<std::uint16_t>(SA[i] * 7 + 13);
+  struct Ints : test::OpenProgram {
+    csl::Array<std::uint16_t> a{this, "a", N}, b{this, "b", N}, add{this, "add", N}, sub{this, "sub", N},
+        andv{this, "and", N}, orv{this, "or", N}, xorv{this, "xor", N};
+    csl::LocalTask t{this, 1, [this] {
+                       add16(add, a, b);
+                       sub16(sub, a, b);
+                       and16(andv, a, b);
+                       or16(orv, a, b);
+                       xor16(xorv, a, std::uint16_t(0xffff));
+                     }};
+    void init() override { activate(t); }
+  };
+  SinglePe pe2;
+  Ints q;
+  pe2.load(q);
+  q.a.write(SA);
+  q.b.write(B16);
+  pe2.run();
+  for (std::uint32_t i = 0; i < N; ++i) {
+    EXPECT_EQ(q.add.get(i), std::uint16_t(SA[i] + B16[i])) << i;
+    EXPECT_EQ(q.sub.get(i), std::uint16_t(SA[i] - B16[i])) << i;
+    EXPECT_EQ(q.andv.get(i), std::uint16_t(SA[i] & B16[i])) << i;
+    EXPECT_EQ(q.orv.get(i), std::uint16_t(SA[i] | B16[i])) << i;
+    EXPECT_EQ(q.xorv.get(i), std::uint16_t(~SA[i])) << i;
+  }
+  // 5 ops of 37 elements at 4/cycle: 5 * (10 + 1), after the 2-cycle task switch
+  EXPECT_EQ(pe2.ce.stats().main_busy_cycles, 2u + 5u * 11u);
+}
+
+TEST_F(BuiltinTest, ChargedScalarWorkDelaysTheTaskEnd) {
+  run([&] {
+    p.fadds(p.d, p.a, p.b);  // 37 at 2/cycle: 19 + 1
+    p.charge(100);
+  });
+  EXPECT_EQ(pe.ce.stats().main_busy_cycles, 2u + 20u + 100u);
+}
