@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "fabric/fabric.hpp"
@@ -346,4 +347,44 @@ TEST(ControlTask, SentinelControlWaveletEndsAStreamOnTheFabric) {
   EXPECT_EQ(r.sum_at_sentinel, 7.5f);  // all three data wavelets were consumed before the sentinel
   EXPECT_EQ(r.sentinel_data, 0x1234);
   EXPECT_EQ(layout.engine(1, 0).stats().tasks_run, 4u);
+}
+
+namespace {
+struct Flood : csl::Program {
+  csl::Array<std::uint32_t> v{this, "v", 30};
+  void start() override { mov32(fabout({.extent = 30, .color = 8, .output_queue = 2}), v, {.async = true}); }
+};
+// Blocks colour 8 until a long memory operation (2000 fp32 FMACs = 2001 cycles) has finished.
+struct SlowReceiver : csl::Program {
+  csl::Array<float> big{this, "big", 2000};
+  std::vector<std::uint32_t> got;
+  csl::DataTask rx{this, 8, [this](hw::TaskArg a) { got.push_back(a.u32()); }, 2};
+  void init() override { block(rx); }
+  void start() override {
+    fmacs(big, big, big, 1.0f);
+    unblock(rx);  // takes effect for the picker when this task ends
+  }
+};
+}  // namespace
+
+TEST(BackPressure, ABlockedColourStallsTheSendersMicrothreadUntilUnblocked) {
+  Fabric f(hw::ArchParams{}, 2, 1);
+  csl::Layout layout(2, 1);
+  layout.set_tile_program<Flood>(0, 0);
+  layout.set_tile_program<SlowReceiver>(1, 0);
+  layout.set_color_config(0, 0, 8, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
+  layout.set_color_config(1, 0, 8, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
+  layout.load(f);
+  std::vector<std::uint32_t> v(30);
+  for (std::uint32_t i = 0; i < 30; ++i) v[i] = 100 + i;
+  layout.write_symbol(0, 0, "v", v);
+  f.run_until(1000);
+  EXPECT_EQ(f.queues(1, 0).iq(2).size(), 4);  // IQ 2 is full: the router holds the rest
+  std::ostringstream os;
+  layout.engine(0, 0).describe_wait(os);
+  EXPECT_NE(os.str().find("waits on OQ 2 full (colour 8)"), std::string::npos) << os.str();
+  ASSERT_TRUE(f.run().completed);
+  EXPECT_EQ(layout.program_as<SlowReceiver>(1, 0).got, v);
+  EXPECT_GT(layout.engine(0, 0).stats().microthread_stall_cycles, 1900u);
+  EXPECT_GT(f.stats().cycles, 2003u + 30u);  // nothing is consumed before the receiver's task ends at 2003
 }
