@@ -4,42 +4,149 @@
 #include <cmath>
 #include <numbers>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "models/half.hpp"
+
 namespace wafersim::models::cpu {
 
 namespace {
 
-// One clone per instruction set, picked at load time: the build targets baseline x86-64, the reference
-// should still use AVX2/AVX-512 where the host has them.
-#if defined(__x86_64__) && !defined(__clang__)
-#define WAFERSIM_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define WAFERSIM_SIMD_CLONES
-#endif
+// Dot products: one summation order for every weight dtype (4 x 8 lanes, fused multiply-add, a fixed horizontal
+// sum, then the tail), so F16 weights and their F32 widening give bit-identical results.
+#if defined(__x86_64__)
+#define WAFERSIM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-WAFERSIM_SIMD_CLONES
-float dot_kernel(const float* a, const float* b, int64_t n) {
-  float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+template <DType D>
+WAFERSIM_AVX2 inline __m256 load8(const void* w, int64_t i) {
+  if constexpr (D == DType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(w) + i);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
+    if constexpr (D == DType::F16) return _mm256_cvtph_ps(h);
+    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType D>
+WAFERSIM_AVX2 float dot_avx2(const void* w, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(load8<D>(w, i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(load8<D>(w, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load8<D>(w, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load8<D>(w, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load8<D>(w, i), _mm256_loadu_ps(x + i), a0);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float acc = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; ++i) {
+    float wi;
+    if constexpr (D == DType::F32) wi = static_cast<const float*>(w)[i];
+    else if constexpr (D == DType::F16) wi = half_to_float(static_cast<const uint16_t*>(w)[i]);
+    else wi = bf16_to_float(static_cast<const uint16_t*>(w)[i]);
+    acc = std::fma(wi, x[i], acc);
+  }
   return acc;
 }
 
-// y += alpha * x
-WAFERSIM_SIMD_CLONES
-void axpy_kernel(float alpha, const float* x, int64_t n, float* y) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+template <DType D>
+WAFERSIM_AVX2 void widen_avx2(const void* w, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8<D>(w, i));
+  for (; i < n; ++i)
+    out[i] = D == DType::F16 ? half_to_float(static_cast<const uint16_t*>(w)[i]) : bf16_to_float(static_cast<const uint16_t*>(w)[i]);
 }
 
-// Tokens processed per pass over the weights: each weight row is read once per block of tokens.
+WAFERSIM_AVX2 void axpy_avx2(float alpha, const float* x, int64_t n, float* y) {
+  const __m256 a = _mm256_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
+}
+
+bool host_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#else
+bool host_has_avx2() { return false; }
+#endif
+
+bool g_fast = host_has_avx2();
+
+// Portable kernels: the same 32-lane order, scalar.
+template <DType D>
+float dot_portable(const void* w, const float* x, int64_t n) {
+  auto weight = [w](int64_t i) {
+    if constexpr (D == DType::F32) return static_cast<const float*>(w)[i];
+    else if constexpr (D == DType::F16) return half_to_float(static_cast<const uint16_t*>(w)[i]);
+    else return bf16_to_float(static_cast<const uint16_t*>(w)[i]);
+  };
+  float lanes[32] = {};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int l = 0; l < 32; ++l) lanes[l] = std::fma(weight(i + l), x[i + l], lanes[l]);
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] = std::fma(weight(i + l), x[i + l], lanes[l]);
+  float s[8];
+  for (int l = 0; l < 8; ++l) s[l] = (lanes[l] + lanes[l + 8]) + (lanes[l + 16] + lanes[l + 24]);
+  float acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) acc = std::fma(weight(i), x[i], acc);
+  return acc;
+}
+
+float dot_any(DType dtype, const void* w, const float* x, int64_t n) {
+#if defined(__x86_64__)
+  if (g_fast) {
+    switch (dtype) {
+      case DType::F16: return dot_avx2<DType::F16>(w, x, n);
+      case DType::BF16: return dot_avx2<DType::BF16>(w, x, n);
+      default: return dot_avx2<DType::F32>(w, x, n);
+    }
+  }
+#endif
+  switch (dtype) {
+    case DType::F16: return dot_portable<DType::F16>(w, x, n);
+    case DType::BF16: return dot_portable<DType::BF16>(w, x, n);
+    default: return dot_portable<DType::F32>(w, x, n);
+  }
+}
+
+float dot_kernel(const float* a, const float* b, int64_t n) { return dot_any(DType::F32, a, b, n); }
+
+// 16-bit row -> fp32 (exact).
+void widen(DType dtype, const void* w, int64_t n, float* out) {
+#if defined(__x86_64__)
+  if (g_fast) return dtype == DType::F16 ? widen_avx2<DType::F16>(w, n, out) : widen_avx2<DType::BF16>(w, n, out);
+#endif
+  convert_to_f32(dtype, static_cast<const uint8_t*>(w), static_cast<size_t>(n), out);
+}
+
+void axpy_kernel(float alpha, const float* x, int64_t n, float* y) {
+#if defined(__x86_64__)
+  if (g_fast) return axpy_avx2(alpha, x, n, y);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
+}
+
+// Tokens processed per pass over the weights: each weight row is read (and widened) once per block of tokens.
 constexpr int64_t kTokenBlock = 16;
+// A fork/join costs microseconds when the cores are free and milliseconds when they are shared: only products
+// of a quarter million multiply-adds or more go to both cores.
 constexpr int64_t kParallelMacs = 1 << 18;
 
 }  // namespace
 
+void use_portable_kernels(bool portable) { g_fast = !portable && host_has_avx2(); }
+
 float dot(const float* a, const float* b, int64_t n) { return dot_kernel(a, b, n); }
 
-void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y, const float* bias) {
+void matmul(const float* x, int64_t tokens, int64_t in, WeightView w, int64_t out, float* y, const float* bias) {
   matmul_fused(x, tokens, in, {{w, out, y, bias}});
 }
 
@@ -48,18 +155,28 @@ void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<
   for (const auto& p : parts) rows += p.out;
   for (int64_t t0 = 0; t0 < tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(tokens, t0 + kTokenBlock);
-    // A fork/join costs microseconds when the cores are free and milliseconds when they are shared: only
-    // products of a quarter million multiply-adds or more go to both cores.
     const bool parallel = rows * in * (t1 - t0) >= kParallelMacs;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t r = 0; r < rows; ++r) {
-      size_t part = 0;
-      int64_t j = r;
-      while (j >= parts[part].out) j -= parts[part++].out;
-      const MatmulPart& p = parts[part];
-      const float* wj = p.w + j * in;
-      const float b = p.bias ? p.bias[j] : 0.0f;
-      for (int64_t t = t0; t < t1; ++t) p.y[t * p.out + j] = dot_kernel(wj, x + t * in, in) + b;
+#pragma omp parallel if (parallel)
+    {
+      std::vector<float> widened;  // a 16-bit row widened once for a block of several tokens
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        size_t part = 0;
+        int64_t j = r;
+        while (j >= parts[part].out) j -= parts[part++].out;
+        const MatmulPart& p = parts[part];
+        const float b = p.bias ? p.bias[j] : 0.0f;
+        const auto* row = static_cast<const uint8_t*>(p.w.data) + static_cast<size_t>(j * in) * dtype_size(p.w.dtype);
+        DType dtype = p.w.dtype;
+        const void* wj = row;
+        if (dtype != DType::F32 && t1 - t0 > 1) {
+          widened.resize(static_cast<size_t>(in));
+          widen(dtype, row, in, widened.data());
+          dtype = DType::F32;
+          wj = widened.data();
+        }
+        for (int64_t t = t0; t < t1; ++t) p.y[t * p.out + j] = dot_any(dtype, wj, x + t * in, in) + b;
+      }
     }
   }
 }

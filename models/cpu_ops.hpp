@@ -6,23 +6,38 @@
 #include <vector>
 
 #include "models/llama_config.hpp"
+#include "models/safetensors.hpp"
 
 namespace wafersim::models::cpu {
 
-// y[t][j] = sum_k x[t][k] * w[j][k] (+ bias[j])   for t < tokens, j < out. w is row-major [out, in].
-// Each y[t][j] is computed independently, so results do not depend on the thread count.
-void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y,
+// A row-major [out, in] weight matrix in F32, F16 or BF16 (16-bit values are widened exactly inside the kernels).
+struct WeightView {
+  DType dtype = DType::F32;
+  const void* data = nullptr;
+};
+inline WeightView view_of(const FloatTensor& t) { return {t.dtype(), t.raw()}; }
+
+// y[t][j] = sum_k x[t][k] * w[j][k] (+ bias[j])   for t < tokens, j < out.
+// Each y[t][j] is computed independently, with one fixed summation order for every dtype and thread count.
+void matmul(const float* x, int64_t tokens, int64_t in, WeightView w, int64_t out, float* y,
             const float* bias = nullptr);
+inline void matmul(const float* x, int64_t tokens, int64_t in, const float* w, int64_t out, float* y,
+                   const float* bias = nullptr) {
+  matmul(x, tokens, in, WeightView{DType::F32, w}, out, y, bias);
+}
 
 // Several matmuls of the same input in one parallel pass (fused QKV, fused gate/up): one fork/join instead of
 // one per weight, which matters on a loaded 2-core host.
 struct MatmulPart {
-  const float* w;       // [out, in]
+  WeightView w;         // [out, in]
   int64_t out;
   float* y;             // [tokens, out]
   const float* bias = nullptr;
 };
 void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<MatmulPart>& parts);
+
+// The kernels use AVX2 + FMA + F16C when the host has them; tests switch to the portable ones with this.
+void use_portable_kernels(bool portable);
 
 float dot(const float* a, const float* b, int64_t n);
 

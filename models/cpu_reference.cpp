@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <stdexcept>
 
 #include "models/cpu_ops.hpp"
@@ -12,10 +13,32 @@ CpuReference::CpuReference(std::shared_ptr<const LlamaWeights> weights)
     : weights_(std::move(weights)),
       inv_freq_(cpu::rope_inv_freq(weights_->config)),
       k_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
-      v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)) {}
+      v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
+      max_threads_(omp_get_max_threads()),
+      last_threads_(max_threads_) {}
 
 std::string CpuReference::describe() const {
-  return "cpu (fp32 reference, " + std::to_string(omp_get_max_threads()) + " threads)";
+  std::string s = "cpu (fp32 reference, " + std::to_string(max_threads_) + " threads";
+  if (max_threads_ > 1 && decode_steps_ > 0) s += ", decoding on " + std::to_string(last_threads_);
+  return s + ")";
+}
+
+int CpuReference::decode_threads() {
+  if (max_threads_ <= 1) return 1;
+  // Steps 0 and 1 time both; afterwards the faster one runs and the slower is re-timed at steps 64, 128, 256, ...
+  // (a probe on a loaded host can cost several normal steps, so probes thin out exponentially).
+  const int64_t step = decode_steps_;
+  if (step < 2) return step == 0 ? max_threads_ : 1;
+  const int faster = seconds_all_ <= seconds_one_ ? max_threads_ : 1;
+  if (step >= 64 && (step & (step - 1)) == 0) return faster == 1 ? max_threads_ : 1;
+  return faster;
+}
+
+void CpuReference::record_decode_time(int threads, double seconds) {
+  double& smoothed = threads == 1 ? seconds_one_ : seconds_all_;
+  smoothed = smoothed == 0.0 ? seconds : 0.5 * smoothed + 0.5 * seconds;
+  last_threads_ = threads;
+  ++decode_steps_;
 }
 
 std::vector<float> CpuReference::prefill(const std::vector<int32_t>& tokens) {
@@ -31,7 +54,18 @@ std::vector<float> CpuReference::prefill(const std::vector<int32_t>& tokens) {
 std::vector<float> CpuReference::decode(int32_t token) {
   if (length_ == 0) throw std::logic_error("decode before prefill: the sequence is empty");
   std::vector<float> logits(static_cast<size_t>(vocab_size()));
-  forward(&token, 1, 1, logits.data());
+  const int saved = omp_get_max_threads();
+  const int threads = decode_threads();
+  omp_set_num_threads(threads);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    forward(&token, 1, 1, logits.data());
+  } catch (...) {
+    omp_set_num_threads(saved);
+    throw;
+  }
+  omp_set_num_threads(saved);
+  record_decode_time(threads, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return logits;
 }
 
@@ -57,8 +91,7 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
   std::vector<float> x(n * hidden), h(n * hidden), q(n * qd), attn(n * qd), o(n * hidden);
   std::vector<float> gate(n * inter), up(n * inter), act(n * inter);
   for (int64_t t = 0; t < count; ++t) {
-    const float* row = weights_->embed.data() + static_cast<int64_t>(tokens[t]) * hidden;
-    std::copy(row, row + hidden, x.data() + t * hidden);
+    weights_->embed.row_to_f32(static_cast<size_t>(tokens[t]), static_cast<size_t>(hidden), x.data() + t * hidden);
   }
 
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -75,9 +108,9 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
     float* v_new = vc.data() + length_ * kvd;
     auto bias = [](const FloatTensor& b) { return b.empty() ? nullptr : b.data(); };
     cpu::matmul_fused(h.data(), count, hidden,
-                      {{lw.wq.data(), qd, q.data(), bias(lw.bq)},
-                       {lw.wk.data(), kvd, k_new, bias(lw.bk)},
-                       {lw.wv.data(), kvd, v_new, bias(lw.bv)}});
+                      {{cpu::view_of(lw.wq), qd, q.data(), bias(lw.bq)},
+                       {cpu::view_of(lw.wk), kvd, k_new, bias(lw.bk)},
+                       {cpu::view_of(lw.wv), kvd, v_new, bias(lw.bv)}});
     for (int64_t t = 0; t < count; ++t) {
       cpu::apply_rope(q.data() + t * qd, c.num_attention_heads, c.head_dim, length_ + t, inv_freq_);
       cpu::apply_rope(k_new + t * kvd, c.num_key_value_heads, c.head_dim, length_ + t, inv_freq_);
@@ -92,14 +125,14 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
       cpu::attention(q.data() + t * qd, kc.data(), vc.data(), pos, c.num_attention_heads, c.num_key_value_heads,
                      c.head_dim, attn.data() + t * qd, scratch.data());
     }
-    cpu::matmul(attn.data(), count, qd, lw.wo.data(), hidden, o.data());
+    cpu::matmul(attn.data(), count, qd, cpu::view_of(lw.wo), hidden, o.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
 
     for (int64_t t = 0; t < count; ++t)
       cpu::rms_norm(x.data() + t * hidden, lw.post_norm.data(), hidden, c.rms_norm_eps, h.data() + t * hidden);
-    cpu::matmul_fused(h.data(), count, hidden, {{lw.w_gate.data(), inter, gate.data()}, {lw.w_up.data(), inter, up.data()}});
+    cpu::matmul_fused(h.data(), count, hidden, {{cpu::view_of(lw.w_gate), inter, gate.data()}, {cpu::view_of(lw.w_up), inter, up.data()}});
     cpu::swiglu(gate.data(), up.data(), count * inter, act.data());
-    cpu::matmul(act.data(), count, inter, lw.w_down.data(), hidden, o.data());
+    cpu::matmul(act.data(), count, inter, cpu::view_of(lw.w_down), hidden, o.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
   }
   length_ += count;
@@ -109,7 +142,7 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
   for (int64_t r = 0; r < logit_rows; ++r)
     cpu::rms_norm(x.data() + (first + r) * hidden, weights_->final_norm.data(), hidden, c.rms_norm_eps,
                   normed.data() + r * hidden);
-  cpu::matmul(normed.data(), logit_rows, hidden, weights_->output_weights().data(), c.vocab_size, logits);
+  cpu::matmul(normed.data(), logit_rows, hidden, cpu::view_of(weights_->output_weights()), c.vocab_size, logits);
 }
 
 }  // namespace wafersim::models

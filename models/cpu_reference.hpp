@@ -1,6 +1,7 @@
 // The fp32 CPU reference forward pass of a LLaMA-family model (embedding, RMSNorm, RoPE incl. LLaMA-3 scaling,
 // causal GQA attention with a KV cache, SwiGLU MLP, residuals, final norm, tied/untied lm_head, Qwen2 QKV bias):
-// the oracle the wafer runs are judged against. Not modelled: fp16/bf16 arithmetic, sliding windows, batching.
+// the oracle the wafer runs are judged against. F16/BF16 weights are widened exactly; all arithmetic is fp32.
+// Not modelled: fp16/bf16 arithmetic, sliding windows, batching.
 #pragma once
 #include <memory>
 #include <vector>
@@ -29,7 +30,16 @@ class CpuReference final : public LogitsBackend {
   // logits of the last `logit_rows` of them to `logits` ([logit_rows][vocab]).
   void forward(const int32_t* tokens, int64_t count, int64_t logit_rows, float* logits);
 
+  // Decode steps pick their thread count by timing (results do not depend on it): on a quiet host both cores win,
+  // on an oversubscribed one every fork/join waits for a descheduled thread and one core wins.
+  int decode_threads();
+  void record_decode_time(int threads, double seconds);
+
   std::shared_ptr<const LlamaWeights> weights_;
+  int max_threads_ = 1;
+  int64_t decode_steps_ = 0;
+  double seconds_all_ = 0.0, seconds_one_ = 0.0;  // smoothed decode-step times with max_threads_ and with 1
+  int last_threads_ = 1;
   std::vector<double> inv_freq_;
   std::vector<std::vector<float>> k_cache_;  // per layer: [position][kv_heads * head_dim], after RoPE
   std::vector<std::vector<float>> v_cache_;

@@ -72,7 +72,12 @@ LlamaWeights load_llama_weights(const Checkpoint& checkpoint, const LlamaConfig&
   }
 
   return assemble_llama_weights(
-      config, [&](const ExpectedTensor& e) { return checkpoint.load_f32(e.name, e.shape, e.why); });
+      config, [&](const ExpectedTensor& e) {
+        // Matrices stay in the file's dtype (memory-mapped, widened inside the kernels); norms and biases are
+        // small and read as fp32.
+        return e.shape.size() == 2 ? checkpoint.load_float(e.name, e.shape, e.why)
+                                   : checkpoint.load_f32(e.name, e.shape, e.why);
+      });
 }
 
 LlamaWeights assemble_llama_weights(const LlamaConfig& config,

@@ -1,6 +1,6 @@
-// The weights of a LLaMA-family model under their Hugging Face names, in fp32, checked against config.json.
+// The weights of a LLaMA-family model under their Hugging Face names, read as fp32, checked against config.json.
 // Layouts are HF's: a Linear weight is [out_features, in_features], row-major. Not supported: quantised
-// weights, MLP biases.
+// weights, MLP biases. Matrices of F16/BF16 checkpoints stay 16-bit (memory-mapped); all arithmetic is fp32.
 #pragma once
 #include <filesystem>
 #include <functional>

@@ -247,10 +247,38 @@ FloatTensor::FloatTensor(std::vector<int64_t> shape, std::vector<float> values) 
   storage_ = std::move(owned);
 }
 
-FloatTensor::FloatTensor(std::vector<int64_t> shape, const float* view, std::shared_ptr<const void> keep_alive)
-    : shape_(std::move(shape)), storage_(std::move(keep_alive)), data_(view) {
+FloatTensor::FloatTensor(std::vector<int64_t> shape, DType dtype, const void* view,
+                         std::shared_ptr<const void> keep_alive)
+    : shape_(std::move(shape)), storage_(std::move(keep_alive)), data_(view), dtype_(dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    throw std::logic_error("FloatTensor: dtype " + std::string(dtype_name(dtype)) + " is not a float type");
   size_ = 1;
   for (auto d : shape_) size_ *= static_cast<size_t>(d);
+}
+
+const float* FloatTensor::data() const {
+  if (dtype_ != DType::F32)
+    throw std::logic_error("FloatTensor::data(): tensor is " + std::string(dtype_name(dtype_)) + ", not F32");
+  return static_cast<const float*>(data_);
+}
+
+float FloatTensor::operator[](size_t i) const {
+  switch (dtype_) {
+    case DType::F16: return half_to_float(static_cast<const uint16_t*>(data_)[i]);
+    case DType::BF16: return bf16_to_float(static_cast<const uint16_t*>(data_)[i]);
+    default: return static_cast<const float*>(data_)[i];
+  }
+}
+
+void FloatTensor::row_to_f32(size_t row, size_t row_length, float* out) const {
+  convert_to_f32(dtype_, static_cast<const uint8_t*>(data_) + row * row_length * dtype_size(dtype_), row_length, out);
+}
+
+FloatTensor FloatTensor::to_f32() const {
+  if (dtype_ == DType::F32) return *this;
+  std::vector<float> values(size_);
+  convert_to_f32(dtype_, static_cast<const uint8_t*>(data_), size_, values.data());
+  return FloatTensor(shape_, std::move(values));
 }
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
@@ -342,6 +370,7 @@ std::vector<std::string> Checkpoint::tensor_names() const {
 }
 
 void convert_to_f32(DType dtype, const uint8_t* bytes, size_t count, float* out) {
+  if (count == 0) return;  // empty tensors may come with null pointers: memcpy must not see them (fuzzer finding)
   switch (dtype) {
     case DType::F32:
       std::memcpy(out, bytes, count * sizeof(float));
@@ -372,12 +401,14 @@ void convert_to_f32(DType dtype, const uint8_t* bytes, size_t count, float* out)
   }
 }
 
-FloatTensor Checkpoint::load_f32(const std::string& name, const std::vector<int64_t>& expected_shape,
-                                 const std::string& why) const {
+namespace {
+
+const TensorInfo& checked_tensor(const std::optional<Checkpoint::Entry>& entry, const std::filesystem::path& source,
+                                 const std::string& name, const std::vector<int64_t>& expected_shape,
+                                 const std::string& why) {
   const std::string because = why.empty() ? "" : " (" + why + ")";
-  auto entry = find(name);
   if (!entry)
-    throw ConfigError(source_.string() + ": tensor '" + name + "' is missing (expected shape " +
+    throw ConfigError(source.string() + ": tensor '" + name + "' is missing (expected shape " +
                       shape_string(expected_shape) + because + ")");
   const TensorInfo& info = *entry->info;
   const std::string file = entry->file->path().string();
@@ -385,13 +416,31 @@ FloatTensor Checkpoint::load_f32(const std::string& name, const std::vector<int6
     fail_tensor(file, name, "has shape " + shape_string(info.shape) + ", expected " + shape_string(expected_shape) + because);
   if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16)
     fail_tensor(file, name, "has dtype " + std::string(dtype_name(info.dtype)) + "; weights must be F32, F16 or BF16");
+  return info;
+}
+
+}  // namespace
+
+FloatTensor Checkpoint::load_f32(const std::string& name, const std::vector<int64_t>& expected_shape,
+                                 const std::string& why) const {
+  const auto entry = find(name);
+  const TensorInfo& info = checked_tensor(entry, source_, name, expected_shape, why);
   const auto bytes = entry->file->tensor_bytes(info);
-  const size_t count = static_cast<size_t>(info.numel());
   if (info.dtype == DType::F32 && reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0)
-    return FloatTensor(info.shape, reinterpret_cast<const float*>(bytes.data()), entry->file->mapping());
-  std::vector<float> values(count);
-  convert_to_f32(info.dtype, bytes.data(), count, values.data());
+    return FloatTensor(info.shape, DType::F32, bytes.data(), entry->file->mapping());
+  std::vector<float> values(static_cast<size_t>(info.numel()));
+  convert_to_f32(info.dtype, bytes.data(), values.size(), values.data());
   return FloatTensor(info.shape, std::move(values));
+}
+
+FloatTensor Checkpoint::load_float(const std::string& name, const std::vector<int64_t>& expected_shape,
+                                   const std::string& why) const {
+  const auto entry = find(name);
+  const TensorInfo& info = checked_tensor(entry, source_, name, expected_shape, why);
+  const auto bytes = entry->file->tensor_bytes(info);
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % dtype_size(info.dtype) == 0)
+    return FloatTensor(info.shape, info.dtype, bytes.data(), entry->file->mapping());
+  return load_f32(name, expected_shape, why);  // misaligned (odd header length): an aligned fp32 copy
 }
 
 }  // namespace wafersim::models

@@ -64,22 +64,30 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// fp32 tensor: a view into a mapped F32 file when possible, otherwise an owned converted copy.
+// A float tensor (F32, F16 or BF16) read as fp32: either an owned fp32 copy or a view of the original bytes in a
+// mapped file (16-bit weights stay 16-bit in memory and are widened inside the kernels, exactly).
 class FloatTensor {
  public:
   FloatTensor() = default;
   FloatTensor(std::vector<int64_t> shape, std::vector<float> values);
-  FloatTensor(std::vector<int64_t> shape, const float* view, std::shared_ptr<const void> keep_alive);
-  const float* data() const { return data_; }
+  // `view` holds numel values of `dtype` (F32, F16 or BF16; little endian, aligned to the element size).
+  FloatTensor(std::vector<int64_t> shape, DType dtype, const void* view, std::shared_ptr<const void> keep_alive);
+  DType dtype() const { return dtype_; }
+  const void* raw() const { return data_; }
+  // The values as fp32; only for F32 tensors (throws std::logic_error otherwise; see to_f32).
+  const float* data() const;
+  float operator[](size_t i) const;
+  void row_to_f32(size_t row, size_t row_length, float* out) const;  // values [row*len, (row+1)*len)
+  FloatTensor to_f32() const;  // an owned fp32 copy (or *this if already F32)
   size_t size() const { return size_; }
   const std::vector<int64_t>& shape() const { return shape_; }
-  float operator[](size_t i) const { return data_[i]; }
   bool empty() const { return size_ == 0; }
 
  private:
   std::vector<int64_t> shape_;
   std::shared_ptr<const void> storage_;
-  const float* data_ = nullptr;
+  const void* data_ = nullptr;
+  DType dtype_ = DType::F32;
   size_t size_ = 0;
 };
 
@@ -111,11 +119,14 @@ class Checkpoint {
   std::vector<std::string> tensor_names() const;
   const std::filesystem::path& source() const { return source_; }
 
-  // The tensor as fp32, checked against `expected_shape`. Throws ConfigError "<file>: tensor '<name>': ..." for
-  // a missing tensor, another shape, or a dtype that is not F32/F16/BF16; `why` explains the expected shape
-  // (e.g. "config.json hidden_size=64").
+  // The tensor checked against `expected_shape`. Throws ConfigError "<file>: tensor '<name>': ..." for a missing
+  // tensor, another shape, or a dtype that is not F32/F16/BF16; `why` explains the expected shape (e.g.
+  // "config.json hidden_size=64"). load_f32 converts to an owned fp32 copy unless the data is F32 and aligned;
+  // load_float keeps any aligned float dtype in place (memory-mapped), converting only misaligned data.
   FloatTensor load_f32(const std::string& name, const std::vector<int64_t>& expected_shape,
                        const std::string& why = "") const;
+  FloatTensor load_float(const std::string& name, const std::vector<int64_t>& expected_shape,
+                         const std::string& why = "") const;
 
  private:
   std::filesystem::path source_;  // the directory, index or file that was opened

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "models/cpu_ops.hpp"
+#include "models/half.hpp"
 
 namespace wafersim::models::cpu {
 namespace {
@@ -125,6 +126,46 @@ TEST(CpuOps, LargeMatmulMatchesDoublePrecision) {
       for (int64_t k = 0; k < in; ++k) ref += static_cast<double>(x[t * in + k]) * w[j * in + k];
       ASSERT_NEAR(y[t * out + j], ref, 1e-4) << t << "," << j;
     }
+}
+
+// fp16 / bf16 weights are widened exactly and summed in the same order as fp32 ones: identical results, for the
+// AVX2 and the portable kernels, one token (direct) or many (row widened once per token block).
+TEST(CpuOps, HalfAndBfloatWeightsGiveTheSameBitsAsTheirFp32Widening) {
+  const int64_t tokens = 5, in = 77, out = 19;
+  std::vector<float> x(tokens * in), w(out * in);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * i));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(std::cos(0.11 * i));
+  for (DType dt : {DType::F16, DType::BF16}) {
+    std::vector<uint16_t> narrow(w.size());
+    std::vector<float> widened(w.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      narrow[i] = dt == DType::F16 ? float_to_half(w[i]) : float_to_bf16(w[i]);
+      widened[i] = dt == DType::F16 ? half_to_float(narrow[i]) : bf16_to_float(narrow[i]);
+    }
+    for (bool portable : {false, true}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + (portable ? " portable" : " native"));
+      use_portable_kernels(portable);
+      for (int64_t t : {int64_t{1}, tokens}) {
+        std::vector<float> a(t * out), b(t * out);
+        matmul(x.data(), t, in, WeightView{dt, narrow.data()}, out, a.data());
+        matmul(x.data(), t, in, widened.data(), out, b.data());
+        EXPECT_EQ(a, b) << t << " tokens";
+      }
+    }
+  }
+  use_portable_kernels(false);
+}
+
+TEST(CpuOps, PortableAndNativeKernelsAgree) {
+  const int64_t in = 1000, out = 64;
+  std::vector<float> x(in), w(out * in), a(out), b(out);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(1.3 * i));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(std::cos(0.7 * i));
+  use_portable_kernels(true);
+  matmul(x.data(), 1, in, w.data(), out, a.data());
+  use_portable_kernels(false);
+  matmul(x.data(), 1, in, w.data(), out, b.data());
+  for (int64_t j = 0; j < out; ++j) EXPECT_NEAR(a[j], b[j], 1e-3) << j;
 }
 
 TEST(CpuOps, SwigluIsSiluOfGateTimesUp) {

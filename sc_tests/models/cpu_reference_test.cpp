@@ -189,8 +189,8 @@ TEST(CpuReference, GqaEqualsItsExpansionToFullHeads) {
     auto expand = [&](const FloatTensor& kv) {
       std::vector<float> out;
       for (int64_t h = 0; h < gqa.num_attention_heads; ++h) {
-        const float* src = kv.data() + (h / gqa.kv_group()) * D * H;
-        out.insert(out.end(), src, src + D * H);
+        const size_t first = static_cast<size_t>((h / gqa.kv_group()) * D * H);
+        for (size_t i = first; i < first + static_cast<size_t>(D * H); ++i) out.push_back(kv[i]);
       }
       return FloatTensor({gqa.num_attention_heads * D, H}, out);
     };

@@ -79,13 +79,17 @@ TEST(ModelGenerator, WritesAHuggingFaceCheckpointThatLoadsBack) {
   EXPECT_EQ(ckpt.tensor_names().size(), 1 + 2 * 9 + 2u);
   const auto loaded = std::make_shared<const LlamaWeights>(load_llama_model(dir / "m"));
   const auto memory = std::make_shared<const LlamaWeights>(generate_llama_weights(loaded->config, 5));
+  EXPECT_EQ(loaded->layers[1].wk.dtype(), DType::F16);  // matrices stay fp16 in the mapped file
+  EXPECT_EQ(loaded->final_norm.dtype(), DType::F32);    // vectors are widened on load
   const auto& a = loaded->layers[1].wk;
   const auto& b = memory->layers[1].wk;
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]);  // the file holds exactly the in-memory values
   CpuReference from_file(loaded), from_memory(memory);
   const std::vector<int32_t> prompt{510, 1, 2, 3};
+  // fp16 weights read in place and their fp32 widening give bit-identical logits.
   EXPECT_EQ(from_file.prefill(prompt), from_memory.prefill(prompt));
+  EXPECT_EQ(from_file.decode(7), from_memory.decode(7));
 }
 
 TEST(ModelGenerator, WeightsHaveTheIntendedScale) {
