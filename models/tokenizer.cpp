@@ -190,6 +190,15 @@ struct StripNormalizer : Normalizer {
   }
 };
 
+struct UnicodeFormNormalizer : Normalizer {
+  text::NormalForm form = text::NormalForm::NFC;
+  void normalize(std::string& s) const override { s = text::normalize_unicode(s, form); }
+};
+
+struct LowercaseNormalizer : Normalizer {
+  void normalize(std::string& s) const override { s = text::lowercase_each(s); }
+};
+
 std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j, const std::string& path) {
   const std::string type = r.type(j, path);
   if (type == "Sequence") {
@@ -215,7 +224,17 @@ std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j, cons
     n->right = r.boolean_or(j, "strip_right", path, true);
     return n;
   }
-  r.fail(path + ".type", "unsupported normalizer \"" + type + "\" (supported: Sequence, Prepend, Replace, Strip)");
+  for (auto [name, form] : {std::pair{"NFC", text::NormalForm::NFC}, {"NFD", text::NormalForm::NFD},
+                            {"NFKC", text::NormalForm::NFKC}, {"NFKD", text::NormalForm::NFKD}}) {
+    if (type == name) {
+      auto n = std::make_unique<UnicodeFormNormalizer>();
+      n->form = form;
+      return n;
+    }
+  }
+  if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
+  r.fail(path + ".type", "unsupported normalizer \"" + type +
+                             "\" (supported: Sequence, Prepend, Replace, Strip, NFC, NFD, NFKC, NFKD, Lowercase)");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Hugging Face `tokenizer.json` tokenizers with the semantics of the `tokenizers` library: BPE (byte-level as in
 // LLaMA-3, or with byte fallback and the "▁" metaspace as in LLaMA-2), added/special tokens, normalizers,
 // pre-tokenizers, post-processors and decoders. Not modelled: offsets, padding, truncation, sentence pairs,
-// WordPiece/Unigram/WordLevel models, Unicode normalization forms (NFC/NFKC...). See docs/tokenizers.md.
+// WordPiece/Unigram/WordLevel models. See docs/tokenizers.md.
 #pragma once
 #include <cstdint>
 #include <filesystem>

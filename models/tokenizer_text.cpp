@@ -2,6 +2,9 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <unicode/locid.h>
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
 
 #include <memory>
 #include <stdexcept>
@@ -110,6 +113,41 @@ bool is_unicode_whitespace(char32_t cp) {
     default:
       return cp >= 0x2000 && cp <= 0x200A;
   }
+}
+
+std::string normalize_unicode(std::string_view s, NormalForm form) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = form == NormalForm::NFC    ? icu::Normalizer2::getNFCInstance(status)
+                              : form == NormalForm::NFD  ? icu::Normalizer2::getNFDInstance(status)
+                              : form == NormalForm::NFKC ? icu::Normalizer2::getNFKCInstance(status)
+                                                         : icu::Normalizer2::getNFKDInstance(status);
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU normalizer unavailable: ") + u_errorName(status));
+  const icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  if (n->isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
+  status = U_ZERO_ERROR;
+  const icu::UnicodeString out = n->normalize(in, status);
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU normalization failed: ") + u_errorName(status));
+  std::string result;
+  out.toUTF8String(result);
+  return result;
+}
+
+std::string lowercase_each(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t pos = 0; pos < s.size();) {
+    const unsigned char lead = static_cast<unsigned char>(s[pos]);
+    if (lead < 0x80) {
+      out.push_back(lead >= 'A' && lead <= 'Z' ? static_cast<char>(lead + 32) : static_cast<char>(lead));
+      ++pos;
+      continue;
+    }
+    const char32_t cp = next_code_point(s, pos);
+    icu::UnicodeString one(static_cast<UChar32>(cp));
+    one.toLower(icu::Locale::getRoot());  // full mapping; a lone character has no casing context
+    one.toUTF8String(out);
+  }
+  return out;
 }
 
 const ByteLevelAlphabet& ByteLevelAlphabet::get() {

@@ -1,6 +1,6 @@
 // Text primitives under the tokenizer: UTF-8 stepping and lossy decoding, the GPT-2 byte<->unicode alphabet of
-// the ByteLevel pre-tokenizer/decoder, Unicode White_Space, and a PCRE2 (UTF + UCP) regex for the split patterns
-// of tokenizer.json. Unicode tables are PCRE2's (10.42: Unicode 14); Hugging Face uses Oniguruma's (Unicode 15).
+// the ByteLevel pre-tokenizer/decoder, Unicode White_Space, normalization forms and lowercasing (ICU), and a PCRE2
+// (UTF + UCP) regex for split patterns. Regex tables are PCRE2 10.42's (Unicode 14; Oniguruma has Unicode 15).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -29,6 +29,14 @@ std::string utf8_lossy(std::string_view bytes);
 
 // Unicode White_Space property (what Rust's char::is_whitespace tests).
 bool is_unicode_whitespace(char32_t cp);
+
+// Unicode normalization forms (ICU), for the NFC/NFD/NFKC/NFKD normalizers. `s` must be valid UTF-8.
+enum class NormalForm { NFC, NFD, NFKC, NFKD };
+std::string normalize_unicode(std::string_view s, NormalForm form);
+
+// Full lowercase mapping of each code point on its own (Rust's char::to_lowercase, which Hugging Face's
+// Lowercase normalizer applies; no context, so a final capital sigma becomes σ, not ς).
+std::string lowercase_each(std::string_view s);
 
 // GPT-2's reversible byte<->character table: printable Latin-1 bytes map to themselves, the other 68 bytes to
 // U+0100.. in byte order.

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages wafersim needs to build and test. Run as root (or with sudo available).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git libsystemc-dev libyaml-cpp-dev libboost-dev libboost-program-options-dev
-      nlohmann-json3-dev libgtest-dev libgmock-dev nodejs npm libpcre2-dev)
+      nlohmann-json3-dev libgtest-dev libgmock-dev nodejs npm libpcre2-dev libicu-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -123,6 +123,28 @@ TEST(TokenizerPreTokenizer, MetaspacePrependsFirstOrAlwaysAndDecodesBack) {
   EXPECT_EQ(make(metaspace_doc("always")).encode("<sep>hello"), (Ids{4, 0}));
 }
 
+// The normalized text, made visible: every character is its own token and decode joins them with spaces.
+std::string normalized_by(const json& normalizer, const std::string& text) {
+  json vocab = json::object();
+  int id = 0;
+  for (const char* c : {"e", "é", "f", "i", "fi", "à", "b", "σ", "ς", "\u0301", "x"}) vocab[c] = id++;
+  json doc = bpe(vocab, json::array());
+  doc["normalizer"] = normalizer;
+  const Tokenizer tok = make(doc);
+  return tok.decode(tok.encode(text));
+}
+
+TEST(TokenizerNormalizer, UnicodeFormsAndLowercase) {
+  EXPECT_EQ(normalized_by({{"type", "NFC"}}, "e\u0301x"), "é x");
+  EXPECT_EQ(normalized_by({{"type", "NFD"}}, "éx"), "e \u0301 x");
+  EXPECT_EQ(normalized_by({{"type", "NFKC"}}, "\uFB01x"), "f i x");  // the ﬁ ligature
+  EXPECT_EQ(normalized_by({{"type", "NFC"}}, "\uFB01x"), "x");       // NFC keeps ﬁ, which is not in the vocabulary
+  EXPECT_EQ(normalized_by({{"type", "Lowercase"}}, "ÀBΣ"), "à b σ");  // per character: no final-sigma rule
+  EXPECT_EQ(normalized_by({{"type", "Sequence"}, {"normalizers", json::array({json{{"type", "NFKD"}}, json{{"type", "Lowercase"}}})}},
+                          "É"),
+            "e \u0301");
+}
+
 TEST(TokenizerAddedTokens, LongestMatchWinsAndStripFlagsEatSpaces) {
   json doc = bpe({{"a", 0}, {"b", 1}, {" ", 2}, {"<", 3}, {">", 4}, {"m", 5}}, json::array());
   doc["added_tokens"] = json::array({added_token(6, "<m>", true, true, true), added_token(7, "<m>>")});
@@ -302,7 +324,8 @@ TEST_F(TokenizerBadFile, VocabOrMergesOfTheWrongShape) {
 
 TEST_F(TokenizerBadFile, UnsupportedOrBrokenPipelineParts) {
   const std::string model = R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []})";
-  expect_error("{" + model + R"(, "normalizer": {"type": "NFKC"}})", "normalizer.type");
+  expect_error("{" + model + R"(, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}})",
+               "normalizer.type");
   expect_error("{" + model + R"(, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Bogus"}]}})",
                "pre_tokenizer.pretokenizers[0].type");
   expect_error("{" + model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"},
