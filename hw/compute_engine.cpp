@@ -259,6 +259,26 @@ void ComputeEngine::execute(const DsdOp& op) {
   start_pending(ut, cursor_ + arch_.pe.dsd_setup_cycles);
 }
 
+void ComputeEngine::map(const MemDsd& dest, const MemDsd& src, const std::function<float(float)>& fn,
+                        Cycle cycles_per_element) {
+  if (!in_task_) fail("map: DSD operations run only inside a task");
+  const std::uint32_t n = dest.scalar_ref ? src.length() : dest.length();
+  if (!src.scalar_ref && src.length() != n)
+    fail("map: source has length " + str(src.length()) + " but the destination " + str(n));
+  if (sram_.functional()) {
+    for (std::uint32_t k = 0; k < n; ++k) {
+      std::uint32_t v = 0;
+      sram_.read(src.scalar_ref ? src.base : src.address(k), &v, src.elem_bytes);
+      const float x = src.elem_bytes == 2 ? f16_bits_to_f32(std::uint16_t(v)) : std::bit_cast<float>(v);
+      const float y = fn(x);
+      const std::uint32_t r = dest.elem_bytes == 2 ? f32_to_f16_bits(y) : std::bit_cast<std::uint32_t>(y);
+      sram_.write(dest.scalar_ref ? dest.base : dest.address(k), &r, dest.elem_bytes);
+    }
+  }
+  cursor_ += Cycle(n) * cycles_per_element + Cycle(arch_.pe.dsd_setup_cycles);
+  ++stats_.dsd_ops;
+}
+
 void ComputeEngine::charge(Cycle cycles) {
   if (!in_task_) fail("charge: scalar work is charged only inside a task");
   cursor_ += cycles;

@@ -105,6 +105,10 @@ class ComputeEngine : public PeAgent {
   // With a fabric operand: must have options.async; queued on its microthread (ID = OQ of the fabout, else IQ of
   // the first fabin). Throws std::invalid_argument (operand types, lengths, missing async) naming the PE and op.
   void execute(const DsdOp& op);
+  // CSL @map on the main thread: dest[k] = fn(src[k]) over memory DSDs of f32 (4-byte) or f16 (2-byte) elements
+  // (each side converted through float), costing n * cycles_per_element + dsd_setup_cycles. The cost of the
+  // callback is the caller's statement (the SDK does not publish one).
+  void map(const MemDsd& dest, const MemDsd& src, const std::function<float(float)>& fn, Cycle cycles_per_element);
   // Cycle of the main thread's time cursor: inside a task body, the start of the next operation.
   Cycle time() const { return cursor_; }
   // Charges `cycles` of scalar work to the running task (task bodies' C++ code is otherwise free): kernels use it

@@ -333,6 +333,16 @@ void Program::and16(Operand d, Operand a, Operand b, Async o) { op(OpCode::And16
 void Program::or16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Or16, d, a, b, {}, o); }
 void Program::xor16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Xor16, d, a, b, {}, o); }
 
+void Program::map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element) {
+  auto mem = [&](const Operand& o, const char* role) {
+    hw::Operand r = o.resolve(hw::ElemType::F32);
+    if (!std::holds_alternative<hw::MemDsd>(r))
+      throw std::invalid_argument(owner() + ": map: " + role + " must be a memory DSD or a pointer to a scalar");
+    return std::get<hw::MemDsd>(r);
+  };
+  engine().map(mem(dest, "dest"), mem(src, "src"), fn, cycles_per_element);
+}
+
 void Program::send_control(Color color, int oq, std::uint32_t payload, Async opt) {
   opt.async = true;
   mov32(fabout({.extent = 1, .color = color, .output_queue = oq, .control = true}), Operand(payload), opt);

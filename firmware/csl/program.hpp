@@ -303,6 +303,9 @@ class Program {
   void and16(Operand dest, Operand src0, Operand src1, Async opt = {});
   void or16(Operand dest, Operand src0, Operand src1, Async opt = {});
   void xor16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  // CSL @map: dest[k] = fn(src[k]) over memory DSDs of float or f16 elements, charged n * cycles_per_element +
+  // setup cycles (state the cost of your callback; e.g. an exp approximation of ~10 instructions).
+  void map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element = 1);
   // Sends one control wavelet (e.g. switch commands built with hw::ControlPayload) on `color` through `oq`.
   void send_control(Color color, int oq, std::uint32_t payload, Async opt = {.async = true});
 

@@ -287,3 +287,13 @@ TEST_F(BuiltinTest, ChargedScalarWorkDelaysTheTaskEnd) {
   });
   EXPECT_EQ(pe.ce.stats().main_busy_cycles, 2u + 20u + 100u);
 }
+
+TEST_F(BuiltinTest, MapAppliesACallbackPerElementAtTheStatedCost) {
+  run([&] {
+    p.map(p.d, p.a, [](float x) { return std::exp(x); }, 10);  // 37 * 10 + 1
+    p.map(p.hd, p.ha, [](float x) { return x * x; });          // 37 * 1 + 1, result rounded to f16
+  });
+  expect_f32([&](auto i) { return std::exp(A[i]); });
+  expect_f16([&](auto i) { return round16(float(HA[i]) * float(HA[i])); });
+  EXPECT_EQ(pe.ce.stats().main_busy_cycles, 2u + 371u + 38u);
+}

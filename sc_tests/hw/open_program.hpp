@@ -8,6 +8,7 @@ namespace wafersim::test {
 
 struct OpenProgram : csl::Program {
   using Program::activate, Program::block, Program::unblock, Program::set_priority, Program::now, Program::charge;
+  using Program::map;
   using Program::add16, Program::sub16, Program::and16, Program::or16, Program::xor16;
   using Program::fabin, Program::fabout, Program::export_function, Program::send_control;
   using Program::fmach, Program::fmachs, Program::fmacs, Program::faddh, Program::fadds, Program::fsubh,
