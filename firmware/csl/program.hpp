@@ -1,7 +1,7 @@
 // The CSL-like per-PE program: symbols in SRAM (Array, Var), tasks bound to task IDs (DataTask, LocalTask,
 // ControlTask), DSDs (mem1d, mem4d, fabin, fabout) and DSD builtins with CSL's async options, exported functions.
 // A Program is plain C++ that drives one hw::ComputeEngine; timing comes from the CE (see compute_engine.hpp).
-// Not modelled: scalar code cost in task bodies, FIFOs, @map, DSR allocation, WSE-3 explicit microthread IDs.
+// Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation, WSE-3 microthread IDs.
 #pragma once
 #include <cstdint>
 #include <functional>
