@@ -23,7 +23,7 @@ int bench_allreduce(int argc, char** argv) {
   runtime::SimOptions sim;
   std::string algo, axis, dtype, op;
   std::uint32_t len = 0;
-  int groups = 0;
+  int groups = 0, groups2 = 0, k = 2;
   unsigned seed = 1;
   bool verify = false, acc32 = false;
   po::options_description desc("options");
@@ -32,7 +32,9 @@ int bench_allreduce(int argc, char** argv) {
       ("algo", po::value(&algo)->default_value("ktree"), "ktree | pipeline | ring")
       ("axis", po::value(&axis)->default_value("x"), "x (every row reduces) | y (every column)")
       ("len", po::value(&len)->default_value(64), "elements per PE")
-      ("groups", po::value(&groups)->default_value(0), "K-tree groups G (0: round(sqrt(P)))")
+      ("groups", po::value(&groups)->default_value(0), "K-tree level-1 groups G (0: round(sqrt(P)), K=3: round(P^(2/3)))")
+      ("k", po::value(&k)->default_value(2), "K-tree levels: 2 or 3")
+      ("groups2", po::value(&groups2)->default_value(0), "K=3: groups of level-1 roots (0: round(P^(1/3)))")
       ("dtype", po::value(&dtype)->default_value("fp32"), "fp16 | fp32")
       ("op", po::value(&op)->default_value("sum"), "sum | max")
       ("fp32-acc", po::bool_switch(&acc32), "fp16 data: accumulate in fp32")
@@ -56,10 +58,12 @@ int bench_allreduce(int argc, char** argv) {
                                 .op = op == "sum" ? kernels::ReduceOp::Sum : kernels::ReduceOp::Max,
                                 .fp32_accumulate = acc32};
   const int P = cfg.line_length();
-  if (algo == "ktree" && groups == 0) groups = kernels::ktree_default_groups(P);
+  if (k != 2 && k != 3) throw cli::UsageError("--k " + std::to_string(k) + ": expected 2 or 3");
+  if (algo == "ktree" && groups == 0) groups = kernels::ktree_default_groups(P, k);
+  if (algo == "ktree" && k == 3 && groups2 == 0) groups2 = kernels::ktree_default_groups2(P);
 
   runtime::Stopwatch clock;
-  kernels::CollectiveLayout c = algo == "ktree"     ? kernels::ktree_allreduce(cfg, arch, {.groups = groups})
+  kernels::CollectiveLayout c = algo == "ktree"     ? kernels::ktree_allreduce(cfg, arch, {.k = k, .groups = groups, .groups2 = groups2})
                                 : algo == "pipeline" ? kernels::pipeline_allreduce(cfg, arch)
                                                      : kernels::ring_allreduce(cfg, arch);
   runtime::Device dev(arch, w, h, sim.data_mode());
@@ -122,7 +126,11 @@ int bench_allreduce(int argc, char** argv) {
       }
   }
   const double host = clock.seconds();
-  std::cout << "bench allreduce: " << algo << (algo == "ktree" ? " G=" + std::to_string(groups) : "") << " along "
+  std::cout << "bench allreduce: " << algo
+            << (algo == "ktree" ? " K=" + std::to_string(k) + " G=" + std::to_string(groups) +
+                                      (k == 3 ? " G2=" + std::to_string(groups2) : "")
+                                : "")
+            << " along "
             << axis << " of " << w << "x" << h << " (P=" << P << "), len " << len << " " << dtype << " " << op
             << (acc32 ? " (fp32 accumulation)" : "") << " on " << arch.name << "\n"
             << "  cycles          " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
@@ -148,6 +156,8 @@ int bench_allreduce(int argc, char** argv) {
     j["P"] = P;
     j["len"] = len;
     j["groups"] = algo == "ktree" ? nlohmann::json(groups) : nlohmann::json(nullptr);
+    j["k"] = algo == "ktree" ? nlohmann::json(k) : nlohmann::json(nullptr);
+    j["groups2"] = algo == "ktree" && k == 3 ? nlohmann::json(groups2) : nlohmann::json(nullptr);
     j["dtype"] = dtype;
     j["op"] = op;
     j["fp32_accumulate"] = acc32;

@@ -56,3 +56,23 @@ void check_all_shapes(const Algo& algo, DType dtype, ReduceOp op, bool acc32) {
 ALLREDUCE_TESTS(0, PipelineAllreduce)
 ALLREDUCE_TESTS(1, RingAllreduce)
 ALLREDUCE_TESTS(2, KTreeAllreduce)
+
+TEST(KTree3Allreduce, MatchesCpuOnEveryShapeAndType) {
+  const Algo k3{"ktree3", [](const CollectiveConfig& c, const hw::ArchParams& a) {
+                  const int P = c.line_length();
+                  // Groups of at least two PEs (single-PE groups would need more input queues at K = 3).
+                  return ktree_allreduce(c, a, {.k = 3, .groups = std::max(1, P / 2), .groups2 = 2});
+                }};
+  check_all_shapes(k3, DType::F32, ReduceOp::Sum, false);
+  check_all_shapes(k3, DType::F16, ReduceOp::Sum, true);
+  check_all_shapes(k3, DType::F16, ReduceOp::Max, false);
+}
+
+TEST(KTree3Allreduce, DefaultGroupsWorkOnLongLines) {
+  for (int P : {27, 64, 100}) {
+    CollectiveConfig cfg{.width = P, .height = 1, .length = 3};
+    const auto o = run_collective([](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a, {.k = 3}); }, cfg, 4);
+    EXPECT_TRUE(o.finished) << P;
+    expect_reduced(cfg, o, [](int) { return true; }, "ktree k=3 P=" + std::to_string(P));
+  }
+}

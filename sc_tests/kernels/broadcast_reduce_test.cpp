@@ -87,6 +87,11 @@ TEST(ColorPlans, AllreducesStayWithinTheirAnnouncedBudget) {
     EXPECT_LE(pl.colors_per_pe_max, pipeline_allreduce_colors_per_pe_max()) << P;
     EXPECT_LE(rg.colors_per_pe_max, ring_allreduce_colors_per_pe_max()) << P;
     EXPECT_LE(kt.colors_per_pe_max, ktree_allreduce_colors_per_pe_max()) << P;
+    if (P >= 8) {
+      const auto k3 = ktree_allreduce(cfg, arch, {.k = 3});
+      EXPECT_LE(k3.colors_per_pe_max, ktree_allreduce_colors_per_pe_max(3)) << P;
+      EXPECT_LE(k3.colors_per_pe_max, budget);
+    }
     for (const auto* c : {&pl, &rg, &kt}) {
       EXPECT_LE(c->colors_per_pe_max, budget);
       for (Color col : c->colors_used)
@@ -124,6 +129,7 @@ TEST(ColorPlans, TooFewOrReservedColoursAreErrorsNamingTheKernel) {
   cfg.colors = {0, 1, 2, 3};  // K-tree: 2 phase-1, 2 phase-2, 1 broadcast (+ a loopback where none is free)
   EXPECT_THROW(ktree_allreduce(cfg, arch, {.groups = 2}), CapacityError);
   cfg.colors = {};
+  EXPECT_THROW(ktree_allreduce(cfg, arch, {.k = 4}), ConfigError);
   cfg.dtype = DType::F32;
   cfg.fp32_accumulate = true;
   EXPECT_THROW(ktree_allreduce(cfg, arch), ConfigError);
