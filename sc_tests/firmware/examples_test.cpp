@@ -388,3 +388,20 @@ TEST(BackPressure, ABlockedColourStallsTheSendersMicrothreadUntilUnblocked) {
   EXPECT_GT(layout.engine(0, 0).stats().microthread_stall_cycles, 1900u);
   EXPECT_GT(f.stats().cycles, 2003u + 30u);  // nothing is consumed before the receiver's task ends at 2003
 }
+
+TEST(GemvExample, Wse3PresetChangesOnlyTheWidthsItShould) {
+  const hw::ArchParams wse3 = hw::load_arch(std::string(WAFERSIM_SOURCE_DIR) + "/configs/wse3.yaml");
+  const std::uint32_t M = 32, N = 16;
+  Fabric f(wse3, 1, 1);
+  auto layout = examples::gemv_layout(M, N);
+  layout->load(f);
+  auto A = random_vec(M * N, 1), x = random_vec(N, 2), b = random_vec(M, 3);
+  layout->write_symbol(0, 0, "A", A);
+  layout->write_symbol(0, 0, "x", x);
+  layout->write_symbol(0, 0, "b", b);
+  layout->call("compute");
+  ASSERT_TRUE(f.run().completed);
+  EXPECT_EQ(layout->read_symbol<float>(0, 0, "y"), cpu_gemv(A, x, b, M, N, 0, N));
+  // fmovs is 4-wide on WSE-3 (ceil(32/4) + 1 = 9); fmacs stays 1/cycle: 2 + 9 + 16 * 33
+  EXPECT_EQ(layout->engine(0, 0).stats().main_busy_cycles, 2u + 9u + 16u * 33u);
+}
