@@ -170,7 +170,6 @@ void validate(const CollectiveConfig& cfg, const std::string& kernel) {
     throw ConfigError(kernel + ": rectangle " + std::to_string(cfg.width) + "x" + std::to_string(cfg.height) +
                       " must be at least 1x1");
   if (cfg.length < 1) throw ConfigError(kernel + ": vector length must be at least 1");
-  if (cfg.length > 0xffff) throw ConfigError(kernel + ": vector length " + std::to_string(cfg.length) + " exceeds 65535");
   if (cfg.fp32_accumulate && cfg.dtype != DType::F16)
     throw ConfigError(kernel + ": fp32_accumulate applies to fp16 data only");
 }
