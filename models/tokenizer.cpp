@@ -204,7 +204,8 @@ std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j, cons
   if (type == "Sequence") {
     auto seq = std::make_unique<NormalizerSequence>();
     const json& list = r.array(j, "normalizers", path);
-    for (size_t i = 0; i < list.size(); ++i) seq->steps.push_back(make_normalizer(r, list[i], at(path, "normalizers", i)));
+    for (size_t i = 0; i < list.size(); ++i)
+      seq->steps.push_back(make_normalizer(r, list[i], at(path, "normalizers", i)));
     return seq;
   }
   if (type == "Prepend") {
@@ -224,8 +225,10 @@ std::unique_ptr<Normalizer> make_normalizer(const Reader& r, const json& j, cons
     n->right = r.boolean_or(j, "strip_right", path, true);
     return n;
   }
-  for (auto [name, form] : {std::pair{"NFC", text::NormalForm::NFC}, {"NFD", text::NormalForm::NFD},
-                            {"NFKC", text::NormalForm::NFKC}, {"NFKD", text::NormalForm::NFKD}}) {
+  for (auto [name, form] : {std::pair{"NFC", text::NormalForm::NFC},
+                            {"NFD", text::NormalForm::NFD},
+                            {"NFKC", text::NormalForm::NFKC},
+                            {"NFKD", text::NormalForm::NFKD}}) {
     if (type == name) {
       auto n = std::make_unique<UnicodeFormNormalizer>();
       n->form = form;
@@ -335,7 +338,9 @@ struct SplittingPreTokenizer : PreTokenizer {
 
 struct SplitPreTokenizer : SplittingPreTokenizer {
   std::unique_ptr<Pattern> pattern;
-  std::vector<std::pair<size_t, size_t>> delimiters(std::string_view s) const override { return pattern->find_all(s); }
+  std::vector<std::pair<size_t, size_t>> delimiters(std::string_view s) const override {
+    return pattern->find_all(s);
+  }
 };
 
 struct RegexPreTokenizer : SplittingPreTokenizer {  // Digits, Whitespace: fixed patterns
@@ -435,7 +440,7 @@ MetaspacePreTokenizer::Prepend parse_prepend_scheme(const Reader& r, const json&
     r.fail(path + ".prepend_scheme", "expected \"always\", \"first\" or \"never\"");
   }
   return r.boolean_or(j, "add_prefix_space", path, true) ? MetaspacePreTokenizer::Prepend::Always
-                                                          : MetaspacePreTokenizer::Prepend::Never;
+                                                         : MetaspacePreTokenizer::Prepend::Never;
 }
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Reader& r, const json& j, const std::string& path) {
@@ -470,7 +475,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Reader& r, const json& j,
   if (type == "Digits") {
     auto p = std::make_unique<RegexPreTokenizer>();
     p->regex = std::make_unique<text::Regex>(R"(\p{N})");
-    p->behavior = r.boolean_or(j, "individual_digits", path, false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous;
+    p->behavior =
+        r.boolean_or(j, "individual_digits", path, false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous;
     return p;
   }
   if (type == "Whitespace") {
@@ -481,8 +487,9 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Reader& r, const json& j,
     return p;
   }
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
-  r.fail(path + ".type", "unsupported pre-tokenizer \"" + type +
-                             "\" (supported: Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit)");
+  r.fail(path + ".type",
+         "unsupported pre-tokenizer \"" + type +
+             "\" (supported: Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -569,16 +576,16 @@ std::unique_ptr<PostProcessor> make_post_processor(const Reader& r, const json& 
   if (type == "BertProcessing" || type == "RobertaProcessing") {
     auto token_id = [&](const char* key) {
       const json& v = r.member(j, key, path);
-      if (!v.is_array() || v.size() != 2 || !v[0].is_string())
-        r.fail(path + "." + key, "expected [\"token\", id]");
+      if (!v.is_array() || v.size() != 2 || !v[0].is_string()) r.fail(path + "." + key, "expected [\"token\", id]");
       return static_cast<int32_t>(r.integer(v[1], path + "." + key + "[1]"));
     };
     auto t = std::make_unique<TemplatePostProcessor>();
     t->parts = {{token_id("cls")}, {}, {token_id("sep")}};
     return t;
   }
-  r.fail(path + ".type", "unsupported post-processor \"" + type +
-                             "\" (supported: Sequence, ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing)");
+  r.fail(path + ".type",
+         "unsupported post-processor \"" + type +
+             "\" (supported: Sequence, ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -628,7 +635,10 @@ struct ByteFallbackDecoder : Decoder {
     int v = 0;
     for (int k = 3; k < 5; ++k) {
       const char c = t[k];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : -1;
       if (d < 0) return -1;
       v = v * 16 + d;
     }
@@ -677,7 +687,8 @@ struct StripDecoder : Decoder {
     for (auto& t : tokens) {
       size_t b = 0, e = t.size();
       for (int64_t k = 0; k < start && t.compare(b, content.size(), content) == 0 && b < e; ++k) b += content.size();
-      for (int64_t k = 0; k < stop && e >= b + content.size() && t.compare(e - content.size(), content.size(), content) == 0; ++k)
+      for (int64_t k = 0;
+           k < stop && e >= b + content.size() && t.compare(e - content.size(), content.size(), content) == 0; ++k)
         e -= content.size();
       t = t.substr(b, e - b);
     }
@@ -761,8 +772,9 @@ std::unique_ptr<Decoder> make_decoder(const Reader& r, const json& j, const std:
     d->suffix = r.string_or(j, "suffix", path, "</w>");
     return d;
   }
-  r.fail(path + ".type", "unsupported decoder \"" + type +
-                             "\" (supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, BPEDecoder)");
+  r.fail(path + ".type",
+         "unsupported decoder \"" + type +
+             "\" (supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, BPEDecoder)");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -788,8 +800,9 @@ class AddedTokenMatcher {
   }
   void finish() {
     for (auto& list : by_first_byte_)
-      std::stable_sort(list.begin(), list.end(),
-                       [](const AddedToken* a, const AddedToken* b) { return a->content.size() > b->content.size(); });
+      std::stable_sort(list.begin(), list.end(), [](const AddedToken* a, const AddedToken* b) {
+        return a->content.size() > b->content.size();
+      });
   }
   bool empty() const {
     return std::all_of(by_first_byte_.begin(), by_first_byte_.end(), [](const auto& l) { return l.empty(); });
@@ -803,7 +816,8 @@ class AddedTokenMatcher {
     while (pos < s.size()) {
       const AddedToken* hit = nullptr;
       for (const AddedToken* t : by_first_byte_[static_cast<unsigned char>(s[pos])]) {
-        if (s.compare(pos, t->content.size(), t->content) == 0 && (!t->single_word || is_single_word(s, pos, t->content.size()))) {
+        if (s.compare(pos, t->content.size(), t->content) == 0 &&
+            (!t->single_word || is_single_word(s, pos, t->content.size()))) {
           hit = t;  // the list is longest-first
           break;
         }
@@ -905,10 +919,10 @@ struct Tokenizer::Impl {
 void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
   if (!model.is_object()) r.fail("model", "expected an object, got " + std::string(model.type_name()));
   // Old files have no "type"; Hugging Face then recognises BPE by its merges.
-  const std::string type = model.contains("type") ? r.string(model, "type", "model") : (model.contains("merges") ? "BPE" : "");
+  const std::string type =
+      model.contains("type") ? r.string(model, "type", "model") : (model.contains("merges") ? "BPE" : "");
   if (type.empty()) r.fail("model.type", "missing, and without merges the model is not recognisably BPE");
-  if (type != "BPE")
-    r.fail("model.type", "unsupported model type \"" + type + "\" (only BPE is implemented)");
+  if (type != "BPE") r.fail("model.type", "unsupported model type \"" + type + "\" (only BPE is implemented)");
   if (const json* d = r.optional(model, "dropout"); d && !(d->is_number() && d->get<double>() == 0.0))
     r.fail("model.dropout", "BPE dropout is not supported (encoding here is deterministic)");
 
@@ -919,7 +933,8 @@ void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
   for (const auto& [token, idv] : vocab_json.items()) {
     const int64_t id = r.integer(idv, "model.vocab[\"" + token + "\"]");
     if (id < 0 || id >= kMaxTokenId)
-      r.fail("model.vocab[\"" + token + "\"]", "id " + std::to_string(id) + " is outside [0, " + std::to_string(kMaxTokenId) + ")");
+      r.fail("model.vocab[\"" + token + "\"]",
+             "id " + std::to_string(id) + " is outside [0, " + std::to_string(kMaxTokenId) + ")");
     vocab.emplace(token, static_cast<int32_t>(id));
     max_id = std::max(max_id, static_cast<int32_t>(id));
   }
@@ -972,7 +987,8 @@ void Tokenizer::Impl::load_model(const Reader& r, const json& model) {
     if (l == vocab.end()) r.fail(path, "token \"" + left + "\" is not in model.vocab");
     if (rr == vocab.end()) r.fail(path, "token \"" + right + "\" is not in model.vocab");
     std::string merged = left;
-    if (!continuing_subword_prefix.empty() && right.compare(0, continuing_subword_prefix.size(), continuing_subword_prefix) == 0) {
+    if (!continuing_subword_prefix.empty() &&
+        right.compare(0, continuing_subword_prefix.size(), continuing_subword_prefix) == 0) {
       merged += right.substr(continuing_subword_prefix.size());
     } else {
       merged += right;
@@ -1076,7 +1092,8 @@ void Tokenizer::Impl::bpe_uncached(const std::string& word, std::vector<int32_t>
       last_was_unk = false;
       continue;
     }
-    if (byte_fallback && std::all_of(key.begin(), key.end(), [&](char c) { return byte_token[static_cast<unsigned char>(c)] >= 0; })) {
+    if (byte_fallback &&
+        std::all_of(key.begin(), key.end(), [&](char c) { return byte_token[static_cast<unsigned char>(c)] >= 0; })) {
       for (unsigned char c : key) sym.push_back({byte_token[c], 0, 0, true});
       last_was_unk = false;
       continue;
@@ -1149,8 +1166,10 @@ Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& so
   impl->source = source;
   impl->load_model(r, r.member(doc, "model", ""));
   if (const json* n = r.optional(doc, "normalizer")) impl->normalizer = make_normalizer(r, *n, "normalizer");
-  if (const json* p = r.optional(doc, "pre_tokenizer")) impl->pre_tokenizer = make_pre_tokenizer(r, *p, "pre_tokenizer");
-  if (const json* p = r.optional(doc, "post_processor")) impl->post_processor = make_post_processor(r, *p, "post_processor");
+  if (const json* p = r.optional(doc, "pre_tokenizer"))
+    impl->pre_tokenizer = make_pre_tokenizer(r, *p, "pre_tokenizer");
+  if (const json* p = r.optional(doc, "post_processor"))
+    impl->post_processor = make_post_processor(r, *p, "post_processor");
   if (const json* d = r.optional(doc, "decoder")) impl->decoder = make_decoder(r, *d, "decoder");
   impl->load_added_tokens(r, doc);
   if (impl->id_special.size() < impl->id_to_token.size()) impl->id_special.resize(impl->id_to_token.size(), 0);

@@ -218,11 +218,15 @@ std::string build_small_tokenizer_json(int vocab_size) {
   doc["padding"] = nullptr;
   doc["added_tokens"] = added;
   doc["normalizer"] = nullptr;
-  doc["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       json::array({json{{"type", "Split"}, {"pattern", {{"Regex", split_pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
-                    json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}})}};
+  doc["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers", json::array({json{{"type", "Split"},
+                                                              {"pattern", {{"Regex", split_pattern}}},
+                                                              {"behavior", "Isolated"},
+                                                              {"invert", false}},
+                                                         json{{"type", "ByteLevel"},
+                                                              {"add_prefix_space", false},
+                                                              {"trim_offsets", true},
+                                                              {"use_regex", false}}})}};
   const json bos_piece = {{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}};
   doc["post_processor"] = {
       {"type", "Sequence"},
@@ -236,7 +240,9 @@ std::string build_small_tokenizer_json(int vocab_size) {
                                        json{{"Sequence", {{"id", "B"}, {"type_id", 1}}}}})},
                  {"special_tokens",
                   {{"<|begin_of_text|>",
-                    {{"id", "<|begin_of_text|>"}, {"ids", json::array({bos})}, {"tokens", json::array({"<|begin_of_text|>"})}}}}}}})}};
+                    {{"id", "<|begin_of_text|>"},
+                     {"ids", json::array({bos})},
+                     {"tokens", json::array({"<|begin_of_text|>"})}}}}}}})}};
   doc["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
   doc["model"] = {{"type", "BPE"},
                   {"dropout", nullptr},

@@ -67,7 +67,8 @@ char32_t next_code_point(std::string_view s, size_t& pos) {
   const unsigned char lead = static_cast<unsigned char>(s[pos]);
   const int len = utf8_length(lead);
   char32_t cp = len == 1 ? lead : len == 2 ? (lead & 0x1F) : len == 3 ? (lead & 0x0F) : (lead & 0x07);
-  for (int k = 1; k < len && pos + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[pos + k]) & 0x3F);
+  for (int k = 1; k < len && pos + k < s.size(); ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[pos + k]) & 0x3F);
   pos += len;
   return cp;
 }
@@ -106,13 +107,9 @@ std::string utf8_lossy(std::string_view bytes) {
 }
 
 bool is_unicode_whitespace(char32_t cp) {
-  switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
-  }
+  if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 std::string normalize_unicode(std::string_view s, NormalForm form) {
@@ -122,7 +119,8 @@ std::string normalize_unicode(std::string_view s, NormalForm form) {
                               : form == NormalForm::NFKC ? icu::Normalizer2::getNFKCInstance(status)
                                                          : icu::Normalizer2::getNFKDInstance(status);
   if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU normalizer unavailable: ") + u_errorName(status));
-  const icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  const icu::UnicodeString in =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   if (n->isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
   status = U_ZERO_ERROR;
   const icu::UnicodeString out = n->normalize(in, status);
@@ -154,7 +152,9 @@ const ByteLevelAlphabet& ByteLevelAlphabet::get() {
   static const ByteLevelAlphabet table = [] {
     ByteLevelAlphabet t;
     t.char_to_byte.fill(-1);
-    auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
+    auto printable = [](int b) {
+      return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    };
     int next = 256;
     for (int b = 0; b < 256; ++b) {
       const int cp = printable(b) ? b : next++;
@@ -195,7 +195,10 @@ std::string oniguruma_to_pcre2(const std::string& pattern) {
     const char c = pattern[i];
     if (c == '\\' && i + 1 < pattern.size()) {
       const char e = pattern[++i];
-      const char* set = e == 's' || e == 'S' ? kSpace : e == 'w' || e == 'W' ? kWord : e == 'h' || e == 'H' ? kHex : nullptr;
+      const char* set = e == 's' || e == 'S'   ? kSpace
+                        : e == 'w' || e == 'W' ? kWord
+                        : e == 'h' || e == 'H' ? kHex
+                                               : nullptr;
       const bool negated = e == 'S' || e == 'W' || e == 'H';
       if (set && class_depth == 0) {
         out += negated ? "[^" : "[";
@@ -204,7 +207,7 @@ std::string oniguruma_to_pcre2(const std::string& pattern) {
       } else if (set && !negated) {
         out += set;  // inside a class: add the members
       } else {
-        out += c;    // other escapes, and negated classes inside a class, keep PCRE2's meaning
+        out += c;  // other escapes, and negated classes inside a class, keep PCRE2's meaning
         out += e;
       }
       continue;
@@ -266,7 +269,8 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view subject)
     if (rc < 0) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof message);
-      throw std::runtime_error("regex /" + pattern_ + "/: matching failed: " + reinterpret_cast<const char*>(message));
+      throw std::runtime_error("regex /" + pattern_ +
+                               "/: matching failed: " + reinterpret_cast<const char*>(message));
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
     const size_t b = ov[0], e = ov[1];

@@ -45,10 +45,10 @@ std::vector<int32_t> parse_ids(const std::string& list) {
 
 int run_tokenize(int argc, char** argv) {
   po::options_description desc("options");
-  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")
-      ("text", po::value<std::string>()->required(), "text to encode (UTF-8)")
-      ("no-special-tokens", po::bool_switch(), "do not let the post-processor add special tokens (e.g. BOS)")
-      ("json", po::value<std::string>(), "also write {\"ids\": [...]} to this file");
+  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")(
+      "text", po::value<std::string>()->required(), "text to encode (UTF-8)")(
+      "no-special-tokens", po::bool_switch(), "do not let the post-processor add special tokens (e.g. BOS)")(
+      "json", po::value<std::string>(), "also write {\"ids\": [...]} to this file");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --text STR [--json FILE]")) return 0;
   const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
@@ -73,9 +73,9 @@ int run_tokenize(int argc, char** argv) {
 
 int run_detokenize(int argc, char** argv) {
   po::options_description desc("options");
-  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")
-      ("ids", po::value<std::string>()->required(), "comma-separated token IDs, e.g. 128000,9906,1917")
-      ("skip-special-tokens", po::bool_switch(), "leave special tokens (BOS, EOS, ...) out of the text");
+  desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")(
+      "ids", po::value<std::string>()->required(), "comma-separated token IDs, e.g. 128000,9906,1917")(
+      "skip-special-tokens", po::bool_switch(), "leave special tokens (BOS, EOS, ...) out of the text");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --ids 1,2,3")) return 0;
   const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());

@@ -62,8 +62,8 @@ TEST_F(TokenizerCli, TokenizePrintsIdsAndWritesJson) {
 
   const fs::path json_path = dir_ / "out" / ".." / "ids.json";
   fs::create_directories(dir_ / "out");
-  const CliResult r = run_command(cli("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " +
-                        json_path.string()));
+  const CliResult r = run_command(
+      cli("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " + json_path.string()));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, expected + "\n");
   std::ifstream in(json_path);
@@ -78,7 +78,8 @@ TEST_F(TokenizerCli, DetokenizeInvertsTokenize) {
   const CliResult r = run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "Hello, wafer!\n");
-  const CliResult skip = run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens"));
+  const CliResult skip = run_command(
+      cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens"));
   EXPECT_EQ(skip.out, "Hello, wafer!\n");
 }
 
@@ -86,7 +87,8 @@ TEST_F(TokenizerCli, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two")).status, 2);
   EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 600")).status, 2);
   EXPECT_EQ(run_command(cli("tokenize --tokenizer " + tokenizer_.string())).status, 2);  // --text is required
-  const CliResult missing = run_command(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
+  const CliResult missing =
+      run_command(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("absent.json"), std::string::npos) << missing.out;
 }

@@ -35,8 +35,8 @@ json bpe(const json& vocab, const json& merges, const json& extra_model_fields =
 }
 
 json added_token(int id, const std::string& content, bool special = true, bool lstrip = false, bool rstrip = false) {
-  return {{"id", id},          {"content", content}, {"single_word", false}, {"lstrip", lstrip},
-          {"rstrip", rstrip},  {"normalized", false}, {"special", special}};
+  return {{"id", id},         {"content", content},  {"single_word", false}, {"lstrip", lstrip},
+          {"rstrip", rstrip}, {"normalized", false}, {"special", special}};
 }
 
 TEST(TokenizerBpe, MergesApplyInRankOrderNotTextOrder) {
@@ -74,7 +74,8 @@ TEST(TokenizerBpe, IgnoreMergesTakesAWholeWordFromTheVocabulary) {
 TEST(TokenizerBpe, UnknownCharactersUseByteFallbackThenUnkThenAreDropped) {
   const json vocab = {{"<unk>", 0}, {"<0xC3>", 1}, {"<0xA9>", 2}, {"a", 3}};
   EXPECT_EQ(make(bpe(vocab, json::array(), {{"byte_fallback", true}})).encode("aé"), (Ids{3, 1, 2}));
-  EXPECT_EQ(make(bpe(vocab, json::array(), {{"unk_token", "<unk>"}, {"fuse_unk", true}})).encode("aééa"), (Ids{3, 0, 3}));
+  EXPECT_EQ(make(bpe(vocab, json::array(), {{"unk_token", "<unk>"}, {"fuse_unk", true}})).encode("aééa"),
+            (Ids{3, 0, 3}));
   EXPECT_EQ(make(bpe(vocab, json::array(), {{"unk_token", "<unk>"}})).encode("aééa"), (Ids{3, 0, 0, 3}));
   EXPECT_EQ(make(bpe(vocab, json::array())).encode("aéa"), (Ids{3, 3}));
 }
@@ -90,9 +91,11 @@ TEST(TokenizerBpe, ContinuingSubwordPrefixAndEndOfWordSuffix) {
 std::string split_pieces(const std::string& behavior, const std::string& text) {
   json vocab = json::object();
   int id = 0;
-  for (const char* piece : {"the", "-", "final", "countdown", "the-", "final-", "-final", "-countdown", "--"}) vocab[piece] = id++;
+  for (const char* piece : {"the", "-", "final", "countdown", "the-", "final-", "-final", "-countdown", "--"})
+    vocab[piece] = id++;
   json doc = bpe(vocab, json::array(), {{"ignore_merges", true}});
-  doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", false}};
+  doc["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", false}};
   const Tokenizer tok = make(doc);
   return tok.decode(tok.encode(text));
 }
@@ -137,10 +140,11 @@ std::string normalized_by(const json& normalizer, const std::string& text) {
 TEST(TokenizerNormalizer, UnicodeFormsAndLowercase) {
   EXPECT_EQ(normalized_by({{"type", "NFC"}}, "e\u0301x"), "é x");
   EXPECT_EQ(normalized_by({{"type", "NFD"}}, "éx"), "e \u0301 x");
-  EXPECT_EQ(normalized_by({{"type", "NFKC"}}, "\uFB01x"), "f i x");  // the ﬁ ligature
-  EXPECT_EQ(normalized_by({{"type", "NFC"}}, "\uFB01x"), "x");       // NFC keeps ﬁ, which is not in the vocabulary
+  EXPECT_EQ(normalized_by({{"type", "NFKC"}}, "\uFB01x"), "f i x");   // the ﬁ ligature
+  EXPECT_EQ(normalized_by({{"type", "NFC"}}, "\uFB01x"), "x");        // NFC keeps ﬁ, which is not in the vocabulary
   EXPECT_EQ(normalized_by({{"type", "Lowercase"}}, "ÀBΣ"), "à b σ");  // per character: no final-sigma rule
-  EXPECT_EQ(normalized_by({{"type", "Sequence"}, {"normalizers", json::array({json{{"type", "NFKD"}}, json{{"type", "Lowercase"}}})}},
+  EXPECT_EQ(normalized_by({{"type", "Sequence"},
+                           {"normalizers", json::array({json{{"type", "NFKD"}}, json{{"type", "Lowercase"}}})}},
                           "É"),
             "e \u0301");
 }
@@ -161,27 +165,30 @@ TEST(TokenizerPostProcessor, TemplateAddsItsTokensOnlyWhenAsked) {
   json doc = bpe({{"a", 0}, {"<bos>", 1}, {"<eos>", 2}}, json::array());
   doc["post_processor"] = {
       {"type", "TemplateProcessing"},
-      {"single", json::array({json{{"SpecialToken", {{"id", "<bos>"}, {"type_id", 0}}}}, json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+      {"single", json::array({json{{"SpecialToken", {{"id", "<bos>"}, {"type_id", 0}}}},
+                              json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
                               json{{"SpecialToken", {{"id", "<eos>"}, {"type_id", 0}}}}})},
-      {"special_tokens", {{"<bos>", {{"id", "<bos>"}, {"ids", json::array({1})}, {"tokens", json::array({"<bos>"})}}},
-                          {"<eos>", {{"id", "<eos>"}, {"ids", json::array({2})}, {"tokens", json::array({"<eos>"})}}}}}};
+      {"special_tokens",
+       {{"<bos>", {{"id", "<bos>"}, {"ids", json::array({1})}, {"tokens", json::array({"<bos>"})}}},
+        {"<eos>", {{"id", "<eos>"}, {"ids", json::array({2})}, {"tokens", json::array({"<eos>"})}}}}}};
   const Tokenizer tok = make(doc);
   EXPECT_EQ(tok.encode("aa"), (Ids{1, 0, 0, 2}));
   EXPECT_EQ(tok.encode("aa", false), (Ids{0, 0}));
-  doc["post_processor"] = {{"type", "BertProcessing"}, {"cls", json::array({"<bos>", 1})}, {"sep", json::array({"<eos>", 2})}};
+  doc["post_processor"] = {
+      {"type", "BertProcessing"}, {"cls", json::array({"<bos>", 1})}, {"sep", json::array({"<eos>", 2})}};
   EXPECT_EQ(make(doc).encode("a"), (Ids{1, 0, 2}));
 }
 
 TEST(TokenizerDecoder, Llama2ChainReplacesFallsBackFusesAndStrips) {
   json doc = bpe({{"▁hi", 0}, {"<0xE2>", 1}, {"<0x82>", 2}, {"<0xAC>", 3}, {"▁", 4}, {"x", 5}}, json::array());
-  doc["decoder"] = {{"type", "Sequence"},
-                    {"decoders", json::array({json{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
-                                              json{{"type", "ByteFallback"}},
-                                              json{{"type", "Fuse"}},
-                                              json{{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
+  doc["decoder"] = {
+      {"type", "Sequence"},
+      {"decoders", json::array({json{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
+                                json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}},
+                                json{{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
   const Tokenizer tok = make(doc);
   EXPECT_EQ(tok.decode({0, 4, 1, 2, 3}), "hi €");
-  EXPECT_EQ(tok.decode({4, 4, 5}), " x");      // only one leading space is stripped
+  EXPECT_EQ(tok.decode({4, 4, 5}), " x");                 // only one leading space is stripped
   EXPECT_EQ(tok.decode({5, 1, 2, 5}), "x\uFFFD\uFFFDx");  // an incomplete sequence: one U+FFFD per byte
 }
 
@@ -216,10 +223,19 @@ TEST(TokenizerRegex, ClassesMeanWhatTheyMeanInOniguruma) {
 
 // --- the built-in small tokenizer ---------------------------------------------------------------------------
 
-const std::vector<std::string> kRoundTrip = {
-    "Hello world", " leading space", "trailing space ", "The quick brown fox jumps over the lazy dog.",
-    "It's 2026; they're here.", "for (int i = 0; i < n; ++i) {\n  sum += x[i];\n}\n", "tabs\tand\r\nnewlines\n\n",
-    "café, Привет, こんにちは, 你好, 😀👍🏽", "1234567890 3.14159", "", " ", "   \n  ", "<|end_of_text|> inside"};
+const std::vector<std::string> kRoundTrip = {"Hello world",
+                                             " leading space",
+                                             "trailing space ",
+                                             "The quick brown fox jumps over the lazy dog.",
+                                             "It's 2026; they're here.",
+                                             "for (int i = 0; i < n; ++i) {\n  sum += x[i];\n}\n",
+                                             "tabs\tand\r\nnewlines\n\n",
+                                             "café, Привет, こんにちは, 你好, 😀👍🏽",
+                                             "1234567890 3.14159",
+                                             "",
+                                             " ",
+                                             "   \n  ",
+                                             "<|end_of_text|> inside"};
 
 TEST(TokenizerBuilder, SmallTokenizerLoadsAndRoundTripsText) {
   const Tokenizer tok = Tokenizer::from_json(build_small_tokenizer_json(512));
@@ -319,7 +335,8 @@ TEST_F(TokenizerBadFile, VocabOrMergesOfTheWrongShape) {
   expect_error(R"({"model": {"vocab": {"a": 0}}})", "model.type: missing");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a x"]}})", "model.merges[0]");
   expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}})", "merged token \"aa\"");
-  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}})", "model.unk_token");
+  expect_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}})",
+               "model.unk_token");
 }
 
 TEST_F(TokenizerBadFile, UnsupportedOrBrokenPipelineParts) {
@@ -363,10 +380,18 @@ TEST(TokenizerMutatedFile, LoadsOrFailsWithConfigError) {
     for (int e = 0; e < edits && !bad.empty(); ++e) {
       const size_t pos = rng() % bad.size();
       switch (rng() % 4) {
-        case 0: bad.resize(pos); break;
-        case 1: bad[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 2: bad.erase(pos, 1 + rng() % 64); break;
-        default: bad.insert(pos, std::to_string(static_cast<int64_t>(rng()) - (1LL << 31))); break;
+        case 0:
+          bad.resize(pos);
+          break;
+        case 1:
+          bad[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 2:
+          bad.erase(pos, 1 + rng() % 64);
+          break;
+        default:
+          bad.insert(pos, std::to_string(static_cast<int64_t>(rng()) - (1LL << 31)));
+          break;
       }
     }
     try {
