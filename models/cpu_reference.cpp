@@ -9,22 +9,23 @@
 
 namespace wafersim::models {
 
-CpuReference::CpuReference(std::shared_ptr<const LlamaWeights> weights)
+CpuReference::CpuReference(std::shared_ptr<const LlamaWeights> weights, int threads)
     : weights_(std::move(weights)),
       inv_freq_(cpu::rope_inv_freq(weights_->config)),
       k_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
       v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
-      max_threads_(omp_get_max_threads()),
+      max_threads_(threads > 0 ? threads : omp_get_max_threads()),
+      adaptive_(threads == 0),
       last_threads_(max_threads_) {}
 
 std::string CpuReference::describe() const {
   std::string s = "cpu (fp32 reference, " + std::to_string(max_threads_) + " threads";
-  if (max_threads_ > 1 && decode_steps_ > 0) s += ", decoding on " + std::to_string(last_threads_);
+  if (adaptive_ && max_threads_ > 1 && decode_steps_ > 0) s += ", decoding on " + std::to_string(last_threads_);
   return s + ")";
 }
 
 int CpuReference::decode_threads() {
-  if (max_threads_ <= 1) return 1;
+  if (!adaptive_ || max_threads_ <= 1) return max_threads_;
   // Steps 0 and 1 time both; afterwards the faster one runs and the slower is re-timed at steps 64, 128, 256, ...
   // (a probe on a loaded host can cost several normal steps, so probes thin out exponentially).
   const int64_t step = decode_steps_;
@@ -47,7 +48,15 @@ std::vector<float> CpuReference::prefill(const std::vector<int32_t>& tokens) {
   for (auto& k : k_cache_) k.clear();
   for (auto& v : v_cache_) v.clear();
   std::vector<float> logits(static_cast<size_t>(vocab_size()));
-  forward(tokens.data(), static_cast<int64_t>(tokens.size()), 1, logits.data());
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(max_threads_);
+  try {
+    forward(tokens.data(), static_cast<int64_t>(tokens.size()), 1, logits.data());
+  } catch (...) {
+    omp_set_num_threads(saved);
+    throw;
+  }
+  omp_set_num_threads(saved);
   return logits;
 }
 

@@ -13,7 +13,8 @@ namespace wafersim::models {
 
 class CpuReference final : public LogitsBackend {
  public:
-  explicit CpuReference(std::shared_ptr<const LlamaWeights> weights);
+  // threads: 0 = decode on 1 or all OpenMP threads, whichever times faster; N > 0 = always N.
+  explicit CpuReference(std::shared_ptr<const LlamaWeights> weights, int threads = 0);
 
   int64_t vocab_size() const override { return weights_->config.vocab_size; }
   std::vector<float> prefill(const std::vector<int32_t>& tokens) override;
@@ -37,6 +38,7 @@ class CpuReference final : public LogitsBackend {
 
   std::shared_ptr<const LlamaWeights> weights_;
   int max_threads_ = 1;
+  bool adaptive_ = true;
   int64_t decode_steps_ = 0;
   double seconds_all_ = 0.0, seconds_one_ = 0.0;  // smoothed decode-step times with max_threads_ and with 1
   int last_threads_ = 1;

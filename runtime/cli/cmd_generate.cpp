@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <omp.h>
 #include <sys/resource.h>
 
 #include <nlohmann/json.hpp>
@@ -68,7 +67,8 @@ int run_generate(int argc, char** argv) {
       ("top-k", po::value<int64_t>()->default_value(0), "sample among the K most likely tokens (0 = all)")
       ("top-p", po::value<double>()->default_value(1.0), "sample from the smallest set with probability >= P")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
-      ("threads", po::value<int>()->default_value(0), "CPU threads (0 = OpenMP default: OMP_NUM_THREADS or all cores)");
+      ("threads", po::value<int>()->default_value(0),
+       "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm,
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device cpu] "
@@ -95,7 +95,6 @@ int run_generate(int argc, char** argv) {
 
   const int threads = vm["threads"].as<int>();
   if (threads < 0) throw UsageError("--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
 
   const auto start = Clock::now();
   const std::filesystem::path dir = vm["model"].as<std::string>();
@@ -127,7 +126,7 @@ int run_generate(int argc, char** argv) {
   if (!vm["ignore-eos"].as<bool>()) options.stop_tokens = config.eos_token_ids;
   const double load_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  models::CpuReference backend(weights);
+  models::CpuReference backend(weights, threads);
   models::Detokenizer detokenize;
   if (tokenizer) detokenize = [&](const std::vector<int32_t>& ids) { return tokenizer->decode(ids, true); };
   models::Generator generator(backend, detokenize);

@@ -209,6 +209,21 @@ TEST(CpuReference, GqaEqualsItsExpansionToFullHeads) {
   EXPECT_GT(max_abs_diff(c.extend_all_logits(tokens), la), 1e-3);
 }
 
+TEST(CpuReference, ThreadCountDoesNotChangeTheLogits) {
+  // The small preset's MLP and lm_head products are large enough to run on both cores.
+  const auto w = weights_for(find_model_preset("small").config);
+  const auto tokens = some_tokens(20, w->config.vocab_size);
+  CpuReference one(w, 1), two(w, 2), adaptive(w);
+  std::vector<float> a = one.prefill({tokens.begin(), tokens.begin() + 12});
+  EXPECT_EQ(a, two.prefill({tokens.begin(), tokens.begin() + 12}));
+  EXPECT_EQ(a, adaptive.prefill({tokens.begin(), tokens.begin() + 12}));
+  for (size_t i = 12; i < tokens.size(); ++i) {
+    a = one.decode(tokens[i]);
+    EXPECT_EQ(a, two.decode(tokens[i])) << i;
+    EXPECT_EQ(a, adaptive.decode(tokens[i])) << i;
+  }
+}
+
 TEST(CpuReference, RejectsBadTokensAndOverlongSequences) {
   LlamaConfig c = find_model_preset("tiny").config;
   c.max_position_embeddings = 8;
