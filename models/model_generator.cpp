@@ -137,7 +137,8 @@ LlamaWeights generate_llama_weights(const LlamaConfig& config, uint64_t seed) {
 void write_model_directory(const LlamaConfig& config, uint64_t seed, const std::string& tokenizer_json,
                            const std::filesystem::path& out, bool replace) {
   namespace fs = std::filesystem;
-  const fs::path target = fs::absolute(out).lexically_normal();
+  fs::path target = fs::absolute(out).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "dir/" names dir
   const fs::path parent = target.parent_path();
   const std::string base = target.filename().string();
   if (base.empty()) throw std::runtime_error(out.string() + ": not a directory name");

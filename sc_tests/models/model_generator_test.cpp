@@ -150,6 +150,9 @@ TEST(ModelGenerator, ExistingDirectoryIsReplacedOnlyOnRequest) {
   make_model("tiny", 1, dir / "m", /*replace=*/true);
   EXPECT_FALSE(std::filesystem::exists(dir / "m" / "notes.txt"));
   EXPECT_TRUE(std::filesystem::exists(dir / "m" / "model.safetensors"));
+  // A trailing slash names the same directory.
+  make_model("tiny", 1, (dir / "slash").string() + "/");
+  EXPECT_TRUE(std::filesystem::exists(dir / "slash" / "model.safetensors"));
   // An empty directory is simply filled.
   std::filesystem::create_directories(dir / "empty");
   make_model("tiny", 1, dir / "empty");

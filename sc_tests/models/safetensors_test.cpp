@@ -180,6 +180,17 @@ TEST(SafetensorsErrors, MalformedHeaders) {
   EXPECT_EQ(header_error(safetensors_bytes("{}      ", "")), "(no error)");
 }
 
+TEST(SafetensorsErrors, HostileHeadersAreRejectedWithoutCrashing) {
+  // 200,000 levels of nesting: parsed without recursion trouble, then refused as a tensor entry.
+  const std::string deep = "{\"a\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  EXPECT_EQ(header_error(safetensors_bytes(deep, "")), "f.safetensors: tensor 'a': header entry is not an object");
+  EXPECT_CONTAINS(header_error(safetensors_bytes("{\"\xff\xfe\":{}}", "")), "header is not valid JSON");
+  EXPECT_CONTAINS(header_error(safetensors_bytes(
+                      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551612,18446744073709551615]}})", "")),
+                  "tensor 'a': data_offsets [18446744073709551612,18446744073709551615] run past the end");
+  EXPECT_CONTAINS(header_error(std::string(8, '\xff') + "{}"), "header length 18446744073709551615 runs past the end");
+}
+
 TEST(SafetensorsErrors, FileErrorsNameThePath) {
   ScratchDir dir;
   write_bytes(dir / "model.safetensors", safetensors_bytes("{}", "", 99));
