@@ -3,11 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
 #include <memory>
 
 #include "models/cpu_ops.hpp"
 #include "models/cpu_reference.hpp"
+#include "models/half.hpp"
 #include "models/model_generator.hpp"
+#include "models/safetensors_writer.hpp"
 
 namespace wafersim::models {
 namespace {
@@ -222,6 +228,36 @@ TEST(CpuReference, ThreadCountDoesNotChangeTheLogits) {
     EXPECT_EQ(a, two.decode(tokens[i])) << i;
     EXPECT_EQ(a, adaptive.decode(tokens[i])) << i;
   }
+}
+
+// A checkpoint stored as F32, F16 or BF16 (read in place) gives exactly the logits of its values held as fp32.
+TEST(CpuReference, StoredDtypesGiveTheLogitsOfTheirValues) {
+  const LlamaConfig c = find_model_preset("tiny").config;
+  const std::vector<int32_t> tokens = some_tokens(6, c.vocab_size);
+  const auto dir = std::filesystem::temp_directory_path() / ("wafersim_dtypes_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    SCOPED_TRACE(std::string(dtype_name(dt)));
+    auto rounded = [dt](std::vector<float> v) {
+      for (auto& x : v) x = dt == DType::BF16 ? bf16_to_float(float_to_bf16(x)) : dt == DType::F16 ? half_to_float(float_to_half(x)) : x;
+      return v;
+    };
+    std::vector<TensorToWrite> tensors;
+    for (const auto& e : expected_tensors(c))
+      tensors.push_back({e.name, dt, e.shape, [&, e] { return encode_floats(generate_tensor(e, c, 3), dt); }});
+    {
+      std::ofstream out(dir / "model.safetensors", std::ios::binary | std::ios::trunc);
+      write_safetensors(out, tensors);
+    }
+    auto from_file = std::make_shared<const LlamaWeights>(load_llama_weights(Checkpoint::open(dir), c));
+    EXPECT_EQ(from_file->layers[0].w_up.dtype(), dt);
+    auto in_memory = std::make_shared<const LlamaWeights>(assemble_llama_weights(
+        c, [&](const ExpectedTensor& e) { return FloatTensor(e.shape, rounded(generate_tensor(e, c, 3))); }));
+    CpuReference a(from_file), b(in_memory);
+    EXPECT_EQ(a.prefill(tokens), b.prefill(tokens));
+    EXPECT_EQ(a.decode(9), b.decode(9));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CpuReference, RejectsBadTokensAndOverlongSequences) {
