@@ -33,7 +33,7 @@ struct CollectiveConfig {
   DType dtype = DType::F32;       // element type of the exported vector `x`
   ReduceOp op = ReduceOp::Sum;
   bool fp32_accumulate = false;   // fp16 data: partial sums travel and accumulate in fp32 (fmachs), rounded once
-  std::vector<Color> colors;      // colours the kernel may use, in order of preference; empty: every routable
+  std::vector<Color> colors{};    // colours the kernel may use, in order of preference; empty: every routable
                                   // colour not reserved by host I/O (WSE-2: 0..20)
   int line_length() const { return axis == Axis::X ? width : height; }
   int lines() const { return axis == Axis::X ? height : width; }

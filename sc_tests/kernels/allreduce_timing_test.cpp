@@ -109,7 +109,9 @@ void expect_model(const std::string& name, int P, int groups, const hw::ArchPara
   EXPECT_GE(o.cycles, lo) << name << " P=" << P << " G=" << groups;
   EXPECT_LE(o.cycles, hi) << name << " P=" << P << " G=" << groups;
   EXPECT_LE(hi - lo, 3u);  // at most one cycle per join level on the critical path (K <= 3)
-  if (name == "pipeline" || name == "broadcast") EXPECT_EQ(lo, hi);  // no joins: exact
+  if (name == "pipeline" || name == "broadcast") {
+    EXPECT_EQ(lo, hi);  // no joins: exact
+  }
 }
 
 }  // namespace
