@@ -23,7 +23,7 @@ void check_all_shapes(const Algo& algo, DType dtype, ReduceOp op, bool acc32) {
     int w, h;
     Axis axis;
   };
-  const Shape shapes[] = {{1, 1, Axis::X}, {2, 1, Axis::X}, {3, 2, Axis::X}, {7, 3, Axis::X}, {16, 1, Axis::X},
+  const Shape shapes[] = {{1, 1, Axis::X}, {1, 7, Axis::X}, {2, 1, Axis::X}, {3, 2, Axis::X}, {7, 3, Axis::X}, {16, 1, Axis::X},
                           {1, 2, Axis::Y}, {2, 3, Axis::Y}, {3, 7, Axis::Y}, {2, 16, Axis::Y}, {5, 4, Axis::Y},
                           {16, 16, Axis::X}};
   unsigned seed = 1;
