@@ -300,13 +300,31 @@ void Fabric::step_cycle() {
   // 2. Routers: inject from output queues, then every output port serves one colour (round robin).
   m.active.swap(m.next_active);
   m.next_active.clear();
-  m.any_ready = false;
-  m.earliest_ready = kNever;
-  for (int pe : m.active) m.in_active[pe] = 0;
-  for (std::size_t ai = 0; ai < m.active.size(); ++ai) {
-    const int pe = m.active[ai];
-    Router& r = routers_[pe];
-    ++stats_.router_cycles;
+  bool any_ready = false;
+  Cycle earliest_ready = kNever;
+  std::uint64_t n_hops = 0, n_stalls = 0, n_injections = 0, n_filtered = 0;
+  const std::size_t n_active = m.active.size();
+  const int* const active = m.active.data();
+  for (std::size_t ai = 0; ai < n_active; ++ai) m.in_active[active[ai]] = 0;
+  stats_.router_cycles += n_active;
+  const int width = width_;
+  Router* const routers = routers_.data();
+  for (std::size_t ai = 0; ai < n_active; ++ai) {
+    const int pe = active[ai];
+    // The active set is memory-bound on large meshes: fetch the routers evaluated a little later.
+    if (ai + 4 < n_active) {
+      __builtin_prefetch(&routers[active[ai + 4]]);
+      __builtin_prefetch(queues_[active[ai + 4]].get());
+    }
+    if (ai + 2 < n_active) {
+      const Router& ra = routers[active[ai + 2]];
+      for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1) {
+        const int s = ra.slot_of(static_cast<Color>(__builtin_ctz(b)));
+        __builtin_prefetch(&ra.colors()[s]);
+        __builtin_prefetch(ra.entry_base_of_slot(s));
+      }
+    }
+    Router& r = routers[pe];
     const bool traced = m.observer && m.traced[pe];
     hw::PeQueues* q = queues_[pe].get();
 
@@ -320,18 +338,18 @@ void Fabric::step_cycle() {
           const int oq = __builtin_ctz(set);
           const hw::WaveletQueue& wq = q->oq(oq);
           if (wq.front_stamp() + ramp > now) {  // still crossing the ramp
-            m.earliest_ready = std::min(m.earliest_ready, wq.front_stamp() + ramp);
+            earliest_ready = std::min(earliest_ready, wq.front_stamp() + ramp);
             continue;
           }
           const Wavelet w = wq.front();
           if (!r.can_accept(w.color, Dir::Ramp)) {
-            m.any_ready = true;
+            any_ready = true;
             continue;
           }
           q->pop_output(oq);
-          r.accept(*r.state(w.color), w, now + router_ready);
+          r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
           r.oq_rr = static_cast<std::uint8_t>(oq);
-          ++stats_.ramp_injections;
+          ++n_injections;
           if (agents_[pe]) wake(pe, now);
           progress = true;
           injected = true;
@@ -342,16 +360,19 @@ void Fabric::step_cycle() {
     }
 
     std::array<std::uint32_t, kPorts> requests{};
+    std::uint32_t ports = 0;  // bit o: some colour requests output o
+    Router::ColorState* css[hw::kMaxColors];
+    Router::Entry* heads[hw::kMaxColors];
     for (std::uint32_t colors = r.buffered_colors(); colors; colors &= colors - 1) {
       const Color c = static_cast<Color>(__builtin_ctz(colors));
-      Router::ColorState& cs = *r.state(c);
+      Router::ColorState& cs = r.state_at(r.slot_of(c));
       if (cs.teardown) continue;
       Router::Entry& e = r.front(cs);
       if (e.ready > now) {
-        m.earliest_ready = std::min(m.earliest_ready, e.ready);
+        earliest_ready = std::min(earliest_ready, e.ready);
         continue;
       }
-      m.any_ready = true;
+      any_ready = true;
       if (e.pending == Router::kUnresolved) {
         e.pending = cs.tx();
         if (e.pending & bit(Dir::Ramp)) {
@@ -360,7 +381,7 @@ void Fabric::step_cycle() {
             e.pending &= ~bit(Dir::Ramp);
             if (!ce_ignored) {
               ++r.stats(cs).filtered;
-              ++stats_.filtered;
+              ++n_filtered;
             }
           }
         }
@@ -369,6 +390,9 @@ void Fabric::step_cycle() {
           continue;
         }
       }
+      css[c] = &cs;
+      heads[c] = &e;
+      bool requested = false;
       for (DirMask pend = e.pending; pend; pend &= pend - 1) {
         const int o = __builtin_ctz(pend);
         bool room;
@@ -376,14 +400,16 @@ void Fabric::step_cycle() {
           const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
           room = iq != hw::kUnbound && q->iq(iq).size() + m.iq_inflight[pe][iq] < q->iq(iq).capacity();
         } else {
-          const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
-          room = routers_[npe].can_accept(c, hw::opposite(Dir(o)));
+          const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
+          room = routers[npe].can_accept(c, hw::opposite(Dir(o)));
         }
         if (room) {
           requests[o] |= 1u << c;
+          ports |= 1u << o;
+          requested = true;
         } else {
           ++r.stats(cs).stalls[o];
-          ++stats_.stall_cycles;
+          ++n_stalls;
           ++stats_.color_stalls[c];
           if (traced) {
             m.observer->on_stall(pe, Dir(o), c, now);
@@ -391,18 +417,24 @@ void Fabric::step_cycle() {
           }
         }
       }
+      if (requested) __builtin_prefetch(&r.stats(cs), 1);
     }
 
-    for (int o = 0; o < kPorts; ++o) {
+    for (; ports; ports &= ports - 1) {
+      const int o = __builtin_ctz(ports);
       const std::uint32_t req = requests[o];
-      if (!req) continue;
-      // Round robin: the first requesting colour after the one served last.
-      const int last = r.rr[o];
-      const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
-      const Color c = static_cast<Color>(__builtin_ctz(after ? after : req));
+      // Round robin: the first requesting colour after the one served last (a lone requester wins outright).
+      Color c;
+      if ((req & (req - 1)) == 0) {
+        c = static_cast<Color>(__builtin_ctz(req));
+      } else {
+        const int last = r.rr[o];
+        const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
+        c = static_cast<Color>(__builtin_ctz(after ? after : req));
+      }
       r.rr[o] = c;
-      Router::ColorState& cs = *r.state(c);
-      Router::Entry& e = r.front(cs);
+      Router::ColorState& cs = *css[c];
+      Router::Entry& e = *heads[c];
       if (o == kRamp) {
         const int iq = q->input_queue_of(c);
         ++m.iq_inflight[pe][iq];
@@ -410,11 +442,11 @@ void Fabric::step_cycle() {
       } else {
         Wavelet out = e.wavelet();
         if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
-        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width_ : 0) - (o == 0 ? width_ : 0);
-        Router& nr = routers_[npe];
-        nr.accept(*nr.state(c), out, now + hop_ready);
+        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
+        Router& nr = routers[npe];
+        nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
         m.activate(npe);
-        ++stats_.wavelet_hops;
+        ++n_hops;
         ++stats_.color_hops[c];
       }
       ++r.stats(cs).sent[o];
@@ -429,8 +461,14 @@ void Fabric::step_cycle() {
 
     if (r.has_buffered() || (q && q->output_nonempty_mask())) m.activate(pe);
   }
+  stats_.wavelet_hops += n_hops;
+  stats_.stall_cycles += n_stalls;
+  stats_.ramp_injections += n_injections;
+  stats_.filtered += n_filtered;
 
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
+  m.any_ready = any_ready;
+  m.earliest_ready = earliest_ready;
   for (const auto& f : m.frees) {
     Router& r = routers_[f.pe];
     Router::ColorState& cs = *r.state(f.c);
@@ -460,6 +498,10 @@ void Fabric::step_cycle() {
   m.wheel_entries -= due.size();
   for (std::size_t i = 0; i < due.size(); ++i) {  // wake() never adds to this bucket during the agent phase
     const int pe = due[i];
+    if (i + 2 < due.size()) {  // agents and their queues are scattered over the heap
+      __builtin_prefetch(agents_[due[i + 2]]);
+      __builtin_prefetch(queues_[due[i + 2]].get());
+    }
     if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
     m.next_wake[pe] = kNever;
     hw::PeAgent* agent = agents_[pe];
@@ -485,6 +527,12 @@ void Fabric::ensure_validated() {
   if (!impl_->validated) {
     validate_routes();
     impl_->validated = true;
+    // Layout is done: give every router's side arrays fresh allocations in PE order (all new ones first, then
+    // the old ones go), so that each router's state is contiguous and neighbours sit close in memory.
+    std::vector<Router::Storage> old;
+    old.reserve(routers_.size());
+    for (auto& r : routers_)
+      if (!r.colors().empty()) old.push_back(r.repack());
   }
 }
 

@@ -1,6 +1,8 @@
 #include "fabric/traffic.hpp"
 
+#include <array>
 #include <cmath>
+#include <stdexcept>
 
 #include "common/error.hpp"
 
@@ -61,16 +63,40 @@ void StreamAgent::describe_wait(std::ostream& os) const {
      << expected_ << " expected";
 }
 
+// Bench sink: pops at most one wavelet per non-empty input queue per step, through PeQueues (so the router sees
+// the room), and asks to run again next cycle while words are left. Same behaviour as a StreamAgent with
+// consume_every(1), nothing to send and no log, without the bookkeeping.
+class Traffic::Sink : public hw::PeAgent {
+ public:
+  Cycle step(Cycle now, hw::PeQueues& q) override { return consume(now, q); }
+  bool busy() const override { return false; }
+  Cycle consume(Cycle now, hw::PeQueues& q) {
+    for (std::uint32_t set = q.input_nonempty_mask(); set; set &= set - 1) {
+      q.pop_input(__builtin_ctz(set));
+      ++received_;
+    }
+    return q.input_nonempty_mask() != 0 ? now + 1 : kNever;
+  }
+  std::uint64_t received() const { return received_; }
+
+ private:
+  std::uint64_t received_ = 0;
+};
+
 // Uniform-pattern source: Bernoulli(rate) injections per cycle (geometric gaps), each on a random direction
 // among those whose segment fits in the mesh.
 class Traffic::Source : public hw::PeAgent {
  public:
-  Source(std::vector<std::pair<int, hw::Color>> lanes, double rate, Cycle stop, std::uint64_t seed)
-      : lanes_(std::move(lanes)), rate_(rate), stop_(stop), state_(seed) {}
-  Cycle step(Cycle now, hw::PeQueues& q) override {
-    if (lanes_.empty() || now >= stop_) return kNever;
+  Source(const std::vector<std::pair<int, hw::Color>>& lanes, double rate, Cycle stop, std::uint64_t seed)
+      : rate_(rate), stop_(stop), state_(seed) {
+    if (lanes.size() > lanes_.size()) throw std::logic_error("traffic source: too many lanes");
+    for (const auto& l : lanes) lanes_[n_lanes_++] = l;
+  }
+  Cycle step(Cycle now, hw::PeQueues& q) override { return produce(now, q); }
+  Cycle produce(Cycle now, hw::PeQueues& q) {
+    if (n_lanes_ == 0 || now >= stop_) return kNever;
     if (now >= next_) {
-      const auto& [oq, color] = lanes_[lanes_.size() == 1 ? 0 : next_random() % lanes_.size()];
+      const auto& [oq, color] = lanes_[n_lanes_ == 1 ? 0 : next_random() % n_lanes_];
       if (!q.oq(oq).full()) {
         q.push_output(oq, Wavelet{static_cast<std::uint32_t>(injected_), color, false});
         ++injected_;
@@ -88,7 +114,8 @@ class Traffic::Source : public hw::PeAgent {
     const double u = double(next_random() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
     return 1 + static_cast<Cycle>(std::floor(std::log1p(-u) / log_miss_));
   }
-  std::vector<std::pair<int, hw::Color>> lanes_;
+  std::array<std::pair<int, hw::Color>, 4> lanes_{};  // at most one per direction
+  std::size_t n_lanes_ = 0;
   double rate_;
   Cycle stop_, next_ = 0;
   // splitmix64: cheap, deterministic, good enough for traffic generation.
@@ -101,6 +128,21 @@ class Traffic::Source : public hw::PeAgent {
   std::uint64_t state_;
   double log_miss_ = std::log1p(-rate_);
   std::uint64_t injected_ = 0;
+};
+
+// Uniform pattern: every PE is a source and a sink.
+class Traffic::SourceSink final : public Traffic::Sink {
+ public:
+  SourceSink(const std::vector<std::pair<int, hw::Color>>& lanes, double rate, Cycle stop, std::uint64_t seed)
+      : src_(lanes, rate, stop, seed) {}
+  Cycle step(Cycle now, hw::PeQueues& q) override {
+    const Cycle a = src_.produce(now, q);
+    return std::min(a, consume(now, q));
+  }
+  Source& source() { return src_; }
+
+ private:
+  Source src_;
 };
 
 Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
@@ -123,8 +165,7 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
           continue;
         }
         fabric.queues(x, y).bind_input_queue(2, 0);
-        auto sink = std::make_unique<StreamAgent>();
-        sink->keep_log(false);
+        auto sink = std::make_unique<Sink>();
         sinks_.push_back(sink.get());
         fabric.attach_agent(x, y, sink.get());
         agents_.push_back(std::move(sink));
@@ -169,35 +210,16 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
       }
     }
   }
+  // One agent per PE, source and sink in one (the sink pops after the source pushed).
   std::mt19937_64 seeder(cfg.seed);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
-      auto src = std::make_unique<Source>(lanes[fabric.index(x, y)], cfg.rate, cfg.cycles, seeder());
-      sources_.push_back(src.get());
-      // The PE's single agent is the source; a sink agent would replace it, so sources also drain: see below.
-      agents_.push_back(std::move(src));
+      auto both = std::make_unique<SourceSink>(lanes[fabric.index(x, y)], cfg.rate, cfg.cycles, seeder());
+      sources_.push_back(&both->source());
+      sinks_.push_back(both.get());
+      fabric.attach_agent(x, y, both.get());
+      agents_.push_back(std::move(both));
     }
-  }
-  // One agent per PE: wrap source and sink behaviour in a combined driver.
-  class Both : public hw::PeAgent {
-   public:
-    Both(hw::PeAgent* a, StreamAgent* b) : a_(a), b_(b) {}
-    Cycle step(Cycle now, hw::PeQueues& q) override { return std::min(a_->step(now, q), b_->step(now, q)); }
-    bool busy() const override { return false; }
-
-   private:
-    hw::PeAgent* a_;
-    StreamAgent* b_;
-  };
-  const std::size_t n_sources = agents_.size();
-  for (std::size_t i = 0; i < n_sources; ++i) {
-    auto sink = std::make_unique<StreamAgent>();
-    sink->keep_log(false);
-    auto both = std::make_unique<Both>(agents_[i].get(), sink.get());
-    fabric.attach_agent(int(i) % W, int(i) / W, both.get());
-    sinks_.push_back(sink.get());
-    agents_.push_back(std::move(sink));
-    agents_.push_back(std::move(both));
   }
 }
 
@@ -206,13 +228,12 @@ Traffic::~Traffic() = default;
 std::uint64_t Traffic::injected() const {
   std::uint64_t n = 0;
   for (auto* s : sources_) n += s->injected();
-  for (auto* s : sinks_) n += s->send_cycles().size();
   return n;
 }
 
 std::uint64_t Traffic::delivered() const {
   std::uint64_t n = 0;
-  for (auto* s : sinks_) n += s->received_count();
+  for (auto* s : sinks_) n += s->received();
   return n;
 }
 

@@ -75,9 +75,11 @@ class Traffic {
 
  private:
   class Source;
+  class Sink;
+  class SourceSink;
   std::vector<std::unique_ptr<hw::PeAgent>> agents_;
   std::vector<Source*> sources_;
-  std::vector<StreamAgent*> sinks_;
+  std::vector<Sink*> sinks_;
   int colors_used_ = 0;
 };
 

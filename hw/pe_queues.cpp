@@ -8,8 +8,10 @@ namespace wafersim::hw {
 PeQueues::PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
                    QueueListener* listener, const Cycle* clock)
     : pe_index_(pe_index), listener_(listener), clock_(clock) {
-  for (int d : iq_depths) iq_.emplace_back(d);
-  for (int d : oq_depths) oq_.emplace_back(d);
+  if (iq_depths.size() > std::size_t(kMaxQueues) || oq_depths.size() > std::size_t(kMaxQueues))
+    throw std::out_of_range("at most " + std::to_string(kMaxQueues) + " input and output queues are supported");
+  for (int d : iq_depths) iq_[num_iq_++] = WaveletQueue(d);
+  for (int d : oq_depths) oq_[num_oq_++] = WaveletQueue(d);
   color_to_iq_.fill(kUnbound);
 }
 
@@ -19,19 +21,6 @@ void PeQueues::bind_input_queue(int q, Color c) {
                             std::to_string(num_input_queues()) + ")");
   if (c >= kMaxColors) throw std::out_of_range("colour " + std::to_string(c) + " out of range");
   color_to_iq_[c] = static_cast<std::int8_t>(q);
-}
-
-Wavelet PeQueues::pop_input(int q) {
-  Wavelet w = iq_[q].pop();
-  if (iq_[q].empty()) iq_nonempty_ &= ~(1u << q);
-  if (listener_) listener_->on_input_popped(pe_index_);
-  return w;
-}
-
-void PeQueues::push_output(int q, const Wavelet& w) {
-  oq_[q].push(w, clock_ ? *clock_ : 0);
-  oq_nonempty_ |= 1u << q;
-  if (listener_) listener_->on_output_pushed(pe_index_);
 }
 
 }  // namespace wafersim::hw

@@ -36,9 +36,10 @@ class WaveletQueue {
   }
 
  private:
+  // Counters first: the room check and a push or pop of the first words touch one cache line.
+  std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
   std::array<Wavelet, kMaxDepth> slots_{};
   std::array<Cycle, kMaxDepth> stamps_{};
-  std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
 };
 
 // Told by PeQueues when the compute engine changes a queue, so the fabric engine can wake the router.
@@ -58,8 +59,9 @@ class PeQueues {
   PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
            QueueListener* listener, const Cycle* clock = nullptr);
 
-  int num_input_queues() const { return static_cast<int>(iq_.size()); }
-  int num_output_queues() const { return static_cast<int>(oq_.size()); }
+  static constexpr int kMaxQueues = 8;
+  int num_input_queues() const { return num_iq_; }
+  int num_output_queues() const { return num_oq_; }
   WaveletQueue& iq(int q) { return iq_[q]; }
   WaveletQueue& oq(int q) { return oq_[q]; }
   const WaveletQueue& iq(int q) const { return iq_[q]; }
@@ -71,8 +73,17 @@ class PeQueues {
   int input_queue_of(Color c) const { return color_to_iq_[c]; }
 
   // Compute-engine side (notifies the listener).
-  Wavelet pop_input(int q);
-  void push_output(int q, const Wavelet& w);
+  Wavelet pop_input(int q) {
+    Wavelet w = iq_[q].pop();
+    if (iq_[q].empty()) iq_nonempty_ &= ~(1u << q);
+    if (listener_) listener_->on_input_popped(pe_index_);
+    return w;
+  }
+  void push_output(int q, const Wavelet& w) {
+    oq_[q].push(w, clock_ ? *clock_ : 0);
+    oq_nonempty_ |= 1u << q;
+    if (listener_) listener_->on_output_pushed(pe_index_);
+  }
 
   // Router side.
   void deliver(const Wavelet& w) {
@@ -90,12 +101,14 @@ class PeQueues {
   std::uint32_t output_nonempty_mask() const { return oq_nonempty_; }   // bit q: OQ q holds words
 
  private:
+  // One allocation per PE, hot fields first (the router reads the masks and the colour binding every cycle).
+  std::uint32_t iq_nonempty_ = 0, oq_nonempty_ = 0;
   int pe_index_;
   QueueListener* listener_;
   const Cycle* clock_;
-  std::vector<WaveletQueue> iq_, oq_;
   std::array<std::int8_t, kMaxColors> color_to_iq_;
-  std::uint32_t iq_nonempty_ = 0, oq_nonempty_ = 0;
+  std::uint8_t num_iq_ = 0, num_oq_ = 0;
+  std::array<WaveletQueue, kMaxQueues> iq_, oq_;
 };
 
 }  // namespace wafersim::hw

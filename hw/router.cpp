@@ -25,6 +25,7 @@ void Router::set_color_config(Color c, const ColorConfig& cfg) {
   cs.teardown = cfg.teardown;
   cs.filter_phase = 0;
   cs.filter_counter = cfg.filter.init_counter;
+  cs.filtered = cfg.filter.kind != FilterKind::None;
 }
 
 void Router::exit_teardown(Color c) {
@@ -62,7 +63,7 @@ std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payl
   return pop ? ControlPayload::pop(payload) : payload;
 }
 
-bool Router::filter_accepts(ColorState& cs, const Wavelet& w) {
+bool Router::filter_accepts_slow(ColorState& cs, const Wavelet& w) {
   const FilterConfig& f = cfg_[cs.slot].filter;
   switch (f.kind) {
     case FilterKind::None:

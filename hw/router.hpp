@@ -41,6 +41,7 @@ class Router {
     std::uint8_t filter_phase = 0;    // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
     std::uint16_t filter_counter = 0;
     std::uint16_t slot = 0;
+    bool filtered = false;            // the configuration has a filter (FilterKind != None); hot-path shortcut
 
     DirMask rx() const { return cur_rx; }
     DirMask tx() const { return cur_tx; }
@@ -53,6 +54,30 @@ class Router {
   };
 
   Router() = default;
+
+  // The side arrays of one router. repack() moves them into fresh allocations and hands back the old ones: the
+  // fabric repacks every router in PE order at the end of layout (and frees the old storage afterwards) so that a
+  // router's hot state is contiguous and neighbours sit close in memory. Behaviour is unaffected.
+  struct Storage {
+    std::vector<ColorState> colors;
+    std::vector<Entry> entries;
+    std::vector<ColorConfig> cfg;
+    std::vector<ColorStats> stats;
+  };
+  Storage repack() {
+    Storage fresh{colors_, entries_, cfg_, stats_};
+    std::swap(fresh.colors, colors_);
+    std::swap(fresh.entries, entries_);
+    std::swap(fresh.cfg, cfg_);
+    std::swap(fresh.stats, stats_);
+    return fresh;
+  }
+  // Hot-path accessors for the fabric engine (no bounds or configuration checks).
+  ColorState& state_at(int slot) { return colors_[slot]; }
+  int slot_of(Color c) const { return slot_[c]; }
+  Entry* entry_base(const ColorState& cs) { return &entries_[cs.slot * depth_]; }
+  const Entry* entry_base_of_slot(int slot) const { return entries_.data() + slot * depth_; }
+  ColorStats* stats_data() { return stats_.data(); }
 
   // Buffer depth (router.color_buffer_depth); set by the fabric before any colour is configured.
   void set_depth(int depth) { depth_ = static_cast<std::uint8_t>(depth); }
@@ -105,7 +130,7 @@ class Router {
   // The payload forwarded downstream (the first command popped according to the colour's pop mode).
   std::uint32_t forwarded_payload(const ColorState& cs, std::uint32_t payload) const;
   // Whether the filter lets this wavelet reach the CE (updates the counter).
-  bool filter_accepts(ColorState& cs, const Wavelet& w);
+  bool filter_accepts(ColorState& cs, const Wavelet& w) { return !cs.filtered || filter_accepts_slow(cs, w); }
 
   std::uint32_t buffered_colors() const { return buffered_; }  // bit c: colour c holds wavelets
   bool has_buffered() const { return buffered_ != 0; }
@@ -114,6 +139,7 @@ class Router {
 
  private:
   void set_position(ColorState& cs, int p);
+  bool filter_accepts_slow(ColorState& cs, const Wavelet& w);
 
   std::array<std::int8_t, kMaxColors> slot_ = [] {
     std::array<std::int8_t, kMaxColors> a{};
