@@ -2,7 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <numbers>
+#include <thread>
+
+#include <omp.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -140,7 +146,81 @@ constexpr int64_t kTokenBlock = 16;
 // of a quarter million multiply-adds or more go to both cores.
 constexpr int64_t kParallelMacs = 1 << 18;
 
+// Worker threads for parallel_run, created on first use. Each parks on its own ticket (futex wait) and is woken
+// only when given a share of a job, so workers never see a job that is not theirs.
+class WorkerPool {
+ public:
+  static WorkerPool& instance() {
+    static WorkerPool pool;
+    return pool;
+  }
+  ~WorkerPool() {
+    for (auto& slot : slots_) {
+      slot->stop = true;
+      slot->ticket.fetch_add(1);
+      slot->ticket.notify_one();
+    }
+    for (auto& t : threads_) t.join();
+  }
+  void run(int workers, const std::function<void(int, int)>& body) {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    while (static_cast<int>(slots_.size()) < workers - 1) {
+      slots_.push_back(std::make_unique<Slot>());
+      Slot* slot = slots_.back().get();
+      const int index = static_cast<int>(slots_.size());
+      threads_.emplace_back([this, slot, index] { work(*slot, index); });
+    }
+    pending_.store(workers - 1);
+    for (int i = 1; i < workers; ++i) {
+      Slot& slot = *slots_[static_cast<size_t>(i - 1)];
+      slot.body = &body;
+      slot.workers = workers;
+      slot.ticket.fetch_add(1);  // publishes body/workers to the worker
+      slot.ticket.notify_one();
+    }
+    in_job = true;
+    body(0, workers);
+    in_job = false;
+    for (int p = pending_.load(); p != 0; p = pending_.load()) pending_.wait(p);
+  }
+  static thread_local bool in_job;
+
+ private:
+  struct Slot {
+    std::atomic<uint32_t> ticket{0};
+    std::atomic<bool> stop{false};
+    const std::function<void(int, int)>* body = nullptr;
+    int workers = 0;
+  };
+  void work(Slot& slot, int index) {
+    in_job = true;
+    uint32_t seen = 0;
+    for (;;) {
+      slot.ticket.wait(seen);
+      seen = slot.ticket.load();
+      if (slot.stop) return;
+      (*slot.body)(index, slot.workers);
+      if (pending_.fetch_sub(1) == 1) pending_.notify_one();
+    }
+  }
+  std::mutex run_mutex_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> pending_{0};
+};
+thread_local bool WorkerPool::in_job = false;
+
+int kernel_threads(bool parallel) { return parallel ? std::max(1, omp_get_max_threads()) : 1; }
+
 }  // namespace
+
+void parallel_run(int workers, const std::function<void(int worker, int workers)>& body) {
+  if (workers <= 1 || WorkerPool::in_job) {
+    for (int w = 0; w < std::max(workers, 1); ++w) body(w, std::max(workers, 1));
+    return;
+  }
+  WorkerPool::instance().run(workers, body);
+}
 
 void use_portable_kernels(bool portable) { g_fast = !portable && host_has_avx2(); }
 
@@ -156,11 +236,10 @@ void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<
   for (int64_t t0 = 0; t0 < tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(tokens, t0 + kTokenBlock);
     const bool parallel = rows * in * (t1 - t0) >= kParallelMacs;
-#pragma omp parallel if (parallel)
-    {
+    parallel_run(kernel_threads(parallel), [&](int worker, int workers) {
       std::vector<float> widened;  // a 16-bit row widened once for a block of several tokens
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
+      const int64_t begin = rows * worker / workers, end = rows * (worker + 1) / workers;
+      for (int64_t r = begin; r < end; ++r) {
         size_t part = 0;
         int64_t j = r;
         while (j >= parts[part].out) j -= parts[part++].out;
@@ -177,7 +256,7 @@ void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<
         }
         for (int64_t t = t0; t < t1; ++t) p.y[t * p.out + j] = dot_any(dtype, wj, x + t * in, in) + b;
       }
-    }
+    });
   }
 }
 
@@ -240,26 +319,27 @@ void attention(const float* q, const float* k_cache, const float* v_cache, int64
   const int64_t len = pos + 1;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   const bool parallel = q_heads * len * head_dim >= kParallelMacs;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t h = 0; h < q_heads; ++h) {
-    const int64_t kvh = h / group;
-    const float* qh = q + h * head_dim;
-    float* s = scratch + h * len;
-    float max_score = -INFINITY;
-    for (int64_t t = 0; t < len; ++t) {
-      s[t] = dot_kernel(qh, k_cache + t * row + kvh * head_dim, head_dim) * scale;
-      max_score = std::max(max_score, s[t]);
+  parallel_run(kernel_threads(parallel), [&](int worker, int workers) {
+    for (int64_t h = worker; h < q_heads; h += workers) {
+      const int64_t kvh = h / group;
+      const float* qh = q + h * head_dim;
+      float* s = scratch + h * len;
+      float max_score = -INFINITY;
+      for (int64_t t = 0; t < len; ++t) {
+        s[t] = dot_kernel(qh, k_cache + t * row + kvh * head_dim, head_dim) * scale;
+        max_score = std::max(max_score, s[t]);
+      }
+      double sum = 0.0;
+      for (int64_t t = 0; t < len; ++t) {
+        s[t] = std::exp(s[t] - max_score);
+        sum += s[t];
+      }
+      const float inv_sum = static_cast<float>(1.0 / sum);
+      float* oh = out + h * head_dim;
+      std::fill(oh, oh + head_dim, 0.0f);
+      for (int64_t t = 0; t < len; ++t) axpy_kernel(s[t] * inv_sum, v_cache + t * row + kvh * head_dim, head_dim, oh);
     }
-    double sum = 0.0;
-    for (int64_t t = 0; t < len; ++t) {
-      s[t] = std::exp(s[t] - max_score);
-      sum += s[t];
-    }
-    const float inv_sum = static_cast<float>(1.0 / sum);
-    float* oh = out + h * head_dim;
-    std::fill(oh, oh + head_dim, 0.0f);
-    for (int64_t t = 0; t < len; ++t) axpy_kernel(s[t] * inv_sum, v_cache + t * row + kvh * head_dim, head_dim, oh);
-  }
+  });
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {

@@ -3,6 +3,7 @@
 // SwiGLU. Accumulation is fp32 (vectorised lanes); matmuls use both cores (OpenMP). No fp16 arithmetic here.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "models/llama_config.hpp"
@@ -35,6 +36,12 @@ struct MatmulPart {
   const float* bias = nullptr;
 };
 void matmul_fused(const float* x, int64_t tokens, int64_t in, const std::vector<MatmulPart>& parts);
+
+// Runs body(worker, workers) on `workers` threads (the caller is worker 0) and returns when all are done. The
+// pool's threads wait passively (futex), so a loaded host does not pay for spinning; called from inside a body
+// it runs serially. workers <= 1 runs inline. The thread count the kernels use is OpenMP's
+// omp_get_max_threads() of the calling thread (OMP_NUM_THREADS, omp_set_num_threads).
+void parallel_run(int workers, const std::function<void(int worker, int workers)>& body);
 
 // The kernels use AVX2 + FMA + F16C when the host has them; tests switch to the portable ones with this.
 void use_portable_kernels(bool portable);

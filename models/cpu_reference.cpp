@@ -127,13 +127,15 @@ void CpuReference::forward(const int32_t* tokens, int64_t count, int64_t logit_r
 
     // Causal attention: token t sees positions 0..length_+t. Prefill spreads tokens over the cores, decode
     // spreads heads (inside cpu::attention).
-#pragma omp parallel for schedule(dynamic, 1) if (count > 1 && count * (length_ + count) * qd >= (1 << 18))
-    for (int64_t t = 0; t < count; ++t) {
-      const int64_t pos = length_ + t;
-      std::vector<float> scratch(static_cast<size_t>(c.num_attention_heads * (pos + 1)));
-      cpu::attention(q.data() + t * qd, kc.data(), vc.data(), pos, c.num_attention_heads, c.num_key_value_heads,
-                     c.head_dim, attn.data() + t * qd, scratch.data());
-    }
+    const bool parallel = count > 1 && count * (length_ + count) * qd >= (1 << 18);
+    cpu::parallel_run(parallel ? omp_get_max_threads() : 1, [&](int worker, int workers) {
+      for (int64_t t = worker; t < count; t += workers) {  // interleaved: later rows attend to more positions
+        const int64_t pos = length_ + t;
+        std::vector<float> scratch(static_cast<size_t>(c.num_attention_heads * (pos + 1)));
+        cpu::attention(q.data() + t * qd, kc.data(), vc.data(), pos, c.num_attention_heads, c.num_key_value_heads,
+                       c.head_dim, attn.data() + t * qd, scratch.data());
+      }
+    });
     cpu::matmul(attn.data(), count, qd, cpu::view_of(lw.wo), hidden, o.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
 

@@ -1,6 +1,7 @@
 // The CPU reference's kernels against small cases worked out by hand.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
@@ -167,6 +168,21 @@ TEST(CpuOps, PortableAndNativeKernelsGiveTheSameBits) {
   matmul(x.data(), 1, in, w.data(), out, b.data());
   // Same lanes, same fused multiply-adds, same horizontal order: the same bits on hosts with and without AVX2.
   EXPECT_EQ(a, b);
+}
+
+TEST(CpuOps, ParallelRunGivesEveryWorkerItsShareOnceAcrossChangingTeamSizes) {
+  std::vector<std::atomic<int>> hits(4);
+  int expected[4] = {0, 0, 0, 0};
+  for (int job = 0; job < 3000; ++job) {
+    const int workers = 1 + (job * 7) % 4;  // 1..4 workers, shrinking and growing between jobs
+    parallel_run(workers, [&](int w, int n) {
+      EXPECT_EQ(n, workers);
+      hits[static_cast<size_t>(w)].fetch_add(1);
+      parallel_run(3, [&](int, int n2) { EXPECT_EQ(n2, 3); });  // nested: runs inline
+    });
+    for (int w = 0; w < workers; ++w) ++expected[w];
+  }
+  for (int w = 0; w < 4; ++w) EXPECT_EQ(hits[static_cast<size_t>(w)].load(), expected[w]) << w;
 }
 
 TEST(CpuOps, SwigluIsSiluOfGateTimesUp) {
