@@ -45,6 +45,7 @@ int bench_fabric(int argc, char** argv) {
   fabric::RunResult r{};
   if (traffic.pattern != "none") r = wafer.run(traffic.cycles);
   const double host = run_clock.seconds();
+  wafer.finish_trace();
 
   const auto& st = fab.stats();
   const double hops_per_s = host > 0 ? double(st.wavelet_hops) / host : 0.0;

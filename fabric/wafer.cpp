@@ -31,43 +31,60 @@ Wafer::Wafer(sc_core::sc_module_name name, Fabric& fabric) : sc_module(name), fa
   SC_THREAD(engine);
 }
 
-Wafer::~Wafer() = default;
+Wafer::~Wafer() {
+  try {
+    finish_trace();
+  } catch (...) {  // a destructor reports nothing; run() and finish_trace() do
+  }
+}
 
 void Wafer::trace(const std::string& vcd_path, int x0, int y0, int x1, int y1, const std::vector<int>& colors) {
   tracer_ = std::make_unique<VcdTracer>(*this, vcd_path, x0, y0, x1, y1, colors);
 }
 
 void Wafer::engine() {
-  try {
-    Cycle current = 0;  // SystemC time, in cycles
-    while (true) {
-      Cycle t = fabric_.next_event();
-      if (tracer_ && tracer_->needs_cycle_after()) t = std::min(t, current + 1);
-      if (t == hw::kNever && fabric_.idle()) {
-        completed_ = true;
-        break;
+  while (true) {
+    // Between runs the engine sleeps, so sc_start() returns when a run is over. The first request may come
+    // before the thread first ran (sc_start elaborates and initialises), hence the flag.
+    if (!run_pending_) wait(run_request_);
+    run_pending_ = false;
+    completed_ = false;
+    try {
+      while (true) {
+        Cycle t = fabric_.next_event();
+        if (tracer_ && tracer_->needs_cycle_after()) t = std::min(t, current_ + 1);
+        if (t == hw::kNever && fabric_.idle()) {
+          completed_ = true;
+          break;
+        }
+        if (t != hw::kNever && t >= limit_) break;
+        if (t == hw::kNever) t = current_ + 1;  // let the fabric's watchdog report the deadlock
+        if (t > current_) wait(period_ * double(t - current_));
+        current_ = t;
+        if (tracer_) tracer_->begin_cycle(t);
+        fabric_.run_until(t);
       }
-      if (t != hw::kNever && t >= limit_) break;
-      if (t == hw::kNever) t = current + 1;  // let the fabric's watchdog report the deadlock
-      if (t > current) wait(period_ * double(t - current));
-      current = t;
-      if (tracer_) tracer_->begin_cycle(t);
-      fabric_.run_until(t);
+    } catch (...) {
+      error_ = std::current_exception();
     }
-  } catch (...) {
-    error_ = std::current_exception();
   }
-  if (tracer_) tracer_->finish();
-  sc_core::sc_stop();
 }
 
 RunResult Wafer::run(Cycle max_cycles) {
-  limit_ = max_cycles;
-  // sc_stop() at the end of a run is the normal case, not news.
-  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  limit_ = max_cycles == hw::kNever ? hw::kNever : fabric_.now() + max_cycles;
+  error_ = nullptr;
+  run_pending_ = true;
+  run_request_.notify(sc_core::SC_ZERO_TIME);
   sc_core::sc_start();
-  if (error_) std::rethrow_exception(error_);
+  if (error_) {
+    finish_trace();
+    std::rethrow_exception(error_);
+  }
   return {fabric_.stats().cycles, completed_};
+}
+
+void Wafer::finish_trace() {
+  if (tracer_) tracer_->finish();
 }
 
 }  // namespace wafersim::fabric

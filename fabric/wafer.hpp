@@ -65,8 +65,11 @@ class Wafer : public sc_core::sc_module {
   // Traces links of PEs in [x0..x1] x [y0..y1] for the given colours (empty: all) into `vcd_path`.
   void trace(const std::string& vcd_path, int x0, int y0, int x1, int y1, const std::vector<int>& colors);
 
-  // Runs sc_start until the fabric is idle or `max_cycles` have passed; rethrows DeadlockError etc.
+  // Runs the simulation until the fabric is idle or `max_cycles` more cycles have passed; rethrows DeadlockError
+  // etc. May be called again (e.g. after the host launched another function): SystemC time goes on.
   RunResult run(Cycle max_cycles = hw::kNever);
+  // Closes the VCD trace (if any) and writes its .gtkw file; also done by the destructor.
+  void finish_trace();
 
  private:
   void engine();
@@ -75,8 +78,11 @@ class Wafer : public sc_core::sc_module {
   sc_core::sc_time period_;
   std::vector<std::unique_ptr<PeModule>> pes_;
   std::unique_ptr<VcdTracer> tracer_;
+  sc_core::sc_event run_request_;
   Cycle limit_ = hw::kNever;
+  Cycle current_ = 0;  // SystemC time, in cycles
   bool completed_ = false;
+  bool run_pending_ = false;
   std::exception_ptr error_;
 };
 

@@ -134,7 +134,9 @@ TEST(BackPressure, SlowReceiverLosesNothingAndKeepsOrder) {
   ASSERT_EQ(got.size(), std::size_t(n));
   for (int i = 0; i < n; ++i) {
     EXPECT_EQ(got[i].w.payload, std::uint32_t(i * 3 + 1));
-    if (i > 0) EXPECT_EQ(got[i].at - got[i - 1].at, Cycle(every));
+    if (i > 0) {
+      EXPECT_EQ(got[i].at - got[i - 1].at, Cycle(every));
+    }
   }
   EXPECT_GT(f.stats().stall_cycles, 0u);
   // The sender was held back: its last push happened long after n cycles.

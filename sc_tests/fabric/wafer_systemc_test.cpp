@@ -171,3 +171,32 @@ TEST(VcdTrace, BackpressureIsVisibleWhereTheReceiverIsSlow) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(WaferModule, RunsAgainAfterTheHostQueuesMoreWork) {
+  hw::ArchParams a = small_arch();
+  a.clock_hz = 1e9;
+  Fabric f(a, 4, 1);
+  route_east(f, 0, 0, 3, 2);
+  Drivers drv(f);
+  drv.at(0, 0).send(data(1, 2), 2);
+  f.queues(3, 0).bind_input_queue(0, 2);
+  drv.attach({{0, 0}, {3, 0}});
+  Wafer wafer("wafer", f);
+  ASSERT_TRUE(wafer.run().completed);
+  const sc_core::sc_time first = sc_core::sc_time_stamp();
+  ASSERT_EQ(drv.at(3, 0).received().size(), 1u);
+  // The host queues another wavelet and runs again: SystemC time continues from where it stopped.
+  drv.at(0, 0).send(data(2, 2), 2, f.now() + 10);
+  f.wake(f.index(0, 0), f.now() + 1);
+  ASSERT_TRUE(wafer.run().completed);
+  ASSERT_EQ(drv.at(3, 0).received().size(), 2u);
+  EXPECT_EQ(drv.at(3, 0).received()[1].w.payload, 2u);
+  EXPECT_GT(sc_core::sc_time_stamp(), first);
+  const double arrival = double(drv.at(3, 0).received()[1].at);
+  EXPECT_GE(sc_core::sc_time_stamp(), sc_core::sc_time(arrival, sc_core::SC_NS));
+  EXPECT_LE(sc_core::sc_time_stamp(), sc_core::sc_time(arrival + 1, sc_core::SC_NS));
+}
+
+}  // namespace
