@@ -1,6 +1,6 @@
 // The fp32 building blocks of the CPU reference forward pass: matmul against HF [out, in] weights, RMSNorm,
 // rotary embeddings (HF rotate_half convention, LLaMA-3 frequency scaling), causal GQA attention over a KV cache,
-// SwiGLU. Accumulation is fp32 (vectorised lanes); matmuls use both cores (OpenMP). No fp16 arithmetic here.
+// SwiGLU. Accumulation is fp32 (AVX2 lanes); big products run on a passive worker pool. No fp16 arithmetic here.
 #pragma once
 #include <cstdint>
 #include <functional>
