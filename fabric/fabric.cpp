@@ -317,12 +317,16 @@ void Fabric::step_cycle() {
       __builtin_prefetch(queues_[active[ai + 4]].get());
     }
     if (ai + 2 < n_active) {
-      const Router& ra = routers[active[ai + 2]];
+      const int pa = active[ai + 2];
+      Router& ra = routers[pa];
       for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1) {
         const int s = ra.slot_of(static_cast<Color>(__builtin_ctz(b)));
         __builtin_prefetch(&ra.colors()[s]);
         __builtin_prefetch(ra.entry_base_of_slot(s));
+        __builtin_prefetch(ra.stats_data() + s, 1);
       }
+      if (const hw::PeQueues* qa = queues_[pa].get(); qa && qa->output_nonempty_mask())
+        __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
     }
     Router& r = routers[pe];
     const bool traced = m.observer && m.traced[pe];
@@ -392,7 +396,6 @@ void Fabric::step_cycle() {
       }
       css[c] = &cs;
       heads[c] = &e;
-      bool requested = false;
       for (DirMask pend = e.pending; pend; pend &= pend - 1) {
         const int o = __builtin_ctz(pend);
         bool room;
@@ -406,7 +409,6 @@ void Fabric::step_cycle() {
         if (room) {
           requests[o] |= 1u << c;
           ports |= 1u << o;
-          requested = true;
         } else {
           ++r.stats(cs).stalls[o];
           ++n_stalls;
@@ -417,7 +419,6 @@ void Fabric::step_cycle() {
           }
         }
       }
-      if (requested) __builtin_prefetch(&r.stats(cs), 1);
     }
 
     for (; ports; ports &= ports - 1) {
