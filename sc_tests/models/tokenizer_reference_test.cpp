@@ -3,7 +3,6 @@
 // own JavaScript tokenizers, plus round trips. Skipped, saying why, when the files are not in the data cache.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -318,20 +317,19 @@ TEST(TokenizerLlama2, ByteFallbackCoversUnknownCharactersAndDecodesBackToThem) {
   EXPECT_EQ(tok.decode({13}), "\n");
 }
 
-TEST(TokenizerPerformance, EncodesAMegabyteQuickly) {
+// A megabyte of mixed text round-trips through both real tokenizers (encoding speed is a benchmark figure in
+// docs/tokenizers.md, not a test assertion).
+TEST(TokenizerLargeInput, AMegabyteRoundTrips) {
   LOAD_REAL_TOKENIZER_OR_SKIP(l3, "llama3");
   LOAD_REAL_TOKENIZER_OR_SKIP(l2, "llama2");
   std::string text;
   while (text.size() < (1u << 20))
     for (const auto& c : kLlama3) (text += c.text) += "\n";
   for (const Tokenizer* tok : {&l3, &l2}) {
-    const auto t0 = std::chrono::steady_clock::now();
     const auto ids = tok->encode(text, false);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << "[          ] encoded " << text.size() << " bytes into " << ids.size() << " tokens in " << s
-              << " s (" << text.size() / s / 1e6 << " MB/s)\n";
+    EXPECT_GT(ids.size(), text.size() / 16);
+    EXPECT_LE(ids.size(), text.size() + 1);
     EXPECT_EQ(tok->decode(ids), text);
-    EXPECT_LT(s, 20.0) << "encoding is far slower than expected";
   }
 }
 
