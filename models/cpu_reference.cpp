@@ -11,12 +11,12 @@ namespace wafersim::models {
 
 CpuReference::CpuReference(std::shared_ptr<const LlamaWeights> weights, int threads)
     : weights_(std::move(weights)),
-      inv_freq_(cpu::rope_inv_freq(weights_->config)),
-      k_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
-      v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
       max_threads_(threads > 0 ? threads : omp_get_max_threads()),
       adaptive_(threads == 0),
-      last_threads_(max_threads_) {}
+      last_threads_(max_threads_),
+      inv_freq_(cpu::rope_inv_freq(weights_->config)),
+      k_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)),
+      v_cache_(static_cast<size_t>(weights_->config.num_hidden_layers)) {}
 
 std::string CpuReference::describe() const {
   std::string s = "cpu (fp32 reference, " + std::to_string(max_threads_) + " threads";
