@@ -8,6 +8,7 @@
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/options.hpp"
 #include "runtime/version.hpp"
 
 namespace wafersim::runtime {
@@ -54,25 +55,6 @@ std::pair<int, int> SimOptions::mesh_size(const hw::ArchParams& arch) const {
   return {w, h};
 }
 
-std::vector<int> parse_int_list(const std::string& text, const std::string& option) {
-  std::vector<int> out;
-  static const std::regex item(R"(^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$)");
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = text.find(',', start);
-    const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    std::smatch m;
-    if (!std::regex_match(part, m, item))
-      throw cli::UsageError(option + " " + text + ": expected a comma-separated list of integers or ranges (a-b)");
-    const int lo = std::stoi(m[1]), hi = m[2].matched ? std::stoi(m[2]) : lo;
-    if (hi < lo) throw cli::UsageError(option + " " + text + ": range " + part + " is empty");
-    for (int v = lo; v <= hi; ++v) out.push_back(v);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 void SimOptions::start_trace(fabric::Wafer& wafer) const {
   if (vcd.empty()) {
     if (!trace_region.empty() || !trace_colors.empty())
@@ -88,7 +70,7 @@ void SimOptions::start_trace(fabric::Wafer& wafer) const {
       throw cli::UsageError("--trace-region " + trace_region + ": expected X0,Y0,X1,Y1");
     for (int i = 1; i <= 4; ++i) region.push_back(std::stoi(m[i]));
   }
-  const std::vector<int> colors = trace_colors.empty() ? std::vector<int>{} : parse_int_list(trace_colors, "--trace-colors");
+  const std::vector<int> colors = trace_colors.empty() ? std::vector<int>{} : cli::parse_int_list(trace_colors, "--trace-colors");
   wafer.trace(vcd, region[0], region[1], region[2], region[3], colors);
 }
 

@@ -37,9 +37,6 @@ struct SimOptions {
   void start_trace(fabric::Wafer& wafer) const;
 };
 
-// Parses "1,2,3" or "0-3,7".
-std::vector<int> parse_int_list(const std::string& text, const std::string& option);
-
 std::uint64_t peak_rss_bytes();
 
 // The common part of every JSON result.

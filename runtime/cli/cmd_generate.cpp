@@ -21,6 +21,7 @@
 #include "models/tokenizer.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/options.hpp"
+#include "runtime/sim_options.hpp"
 #include "runtime/version.hpp"
 
 namespace wafersim::cli {
@@ -28,30 +29,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<int32_t> parse_prompt_ids(const std::string& list) {
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t end = list.find(',', pos);
-    if (end == std::string::npos) end = list.size();
-    std::string item = list.substr(pos, end - pos);
-    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
-    int32_t v = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
-      throw UsageError("--prompt-ids: \"" + item + "\" is not an integer token ID (expected e.g. 1,2,3)");
-    ids.push_back(v);
-    pos = end + 1;
-  }
-  return ids;
-}
 
-int64_t peak_rss_bytes() {
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
 
 int run_generate(int argc, char** argv) {
   po::options_description desc("options");
@@ -113,7 +91,8 @@ int run_generate(int argc, char** argv) {
     }
     if (prompt.empty()) throw UsageError("--prompt: encodes to no tokens");
   } else {
-    prompt = parse_prompt_ids(vm["prompt-ids"].as<std::string>());
+    const std::vector<int> ids = parse_int_list(vm["prompt-ids"].as<std::string>(), "--prompt-ids");
+    prompt.assign(ids.begin(), ids.end());
   }
   for (int32_t id : prompt)
     if (id < 0 || id >= config.vocab_size)
@@ -139,7 +118,7 @@ int run_generate(int argc, char** argv) {
   });
   std::cout << "\n";
   const double host_seconds = result.prefill_seconds + result.decode_seconds;
-  const int64_t rss = peak_rss_bytes();
+  const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
   std::cerr << "[" << backend.describe() << "] prompt " << prompt.size() << " tokens, prefill "
             << result.prefill_seconds << " s; " << result.tokens.size() << " new tokens, " << result.decode_steps
             << " decode steps in " << result.decode_seconds << " s = " << result.decode_tokens_per_second()

@@ -19,29 +19,6 @@ std::string join_ids(const std::vector<int32_t>& ids) {
   return out;
 }
 
-// "1,2, 3" -> {1, 2, 3}; anything else is a usage error.
-std::vector<int32_t> parse_ids(const std::string& list) {
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t end = list.find(',', pos);
-    if (end == std::string::npos) end = list.size();
-    std::string item = list.substr(pos, end - pos);
-    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
-    if (item.empty()) {
-      if (list.find_first_not_of(" \t") == std::string::npos) return ids;  // "--ids ''": no IDs
-      throw UsageError("--ids: empty item in \"" + list + "\" (expected comma-separated integers)");
-    }
-    int32_t v = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (ec != std::errc() || p != item.data() + item.size())
-      throw UsageError("--ids: \"" + item + "\" is not an integer token ID");
-    ids.push_back(v);
-    pos = end + 1;
-  }
-  return ids;
-}
 
 int run_tokenize(int argc, char** argv) {
   po::options_description desc("options");
@@ -79,7 +56,8 @@ int run_detokenize(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --ids 1,2,3")) return 0;
   const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
-  const auto ids = parse_ids(vm["ids"].as<std::string>());
+  const std::vector<int> list = parse_int_list(vm["ids"].as<std::string>(), "--ids", /*allow_empty=*/true);
+  const std::vector<int32_t> ids(list.begin(), list.end());
   for (int32_t id : ids)
     if (!tokenizer.id_to_token(id))
       throw UsageError("--ids: " + std::to_string(id) + " is not a token of this tokenizer (vocabulary size " +

@@ -1,5 +1,6 @@
 // `wafersim bench allreduce` end to end: the printed summary, the JSON keys, --verify's exit status, usage errors.
 // Skipped when the wafersim executable is not built in this build directory.
+#include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,21 +13,9 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct CliRun {
-  int status = -1;
-  std::string out;
-};
-CliRun run(const std::string& command) {
-  CliRun r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using wafersim::test::CliRun;
+using wafersim::test::run_cli;
+
 class BenchAllreduceCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -39,7 +28,7 @@ class BenchAllreduceCli : public ::testing::Test {
 
 TEST_F(BenchAllreduceCli, VerifiedRunWritesTheJsonKeys) {
   const fs::path json = fs::temp_directory_path() / ("bench_allreduce_" + std::to_string(::getpid()) + ".json");
-  const CliRun r = run(exe_.string() + " bench allreduce --algo ktree --axis y --mesh 2x16 --len 8 --dtype fp16 "
+  const CliRun r = run_cli(exe_.string() + " bench allreduce --algo ktree --axis y --mesh 2x16 --len 8 --dtype fp16 "
                                     "--fp32-acc --verify --json " + json.string());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("verified        yes"), std::string::npos) << r.out;
@@ -55,14 +44,14 @@ TEST_F(BenchAllreduceCli, VerifiedRunWritesTheJsonKeys) {
 
 TEST_F(BenchAllreduceCli, EveryAlgorithmVerifiesAlongX) {
   for (const char* algo : {"pipeline", "ring", "ktree"}) {
-    const CliRun r = run(exe_.string() + " bench allreduce --algo " + algo + " --mesh 9x2 --len 5 --op max --verify");
+    const CliRun r = run_cli(exe_.string() + " bench allreduce --algo " + algo + " --mesh 9x2 --len 5 --op max --verify");
     EXPECT_EQ(r.status, 0) << algo << "\n" << r.out;
   }
 }
 
 TEST_F(BenchAllreduceCli, BadOptionsAreUsageErrors) {
-  EXPECT_EQ(run(exe_.string() + " bench allreduce --algo tree").status, 2);
-  EXPECT_EQ(run(exe_.string() + " bench allreduce --axis z").status, 2);
-  EXPECT_EQ(run(exe_.string() + " bench allreduce --k 4").status, 2);
-  EXPECT_EQ(run(exe_.string() + " bench allreduce --verify --timing-only").status, 2);
+  EXPECT_EQ(run_cli(exe_.string() + " bench allreduce --algo tree").status, 2);
+  EXPECT_EQ(run_cli(exe_.string() + " bench allreduce --axis z").status, 2);
+  EXPECT_EQ(run_cli(exe_.string() + " bench allreduce --k 4").status, 2);
+  EXPECT_EQ(run_cli(exe_.string() + " bench allreduce --verify --timing-only").status, 2);
 }

@@ -1,5 +1,6 @@
 // `wafersim make-model` and `wafersim generate` end to end: the CLI binary of this build tree (skipped if it has
 // not been built) must produce the same tokens as the library, write complete JSON and fail cleanly.
+#include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -22,22 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string out;  // stdout and stderr
-};
-
-CliRun run(const std::string& command) {
-  CliRun r{-1, {}};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using wafersim::test::CliRun;
+using wafersim::test::run_cli;
 
 class GenerateCli : public ::testing::Test {
  protected:
@@ -49,7 +36,7 @@ class GenerateCli : public ::testing::Test {
             "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    const CliRun made = run(cli("make-model --preset tiny --seed 2 --out " + (dir_ / "tiny").string()));
+    const CliRun made = run_cli(cli("make-model --preset tiny --seed 2 --out " + (dir_ / "tiny").string()));
     ASSERT_EQ(made.status, 0) << made.out;
   }
   void TearDown() override {
@@ -66,7 +53,7 @@ class GenerateCli : public ::testing::Test {
 
 TEST_F(GenerateCli, GreedyTokensMatchTheLibraryAndJsonIsComplete) {
   const fs::path json = dir_ / "out.json";
-  const CliRun r = run(cli("generate --model " + model() + " --prompt 'Hello wafer' --max-new-tokens 12 --ignore-eos --json " +
+  const CliRun r = run_cli(cli("generate --model " + model() + " --prompt 'Hello wafer' --max-new-tokens 12 --ignore-eos --json " +
                         json.string()));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;
@@ -96,9 +83,9 @@ TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
   const std::string base = cli("generate --model " + model() +
                                " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "
                                "--top-p 0.95 --json ");
-  ASSERT_EQ(run(base + (dir_ / "a.json").string() + " --seed 7").status, 0);
-  ASSERT_EQ(run(base + (dir_ / "b.json").string() + " --seed 7").status, 0);
-  ASSERT_EQ(run(base + (dir_ / "c.json").string() + " --seed 8").status, 0);
+  ASSERT_EQ(run_cli(base + (dir_ / "a.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run_cli(base + (dir_ / "b.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run_cli(base + (dir_ / "c.json").string() + " --seed 8").status, 0);
   const auto a = read_json(dir_ / "a.json"), b = read_json(dir_ / "b.json"), c = read_json(dir_ / "c.json");
   EXPECT_EQ(a["prompt_tokens"], nlohmann::json({510, 300, 301}));
   EXPECT_EQ(a["tokens"].size(), 10u);
@@ -109,7 +96,7 @@ TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
 
 TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
   const std::string args = " --prompt-ids 510,65,66 --max-new-tokens 12 --json ";
-  CliRun r = run(cli("generate --model " + model() + args + (dir_ / "free.json").string() + " --ignore-eos"));
+  CliRun r = run_cli(cli("generate --model " + model() + args + (dir_ / "free.json").string() + " --ignore-eos"));
   ASSERT_EQ(r.status, 0) << r.out;
   const auto free_run = read_json(dir_ / "free.json")["tokens"].get<std::vector<int32_t>>();
   ASSERT_EQ(free_run.size(), 12u);
@@ -119,7 +106,7 @@ TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
   auto config = read_json(dir_ / "tiny" / "config.json");
   config["eos_token_id"] = {eos, 511};
   std::ofstream(dir_ / "tiny" / "config.json") << config.dump(2);
-  r = run(cli("generate --model " + model() + args + (dir_ / "eos.json").string()));
+  r = run_cli(cli("generate --model " + model() + args + (dir_ / "eos.json").string()));
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = read_json(dir_ / "eos.json");
   EXPECT_TRUE(j["stopped_at_eos"].get<bool>());
@@ -129,21 +116,21 @@ TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
 
 TEST_F(GenerateCli, ErrorsAreClearAndLeaveNoJson) {
   const fs::path json = dir_ / "never.json";
-  CliRun r = run(cli("generate --model " + model() + " --prompt hi --device wafer --json " + json.string()));
+  CliRun r = run_cli(cli("generate --model " + model() + " --prompt hi --device wafer --json " + json.string()));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("--device wafer is not implemented yet"), std::string::npos) << r.out;
-  r = run(cli("generate --model " + (dir_ / "nothing").string() + " --prompt hi --json " + json.string()));
+  r = run_cli(cli("generate --model " + (dir_ / "nothing").string() + " --prompt hi --json " + json.string()));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find((dir_ / "nothing").string()), std::string::npos) << r.out;
-  r = run(cli("generate --model " + model() + " --prompt-ids 1,x --json " + json.string()));
+  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1,x --json " + json.string()));
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("\"x\" is not an integer token ID"), std::string::npos) << r.out;
-  r = run(cli("generate --model " + model() + " --prompt-ids 1,512"));
+  EXPECT_NE(r.out.find("\"x\" is not a non-negative integer"), std::string::npos) << r.out;
+  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1,512"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("outside the vocabulary [0, 512)"), std::string::npos) << r.out;
-  r = run(cli("generate --model " + model() + " --prompt hi --prompt-ids 1"));
+  r = run_cli(cli("generate --model " + model() + " --prompt hi --prompt-ids 1"));
   EXPECT_EQ(r.status, 2);
-  r = run(cli("generate --model " + model() + " --prompt-ids 1 --max-new-tokens 600"));
+  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1 --max-new-tokens 600"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("exceeds max_position_embeddings=512"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(json));
@@ -151,18 +138,18 @@ TEST_F(GenerateCli, ErrorsAreClearAndLeaveNoJson) {
   // A corrupt checkpoint names the file.
   const fs::path weights = dir_ / "tiny" / "model.safetensors";
   fs::resize_file(weights, fs::file_size(weights) - 1000);
-  r = run(cli("generate --model " + model() + " --prompt-ids 1"));
+  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find(weights.string() + ": tensor 'lm_head.weight': data_offsets"), std::string::npos) << r.out;
 }
 
 TEST_F(GenerateCli, MakeModelRefusesToOverwriteWithoutForce) {
-  CliRun r = run(cli("make-model --preset tiny --seed 3 --out " + model()));
+  CliRun r = run_cli(cli("make-model --preset tiny --seed 3 --out " + model()));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("--force"), std::string::npos) << r.out;
-  r = run(cli("make-model --preset tiny --seed 3 --force --out " + model()));
+  r = run_cli(cli("make-model --preset tiny --seed 3 --force --out " + model()));
   EXPECT_EQ(r.status, 0) << r.out;
-  r = run(cli("make-model --preset galactic --out " + (dir_ / "g").string()));
+  r = run_cli(cli("make-model --preset galactic --out " + (dir_ / "g").string()));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("known: tiny, small, 100m"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir_ / "g"));

@@ -1,5 +1,6 @@
 // `wafersim tokenize` / `wafersim detokenize` end to end, on the built-in small tokenizer. Runs the CLI binary
 // of this build tree; skipped if it has not been built.
+#include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -20,22 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
-
-CliResult run_command(const std::string& command) {
-  CliResult r{-1, {}};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using wafersim::test::CliRun;
+using wafersim::test::run_cli;
 
 class TokenizerCli : public ::testing::Test {
  protected:
@@ -62,7 +49,7 @@ TEST_F(TokenizerCli, TokenizePrintsIdsAndWritesJson) {
 
   const fs::path json_path = dir_ / "out" / ".." / "ids.json";
   fs::create_directories(dir_ / "out");
-  const CliResult r = run_command(
+  const CliRun r = run_cli(
       cli("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " + json_path.string()));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, expected + "\n");
@@ -75,20 +62,20 @@ TEST_F(TokenizerCli, DetokenizeInvertsTokenize) {
   const auto ids = Tokenizer::load(tokenizer_).encode("Hello, wafer!", false);
   std::string list;
   for (size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
-  const CliResult r = run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list));
+  const CliRun r = run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "Hello, wafer!\n");
-  const CliResult skip = run_command(
+  const CliRun skip = run_cli(
       cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens"));
   EXPECT_EQ(skip.out, "Hello, wafer!\n");
 }
 
 TEST_F(TokenizerCli, BadArgumentsAreUsageErrors) {
-  EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two")).status, 2);
-  EXPECT_EQ(run_command(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 600")).status, 2);
-  EXPECT_EQ(run_command(cli("tokenize --tokenizer " + tokenizer_.string())).status, 2);  // --text is required
-  const CliResult missing =
-      run_command(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
+  EXPECT_EQ(run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two")).status, 2);
+  EXPECT_EQ(run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 600")).status, 2);
+  EXPECT_EQ(run_cli(cli("tokenize --tokenizer " + tokenizer_.string())).status, 2);  // --text is required
+  const CliRun missing =
+      run_cli(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("absent.json"), std::string::npos) << missing.out;
 }
