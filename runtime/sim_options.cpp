@@ -15,18 +15,15 @@ namespace wafersim::runtime {
 
 namespace po = boost::program_options;
 
-namespace {
-// configs/ is found relative to the working directory first, then in the source tree the binary was built from.
-std::string default_arch_file() {
-  const std::string rel = "configs/wse2.yaml";
+std::string default_config_file(const std::string& name) {
+  const std::string rel = "configs/" + name;
   if (std::filesystem::exists(rel)) return rel;
   return std::string(WAFERSIM_SOURCE_DIR) + "/" + rel;
 }
-}  // namespace
 
 void SimOptions::add_to(po::options_description& desc, const std::string& default_mesh) {
   desc.add_options()
-      ("arch", po::value(&arch_file)->default_value(default_arch_file()), "architecture YAML (configs/wse2.yaml, configs/wse3.yaml)")
+      ("arch", po::value(&arch_file)->default_value(default_config_file("wse2.yaml")), "architecture YAML (configs/wse2.yaml, configs/wse3.yaml)")
       ("mesh", po::value(&mesh)->default_value(default_mesh), "simulated rectangle WxH (a sub-rectangle of the fabric)")
       ("set", po::value(&overrides)->composing(), "override a parameter, e.g. --set router.link_latency=2 (repeatable)")
       ("timing-only", po::bool_switch(&timing_only), "no payloads or SRAM contents (capacities still enforced)")

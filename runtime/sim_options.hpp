@@ -37,6 +37,9 @@ struct SimOptions {
   void start_trace(fabric::Wafer& wafer) const;
 };
 
+// configs/NAME relative to the working directory if it exists there, else in the source tree of this build.
+std::string default_config_file(const std::string& name);
+
 std::uint64_t peak_rss_bytes();
 
 // The common part of every JSON result.

@@ -15,10 +15,10 @@ int params(int argc, char** argv) {
   std::string wse3_file;
   po::options_description desc("options");
   desc.add_options()
-      ("arch", po::value(&sim.arch_file)->default_value("configs/wse2.yaml"), "architecture YAML to resolve")
+      ("arch", po::value(&sim.arch_file)->default_value(runtime::default_config_file("wse2.yaml")), "architecture YAML to resolve")
       ("set", po::value(&sim.overrides)->composing(), "override a parameter (repeatable)")
       ("markdown", po::bool_switch(&markdown), "print the reference table of WSE-2 and WSE-3 (docs/parameters.md)")
-      ("wse3", po::value(&wse3_file)->default_value("configs/wse3.yaml"), "with --markdown: the WSE-3 preset");
+      ("wse3", po::value(&wse3_file)->default_value(runtime::default_config_file("wse3.yaml")), "with --markdown: the WSE-3 preset");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[--arch FILE] [--set KEY=VALUE ...] [--markdown]")) return 0;
   const hw::ArchParams arch = sim.arch();
