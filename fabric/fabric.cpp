@@ -1,6 +1,7 @@
 #include "fabric/fabric.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <queue>
 #include <sstream>
@@ -33,6 +34,7 @@ struct Fabric::Impl {
     int pe;
     Color c;
   };
+  std::vector<Free> control_frees;  // frees of control wavelets (they move switches): after the router phase
   struct Wake {
     Cycle at;
     int pe;
@@ -298,7 +300,26 @@ void Fabric::step_cycle() {
   }
 
   // 2. Routers: inject from output queues, then every output port serves one colour (round robin).
-  m.active.swap(m.next_active);
+  // Routers are evaluated in PE order (memory order): on large meshes the sweep then streams through the
+  // router, queue and colour arrays instead of chasing a scrambled activation order. Within a cycle the result
+  // does not depend on the order (a router's sends only add to neighbours' buffers; frees come after the phase).
+  if (m.next_active.size() * 16 > m.in_active.size()) {
+    // Dense: rebuild the list from the flags, 8 PEs per load.
+    m.active.clear();
+    const std::uint8_t* flags = m.in_active.data();
+    const std::size_t n = m.in_active.size();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, flags + i, 8);
+      for (; word; word &= word - 1) m.active.push_back(int(i + (__builtin_ctzll(word) >> 3)));
+    }
+    for (; i < n; ++i)
+      if (flags[i]) m.active.push_back(int(i));
+  } else {
+    m.active.swap(m.next_active);
+    std::sort(m.active.begin(), m.active.end());
+  }
   m.next_active.clear();
   bool any_ready = false;
   Cycle earliest_ready = kNever;
@@ -309,6 +330,7 @@ void Fabric::step_cycle() {
   stats_.router_cycles += n_active;
   const int width = width_;
   Router* const routers = routers_.data();
+  std::size_t free_head = 0;
   for (std::size_t ai = 0; ai < n_active; ++ai) {
     const int pe = active[ai];
     // The active set is memory-bound on large meshes: fetch the routers evaluated a little later.
@@ -327,6 +349,19 @@ void Fabric::step_cycle() {
       }
       if (const hw::PeQueues* qa = queues_[pa].get(); qa && qa->output_nonempty_mask())
         __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
+    }
+    // Deferred frees of data wavelets: a router more than one row behind is never touched again this cycle (a
+    // router reads and writes only itself and its four neighbours), so its freed slots can be released now,
+    // while its state is still in cache; the result is the same as releasing them after the phase.
+    for (; free_head < m.frees.size() && m.frees[free_head].pe + width < pe; ++free_head) {
+      Router& fr = routers[m.frees[free_head].pe];
+      fr.pop_front(fr.state_at(fr.slot_of(m.frees[free_head].c)));
+    }
+    // The south neighbour's colour states are checked for room before their own evaluation a row later.
+    if (std::size_t(pe + width + 2) < routers_.size()) {
+      const auto& sc = routers[pe + width + 2].colors();
+      const char* p0 = reinterpret_cast<const char*>(sc.data());
+      for (std::size_t off = 0; off < sc.size() * sizeof(Router::ColorState); off += 64) __builtin_prefetch(p0 + off);
     }
     Router& r = routers[pe];
     const bool traced = m.observer && m.traced[pe];
@@ -390,7 +425,7 @@ void Fabric::step_cycle() {
           }
         }
         if (e.pending == 0) {
-          m.frees.push_back({pe, c});
+          (e.control ? m.control_frees : m.frees).push_back({pe, c});
           continue;
         }
       }
@@ -457,7 +492,7 @@ void Fabric::step_cycle() {
       }
       progress = true;
       e.pending &= ~(1u << o);
-      if (e.pending == 0) m.frees.push_back({pe, c});
+      if (e.pending == 0) (e.control ? m.control_frees : m.frees).push_back({pe, c});
     }
 
     if (r.has_buffered() || (q && q->output_nonempty_mask())) m.activate(pe);
@@ -470,7 +505,12 @@ void Fabric::step_cycle() {
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   m.any_ready = any_ready;
   m.earliest_ready = earliest_ready;
-  for (const auto& f : m.frees) {
+  const bool any_free = !m.frees.empty() || !m.control_frees.empty();
+  for (; free_head < m.frees.size(); ++free_head) {
+    Router& r = routers_[m.frees[free_head].pe];
+    r.pop_front(r.state_at(r.slot_of(m.frees[free_head].c)));
+  }
+  for (const auto& f : m.control_frees) {
     Router& r = routers_[f.pe];
     Router::ColorState& cs = *r.state(f.c);
     const Wavelet w = r.front(cs).wavelet();
@@ -480,11 +520,12 @@ void Fabric::step_cycle() {
     }
     // Routers waiting for this slot still hold wavelets, so they are active already.
   }
-  if (!m.frees.empty()) {
+  if (any_free) {
     m.any_ready = true;
     progress = true;  // a wavelet was consumed (possibly by a filter, without any send)
   }
   m.frees.clear();
+  m.control_frees.clear();
 
   // 4. Agents due this cycle, in PE order.
   m.in_agent_phase = true;
