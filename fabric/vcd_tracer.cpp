@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "common/atomic_file.hpp"
@@ -119,19 +120,35 @@ void VcdTracer::finish() {
        << y1_ << "), grouped by PE\n";
     os << "[dumpfile] \"" << std::filesystem::absolute(vcd_path_).string() << "\"\n";
     os << "[timestart] 0\n";
-    std::string group;
+    // Zoom to show the whole run (GTKWave's window spans about 2.5 * 2^-zoom time units).
+    const double end_ps = double(fabric_.now() + 1) * 1e12 / fabric_.arch().clock_hz;
+    os << "*" << -std::log2(std::max(1.0, end_ps / 2.5)) << " 0 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1\n";
+    // One group per PE, inside it one group per output port.
+    std::string pe_group, port_group;
+    auto close = [&](std::string& g) {
+      if (!g.empty()) os << "@1000200\n-" << g << "\n";
+      g.clear();
+    };
     for (const auto& name : names_) {
-      const std::string pe = name.substr(0, name.find('.'));
-      if (pe != group) {
-        if (!group.empty()) os << "@1000200\n-" << group << "\n";
-        group = pe;
-        os << "@800200\n-" << group << "\n";
+      const std::size_t dot1 = name.find('.'), dot2 = name.find('.', dot1 + 1);
+      const std::string pe = name.substr(0, dot1), port = pe + "." + name.substr(dot1 + 1, dot2 - dot1 - 1);
+      if (pe != pe_group) {
+        close(port_group);
+        close(pe_group);
+        pe_group = pe;
+        os << "@800200\n-" << pe_group << "\n";
+      }
+      if (port != port_group) {
+        close(port_group);
+        port_group = port;
+        os << "@800200\n-" << port_group << "\n";
       }
       const bool bus = name.find(".payload") != std::string::npos || name.find(".color") != std::string::npos;
-      os << (bus ? "@22\n" : "@28\n") << "SystemC." << name << (bus ? (name.find(".payload") != std::string::npos ? "[31:0]" : "[4:0]") : "")
-         << "\n";
+      os << (bus ? "@22\n" : "@28\n") << "SystemC." << name
+         << (bus ? (name.find(".payload") != std::string::npos ? "[31:0]" : "[4:0]") : "") << "\n";
     }
-    if (!group.empty()) os << "@1000200\n-" << group << "\n";
+    close(port_group);
+    close(pe_group);
   });
 }
 
