@@ -153,7 +153,7 @@ hw::DirMask to_dirs(Axis axis, std::uint8_t m) {
   return d;
 }
 
-void apply_routes(const CollectiveConfig& cfg, const LinePlan& plan, csl::Layout& layout) {
+void finish_layout(CollectiveLayout& out, const CollectiveConfig& cfg, const LinePlan& plan) {
   for (int l = 0; l < cfg.lines(); ++l)
     for (const LineRoute& r : plan.routes()) {
       int x, y;
@@ -161,8 +161,12 @@ void apply_routes(const CollectiveConfig& cfg, const LinePlan& plan, csl::Layout
       hw::ColorConfig c;
       c.rx = to_dirs(cfg.axis, r.rx);
       c.tx = to_dirs(cfg.axis, r.tx);
-      layout.set_color_config(x, y, r.color, c);
+      out.layout->set_color_config(x, y, r.color, c);
     }
+  out.layout->export_symbol("x");
+  out.colors_per_pe_max = plan.colors_per_pe_max();
+  out.colors_used = plan.colors_used();
+  out.plan = std::make_shared<const LinePlan>(plan);
 }
 
 void validate(const CollectiveConfig& cfg, const std::string& kernel) {

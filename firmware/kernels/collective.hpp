@@ -125,8 +125,9 @@ struct CollectiveLayout {
 // Maps a line position to rectangle coordinates and a LineDir mask to hw::Dir bits.
 void line_to_xy(const CollectiveConfig& cfg, int line, int pos, int& x, int& y);
 hw::DirMask to_dirs(Axis axis, std::uint8_t line_mask);
-// Applies the routes of `plan` to every line of the layout.
-void apply_routes(const CollectiveConfig& cfg, const LinePlan& plan, csl::Layout& layout);
+// Finishes a collective whose programs are set: applies the routes of `plan` to every line, exports the vector
+// "x" and records the colours used and the plan.
+void finish_layout(CollectiveLayout& out, const CollectiveConfig& cfg, const LinePlan& plan);
 // Checks the configuration (rectangle, length, fp32 accumulation only for fp16 sums). Throws ConfigError.
 void validate(const CollectiveConfig& cfg, const std::string& kernel);
 

@@ -150,11 +150,7 @@ CollectiveLayout ring_allreduce(const CollectiveConfig& cfg, const hw::ArchParam
       const Color in = P > 1 ? edge[(k + P - 1) % P] : kNoColor, o = P > 1 ? edge[k] : kNoColor;
       out.layout->set_tile_code(x, y, [cfg, P, k, in, o](int, int) { return std::make_unique<RingProgram>(cfg, P, k, in, o); });
     }
-  apply_routes(cfg, plan, *out.layout);
-  out.layout->export_symbol("x");
-  out.colors_per_pe_max = plan.colors_per_pe_max();
-  out.colors_used = plan.colors_used();
-  out.plan = std::make_shared<const LinePlan>(plan);
+  finish_layout(out, cfg, plan);
   return out;
 }
 

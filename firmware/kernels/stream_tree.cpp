@@ -130,11 +130,7 @@ CollectiveLayout build_stream_layout(const CollectiveConfig& cfg, const LinePlan
         return std::make_unique<StreamTreeProgram>(node, cfg, kernel, function);
       });
     }
-  apply_routes(cfg, plan, *out.layout);
-  out.layout->export_symbol("x");
-  out.colors_per_pe_max = plan.colors_per_pe_max();
-  out.colors_used = plan.colors_used();
-  out.plan = std::make_shared<const LinePlan>(plan);
+  finish_layout(out, cfg, plan);
   return out;
 }
 
