@@ -71,6 +71,12 @@ struct Fabric::Impl {
     return t;
   }
   bool has_wakes() const { return wheel_entries > 0 || !far_wakes.empty(); }
+  // Fabric::wake() for the engine's own calls, where `at` is already >= horizon and past the agent-phase rule.
+  void wake_at(int pe, Cycle at) {
+    if (next_wake[pe] <= at) return;
+    next_wake[pe] = at;
+    schedule(pe, at);
+  }
   std::vector<Cycle> next_wake;
   std::vector<int> agent_pes;
   Cycle last_progress = 0;
@@ -295,7 +301,7 @@ void Fabric::step_cycle() {
     --m.iq_inflight[d.pe][iq];
     q.deliver(d.w);
     ++stats_.ramp_deliveries;
-    if (agents_[d.pe]) wake(d.pe, now);
+    if (agents_[d.pe]) m.wake_at(d.pe, now);  // now >= horizon in the router phase
     progress = true;
   }
 
@@ -389,7 +395,7 @@ void Fabric::step_cycle() {
           r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
           r.oq_rr = static_cast<std::uint8_t>(oq);
           ++n_injections;
-          if (agents_[pe]) wake(pe, now);
+          if (agents_[pe]) m.wake_at(pe, now);
           progress = true;
           injected = true;
           break;
@@ -551,7 +557,7 @@ void Fabric::step_cycle() {
     const Cycle nxt = agent->step(now, *queues_[pe]);
     ++stats_.agent_steps;
     progress = true;
-    if (nxt != kNever) wake(pe, std::max(nxt, now + 1));
+    if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
   }
   due.clear();
   m.in_agent_phase = false;
