@@ -1,6 +1,6 @@
 // `wafersim bench allreduce`: one allreduce (K-tree, pipeline or ring) along X or Y of a mesh on the cycle-level fabric,
 // loaded and fed through the host runtime's Device; prints cycles, microseconds at the configured clock and colours per
-// PE, optionally checks the result against a CPU reduction (--verify: exit 1 on mismatch). docs/performance-allreduce.md.
+// PE, optionally checks the result against a CPU reduction (--verify: exit 1 on mismatch). docs/performance.md.
 #include <cmath>
 #include <iostream>
 #include <random>
