@@ -13,6 +13,18 @@ using fabric::DataMode;
 using fabric::Fabric;
 
 namespace {
+// PE (0,0) runs Left and streams colour c east to PE (1,0), which runs Right; the layout is loaded onto f.
+template <class Left, class Right>
+void load_east_pair(csl::Layout& layout, Fabric& f, hw::Color c) {
+  layout.set_tile_program<Left>(0, 0);
+  layout.set_tile_program<Right>(1, 0);
+  layout.set_color_config(0, 0, c, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
+  layout.set_color_config(1, 0, c, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
+  layout.load(f);
+}
+}  // namespace
+
+namespace {
 std::vector<float> random_vec(std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
@@ -214,16 +226,7 @@ struct TeardownReceiver : csl::Program {
 TEST(Teardown, HandlersRunOnEveryPeOfThePathAndTrafficResumes) {
   Fabric f(hw::ArchParams{}, 2, 1);
   csl::Layout layout(2, 1);
-  layout.set_tile_program<TeardownSender>(0, 0);
-  layout.set_tile_program<TeardownReceiver>(1, 0);
-  hw::ColorConfig out, in;
-  out.rx = hw::bit(hw::Dir::Ramp);
-  out.tx = hw::bit(hw::Dir::East);
-  in.rx = hw::bit(hw::Dir::West);
-  in.tx = hw::bit(hw::Dir::Ramp);
-  layout.set_color_config(0, 0, 5, out);
-  layout.set_color_config(1, 0, 5, in);
-  layout.load(f);
+  load_east_pair<TeardownSender, TeardownReceiver>(layout, f, 5);
   layout.write_symbol<std::uint32_t>(0, 0, "v", {1, 2, 3, 4, 5});
   ASSERT_TRUE(f.run().completed);
   EXPECT_EQ(layout.program_as<TeardownSender>(0, 0).handled, 1);
@@ -297,11 +300,7 @@ TEST(Deadlock, WaveletsLeftInABlockedColoursQueueAreReported) {
   a.simulation.deadlock_cycles = 300;
   Fabric f(a, 2, 1);
   csl::Layout layout(2, 1);
-  layout.set_tile_program<SendsTwo>(0, 0);
-  layout.set_tile_program<NeverUnblocks>(1, 0);
-  layout.set_color_config(0, 0, 6, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
-  layout.set_color_config(1, 0, 6, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
-  layout.load(f);
+  load_east_pair<SendsTwo, NeverUnblocks>(layout, f, 6);
   try {
     f.run();
     FAIL() << "no deadlock reported";
@@ -336,11 +335,7 @@ struct SumUntilSentinel : csl::Program {
 TEST(ControlTask, SentinelControlWaveletEndsAStreamOnTheFabric) {
   Fabric f(hw::ArchParams{}, 2, 1);
   csl::Layout layout(2, 1);
-  layout.set_tile_program<StreamWithSentinel>(0, 0);
-  layout.set_tile_program<SumUntilSentinel>(1, 0);
-  layout.set_color_config(0, 0, 7, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
-  layout.set_color_config(1, 0, 7, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
-  layout.load(f);
+  load_east_pair<StreamWithSentinel, SumUntilSentinel>(layout, f, 7);
   layout.write_symbol<float>(0, 0, "v", {1.5f, 2.0f, 4.0f});
   ASSERT_TRUE(f.run().completed);
   const auto& r = layout.program_as<SumUntilSentinel>(1, 0);
@@ -370,11 +365,7 @@ struct SlowReceiver : csl::Program {
 TEST(BackPressure, ABlockedColourStallsTheSendersMicrothreadUntilUnblocked) {
   Fabric f(hw::ArchParams{}, 2, 1);
   csl::Layout layout(2, 1);
-  layout.set_tile_program<Flood>(0, 0);
-  layout.set_tile_program<SlowReceiver>(1, 0);
-  layout.set_color_config(0, 0, 8, csl::route(hw::bit(hw::Dir::Ramp), hw::bit(hw::Dir::East)));
-  layout.set_color_config(1, 0, 8, csl::route(hw::bit(hw::Dir::West), hw::bit(hw::Dir::Ramp)));
-  layout.load(f);
+  load_east_pair<Flood, SlowReceiver>(layout, f, 8);
   std::vector<std::uint32_t> v(30);
   for (std::uint32_t i = 0; i < 30; ++i) v[i] = 100 + i;
   layout.write_symbol(0, 0, "v", v);
