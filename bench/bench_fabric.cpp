@@ -32,11 +32,9 @@ int bench_fabric(int argc, char** argv) {
   const auto [w, h] = sim.mesh_size(arch);
   runtime::Stopwatch elab_clock;
   fabric::Wafer::set_time_resolution();
-  fabric::Fabric& fab = *new fabric::Fabric(arch, w, h, sim.data_mode());  // lives as long as the wafer
+  fabric::Fabric fab(arch, w, h, sim.data_mode());
   fabric::Traffic driver(fab, traffic);
-  // Never destroyed: SystemC 2.3.4 unregisters each module with a linear search, so tearing down a full
-  // wafer (2.3 M modules) would take hours; the process exits instead.
-  fabric::Wafer& wafer = *new fabric::Wafer("wafer", fab);
+  fabric::Wafer wafer("wafer", fab);
   sim.start_trace(wafer);
   fab.validate_routes();
   const double elaboration = elab_clock.seconds();
