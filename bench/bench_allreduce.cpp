@@ -47,7 +47,6 @@ int bench_allreduce(int argc, char** argv) {
   if (axis != "x" && axis != "y") throw cli::UsageError("--axis " + axis + ": expected x or y");
   if (dtype != "fp16" && dtype != "fp32") throw cli::UsageError("--dtype " + dtype + ": expected fp16 or fp32");
   if (op != "sum" && op != "max") throw cli::UsageError("--op " + op + ": expected sum or max");
-  if (!sim.vcd.empty()) throw cli::UsageError("--vcd: not supported by bench allreduce (use bench fabric)");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
   if (len < 1) throw cli::UsageError("--len must be at least 1");
 
@@ -67,6 +66,7 @@ int bench_allreduce(int argc, char** argv) {
                                 : algo == "pipeline" ? kernels::pipeline_allreduce(cfg, arch)
                                                      : kernels::ring_allreduce(cfg, arch);
   runtime::Device dev(arch, w, h, sim.data_mode());
+  sim.start_trace(dev.wafer());
   dev.load(*c.layout);
 
   // Inputs: uniform in [-1, 1), rounded to the element type; one block per PE, row-major.

@@ -15,6 +15,8 @@ std::string xy(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_
 
 Device::Device(const hw::ArchParams& arch, int width, int height, fabric::DataMode mode)
     : arch_(arch), fabric_(std::make_unique<fabric::Fabric>(arch_, width, height, mode)) {
+  fabric::Wafer::set_time_resolution();
+  wafer_ = std::make_unique<fabric::Wafer>("wafer", *fabric_);
   target_ = std::make_unique<DeviceMemoryTarget>("device_memory", *fabric_);
   host_ = std::make_unique<HostMemoryInitiator>("host");
   host_->socket.bind(target_->socket);
@@ -22,8 +24,8 @@ Device::Device(const hw::ArchParams& arch, int width, int height, fabric::DataMo
 
 Device::~Device() = default;
 
-// Port binding completes at the end of elaboration: the first transaction elaborates (no process runs: the fabric
-// engine is driven directly, so the device can launch and run any number of times).
+// Port binding completes at the end of elaboration: the first transaction elaborates (the wafer's engine thread
+// then sleeps until run() asks it to simulate, so the device can launch and run any number of times).
 void Device::elaborate() {
   if (sc_core::sc_get_status() == sc_core::SC_ELABORATION) sc_core::sc_start(sc_core::SC_ZERO_TIME);
 }
@@ -98,7 +100,7 @@ RunReport Device::run(std::uint64_t max_cycles) {
   r.launch_cycle = launched_ ? launch_cycle_ : fabric_->now() + (ran_ ? 1 : 0);
   fabric::RunResult res;
   try {
-    res = fabric_->run(max_cycles);
+    res = wafer_->run(max_cycles);
   } catch (const DeadlockError& e) {
     throw DeadlockError(std::string("device: the kernel launched at cycle ") + std::to_string(r.launch_cycle) +
                         " cannot finish: " + e.what());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fabric/fabric.hpp"
+#include "fabric/wafer.hpp"
 #include "firmware/csl/layout.hpp"
 
 namespace wafersim::runtime {
@@ -61,6 +62,9 @@ class Device {
   Device& operator=(const Device&) = delete;
 
   fabric::Fabric& fabric() { return *fabric_; }
+  // The SystemC side of the fabric (wafer.pe_X_Y modules, the engine thread that run() drives). Start a VCD trace
+  // on it (Wafer::trace) before the first memcpy: SystemC accepts traces only before the simulation starts.
+  fabric::Wafer& wafer() { return *wafer_; }
   const hw::ArchParams& arch() const { return arch_; }
 
   // Loads a layout at (x0, y0) of the fabric. The device keeps a reference: the layout must outlive it.
@@ -112,6 +116,7 @@ class Device {
 
   hw::ArchParams arch_;
   std::unique_ptr<fabric::Fabric> fabric_;
+  std::unique_ptr<fabric::Wafer> wafer_;
   std::unique_ptr<DeviceMemoryTarget> target_;
   std::unique_ptr<HostMemoryInitiator> host_;
   csl::Layout* layout_ = nullptr;
