@@ -1,6 +1,8 @@
 // Architecture files and routes are validated before anything runs; errors name the file/PE, key/colour, limit.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "common/error.hpp"
@@ -22,7 +24,11 @@ std::string write_yaml(const std::string& name, const std::string& text) {
 }
 
 std::string load_error(const std::string& yaml) {
-  const std::string path = write_yaml("arch.yaml", yaml);
+  // One file per test process: ctest runs test cases in parallel.
+  const std::string path =
+      write_yaml(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+                     std::to_string(::getpid()) + ".yaml",
+                 yaml);
   try {
     hw::load_arch(path);
   } catch (const ConfigError& e) {
