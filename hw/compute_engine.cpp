@@ -49,24 +49,22 @@ void ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::stri
 }
 
 void ComputeEngine::bind_local_task(int id, TaskBody body, std::string label) {
-  if (id < 0 || id > arch_.pe.local_task_max_id)
-    fail("local task ID " + str(id) + " outside 0.." + str(arch_.pe.local_task_max_id));
-  Task& t = tasks_[id];
-  if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
-  t.kind = TaskKind::Local;
-  bound_ |= std::uint64_t{1} << id;
-  t.body = std::move(body);
-  t.label = label.empty() ? "local task " + str(id) : std::move(label);
+  bind_task(id, arch_.pe.local_task_max_id, TaskKind::Local, "local", std::move(body), std::move(label));
 }
 
 void ComputeEngine::bind_control_task(int id, TaskBody body, std::string label) {
-  if (id < 0 || id >= arch_.pe.task_ids) fail("control task ID " + str(id) + " outside 0.." + str(arch_.pe.task_ids - 1));
+  bind_task(id, arch_.pe.task_ids - 1, TaskKind::Control, "control", std::move(body), std::move(label));
+}
+
+void ComputeEngine::bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body,
+                              std::string label) {
+  if (id < 0 || id > max_id) fail(std::string(kind_name) + " task ID " + str(id) + " outside 0.." + str(max_id));
   Task& t = tasks_[id];
   if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
-  t.kind = TaskKind::Control;
+  t.kind = kind;
   bound_ |= std::uint64_t{1} << id;
   t.body = std::move(body);
-  t.label = label.empty() ? "control task " + str(id) : std::move(label);
+  t.label = label.empty() ? std::string(kind_name) + " task " + str(id) : std::move(label);
 }
 
 void ComputeEngine::bind_input_queue(int iq, Color color) {

@@ -127,6 +127,9 @@ class ComputeEngine : public PeAgent {
   Cycle op_cycles(const DsdOp& op, std::uint32_t n) const;
 
  private:
+  // Binds a local or control task to `id` (0..max_id); errors name the kind and the ID.
+  void bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body, std::string label);
+
   struct Task {
     TaskKind kind = TaskKind::Unbound;
     bool activated = false;
