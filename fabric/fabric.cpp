@@ -1,10 +1,13 @@
 #include "fabric/fabric.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <queue>
 #include <sstream>
+#include <thread>
 
 #include "common/error.hpp"
 
@@ -34,18 +37,117 @@ struct Fabric::Impl {
     int pe;
     Color c;
   };
-  std::vector<Free> control_frees;  // frees of control wavelets (they move switches): after the router phase
   struct Wake {
     Cycle at;
     int pe;
     bool operator>(const Wake& o) const { return at != o.at ? at > o.at : pe > o.pe; }
   };
 
+  // What one band (or boundary) of the router phase produced. Lanes are merged in lane order, which is PE order,
+  // so the outcome of a cycle does not depend on how many host threads evaluated it.
+  struct Lane {
+    std::vector<Free> frees;          // data wavelets done: slots released during the sweep when safe, else after
+    std::vector<Free> late_frees;     // data frees of routers next to a boundary: released after the phase
+    std::vector<Free> control_frees;  // control wavelets (they move switches): after the phase, in PE order
+    std::vector<Delivery> deliveries;
+    std::vector<int> delivery_wakes;  // agents to step this cycle: a wavelet reached an input queue
+    std::vector<int> wakes;           // agents to step this cycle: they injected a wavelet
+    std::vector<int> activated;       // routers to evaluate next cycle
+    std::uint64_t hops = 0, stalls = 0, injections = 0, filtered = 0, evaluated = 0;
+    std::array<std::uint64_t, hw::kMaxColors> color_hops{}, color_stalls{};
+    Cycle earliest_ready = kNever;    // earliest head not yet ready
+    bool any_ready = false;           // some head was ready (moved or stalled)
+    bool progress = false;
+    bool traced_activity = false;
+    std::size_t free_head = 0;
+    std::vector<Cycle> next_cycles;   // agent phase: what each agent stepped by this lane asked for
+    bool queue_events = false;        // agent phase: an agent pushed or popped a queue word
+
+    void reset() {  // keeps the vectors' capacity
+      frees.clear();
+      late_frees.clear();
+      control_frees.clear();
+      deliveries.clear();
+      delivery_wakes.clear();
+      wakes.clear();
+      activated.clear();
+      hops = stalls = injections = filtered = evaluated = 0;
+      color_hops.fill(0);
+      color_stalls.fill(0);
+      earliest_ready = kNever;
+      any_ready = progress = traced_activity = queue_events = false;
+      free_head = 0;
+    }
+  };
+  // A band of rows evaluated by one thread: routers active[eval_begin, eval_end) are evaluated in PE order,
+  // routers active[inject_begin, inject_end) take a wavelet from their output queues first (each before any
+  // neighbour sends into it), and data frees of PEs in [free_lo, free_hi) may be released during the sweep.
+  struct Band {
+    std::size_t eval_begin = 0, eval_end = 0, inject_begin = 0, inject_end = 0;
+    int free_lo = 0, free_hi = 0;
+    int pe_lo = 0, pe_hi = 0;  // the band delivers the ramp wavelets due at these PEs
+  };
+
+  // Host threads for the router phase: band 0 runs on the calling thread, band i on worker i-1. Workers spin
+  // briefly between cycles, then sleep on the generation counter.
+  class Pool {
+   public:
+    explicit Pool(int workers) {
+      for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i + 1); });
+    }
+    ~Pool() {
+      stop_ = true;
+      gen_.fetch_add(1, std::memory_order_release);
+      gen_.notify_all();
+      for (auto& t : threads_) t.join();
+    }
+    int workers() const { return int(threads_.size()); }
+    // Runs job(1..workers) on the workers and job(0) here; returns when all are done.
+    void run(const std::function<void(int)>& job) {
+      job_ = &job;
+      pending_.store(int(threads_.size()), std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
+      gen_.notify_all();
+      job(0);
+      while (pending_.load(std::memory_order_acquire) != 0) pause();
+    }
+
+   private:
+    static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    void work(int index) {
+      std::uint64_t seen = 0;
+      while (true) {
+        std::uint64_t g;
+        for (int spins = 0; (g = gen_.load(std::memory_order_acquire)) == seen;) {
+          if (++spins < 4096) pause();
+          else gen_.wait(seen, std::memory_order_acquire);
+        }
+        seen = g;
+        if (stop_) return;
+        (*job_)(index);
+        pending_.fetch_sub(1, std::memory_order_release);
+      }
+    }
+    const std::function<void(int)>* job_ = nullptr;
+    std::vector<std::thread> threads_;
+    std::atomic<std::uint64_t> gen_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<bool> stop_{false};
+  };
+
   std::vector<int> active, next_active;
   std::vector<std::uint8_t> in_active;
   std::deque<Delivery> deliveries;  // constant ramp latency keeps it sorted by time
   std::vector<std::array<std::uint8_t, 8>> iq_inflight;
-  std::vector<Free> frees;
+  std::vector<Lane> lanes;   // band 0, boundary 1, band 1, boundary 2, ... (PE order)
+  std::vector<Band> bands;   // lanes[2i] evaluates bands[i]
+  std::vector<std::pair<std::size_t, std::size_t>> boundary_ranges;  // lanes[2i+1]: active[first, second)
+  std::unique_ptr<Pool> pool;
+  Cycle cycle_now = 0, hop_ready = 0, router_ready = 0, ramp = 0;  // of the cycle being simulated
   // Agent wake-ups: a timing wheel for the near future (almost all of them), a heap beyond it. Entries whose
   // cycle no longer matches next_wake[pe] are stale and skipped.
   static constexpr Cycle kWheel = 1024;
@@ -89,7 +191,6 @@ struct Fabric::Impl {
   bool validated = false;
   LinkObserver* observer = nullptr;
   std::vector<std::uint8_t> traced;
-  bool traced_activity = false;
 
   void activate(int pe) {
     if (!in_active[pe]) {
@@ -97,7 +198,32 @@ struct Fabric::Impl {
       next_active.push_back(pe);
     }
   }
+  void activate(Lane& lane, int pe) {
+    if (!in_active[pe]) {
+      in_active[pe] = 1;
+      lane.activated.push_back(pe);
+    }
+  }
+
+  static thread_local Lane* tls_lane;  // set while a host thread steps isolated agents
+  std::vector<int> stepping;            // agents stepped in parallel this cycle
+  int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
+  std::vector<std::uint8_t> agent_shared;
+  std::size_t due_deliveries = 0;  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
+
+  void collect_active();
+  void deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi);
+  void plan_bands(const Fabric& f, int threads);
+  void sweep(Fabric& f, int lane);
+  void inject(Fabric& f, Lane& lane, int pe);
+  void evaluate(Fabric& f, Lane& lane, int pe);
+  void release(Fabric& f, const Free& fr) {
+    Router& r = f.routers_[fr.pe];
+    r.pop_front(r.state_at(r.slot_of(fr.c)));
+  }
 };
+
+thread_local Fabric::Impl::Lane* Fabric::Impl::tls_lane = nullptr;
 
 Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
     : arch_(arch), width_(width), height_(height), mode_(mode), impl_(std::make_unique<Impl>()) {
@@ -117,6 +243,7 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
   impl_->in_active.assign(n, 0);
   impl_->iq_inflight.assign(n, {});
   impl_->next_wake.assign(n, kNever);
+  impl_->agent_shared.assign(n, 0);
 }
 
 Fabric::~Fabric() = default;
@@ -231,6 +358,9 @@ hw::Sram& Fabric::sram(int x, int y) {
 void Fabric::attach_agent(int x, int y, hw::PeAgent* agent, Cycle start) {
   const int pe = index(x, y);
   if (!agents_[pe]) impl_->agent_pes.push_back(pe);
+  const bool shared = agent && !agent->isolated();
+  impl_->shared_agents += int(shared) - int(impl_->agent_shared[pe]);
+  impl_->agent_shared[pe] = shared;
   agents_[pe] = agent;
   queues(x, y);
   wake(pe, start);
@@ -238,6 +368,7 @@ void Fabric::attach_agent(int x, int y, hw::PeAgent* agent, Cycle start) {
 
 void Fabric::wake(int pe, Cycle at) {
   Impl& m = *impl_;
+  if (Impl::tls_lane) throw std::logic_error("Fabric::wake called by an isolated agent (see hw::PeAgent::isolated)");
   if (m.in_agent_phase && at <= now_) at = now_ + 1;
   at = std::max(at, m.horizon);
   if (m.next_wake[pe] <= at) return;  // an earlier step is already due; the agent re-evaluates then
@@ -246,12 +377,13 @@ void Fabric::wake(int pe, Cycle at) {
 }
 
 // Queue events come from agents (after the router phase): the router must look again next cycle.
-void Fabric::on_input_popped(int pe) {
-  impl_->activate(pe);
-  impl_->any_ready = true;
-  impl_->frozen = false;
-}
+void Fabric::on_input_popped(int pe) { on_output_pushed(pe); }
 void Fabric::on_output_pushed(int pe) {
+  if (Impl::Lane* lane = Impl::tls_lane) {  // an isolated agent stepping on a host thread
+    impl_->activate(*lane, pe);
+    lane->queue_events = true;
+    return;
+  }
   impl_->activate(pe);
   impl_->any_ready = true;
   impl_->frozen = false;
@@ -283,69 +415,104 @@ bool Fabric::idle() const {
   return true;
 }
 
-void Fabric::step_cycle() {
-  Impl& m = *impl_;
-  const Cycle now = now_;
-  const Cycle hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
-  const Cycle router_ready = arch_.router.router_latency;
-  const Cycle ramp = arch_.router.ramp_latency;
-  bool progress = false;
-  m.traced_activity = false;
-
-  // 1. Wavelets reaching input queues over the RAMP.
-  while (!m.deliveries.empty() && m.deliveries.front().at <= now) {
-    const auto d = m.deliveries.front();
-    m.deliveries.pop_front();
-    hw::PeQueues& q = *queues_[d.pe];
-    const int iq = q.input_queue_of(d.w.color);
-    --m.iq_inflight[d.pe][iq];
-    q.deliver(d.w);
-    ++stats_.ramp_deliveries;
-    if (agents_[d.pe]) m.wake_at(d.pe, now);  // now >= horizon in the router phase
-    progress = true;
-  }
-
-  // 2. Routers: inject from output queues, then every output port serves one colour (round robin).
-  // Routers are evaluated in PE order (memory order): on large meshes the sweep then streams through the
-  // router, queue and colour arrays instead of chasing a scrambled activation order. Within a cycle the result
-  // does not depend on the order (a router's sends only add to neighbours' buffers; frees come after the phase).
-  if (m.next_active.size() * 16 > m.in_active.size()) {
+// The routers to evaluate this cycle, in PE order (memory order): on large meshes the sweep then streams through
+// the router, queue and colour arrays instead of chasing a scrambled activation order.
+void Fabric::Impl::collect_active() {
+  if (next_active.size() * 16 > in_active.size()) {
     // Dense: rebuild the list from the flags, 8 PEs per load.
-    m.active.clear();
-    const std::uint8_t* flags = m.in_active.data();
-    const std::size_t n = m.in_active.size();
+    active.clear();
+    const std::uint8_t* flags = in_active.data();
+    const std::size_t n = in_active.size();
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
       std::uint64_t word;
       std::memcpy(&word, flags + i, 8);
-      for (; word; word &= word - 1) m.active.push_back(int(i + (__builtin_ctzll(word) >> 3)));
+      for (; word; word &= word - 1) active.push_back(int(i + (__builtin_ctzll(word) >> 3)));
     }
     for (; i < n; ++i)
-      if (flags[i]) m.active.push_back(int(i));
+      if (flags[i]) active.push_back(int(i));
   } else {
-    m.active.swap(m.next_active);
-    std::sort(m.active.begin(), m.active.end());
+    active.swap(next_active);
+    std::sort(active.begin(), active.end());
   }
-  m.next_active.clear();
-  bool any_ready = false;
-  Cycle earliest_ready = kNever;
-  std::uint64_t n_hops = 0, n_stalls = 0, n_injections = 0, n_filtered = 0;
-  const std::size_t n_active = m.active.size();
-  const int* const active = m.active.data();
-  for (std::size_t ai = 0; ai < n_active; ++ai) m.in_active[active[ai]] = 0;
-  stats_.router_cycles += n_active;
-  const int width = width_;
-  Router* const routers = routers_.data();
-  std::size_t free_head = 0;
-  for (std::size_t ai = 0; ai < n_active; ++ai) {
-    const int pe = active[ai];
+  next_active.clear();
+  for (int pe : active) in_active[pe] = 0;
+}
+
+// Splits the active routers into `threads` bands of rows with about as many routers each. Between two bands,
+// two boundary rows (s-1, s) are evaluated after the bands: a router reads and writes only itself and its four
+// neighbours, so the band below (rows < s-1) and the band above (rows > s) touch disjoint rows and can run at
+// once. Within a cycle the outcome does not depend on the evaluation order (sends only add to a neighbour's
+// buffer, a colour has one possible sender per router, output-queue injections precede every send into their
+// router, frees come after the phase), so any banding gives the result of the plain PE-order sweep.
+void Fabric::Impl::plan_bands(const Fabric& f, int threads) {
+  const int width = f.width_, height = f.height_;
+  const std::size_t n = active.size();
+  std::vector<int> splits;  // boundary rows s: rows s-1 and s are evaluated after the bands
+  for (int i = 1; i < threads; ++i) {
+    int s = active[n * i / threads] / width;
+    s = std::max(s, splits.empty() ? 1 : splits.back() + 3);  // keeps every band at least one row high
+    if (s >= height - 1) break;
+    splits.push_back(s);
+  }
+  const int nb = int(splits.size()) + 1;
+  bands.assign(nb, Band{});
+  if (lanes.size() < std::size_t(2 * nb - 1)) lanes.resize(2 * nb - 1);
+  auto first_at_or_after = [&](int row) {
+    return std::size_t(std::lower_bound(active.begin(), active.end(), row * width) - active.begin());
+  };
+  for (int b = 0; b < nb; ++b) {
+    Band& band = bands[b];
+    const int lo = b == 0 ? 0 : splits[b - 1] + 1;          // first row evaluated
+    const int hi = b == nb - 1 ? height : splits[b] - 1;    // first row not evaluated
+    const int inj_lo = b == 0 ? 0 : splits[b - 1];          // own rows + the boundary rows this band touches
+    const int inj_hi = b == nb - 1 ? height : splits[b];
+    band.eval_begin = first_at_or_after(lo);
+    band.eval_end = first_at_or_after(hi);
+    band.inject_begin = first_at_or_after(inj_lo);
+    band.inject_end = first_at_or_after(inj_hi);
+    band.pe_lo = inj_lo * width;
+    band.pe_hi = inj_hi * width;
+    band.free_lo = (b == 0 ? 0 : lo + 1) * width;           // rows next to a boundary keep their frees
+    band.free_hi = (b == nb - 1 ? height : hi - 1) * width;
+  }
+  // Boundary lanes (odd) evaluate rows s-1 and s of their split: no injections, no early frees.
+  boundary_ranges.resize(splits.size());
+  for (std::size_t i = 0; i < splits.size(); ++i)
+    boundary_ranges[i] = {first_at_or_after(splits[i] - 1), first_at_or_after(splits[i] + 1)};
+}
+
+void Fabric::Impl::sweep(Fabric& f, int li) {
+  Lane& lane = lanes[li];
+  const bool boundary = li % 2 == 1;
+  std::size_t begin, end, inj = 0, inj_end = 0;
+  int free_lo = 0, free_hi = 0;
+  if (boundary) {
+    begin = boundary_ranges[li / 2].first;
+    end = boundary_ranges[li / 2].second;
+  } else {
+    const Band& b = bands[li / 2];
+    begin = b.eval_begin;
+    end = b.eval_end;
+    inj = b.inject_begin;
+    inj_end = b.inject_end;
+    free_lo = b.free_lo;
+    free_hi = b.free_hi;
+    deliver(f, lane, b.pe_lo, b.pe_hi);
+  }
+  const int width = f.width_;
+  Router* const routers = f.routers_.data();
+  const int* const act = active.data();
+  const std::size_t n_routers = f.routers_.size();
+  for (std::size_t ai = begin; ai < end; ++ai) {
+    const int pe = act[ai];
     // The active set is memory-bound on large meshes: fetch the routers evaluated a little later.
-    if (ai + 4 < n_active) {
-      __builtin_prefetch(&routers[active[ai + 4]]);
-      __builtin_prefetch(queues_[active[ai + 4]].get());
+    if (ai + 4 < end) {
+      __builtin_prefetch(&routers[act[ai + 4]]);
+      __builtin_prefetch(f.queues_[act[ai + 4]].get());
     }
-    if (ai + 2 < n_active) {
-      const int pa = active[ai + 2];
+    if (ai + 2 < end) {
+      const int pa = act[ai + 2];
       Router& ra = routers[pa];
       for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1) {
         const int s = ra.slot_of(static_cast<Color>(__builtin_ctz(b)));
@@ -353,185 +520,270 @@ void Fabric::step_cycle() {
         __builtin_prefetch(ra.entry_base_of_slot(s));
         __builtin_prefetch(ra.stats_data() + s, 1);
       }
-      if (const hw::PeQueues* qa = queues_[pa].get(); qa && qa->output_nonempty_mask())
-        __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
-    }
-    // Deferred frees of data wavelets: a router more than one row behind is never touched again this cycle (a
-    // router reads and writes only itself and its four neighbours), so its freed slots can be released now,
-    // while its state is still in cache; the result is the same as releasing them after the phase.
-    for (; free_head < m.frees.size() && m.frees[free_head].pe + width < pe; ++free_head) {
-      Router& fr = routers[m.frees[free_head].pe];
-      fr.pop_front(fr.state_at(fr.slot_of(m.frees[free_head].c)));
     }
     // The south neighbour's colour states are checked for room before their own evaluation a row later.
-    if (std::size_t(pe + width + 2) < routers_.size()) {
+    if (std::size_t(pe + width + 2) < n_routers) {
       const auto& sc = routers[pe + width + 2].colors();
       const char* p0 = reinterpret_cast<const char*>(sc.data());
       for (std::size_t off = 0; off < sc.size() * sizeof(Router::ColorState); off += 64) __builtin_prefetch(p0 + off);
     }
-    Router& r = routers[pe];
-    const bool traced = m.observer && m.traced[pe];
-    hw::PeQueues* q = queues_[pe].get();
-
-    if (q && q->output_nonempty_mask()) {
-      // Round robin over the non-empty output queues, starting after the one served last.
-      const std::uint32_t mask = q->output_nonempty_mask();
-      const std::uint32_t after = mask & ~((2u << r.oq_rr) - 1u);
-      for (std::uint32_t set : {after, mask & ~after}) {
-        bool injected = false;
-        for (; set; set &= set - 1) {
-          const int oq = __builtin_ctz(set);
-          const hw::WaveletQueue& wq = q->oq(oq);
-          if (wq.front_stamp() + ramp > now) {  // still crossing the ramp
-            earliest_ready = std::min(earliest_ready, wq.front_stamp() + ramp);
-            continue;
-          }
-          const Wavelet w = wq.front();
-          if (!r.can_accept(w.color, Dir::Ramp)) {
-            any_ready = true;
-            continue;
-          }
-          q->pop_output(oq);
-          r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
-          r.oq_rr = static_cast<std::uint8_t>(oq);
-          ++n_injections;
-          if (agents_[pe]) m.wake_at(pe, now);
-          progress = true;
-          injected = true;
-          break;
-        }
-        if (injected) break;
-      }
+    // Output-queue injections of every router a neighbour of this one could send into, before that send.
+    for (; inj < inj_end && act[inj] <= pe + width; ++inj) inject(f, lane, act[inj]);
+    // Deferred frees of data wavelets: a router more than one row behind is never touched again this cycle, so
+    // its freed slots can be released now, while its state is still in cache; the result is the same as
+    // releasing them after the phase. Routers next to a boundary row wait (the boundary is evaluated later).
+    for (; lane.free_head < lane.frees.size() && lane.frees[lane.free_head].pe + width < pe; ++lane.free_head) {
+      const Free& fr = lane.frees[lane.free_head];
+      if (fr.pe >= free_lo && fr.pe < free_hi) release(f, fr);
+      else lane.late_frees.push_back(fr);
     }
+    evaluate(f, lane, pe);
+  }
+  for (; inj < inj_end; ++inj) inject(f, lane, act[inj]);
+  lane.evaluated += end - begin;
+}
 
-    std::array<std::uint32_t, kPorts> requests{};
-    std::uint32_t ports = 0;  // bit o: some colour requests output o
-    Router::ColorState* css[hw::kMaxColors];
-    Router::Entry* heads[hw::kMaxColors];
-    for (std::uint32_t colors = r.buffered_colors(); colors; colors &= colors - 1) {
-      const Color c = static_cast<Color>(__builtin_ctz(colors));
-      Router::ColorState& cs = r.state_at(r.slot_of(c));
-      if (cs.teardown) continue;
-      Router::Entry& e = r.front(cs);
-      if (e.ready > now) {
-        earliest_ready = std::min(earliest_ready, e.ready);
+// The ramp deliveries due this cycle at PEs [pe_lo, pe_hi): into the input queue, and the agent is woken.
+void Fabric::Impl::deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi) {
+  for (std::size_t i = 0; i < due_deliveries; ++i) {
+    const Delivery& d = deliveries[i];
+    if (d.pe < pe_lo || d.pe >= pe_hi) continue;
+    hw::PeQueues& q = *f.queues_[d.pe];
+    --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
+    q.deliver(d.w);
+    if (f.agents_[d.pe]) lane.delivery_wakes.push_back(d.pe);
+  }
+}
+
+// One wavelet from the PE's output queues onto its router (round robin over the non-empty queues).
+void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
+  hw::PeQueues* q = f.queues_[pe].get();
+  if (!q || !q->output_nonempty_mask()) return;
+  Router& r = f.routers_[pe];
+  const Cycle now = cycle_now;
+  const std::uint32_t mask = q->output_nonempty_mask();
+  const std::uint32_t after = mask & ~((2u << r.oq_rr) - 1u);
+  for (std::uint32_t set : {after, mask & ~after}) {
+    for (; set; set &= set - 1) {
+      const int oq = __builtin_ctz(set);
+      const hw::WaveletQueue& wq = q->oq(oq);
+      if (wq.front_stamp() + ramp > now) {  // still crossing the ramp
+        lane.earliest_ready = std::min(lane.earliest_ready, wq.front_stamp() + ramp);
         continue;
       }
-      any_ready = true;
-      if (e.pending == Router::kUnresolved) {
-        e.pending = cs.tx();
-        if (e.pending & bit(Dir::Ramp)) {
-          const bool ce_ignored = e.control && hw::ControlPayload::decode(e.payload).ce_ignore[0];
-          if (ce_ignored || !r.filter_accepts(cs, e.wavelet())) {
-            e.pending &= ~bit(Dir::Ramp);
-            if (!ce_ignored) {
-              ++r.stats(cs).filtered;
-              ++n_filtered;
-            }
-          }
-        }
-        if (e.pending == 0) {
-          (e.control ? m.control_frees : m.frees).push_back({pe, c});
-          continue;
-        }
+      const Wavelet w = wq.front();
+      if (!r.can_accept(w.color, Dir::Ramp)) {
+        lane.any_ready = true;
+        continue;
       }
-      css[c] = &cs;
-      heads[c] = &e;
-      for (DirMask pend = e.pending; pend; pend &= pend - 1) {
-        const int o = __builtin_ctz(pend);
-        bool room;
-        if (o == kRamp) {
-          const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
-          room = iq != hw::kUnbound && q->iq(iq).size() + m.iq_inflight[pe][iq] < q->iq(iq).capacity();
-        } else {
-          const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
-          room = routers[npe].can_accept(c, hw::opposite(Dir(o)));
-        }
-        if (room) {
-          requests[o] |= 1u << c;
-          ports |= 1u << o;
-        } else {
-          ++r.stats(cs).stalls[o];
-          ++n_stalls;
-          ++stats_.color_stalls[c];
-          if (traced) {
-            m.observer->on_stall(pe, Dir(o), c, now);
-            m.traced_activity = true;
-          }
-        }
-      }
+      q->pop_output(oq);
+      r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
+      r.oq_rr = static_cast<std::uint8_t>(oq);
+      ++lane.injections;
+      if (f.agents_[pe]) lane.wakes.push_back(pe);
+      lane.progress = true;
+      return;
     }
-
-    for (; ports; ports &= ports - 1) {
-      const int o = __builtin_ctz(ports);
-      const std::uint32_t req = requests[o];
-      // Round robin: the first requesting colour after the one served last (a lone requester wins outright).
-      Color c;
-      if ((req & (req - 1)) == 0) {
-        c = static_cast<Color>(__builtin_ctz(req));
-      } else {
-        const int last = r.rr[o];
-        const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
-        c = static_cast<Color>(__builtin_ctz(after ? after : req));
-      }
-      r.rr[o] = c;
-      Router::ColorState& cs = *css[c];
-      Router::Entry& e = *heads[c];
-      if (o == kRamp) {
-        const int iq = q->input_queue_of(c);
-        ++m.iq_inflight[pe][iq];
-        m.deliveries.push_back({now + ramp, pe, e.wavelet()});
-      } else {
-        Wavelet out = e.wavelet();
-        if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
-        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
-        Router& nr = routers[npe];
-        nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
-        m.activate(npe);
-        ++n_hops;
-        ++stats_.color_hops[c];
-      }
-      ++r.stats(cs).sent[o];
-      if (traced) {
-        m.observer->on_send(pe, Dir(o), e.wavelet(), now);
-        m.traced_activity = true;
-      }
-      progress = true;
-      e.pending &= ~(1u << o);
-      if (e.pending == 0) (e.control ? m.control_frees : m.frees).push_back({pe, c});
-    }
-
-    if (r.has_buffered() || (q && q->output_nonempty_mask())) m.activate(pe);
   }
-  stats_.wavelet_hops += n_hops;
-  stats_.stall_cycles += n_stalls;
-  stats_.ramp_injections += n_injections;
-  stats_.filtered += n_filtered;
+}
 
+// Every output port of the router serves one ready colour (round robin between the colours requesting it).
+void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
+  const Cycle now = cycle_now;
+  const int width = f.width_;
+  Router* const routers = f.routers_.data();
+  Router& r = routers[pe];
+  const bool is_traced = observer && traced[pe];
+  hw::PeQueues* q = f.queues_[pe].get();
+
+  std::array<std::uint32_t, kPorts> requests{};
+  std::uint32_t ports = 0;  // bit o: some colour requests output o
+  Router::ColorState* css[hw::kMaxColors];
+  Router::Entry* heads[hw::kMaxColors];
+  for (std::uint32_t colors = r.buffered_colors(); colors; colors &= colors - 1) {
+    const Color c = static_cast<Color>(__builtin_ctz(colors));
+    Router::ColorState& cs = r.state_at(r.slot_of(c));
+    if (cs.teardown) continue;
+    Router::Entry& e = r.front(cs);
+    if (e.ready > now) {
+      lane.earliest_ready = std::min(lane.earliest_ready, e.ready);
+      continue;
+    }
+    lane.any_ready = true;
+    if (e.pending == Router::kUnresolved) {
+      e.pending = cs.tx();
+      if (e.pending & bit(Dir::Ramp)) {
+        const bool ce_ignored = e.control && hw::ControlPayload::decode(e.payload).ce_ignore[0];
+        if (ce_ignored || !r.filter_accepts(cs, e.wavelet())) {
+          e.pending &= ~bit(Dir::Ramp);
+          if (!ce_ignored) {
+            ++r.stats(cs).filtered;
+            ++lane.filtered;
+          }
+        }
+      }
+      if (e.pending == 0) {
+        (e.control ? lane.control_frees : lane.frees).push_back({pe, c});
+        continue;
+      }
+    }
+    css[c] = &cs;
+    heads[c] = &e;
+    for (DirMask pend = e.pending; pend; pend &= pend - 1) {
+      const int o = __builtin_ctz(pend);
+      bool room;
+      if (o == kRamp) {
+        const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
+        room = iq != hw::kUnbound && q->iq(iq).size() + iq_inflight[pe][iq] < q->iq(iq).capacity();
+      } else {
+        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
+        room = routers[npe].can_accept(c, hw::opposite(Dir(o)));
+      }
+      if (room) {
+        requests[o] |= 1u << c;
+        ports |= 1u << o;
+      } else {
+        ++r.stats(cs).stalls[o];
+        ++lane.stalls;
+        ++lane.color_stalls[c];
+        if (is_traced) {
+          observer->on_stall(pe, Dir(o), c, now);
+          lane.traced_activity = true;
+        }
+      }
+    }
+  }
+
+  for (; ports; ports &= ports - 1) {
+    const int o = __builtin_ctz(ports);
+    const std::uint32_t req = requests[o];
+    // Round robin: the first requesting colour after the one served last (a lone requester wins outright).
+    Color c;
+    if ((req & (req - 1)) == 0) {
+      c = static_cast<Color>(__builtin_ctz(req));
+    } else {
+      const int last = r.rr[o];
+      const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
+      c = static_cast<Color>(__builtin_ctz(after ? after : req));
+    }
+    r.rr[o] = c;
+    Router::ColorState& cs = *css[c];
+    Router::Entry& e = *heads[c];
+    if (o == kRamp) {
+      const int iq = q->input_queue_of(c);
+      ++iq_inflight[pe][iq];
+      lane.deliveries.push_back({now + ramp, pe, e.wavelet()});
+    } else {
+      Wavelet out = e.wavelet();
+      if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
+      const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
+      Router& nr = routers[npe];
+      nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
+      activate(lane, npe);
+      ++lane.hops;
+      ++lane.color_hops[c];
+    }
+    ++r.stats(cs).sent[o];
+    if (is_traced) {
+      observer->on_send(pe, Dir(o), e.wavelet(), now);
+      lane.traced_activity = true;
+    }
+    lane.progress = true;
+    e.pending &= ~(1u << o);
+    if (e.pending == 0) (e.control ? lane.control_frees : lane.frees).push_back({pe, c});
+  }
+
+  if (r.has_buffered() || (q && q->output_nonempty_mask())) activate(lane, pe);
+}
+
+void Fabric::step_cycle() {
+  Impl& m = *impl_;
+  const Cycle now = now_;
+  m.cycle_now = now;
+  m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
+  m.router_ready = arch_.router.router_latency;
+  m.ramp = arch_.router.ramp_latency;
+  bool progress = false;
+
+  // 1. Wavelets reaching input queues over the RAMP are delivered by the band that owns their PE (in sweep()).
+  m.due_deliveries = 0;
+  while (m.due_deliveries < m.deliveries.size() && m.deliveries[m.due_deliveries].at <= now) ++m.due_deliveries;
+  stats_.ramp_deliveries += m.due_deliveries;
+  progress = m.due_deliveries > 0;
+
+  // 2. Routers: injections from output queues, then every output port serves one colour (round robin), in
+  // bands of rows on the host threads (see plan_bands), then the rows between bands.
+  m.collect_active();
+  int threads = 1;
+  if (!m.observer && m.active.size() >= arch_.simulation.parallel_min_routers) {
+    threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
+                                                : int(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  m.plan_bands(*this, threads);
+  const int n_bands = int(m.bands.size());
+  for (int li = 0; li < 2 * n_bands - 1; ++li) {
+    m.lanes[li].reset();
+  }
+  if (n_bands > 1) {
+    if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
+    m.pool->run([&](int band) {
+      if (band < n_bands) m.sweep(*this, 2 * band);
+    });
+    for (int li = 1; li < 2 * n_bands - 1; li += 2) m.sweep(*this, li);
+  } else {
+    m.sweep(*this, 0);
+  }
+
+  // Merge the lanes in PE order.
+  bool any_ready = false, traced_activity = false, any_free = false;
+  Cycle earliest_ready = kNever;
+  m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.due_deliveries));
+  for (int li = 0; li < 2 * n_bands - 1; li += 2)
+    for (int pe : m.lanes[li].delivery_wakes) m.wake_at(pe, now);  // now >= horizon in the router phase
+  for (int li = 0; li < 2 * n_bands - 1; ++li) {
+    Impl::Lane& lane = m.lanes[li];
+    stats_.router_cycles += lane.evaluated;
+    stats_.wavelet_hops += lane.hops;
+    stats_.stall_cycles += lane.stalls;
+    stats_.ramp_injections += lane.injections;
+    stats_.filtered += lane.filtered;
+    for (int c = 0; c < hw::kMaxColors; ++c) {
+      stats_.color_hops[c] += lane.color_hops[c];
+      stats_.color_stalls[c] += lane.color_stalls[c];
+    }
+    any_ready |= lane.any_ready;
+    traced_activity |= lane.traced_activity;
+    progress |= lane.progress;
+    earliest_ready = std::min(earliest_ready, lane.earliest_ready);
+    for (const auto& d : lane.deliveries) m.deliveries.push_back(d);
+    for (int pe : lane.wakes) m.wake_at(pe, now);
+    m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
+    any_free |= !lane.frees.empty() || !lane.control_frees.empty();
+  }
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   m.any_ready = any_ready;
   m.earliest_ready = earliest_ready;
-  const bool any_free = !m.frees.empty() || !m.control_frees.empty();
-  for (; free_head < m.frees.size(); ++free_head) {
-    Router& r = routers_[m.frees[free_head].pe];
-    r.pop_front(r.state_at(r.slot_of(m.frees[free_head].c)));
+  for (int li = 0; li < 2 * n_bands - 1; ++li) {
+    Impl::Lane& lane = m.lanes[li];
+    for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
+    for (const auto& fr : lane.late_frees) m.release(*this, fr);
   }
-  for (const auto& f : m.control_frees) {
-    Router& r = routers_[f.pe];
-    Router::ColorState& cs = *r.state(f.c);
-    const Wavelet w = r.front(cs).wavelet();
-    r.pop_front(cs);
-    if (w.control && r.apply_control(cs, w.payload)) {
-      if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);
+  for (int li = 0; li < 2 * n_bands - 1; ++li) {
+    for (const auto& f : m.lanes[li].control_frees) {
+      Router& r = routers_[f.pe];
+      Router::ColorState& cs = *r.state(f.c);
+      const Wavelet w = r.front(cs).wavelet();
+      r.pop_front(cs);
+      if (w.control && r.apply_control(cs, w.payload)) {
+        if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);
+      }
+      // Routers waiting for this slot still hold wavelets, so they are active already.
     }
-    // Routers waiting for this slot still hold wavelets, so they are active already.
   }
   if (any_free) {
     m.any_ready = true;
     progress = true;  // a wavelet was consumed (possibly by a filter, without any send)
   }
-  m.frees.clear();
-  m.control_frees.clear();
 
   // 4. Agents due this cycle, in PE order.
   m.in_agent_phase = true;
@@ -544,26 +796,69 @@ void Fabric::step_cycle() {
   }
   std::vector<int>& due = m.wheel[now % Impl::kWheel];
   m.wheel_entries -= due.size();
-  for (std::size_t i = 0; i < due.size(); ++i) {  // wake() never adds to this bucket during the agent phase
-    const int pe = due[i];
-    if (i + 2 < due.size()) {  // agents and their queues are scattered over the heap
-      __builtin_prefetch(agents_[due[i + 2]]);
-      __builtin_prefetch(queues_[due[i + 2]].get());
+  if (n_bands > 1 && m.shared_agents == 0 && due.size() >= 2 * std::size_t(n_bands)) {
+    // Every agent is isolated (touches only its own PE): step them on the host threads, in slices of the due
+    // list; their queue events and next cycles are merged in due order, as if stepped one by one.
+    m.stepping.clear();
+    for (int pe : due) {
+      if (m.next_wake[pe] != now || !agents_[pe]) continue;  // stale or detached
+      m.next_wake[pe] = kNever;
+      m.stepping.push_back(pe);
     }
-    if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
-    m.next_wake[pe] = kNever;
-    hw::PeAgent* agent = agents_[pe];
-    if (!agent) continue;
-    const Cycle nxt = agent->step(now, *queues_[pe]);
-    ++stats_.agent_steps;
-    progress = true;
-    if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
+    const std::size_t n = m.stepping.size();
+    m.pool->run([&](int t) {
+      if (t >= n_bands) return;
+      Impl::Lane& lane = m.lanes[2 * t];
+      Impl::tls_lane = &lane;
+      lane.next_cycles.clear();
+      lane.activated.clear();  // merged after the router phase already
+      for (std::size_t i = n * t / n_bands, end = n * (t + 1) / n_bands; i < end; ++i) {
+        const int pe = m.stepping[i];
+        if (i + 2 < end) {
+          __builtin_prefetch(agents_[m.stepping[i + 2]]);
+          __builtin_prefetch(queues_[m.stepping[i + 2]].get());
+        }
+        lane.next_cycles.push_back(agents_[pe]->step(now, *queues_[pe]));
+      }
+      Impl::tls_lane = nullptr;
+    });
+    std::size_t i = 0;
+    for (int t = 0; t < n_bands; ++t) {
+      Impl::Lane& lane = m.lanes[2 * t];
+      for (const Cycle nxt : lane.next_cycles) {
+        const int pe = m.stepping[i++];
+        if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));
+      }
+      m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
+      if (lane.queue_events) {
+        m.any_ready = true;
+        m.frozen = false;
+      }
+    }
+    stats_.agent_steps += n;
+    progress |= n > 0;
+  } else {
+    for (std::size_t i = 0; i < due.size(); ++i) {  // wake() never adds to this bucket during the agent phase
+      const int pe = due[i];
+      if (i + 2 < due.size()) {  // agents and their queues are scattered over the heap
+        __builtin_prefetch(agents_[due[i + 2]]);
+        __builtin_prefetch(queues_[due[i + 2]].get());
+      }
+      if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
+      m.next_wake[pe] = kNever;
+      hw::PeAgent* agent = agents_[pe];
+      if (!agent) continue;
+      const Cycle nxt = agent->step(now, *queues_[pe]);
+      ++stats_.agent_steps;
+      progress = true;
+      if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
+    }
   }
   due.clear();
   m.in_agent_phase = false;
   m.horizon = now + 1;
 
-  if (m.traced_activity && m.observer) m.observer->on_cycle_end(now);
+  if (traced_activity && m.observer) m.observer->on_cycle_end(now);
   m.frozen = !progress;
   if (progress) {
     m.last_progress = now;

@@ -70,6 +70,7 @@ class Traffic::Sink : public hw::PeAgent {
  public:
   Cycle step(Cycle now, hw::PeQueues& q) override { return consume(now, q); }
   bool busy() const override { return false; }
+  bool isolated() const override { return true; }
   Cycle consume(Cycle now, hw::PeQueues& q) {
     for (std::uint32_t set = q.input_nonempty_mask(); set; set &= set - 1) {
       q.pop_input(__builtin_ctz(set));
@@ -106,6 +107,7 @@ class Traffic::Source : public hw::PeAgent {
     return next_ < stop_ ? next_ : kNever;
   }
   bool busy() const override { return false; }  // open-loop traffic: the run length decides
+  bool isolated() const override { return true; }
   std::uint64_t injected() const { return injected_; }
 
  private:

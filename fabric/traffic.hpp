@@ -36,6 +36,7 @@ class StreamAgent : public hw::PeAgent {
 
   Cycle step(Cycle now, hw::PeQueues& q) override;
   bool busy() const override { return to_send_count_ > 0 || received_count_ < expected_; }
+  bool isolated() const override { return true; }
   void describe_wait(std::ostream& os) const override;
 
  private:

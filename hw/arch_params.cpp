@@ -200,6 +200,13 @@ const std::vector<Param>& params() {
                                          [](ArchParams& a) -> std::uint64_t& { return a.simulation.deadlock_cycles; }, 1,
                                          1000000000000LL, "cycles", "simulator",
                                          "no movement for this long while work is pending stops the run with a report"));
+    t.push_back(int_param<int>("simulation.host_threads", [](ArchParams& a) -> int& { return a.simulation.host_threads; }, 0,
+                               256, "threads", "simulator",
+                               "host threads for the router phase, 0 = all hardware threads (results do not depend on it)"));
+    t.push_back(int_param<std::uint64_t>("simulation.parallel_min_routers",
+                                         [](ArchParams& a) -> std::uint64_t& { return a.simulation.parallel_min_routers; },
+                                         1, 1000000000000LL, "routers", "simulator",
+                                         "a cycle with fewer active routers runs on one host thread"));
     return t;
   }();
   return table;

@@ -27,6 +27,11 @@ class PeAgent {
   // the CE runs its teardown task (ID 29), which reconfigures and calls Router::exit_teardown(c).
   virtual void on_teardown(Color c, Cycle now) {}
 
+  // True if step() touches nothing but this agent's own state and its own PeQueues (no Fabric::wake, no state
+  // shared with other agents): the fabric may then step it on a host thread concurrently with other isolated
+  // agents. Compute engines are not isolated (task bodies are arbitrary C++); traffic drivers are.
+  virtual bool isolated() const { return false; }
+
   // One line on what the agent waits for, for deadlock reports ("task 3 fmacs waits on IQ 2 (colour 5)").
   virtual void describe_wait(std::ostream& os) const { os << (busy() ? "busy" : "idle"); }
 };
