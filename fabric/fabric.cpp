@@ -209,7 +209,8 @@ struct Fabric::Impl {
   std::vector<int> stepping;            // agents stepped in parallel this cycle
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
-  std::size_t due_deliveries = 0;  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
+  std::size_t due_deliveries = 0;
+  Cycle ready_base = 0;  // last hw::Router::refresh_ready  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
 
   void collect_active();
   void deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi);
@@ -506,26 +507,29 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
   const std::size_t n_routers = f.routers_.size();
   for (std::size_t ai = begin; ai < end; ++ai) {
     const int pe = act[ai];
-    // The active set is memory-bound on large meshes: fetch the routers evaluated a little later.
-    if (ai + 4 < end) {
-      __builtin_prefetch(&routers[act[ai + 4]]);
-      __builtin_prefetch(f.queues_[act[ai + 4]].get());
-    }
+    // The active set is memory-bound on large meshes: fetch the routers evaluated a little later, and the queues
+    // of the routers the injection cursor (a row ahead) reaches a little later.
+    if (ai + 4 < end) __builtin_prefetch(&routers[act[ai + 4]]);
     if (ai + 2 < end) {
-      const int pa = act[ai + 2];
-      Router& ra = routers[pa];
-      for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1) {
-        const int s = ra.slot_of(static_cast<Color>(__builtin_ctz(b)));
-        __builtin_prefetch(&ra.colors()[s]);
-        __builtin_prefetch(ra.entry_base_of_slot(s));
-        __builtin_prefetch(ra.stats_data() + s, 1);
-      }
+      const Router& ra = routers[act[ai + 2]];
+      for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1)
+        __builtin_prefetch(&ra.state_at(ra.slot_of(static_cast<Color>(__builtin_ctz(b)))));
     }
-    // The south neighbour's colour states are checked for room before their own evaluation a row later.
-    if (std::size_t(pe + width + 2) < n_routers) {
-      const auto& sc = routers[pe + width + 2].colors();
-      const char* p0 = reinterpret_cast<const char*>(sc.data());
-      for (std::size_t off = 0; off < sc.size() * sizeof(Router::ColorState); off += 64) __builtin_prefetch(p0 + off);
+    if (inj + 6 < inj_end) __builtin_prefetch(f.queues_[act[inj + 6]].get());
+    if (inj + 3 < inj_end)
+      if (const hw::PeQueues* qa = f.queues_[act[inj + 3]].get(); qa && qa->output_nonempty_mask())
+        __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
+    // The south neighbour is checked for room before its own evaluation a row later: fetch the states of the
+    // colours this router may send it (its own states arrived with the prefetch above).
+    if (std::size_t(pe + width + 4) < n_routers) __builtin_prefetch(&routers[pe + width + 4]);
+    if (std::size_t(pe + width) < n_routers) {
+      const Router& r = routers[pe];
+      const Router& south = routers[pe + width];
+      for (std::uint32_t b = r.buffered_colors(); b; b &= b - 1) {
+        const Color c = static_cast<Color>(__builtin_ctz(b));
+        if (r.state_at(r.slot_of(c)).cur_tx & bit(Dir::South) && south.slot_of(c) >= 0)
+          __builtin_prefetch(&south.state_at(south.slot_of(c)));
+      }
     }
     // Output-queue injections of every router a neighbour of this one could send into, before that send.
     for (; inj < inj_end && act[inj] <= pe + width; ++inj) inject(f, lane, act[inj]);
@@ -548,6 +552,7 @@ void Fabric::Impl::deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi) {
   for (std::size_t i = 0; i < due_deliveries; ++i) {
     const Delivery& d = deliveries[i];
     if (d.pe < pe_lo || d.pe >= pe_hi) continue;
+    if (i + 4 < due_deliveries) __builtin_prefetch(f.queues_[deliveries[i + 4].pe].get());
     hw::PeQueues& q = *f.queues_[d.pe];
     --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
     q.deliver(d.w);
@@ -605,8 +610,8 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
     Router::ColorState& cs = r.state_at(r.slot_of(c));
     if (cs.teardown) continue;
     Router::Entry& e = r.front(cs);
-    if (e.ready > now) {
-      lane.earliest_ready = std::min(lane.earliest_ready, e.ready);
+    if (Router::waiting(e, now)) {
+      lane.earliest_ready = std::min(lane.earliest_ready, Router::ready_cycle(e, now));
       continue;
     }
     lane.any_ready = true;
@@ -614,7 +619,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
       e.pending = cs.tx();
       if (e.pending & bit(Dir::Ramp)) {
         const bool ce_ignored = e.control && hw::ControlPayload::decode(e.payload).ce_ignore[0];
-        if (ce_ignored || !r.filter_accepts(cs, e.wavelet())) {
+        if (ce_ignored || !r.filter_accepts(cs, cs.wavelet(e))) {
           e.pending &= ~bit(Dir::Ramp);
           if (!ce_ignored) {
             ++r.stats(cs).filtered;
@@ -672,9 +677,9 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
     if (o == kRamp) {
       const int iq = q->input_queue_of(c);
       ++iq_inflight[pe][iq];
-      lane.deliveries.push_back({now + ramp, pe, e.wavelet()});
+      lane.deliveries.push_back({now + ramp, pe, cs.wavelet(e)});
     } else {
-      Wavelet out = e.wavelet();
+      Wavelet out = cs.wavelet(e);
       if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
       const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
       Router& nr = routers[npe];
@@ -683,9 +688,9 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
       ++lane.hops;
       ++lane.color_hops[c];
     }
-    ++r.stats(cs).sent[o];
+    r.count_sent(cs, o);
     if (is_traced) {
-      observer->on_send(pe, Dir(o), e.wavelet(), now);
+      observer->on_send(pe, Dir(o), cs.wavelet(e), now);
       lane.traced_activity = true;
     }
     lane.progress = true;
@@ -704,6 +709,12 @@ void Fabric::step_cycle() {
   m.router_ready = arch_.router.router_latency;
   m.ramp = arch_.router.ramp_latency;
   bool progress = false;
+
+  // 16-bit ready times of buffered wavelets stay within their window (hw::Router::Entry).
+  if (now - m.ready_base >= Router::kReadyWindow) {
+    for (auto& r : routers_) r.refresh_ready(m.ready_base, now);
+    m.ready_base = now;
+  }
 
   // 1. Wavelets reaching input queues over the RAMP are delivered by the band that owns their PE (in sweep()).
   m.due_deliveries = 0;
@@ -772,7 +783,7 @@ void Fabric::step_cycle() {
     for (const auto& f : m.lanes[li].control_frees) {
       Router& r = routers_[f.pe];
       Router::ColorState& cs = *r.state(f.c);
-      const Wavelet w = r.front(cs).wavelet();
+      const Wavelet w = cs.wavelet(Router::front(cs));
       r.pop_front(cs);
       if (w.control && r.apply_control(cs, w.payload)) {
         if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);
@@ -866,7 +877,7 @@ void Fabric::step_cycle() {
   }
 }
 
-void Fabric::ensure_validated() {
+void Fabric::prepare() {
   if (!impl_->validated) {
     validate_routes();
     impl_->validated = true;
@@ -896,7 +907,7 @@ bool Fabric::stuck(Cycle t) {
 }
 
 void Fabric::run_until(Cycle until) {
-  ensure_validated();
+  prepare();
   while (true) {
     const Cycle t = next_event();
     if (t == kNever && idle()) return;
@@ -908,7 +919,7 @@ void Fabric::run_until(Cycle until) {
 }
 
 RunResult Fabric::run(Cycle max_cycles) {
-  ensure_validated();
+  prepare();
   const Cycle start = impl_->horizon;
   const Cycle limit = max_cycles == kNever ? kNever : start + max_cycles;
   while (!idle()) {

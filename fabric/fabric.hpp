@@ -62,6 +62,9 @@ class Fabric : private hw::QueueListener {
   // Throws ConfigError naming the PE and colour: routes off the mesh edge, an rx set that can receive the
   // colour from two directions at once, colours beyond the routable range.
   void validate_routes() const;
+  // Ends layout: validates the routes and packs the routers' state in PE order for the engine. run() and
+  // run_until() do it when routes changed since the last call; benchmarks call it to keep it out of the timing.
+  void prepare();
 
   hw::Router& router(int x, int y) { return routers_[index(x, y)]; }
   const hw::Router& router(int x, int y) const { return routers_[index(x, y)]; }
@@ -98,7 +101,6 @@ class Fabric : private hw::QueueListener {
   void on_input_popped(int pe) override;
   void on_output_pushed(int pe) override;
   void step_cycle();
-  void ensure_validated();
   bool stuck(Cycle next_event_cycle);  // deadlock watchdog; moves now() to the cycle it fired
 
   hw::ArchParams arch_;

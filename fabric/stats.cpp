@@ -15,7 +15,7 @@ std::vector<LinkUse> busiest_links(const Fabric& fabric, int top) {
       std::array<LinkUse, hw::kNumPorts> per_port{};
       for (const auto& cs : r.colors())
         for (int o = 0; o < hw::kNumPorts; ++o) {
-          per_port[o].wavelets += r.stats(cs).sent[o];
+          per_port[o].wavelets += r.sent(cs, o);
           per_port[o].stall_cycles += r.stats(cs).stalls[o];
         }
       for (int o = 0; o < hw::kNumPorts; ++o) {

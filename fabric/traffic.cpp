@@ -92,6 +92,7 @@ class Traffic::Source : public hw::PeAgent {
       : rate_(rate), stop_(stop), state_(seed) {
     if (lanes.size() > lanes_.size()) throw std::logic_error("traffic source: too many lanes");
     for (const auto& l : lanes) lanes_[n_lanes_++] = l;
+    fill_tail();
   }
   Cycle step(Cycle now, hw::PeQueues& q) override { return produce(now, q); }
   Cycle produce(Cycle now, hw::PeQueues& q) {
@@ -111,10 +112,19 @@ class Traffic::Source : public hw::PeAgent {
   std::uint64_t injected() const { return injected_; }
 
  private:
+  // Geometric gap: P(gap > k) = (1 - rate)^k. Short gaps by comparing a uniform draw with the table of those
+  // tail probabilities (no logarithm on the common path), long ones by inversion.
   Cycle gap() {
     if (rate_ >= 1.0) return 1;
     const double u = double(next_random() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
-    return 1 + static_cast<Cycle>(std::floor(std::log1p(-u) / log_miss_));
+    const double v = 1.0 - u;                                  // uniform in (0, 1]
+    for (std::size_t k = 0; k < n_tail_; ++k)
+      if (v > tail_[k]) return 1 + k;
+    return 1 + static_cast<Cycle>(std::floor(std::log(v) / log_miss_));
+  }
+  void fill_tail() {  // tail_[k] = (1 - rate)^(k+1) while above 1e-3
+    const double q = 1.0 - rate_;
+    for (double p = q; rate_ < 1.0 && p > 1e-3 && n_tail_ < tail_.size(); p *= q) tail_[n_tail_++] = p;
   }
   std::array<std::pair<int, hw::Color>, 4> lanes_{};  // at most one per direction
   std::size_t n_lanes_ = 0;
@@ -129,6 +139,8 @@ class Traffic::Source : public hw::PeAgent {
   }
   std::uint64_t state_;
   double log_miss_ = std::log1p(-rate_);
+  std::array<double, 12> tail_{};
+  std::size_t n_tail_ = 0;
   std::uint64_t injected_ = 0;
 };
 

@@ -14,7 +14,7 @@ void Router::set_color_config(Color c, const ColorConfig& cfg) {
     slot_[c] = static_cast<std::int8_t>(colors_.size());
     colors_.emplace_back();
     colors_.back().slot = static_cast<std::uint16_t>(colors_.size() - 1);
-    entries_.resize(colors_.size() * depth_);
+    hot_colors_ = colors_.data();
     cfg_.emplace_back();
     stats_.emplace_back();
   }
@@ -26,6 +26,16 @@ void Router::set_color_config(Color c, const ColorConfig& cfg) {
   cs.filter_phase = 0;
   cs.filter_counter = cfg.filter.init_counter;
   cs.filtered = cfg.filter.kind != FilterKind::None;
+}
+
+void Router::refresh_ready(Cycle base, Cycle now) {
+  if (!buffered_) return;
+  for (ColorState& cs : colors_) {
+    for (int k = 0, i = cs.head; k < cs.size; ++k, i = i + 1 == depth_ ? 0 : i + 1) {
+      Entry& e = cs.ring[i];
+      if (base + std::uint16_t(e.ready - std::uint16_t(base)) <= now) e.ready = static_cast<std::uint16_t>(now);
+    }
+  }
 }
 
 void Router::exit_teardown(Color c) {

@@ -15,24 +15,33 @@
 
 namespace wafersim::hw {
 
-class Router {
+// The engine's per-router fields (round-robin pointers, colour slots, buffered mask, depth, colour states) share
+// the first cache line; configuration, statistics and ownership of the colour states follow.
+class alignas(64) Router {
  public:
   static constexpr int kMaxDepth = 8;
   static constexpr std::uint8_t kUnresolved = 0xff;
 
-  // One buffered wavelet (16 bytes). `pending` holds the outputs still to serve, resolved at the head.
+  // One buffered wavelet (8 bytes; the colour is its ColorState's). `pending` holds the outputs still to serve,
+  // resolved at the head. `ready` is the low 16 bits of the earliest cycle it may leave this router: the fabric
+  // calls refresh_ready() at least every kReadyWindow cycles, so a ready time is never more than 2^15 cycles
+  // from the cycle it is compared with and the 16-bit comparison is exact.
   struct Entry {
     std::uint32_t payload = 0;
-    Color color = 0;
+    std::uint16_t ready = 0;
     bool control = false;
     std::uint8_t pending = kUnresolved;
-    Cycle ready = 0;  // earliest cycle it may leave this router
-    Wavelet wavelet() const { return Wavelet{payload, color, control}; }
   };
+  static constexpr Cycle kReadyWindow = 1u << 13;
+  static bool waiting(const Entry& e, Cycle now) { return std::int16_t(std::uint16_t(e.ready - std::uint16_t(now))) > 0; }
+  static Cycle ready_cycle(const Entry& e, Cycle now) {  // exact within the window
+    return now + Cycle(std::int64_t(std::int16_t(std::uint16_t(e.ready - std::uint16_t(now)))));
+  }
 
-  // Hot state of one configured colour (16 bytes; a router's colours share a few cache lines). Its buffer,
-  // configuration and statistics live in side arrays indexed by `slot`.
-  struct ColorState {
+  // Everything the engine touches for one configured colour in one cache line (for buffers up to 3 deep): switch
+  // and filter state, the per-port send counters (low 32 bits; carries in the colour's cold statistics) and the
+  // ring buffer of `depth` entries. Configuration and the other statistics live in side arrays indexed by `slot`.
+  struct alignas(64) ColorState {
     Color color = 0;
     std::uint8_t position = 0;
     bool teardown = false;
@@ -42,42 +51,46 @@ class Router {
     std::uint16_t filter_counter = 0;
     std::uint16_t slot = 0;
     bool filtered = false;            // the configuration has a filter (FilterKind != None); hot-path shortcut
+    std::array<std::uint32_t, kNumPorts> sent_low{};  // wavelets out of each port, modulo 2^32
+    std::array<Entry, kMaxDepth> ring{};
 
     DirMask rx() const { return cur_rx; }
     DirMask tx() const { return cur_tx; }
+    Wavelet wavelet(const Entry& e) const { return Wavelet{e.payload, color, e.control}; }
   };
 
   struct ColorStats {
-    std::array<std::uint64_t, 5> sent{};    // wavelets out of each port
-    std::array<std::uint64_t, 5> stalls{};  // cycles a ready head waited for room behind each port
-    std::uint64_t filtered = 0;             // wavelets the filter kept from the CE
+    std::array<std::uint64_t, kNumPorts> sent_carry{};  // 2^32 * carries of ColorState::sent_low
+    std::array<std::uint64_t, kNumPorts> stalls{};      // cycles a ready head waited for room behind each port
+    std::uint64_t filtered = 0;                         // wavelets the filter kept from the CE
   };
 
   Router() = default;
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+  Router(Router&&) noexcept = default;  // a moved vector keeps its buffer, so hot_colors_ stays valid
+  Router& operator=(Router&&) noexcept = default;
 
   // The side arrays of one router. repack() moves them into fresh allocations and hands back the old ones: the
   // fabric repacks every router in PE order at the end of layout (and frees the old storage afterwards) so that a
   // router's hot state is contiguous and neighbours sit close in memory. Behaviour is unaffected.
   struct Storage {
     std::vector<ColorState> colors;
-    std::vector<Entry> entries;
     std::vector<ColorConfig> cfg;
     std::vector<ColorStats> stats;
   };
   Storage repack() {
-    Storage fresh{colors_, entries_, cfg_, stats_};
+    Storage fresh{colors_, cfg_, stats_};
     std::swap(fresh.colors, colors_);
-    std::swap(fresh.entries, entries_);
     std::swap(fresh.cfg, cfg_);
     std::swap(fresh.stats, stats_);
+    hot_colors_ = colors_.data();
     return fresh;
   }
   // Hot-path accessors for the fabric engine (no bounds or configuration checks).
-  ColorState& state_at(int slot) { return colors_[slot]; }
+  ColorState& state_at(int slot) { return hot_colors_[slot]; }
+  const ColorState& state_at(int slot) const { return hot_colors_[slot]; }
   int slot_of(Color c) const { return slot_[c]; }
-  Entry* entry_base(const ColorState& cs) { return &entries_[cs.slot * depth_]; }
-  const Entry* entry_base_of_slot(int slot) const { return entries_.data() + slot * depth_; }
-  ColorStats* stats_data() { return stats_.data(); }
 
   // Buffer depth (router.color_buffer_depth); set by the fabric before any colour is configured.
   void set_depth(int depth) { depth_ = static_cast<std::uint8_t>(depth); }
@@ -92,6 +105,11 @@ class Router {
   const std::vector<ColorState>& colors() const { return colors_; }
   ColorStats& stats(const ColorState& cs) { return stats_[cs.slot]; }
   const ColorStats& stats(const ColorState& cs) const { return stats_[cs.slot]; }
+  // Wavelets colour cs sent out of port o.
+  std::uint64_t sent(const ColorState& cs, int o) const { return stats_[cs.slot].sent_carry[o] + cs.sent_low[o]; }
+  void count_sent(ColorState& cs, int o) {
+    if (++cs.sent_low[o] == 0) stats_[cs.slot].sent_carry[o] += std::uint64_t(1) << 32;
+  }
 
   // Leaves teardown mode for colour c (called by the CE's teardown handler after reconfiguring).
   void exit_teardown(Color c);
@@ -101,23 +119,25 @@ class Router {
   bool can_accept(Color c, Dir from) const {
     const int s = slot_[c];
     if (s < 0) return false;
-    const ColorState& cs = colors_[s];
+    const ColorState& cs = hot_colors_[s];
     return !cs.teardown && cs.size < depth_ && (cs.cur_rx & bit(from));
   }
   void accept(ColorState& cs, const Wavelet& w, Cycle ready) {
     int i = cs.head + cs.size;
     if (i >= depth_) i -= depth_;
-    Entry& e = entries_[cs.slot * depth_ + i];
+    Entry& e = cs.ring[i];
     e.payload = w.payload;
-    e.color = w.color;
     e.control = w.control;
     e.pending = kUnresolved;
-    e.ready = ready;
+    e.ready = static_cast<std::uint16_t>(ready);
     ++cs.size;
     buffered_ |= 1u << cs.color;
   }
-  Entry& front(const ColorState& cs) { return entries_[cs.slot * depth_ + cs.head]; }
-  const Entry& front(const ColorState& cs) const { return entries_[cs.slot * depth_ + cs.head]; }
+  static Entry& front(ColorState& cs) { return cs.ring[cs.head]; }
+  static const Entry& front(const ColorState& cs) { return cs.ring[cs.head]; }
+  // Ready times of buffered wavelets that are due by `now` become `now` (see Entry); `base` is the cycle of the
+  // previous refresh (every ready time is at or after it and within 2^15 cycles of it).
+  void refresh_ready(Cycle base, Cycle now);
   // Removes the head after it has left through every output (the slot is reused next cycle).
   void pop_front(ColorState& cs) {
     cs.head = static_cast<std::uint8_t>(cs.head + 1 == depth_ ? 0 : cs.head + 1);
@@ -148,8 +168,8 @@ class Router {
   }();
   std::uint32_t buffered_ = 0;
   std::uint8_t depth_ = 1;
+  ColorState* hot_colors_ = nullptr;  // colors_.data()
   std::vector<ColorState> colors_;
-  std::vector<Entry> entries_;  // slot * depth + ring index
   std::vector<ColorConfig> cfg_;
   std::vector<ColorStats> stats_;
 };

@@ -143,4 +143,27 @@ TEST(BackPressure, SlowReceiverLosesNothingAndKeepsOrder) {
   EXPECT_GT(drv.at(0, 0).send_cycles().back(), Cycle(n * every / 2));
 }
 
+// Wavelets held in router buffers for far longer than the 16-bit ready-time window (hw::Router::Entry) leave
+// exactly when room appears: a receiver that takes one word every 50001 cycles gets them 50001 cycles apart.
+TEST(BackPressure, WaveletsBlockedForTensOfThousandsOfCyclesLeaveOnTime) {
+  Fabric f(small_arch(), 4, 1);
+  route_east(f, 0, 0, 3, 9);
+  Drivers drv(f);
+  const int n = 8;
+  const Cycle every = 50001;
+  for (int i = 0; i < n; ++i) drv.at(0, 0).send(data(i + 100, 9), 2);
+  f.queues(3, 0).bind_input_queue(4, 9);
+  drv.at(3, 0).consume_every(every);
+  drv.at(3, 0).expect(n);
+  drv.attach({{0, 0}, {3, 0}});
+  ASSERT_TRUE(f.run().completed);
+  const auto& got = drv.at(3, 0).received();
+  ASSERT_EQ(got.size(), std::size_t(n));
+  for (int i = 1; i < n; ++i) {
+    EXPECT_EQ(got[i].w.payload, std::uint32_t(i + 100));
+    EXPECT_EQ(got[i].at - got[i - 1].at, every) << i;
+  }
+  EXPECT_GT(got.back().at, Cycle(n - 1) * every);
+}
+
 }  // namespace
