@@ -50,8 +50,9 @@ struct Fabric::Impl {
     std::vector<Free> late_frees;     // data frees of routers next to a boundary: released after the phase
     std::vector<Free> control_frees;  // control wavelets (they move switches): after the phase, in PE order
     std::vector<Delivery> deliveries;
-    std::vector<int> delivery_wakes;  // agents to step this cycle: a wavelet reached an input queue
-    std::vector<int> wakes;           // agents to step this cycle: they injected a wavelet
+    // Agents due this cycle (next_wake already set; stepped after those the wheel holds for this cycle):
+    std::vector<int> delivery_wakes;  // a wavelet reached an input queue
+    std::vector<int> wakes;           // the router took a word from an output queue
     std::vector<int> activated;       // routers to evaluate next cycle
     std::uint64_t hops = 0, stalls = 0, injections = 0, filtered = 0, evaluated = 0;
     std::array<std::uint64_t, hw::kMaxColors> color_hops{}, color_stalls{};
@@ -60,7 +61,8 @@ struct Fabric::Impl {
     bool progress = false;
     bool traced_activity = false;
     std::size_t free_head = 0;
-    std::vector<Cycle> next_cycles;   // agent phase: what each agent stepped by this lane asked for
+    std::vector<Wake> schedules;      // agent phase: next steps the agents stepped by this lane asked for
+    std::uint64_t steps = 0;          // agent phase: agents stepped
     bool queue_events = false;        // agent phase: an agent pushed or popped a queue word
 
     void reset() {  // keeps the vectors' capacity
@@ -71,7 +73,7 @@ struct Fabric::Impl {
       delivery_wakes.clear();
       wakes.clear();
       activated.clear();
-      hops = stalls = injections = filtered = evaluated = 0;
+      hops = stalls = injections = filtered = evaluated = steps = 0;
       color_hops.fill(0);
       color_stalls.fill(0);
       earliest_ready = kNever;
@@ -206,7 +208,6 @@ struct Fabric::Impl {
   }
 
   static thread_local Lane* tls_lane;  // set while a host thread steps isolated agents
-  std::vector<int> stepping;            // agents stepped in parallel this cycle
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
   std::size_t due_deliveries = 0;
@@ -556,7 +557,10 @@ void Fabric::Impl::deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi) {
     hw::PeQueues& q = *f.queues_[d.pe];
     --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
     q.deliver(d.w);
-    if (f.agents_[d.pe]) lane.delivery_wakes.push_back(d.pe);
+    if (f.agents_[d.pe] && next_wake[d.pe] > cycle_now) {  // the PE is this band's: no other thread writes it
+      next_wake[d.pe] = cycle_now;
+      lane.delivery_wakes.push_back(d.pe);
+    }
   }
 }
 
@@ -585,7 +589,10 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
       r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
       r.oq_rr = static_cast<std::uint8_t>(oq);
       ++lane.injections;
-      if (f.agents_[pe]) lane.wakes.push_back(pe);
+      if (f.agents_[pe] && next_wake[pe] > now) {
+        next_wake[pe] = now;
+        lane.wakes.push_back(pe);
+      }
       lane.progress = true;
       return;
     }
@@ -749,8 +756,6 @@ void Fabric::step_cycle() {
   bool any_ready = false, traced_activity = false, any_free = false;
   Cycle earliest_ready = kNever;
   m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.due_deliveries));
-  for (int li = 0; li < 2 * n_bands - 1; li += 2)
-    for (int pe : m.lanes[li].delivery_wakes) m.wake_at(pe, now);  // now >= horizon in the router phase
   for (int li = 0; li < 2 * n_bands - 1; ++li) {
     Impl::Lane& lane = m.lanes[li];
     stats_.router_cycles += lane.evaluated;
@@ -767,14 +772,33 @@ void Fabric::step_cycle() {
     progress |= lane.progress;
     earliest_ready = std::min(earliest_ready, lane.earliest_ready);
     for (const auto& d : lane.deliveries) m.deliveries.push_back(d);
-    for (int pe : lane.wakes) m.wake_at(pe, now);
     m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
     any_free |= !lane.frees.empty() || !lane.control_frees.empty();
   }
+  // Agents due this cycle: the wheel's bucket, then the lanes' delivery wake-ups, then their injection wake-ups.
+  m.horizon = now;  // wheel slots are relative to the cycle being simulated
+  while (!m.far_wakes.empty() && m.far_wakes.top().at < now + Impl::kWheel) {
+    const Impl::Wake wk = m.far_wakes.top();
+    m.far_wakes.pop();
+    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
+    ++m.wheel_entries;
+  }
+  std::vector<int>& due = m.wheel[now % Impl::kWheel];  // teardown handlers below may still add to it
+  std::size_t n_due = due.size();
+  for (int li = 0; li < 2 * n_bands - 1; li += 2) n_due += m.lanes[li].delivery_wakes.size() + m.lanes[li].wakes.size();
+  const auto for_each_due_list = [&](auto&& fn) {
+    fn(due);
+    for (int li = 0; li < 2 * n_bands - 1; li += 2) fn(m.lanes[li].delivery_wakes);
+    for (int li = 0; li < 2 * n_bands - 1; li += 2) fn(m.lanes[li].wakes);
+  };
+  // Isolated agents (they touch only their own PE) step on the host threads, each band its own PEs.
+  const bool parallel_agents = n_bands > 1 && m.shared_agents == 0 && n_due >= 2 * std::size_t(n_bands);
+
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   m.any_ready = any_ready;
   m.earliest_ready = earliest_ready;
   for (int li = 0; li < 2 * n_bands - 1; ++li) {
+    if (parallel_agents && li % 2 == 0) continue;  // released by the band's thread in the agent phase
     Impl::Lane& lane = m.lanes[li];
     for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
     for (const auto& fr : lane.late_frees) m.release(*this, fr);
@@ -796,74 +820,73 @@ void Fabric::step_cycle() {
     progress = true;  // a wavelet was consumed (possibly by a filter, without any send)
   }
 
-  // 4. Agents due this cycle, in PE order.
+  // 4. Agents due this cycle.
   m.in_agent_phase = true;
-  m.horizon = now;  // wheel slots are relative to the cycle being simulated
-  while (!m.far_wakes.empty() && m.far_wakes.top().at < now + Impl::kWheel) {
-    const Impl::Wake wk = m.far_wakes.top();
-    m.far_wakes.pop();
-    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
-    ++m.wheel_entries;
-  }
-  std::vector<int>& due = m.wheel[now % Impl::kWheel];
   m.wheel_entries -= due.size();
-  if (n_bands > 1 && m.shared_agents == 0 && due.size() >= 2 * std::size_t(n_bands)) {
-    // Every agent is isolated (touches only its own PE): step them on the host threads, in slices of the due
-    // list; their queue events and next cycles are merged in due order, as if stepped one by one.
-    m.stepping.clear();
-    for (int pe : due) {
-      if (m.next_wake[pe] != now || !agents_[pe]) continue;  // stale or detached
-      m.next_wake[pe] = kNever;
-      m.stepping.push_back(pe);
-    }
-    const std::size_t n = m.stepping.size();
+  if (parallel_agents) {
+    // Each band releases its remaining frees (agents do not see router buffers) and steps the due agents of its
+    // PEs in due order; their next steps, activations and queue events are merged in band order. Isolated agents
+    // do not depend on each other, so the outcome is that of stepping them one by one.
     m.pool->run([&](int t) {
       if (t >= n_bands) return;
       Impl::Lane& lane = m.lanes[2 * t];
+      const Impl::Band& band = m.bands[t];
+      for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
+      for (const auto& fr : lane.late_frees) m.release(*this, fr);
       Impl::tls_lane = &lane;
-      lane.next_cycles.clear();
       lane.activated.clear();  // merged after the router phase already
-      for (std::size_t i = n * t / n_bands, end = n * (t + 1) / n_bands; i < end; ++i) {
-        const int pe = m.stepping[i];
-        if (i + 2 < end) {
-          __builtin_prefetch(agents_[m.stepping[i + 2]]);
-          __builtin_prefetch(queues_[m.stepping[i + 2]].get());
+      lane.schedules.clear();
+      // The lane's own wake-up lists hold only this band's PEs; the wheel's bucket holds everyone's.
+      const auto step_list = [&](const std::vector<int>& list, bool mixed) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          const int pe = list[i];
+          if (mixed && (pe < band.pe_lo || pe >= band.pe_hi)) continue;
+          if (i + 4 < list.size()) __builtin_prefetch(agents_[list[i + 4]]);
+          if (m.next_wake[pe] != now || !agents_[pe]) continue;  // stale or detached
+          m.next_wake[pe] = kNever;
+          const Cycle nxt = agents_[pe]->step(now, *queues_[pe]);
+          ++lane.steps;
+          if (nxt != kNever) {
+            const Cycle at = std::max(nxt, now + 1);
+            m.next_wake[pe] = at;
+            lane.schedules.push_back({at, pe});
+          }
         }
-        lane.next_cycles.push_back(agents_[pe]->step(now, *queues_[pe]));
-      }
+      };
+      step_list(due, true);
+      step_list(lane.delivery_wakes, false);
+      step_list(lane.wakes, false);
       Impl::tls_lane = nullptr;
     });
-    std::size_t i = 0;
     for (int t = 0; t < n_bands; ++t) {
       Impl::Lane& lane = m.lanes[2 * t];
-      for (const Cycle nxt : lane.next_cycles) {
-        const int pe = m.stepping[i++];
-        if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));
-      }
+      for (const auto& w : lane.schedules) m.schedule(w.pe, w.at);
       m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
       if (lane.queue_events) {
         m.any_ready = true;
         m.frozen = false;
       }
+      stats_.agent_steps += lane.steps;
+      progress |= lane.steps > 0;
     }
-    stats_.agent_steps += n;
-    progress |= n > 0;
   } else {
-    for (std::size_t i = 0; i < due.size(); ++i) {  // wake() never adds to this bucket during the agent phase
-      const int pe = due[i];
-      if (i + 2 < due.size()) {  // agents and their queues are scattered over the heap
-        __builtin_prefetch(agents_[due[i + 2]]);
-        __builtin_prefetch(queues_[due[i + 2]].get());
+    for_each_due_list([&](const std::vector<int>& list) {
+      for (std::size_t i = 0; i < list.size(); ++i) {  // wake() never adds to these lists during the agent phase
+        const int pe = list[i];
+        if (i + 2 < list.size()) {  // agents and their queues are scattered over the heap
+          __builtin_prefetch(agents_[list[i + 2]]);
+          __builtin_prefetch(queues_[list[i + 2]].get());
+        }
+        if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
+        m.next_wake[pe] = kNever;
+        hw::PeAgent* agent = agents_[pe];
+        if (!agent) continue;
+        const Cycle nxt = agent->step(now, *queues_[pe]);
+        ++stats_.agent_steps;
+        progress = true;
+        if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
       }
-      if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
-      m.next_wake[pe] = kNever;
-      hw::PeAgent* agent = agents_[pe];
-      if (!agent) continue;
-      const Cycle nxt = agent->step(now, *queues_[pe]);
-      ++stats_.agent_steps;
-      progress = true;
-      if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
-    }
+    });
   }
   due.clear();
   m.in_agent_phase = false;
