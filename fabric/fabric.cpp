@@ -576,8 +576,8 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
     for (; set; set &= set - 1) {
       const int oq = __builtin_ctz(set);
       const hw::WaveletQueue& wq = q->oq(oq);
-      if (wq.front_stamp() + ramp > now) {  // still crossing the ramp
-        lane.earliest_ready = std::min(lane.earliest_ready, wq.front_stamp() + ramp);
+      if (!wq.front_crossed(now, ramp)) {  // still crossing the ramp
+        lane.earliest_ready = std::min(lane.earliest_ready, wq.front_crossing_end(now, ramp));
         continue;
       }
       const Wavelet w = wq.front();
@@ -717,9 +717,13 @@ void Fabric::step_cycle() {
   m.ramp = arch_.router.ramp_latency;
   bool progress = false;
 
-  // 16-bit ready times of buffered wavelets stay within their window (hw::Router::Entry).
+  // 16-bit ready times of buffered wavelets and push stamps of output-queue words stay exact (hw::Router::Entry,
+  // hw::WaveletQueue).
+  static_assert(Router::kReadyWindow == hw::WaveletQueue::kStampWindow);
   if (now - m.ready_base >= Router::kReadyWindow) {
     for (auto& r : routers_) r.refresh_ready(m.ready_base, now);
+    for (auto& q : queues_)
+      if (q) q->refresh_stamps(m.ready_base, now, arch_.router.ramp_latency);
     m.ready_base = now;
   }
 

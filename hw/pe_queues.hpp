@@ -10,36 +10,65 @@
 
 namespace wafersim::hw {
 
-// Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset).
+// Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset), 68 bytes. Each word
+// keeps the low 16 bits of the cycle it was pushed (the router takes an output-queue word only after it crossed
+// the ramp); the fabric calls refresh_stamps() at least every kStampWindow cycles, which keeps that exact.
 class WaveletQueue {
  public:
   static constexpr int kMaxDepth = 8;
+  static constexpr Cycle kStampWindow = 1u << 13;
   WaveletQueue() = default;
-  explicit WaveletQueue(int capacity) : capacity_(capacity) {}
+  explicit WaveletQueue(int capacity) : capacity_(static_cast<std::uint8_t>(capacity)) {}
 
   int capacity() const { return capacity_; }
   int size() const { return size_; }
   bool empty() const { return size_ == 0; }
   bool full() const { return size_ >= capacity_; }
-  const Wavelet& front() const { return slots_[head_]; }
-  Cycle front_stamp() const { return stamps_[head_]; }  // cycle the head was pushed
+  Wavelet front() const { return slots_[head_].wavelet(); }
+  // Whether the head was pushed at least `ramp` cycles before `now`, and if not, the cycle it will have been.
+  bool front_crossed(Cycle now, Cycle ramp) const {
+    const Slot& s = slots_[head_];
+    return (s.flags & kCrossed) || std::uint16_t(std::uint16_t(now) - s.stamp) >= ramp;
+  }
+  Cycle front_crossing_end(Cycle now, Cycle ramp) const {
+    return now - std::uint16_t(std::uint16_t(now) - slots_[head_].stamp) + ramp;
+  }
   void push(const Wavelet& w, Cycle stamp = 0) {
-    slots_[(head_ + size_) % kMaxDepth] = w;
-    stamps_[(head_ + size_) % kMaxDepth] = stamp;
+    Slot& s = slots_[(head_ + size_) % kMaxDepth];
+    s.payload = w.payload;
+    s.color = w.color;
+    s.flags = w.control ? kControl : 0;
+    s.stamp = static_cast<std::uint16_t>(stamp);
     ++size_;
   }
   Wavelet pop() {
-    Wavelet w = slots_[head_];
+    const Wavelet w = slots_[head_].wavelet();
     head_ = (head_ + 1) % kMaxDepth;
     --size_;
     return w;
   }
+  // Marks the words pushed at least `ramp` cycles before `now` as crossed. `base` is the cycle of the previous
+  // refresh: every word not marked then was pushed at or after base - 2048 (ramp latencies are at most 1000).
+  void refresh_stamps(Cycle base, Cycle now, Cycle ramp) {
+    const Cycle from = base >= 2048 ? base - 2048 : 0;
+    for (int k = 0, i = head_; k < size_; ++k, i = (i + 1) % kMaxDepth) {
+      Slot& s = slots_[i];
+      if (!(s.flags & kCrossed) && from + std::uint16_t(s.stamp - std::uint16_t(from)) + ramp <= now) s.flags |= kCrossed;
+    }
+  }
 
  private:
+  static constexpr std::uint8_t kControl = 1, kCrossed = 2;
+  struct Slot {
+    std::uint32_t payload = 0;
+    Color color = 0;
+    std::uint8_t flags = 0;
+    std::uint16_t stamp = 0;
+    Wavelet wavelet() const { return Wavelet{payload, color, (flags & kControl) != 0}; }
+  };
   // Counters first: the room check and a push or pop of the first words touch one cache line.
   std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
-  std::array<Wavelet, kMaxDepth> slots_{};
-  std::array<Cycle, kMaxDepth> stamps_{};
+  std::array<Slot, kMaxDepth> slots_{};
 };
 
 // Told by PeQueues when the compute engine changes a queue, so the fabric engine can wake the router.
@@ -95,6 +124,11 @@ class PeQueues {
     Wavelet w = oq_[q].pop();
     if (oq_[q].empty()) oq_nonempty_ &= ~(1u << q);
     return w;
+  }
+
+  // Output-queue words that crossed the ramp long ago stay marked so (WaveletQueue::refresh_stamps).
+  void refresh_stamps(Cycle base, Cycle now, Cycle ramp) {
+    for (std::uint32_t m = oq_nonempty_; m; m &= m - 1) oq_[__builtin_ctz(m)].refresh_stamps(base, now, ramp);
   }
 
   std::uint32_t input_nonempty_mask() const { return iq_nonempty_; }    // bit q: IQ q holds words

@@ -143,13 +143,13 @@ TEST(BackPressure, SlowReceiverLosesNothingAndKeepsOrder) {
   EXPECT_GT(drv.at(0, 0).send_cycles().back(), Cycle(n * every / 2));
 }
 
-// Wavelets held in router buffers for far longer than the 16-bit ready-time window (hw::Router::Entry) leave
-// exactly when room appears: a receiver that takes one word every 50001 cycles gets them 50001 cycles apart.
+// Wavelets held in router buffers and output queues for far longer than the 16-bit time windows (hw::Router::Entry,
+// hw::WaveletQueue) leave exactly when room appears: a receiver that takes one word every 50001 cycles gets them 50001 cycles apart.
 TEST(BackPressure, WaveletsBlockedForTensOfThousandsOfCyclesLeaveOnTime) {
   Fabric f(small_arch(), 4, 1);
   route_east(f, 0, 0, 3, 9);
   Drivers drv(f);
-  const int n = 8;
+  const int n = 30;  // more than the routers and queues on the way hold: words wait in the output queue too
   const Cycle every = 50001;
   for (int i = 0; i < n; ++i) drv.at(0, 0).send(data(i + 100, 9), 2);
   f.queues(3, 0).bind_input_queue(4, 9);
@@ -164,6 +164,31 @@ TEST(BackPressure, WaveletsBlockedForTensOfThousandsOfCyclesLeaveOnTime) {
     EXPECT_EQ(got[i].at - got[i - 1].at, every) << i;
   }
   EXPECT_GT(got.back().at, Cycle(n - 1) * every);
+}
+
+// The same with a 1000-cycle ramp and a receiver period just over 2^16 cycles: an output-queue word's age when the
+// router takes it is then a few cycles modulo 2^16, which a plain 16-bit stamp would read as "still on the ramp".
+// The sender refills its output queue once per period, exactly.
+TEST(BackPressure, OutputQueueWordsWaitingBeyondTheStampWindowLeaveOnTime) {
+  const Cycle every = 65536 + 7;
+  hw::ArchParams a = small_arch(1, 1, 1000);
+  a.simulation.deadlock_cycles = 10 * every;
+  Fabric f(a, 3, 1);
+  route_east(f, 0, 0, 2, 9);
+  Drivers drv(f);
+  const int n = 24;
+  for (int i = 0; i < n; ++i) drv.at(0, 0).send(data(i + 100, 9), 2);
+  f.queues(2, 0).bind_input_queue(4, 9);
+  drv.at(2, 0).consume_every(every);
+  drv.at(2, 0).expect(n);
+  drv.attach({{0, 0}, {2, 0}});
+  ASSERT_TRUE(f.run().completed);
+  const auto& got = drv.at(2, 0).received();
+  ASSERT_EQ(got.size(), std::size_t(n));
+  for (int i = 1; i < n; ++i) EXPECT_EQ(got[i].at - got[i - 1].at, every) << i;
+  const auto& pushed = drv.at(0, 0).send_cycles();
+  ASSERT_EQ(pushed.size(), std::size_t(n));
+  for (int i = n - 6; i < n; ++i) EXPECT_EQ(pushed[i] - pushed[i - 1], every) << i;
 }
 
 }  // namespace
