@@ -71,8 +71,7 @@ struct Fabric::Impl {
       control_frees.clear();
       deliveries.clear();
       delivery_wakes.clear();
-      wakes.clear();
-      activated.clear();
+      wakes.clear();  // `activated` is emptied by collect_active
       hops = stalls = injections = filtered = evaluated = steps = 0;
       color_hops.fill(0);
       color_stalls.fill(0);
@@ -125,7 +124,7 @@ struct Fabric::Impl {
       while (true) {
         std::uint64_t g;
         for (int spins = 0; (g = gen_.load(std::memory_order_acquire)) == seen;) {
-          if (++spins < 4096) pause();
+          if (++spins < (1 << 16)) pause();
           else gen_.wait(seen, std::memory_order_acquire);
         }
         seen = g;
@@ -213,6 +212,12 @@ struct Fabric::Impl {
   std::size_t due_deliveries = 0;
   Cycle ready_base = 0;  // last hw::Router::refresh_ready  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
 
+  // Routers activated for the next cycle: by agents and the host (next_active) and by the router phase (lanes).
+  std::size_t pending_activations() const {
+    std::size_t n = next_active.size();
+    for (const Lane& lane : lanes) n += lane.activated.size();
+    return n;
+  }
   void collect_active();
   void deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi);
   void plan_bands(const Fabric& f, int threads);
@@ -400,7 +405,7 @@ void Fabric::set_observer(LinkObserver* obs, const std::vector<int>& traced_pes)
 Cycle Fabric::next_event() const {
   const Impl& m = *impl_;
   Cycle t = kNever;
-  if (!m.next_active.empty()) {
+  if (m.pending_activations() > 0) {
     if (m.any_ready && !m.frozen) t = m.horizon;
     else if (m.earliest_ready != kNever) t = std::max(m.earliest_ready, m.horizon);
   }
@@ -411,7 +416,7 @@ Cycle Fabric::next_event() const {
 
 bool Fabric::idle() const {
   const Impl& m = *impl_;
-  if (!m.next_active.empty() || !m.deliveries.empty() || m.has_wakes()) return false;
+  if (m.pending_activations() > 0 || !m.deliveries.empty() || m.has_wakes()) return false;
   for (int pe : m.agent_pes)
     if (agents_[pe]->busy()) return false;
   return true;
@@ -420,7 +425,7 @@ bool Fabric::idle() const {
 // The routers to evaluate this cycle, in PE order (memory order): on large meshes the sweep then streams through
 // the router, queue and colour arrays instead of chasing a scrambled activation order.
 void Fabric::Impl::collect_active() {
-  if (next_active.size() * 16 > in_active.size()) {
+  if (pending_activations() * 16 > in_active.size()) {
     // Dense: rebuild the list from the flags, 8 PEs per load.
     active.clear();
     const std::uint8_t* flags = in_active.data();
@@ -435,9 +440,11 @@ void Fabric::Impl::collect_active() {
       if (flags[i]) active.push_back(int(i));
   } else {
     active.swap(next_active);
+    for (Lane& lane : lanes) active.insert(active.end(), lane.activated.begin(), lane.activated.end());
     std::sort(active.begin(), active.end());
   }
   next_active.clear();
+  for (Lane& lane : lanes) lane.activated.clear();
   for (int pe : active) in_active[pe] = 0;
 }
 
@@ -516,22 +523,36 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
       for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1)
         __builtin_prefetch(&ra.state_at(ra.slot_of(static_cast<Color>(__builtin_ctz(b)))));
     }
+    // The east and south neighbours of the next router are checked for room before their own evaluation: fetch
+    // the states of the colours it may send them (its own states arrived with the prefetch above).
+    if (ai + 1 < end) {
+      const int pn = act[ai + 1];
+      const Router& rn = routers[pn];
+      for (std::uint32_t b = rn.buffered_colors(); b; b &= b - 1) {
+        const Color c = static_cast<Color>(__builtin_ctz(b));
+        const DirMask tx = rn.state_at(rn.slot_of(c)).cur_tx;
+        if (tx & bit(Dir::East)) {
+          const Router& east = routers[pn + 1];
+          if (east.slot_of(c) >= 0) __builtin_prefetch(&east.state_at(east.slot_of(c)));
+        }
+        if (tx & bit(Dir::South)) {
+          const Router& south = routers[pn + width];
+          if (south.slot_of(c) >= 0) __builtin_prefetch(&south.state_at(south.slot_of(c)));
+        }
+      }
+    }
+    if (std::size_t(pe + width + 4) < n_routers) __builtin_prefetch(&routers[pe + width + 4]);
+    // The injection cursor runs a row ahead: its queues, their head word, then the state of that word's colour.
     if (inj + 6 < inj_end) __builtin_prefetch(f.queues_[act[inj + 6]].get());
     if (inj + 3 < inj_end)
       if (const hw::PeQueues* qa = f.queues_[act[inj + 3]].get(); qa && qa->output_nonempty_mask())
         __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
-    // The south neighbour is checked for room before its own evaluation a row later: fetch the states of the
-    // colours this router may send it (its own states arrived with the prefetch above).
-    if (std::size_t(pe + width + 4) < n_routers) __builtin_prefetch(&routers[pe + width + 4]);
-    if (std::size_t(pe + width) < n_routers) {
-      const Router& r = routers[pe];
-      const Router& south = routers[pe + width];
-      for (std::uint32_t b = r.buffered_colors(); b; b &= b - 1) {
-        const Color c = static_cast<Color>(__builtin_ctz(b));
-        if (r.state_at(r.slot_of(c)).cur_tx & bit(Dir::South) && south.slot_of(c) >= 0)
-          __builtin_prefetch(&south.state_at(south.slot_of(c)));
+    if (inj + 1 < inj_end)
+      if (const hw::PeQueues* qa = f.queues_[act[inj + 1]].get(); qa && qa->output_nonempty_mask()) {
+        const Router& ri = routers[act[inj + 1]];
+        const int s = ri.slot_of(qa->oq(__builtin_ctz(qa->output_nonempty_mask())).front().color);
+        if (s >= 0) __builtin_prefetch(&ri.state_at(s));
       }
-    }
     // Output-queue injections of every router a neighbour of this one could send into, before that send.
     for (; inj < inj_end && act[inj] <= pe + width; ++inj) inject(f, lane, act[inj]);
     // Deferred frees of data wavelets: a router more than one row behind is never touched again this cycle, so
@@ -776,7 +797,6 @@ void Fabric::step_cycle() {
     progress |= lane.progress;
     earliest_ready = std::min(earliest_ready, lane.earliest_ready);
     for (const auto& d : lane.deliveries) m.deliveries.push_back(d);
-    m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
     any_free |= !lane.frees.empty() || !lane.control_frees.empty();
   }
   // Agents due this cycle: the wheel's bucket, then the lanes' delivery wake-ups, then their injection wake-ups.
@@ -838,7 +858,6 @@ void Fabric::step_cycle() {
       for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
       for (const auto& fr : lane.late_frees) m.release(*this, fr);
       Impl::tls_lane = &lane;
-      lane.activated.clear();  // merged after the router phase already
       lane.schedules.clear();
       // The lane's own wake-up lists hold only this band's PEs; the wheel's bucket holds everyone's.
       const auto step_list = [&](const std::vector<int>& list, bool mixed) {
@@ -865,7 +884,6 @@ void Fabric::step_cycle() {
     for (int t = 0; t < n_bands; ++t) {
       Impl::Lane& lane = m.lanes[2 * t];
       for (const auto& w : lane.schedules) m.schedule(w.pe, w.at);
-      m.next_active.insert(m.next_active.end(), lane.activated.begin(), lane.activated.end());
       if (lane.queue_events) {
         m.any_ready = true;
         m.frozen = false;
