@@ -52,7 +52,7 @@ struct Fabric::Impl {
     std::vector<Delivery> deliveries;
     // Agents due this cycle (next_wake already set; stepped after those the wheel holds for this cycle):
     std::vector<int> delivery_wakes;  // a wavelet reached an input queue
-    std::vector<int> wakes;           // the router took a word from an output queue
+    std::vector<int> wakes;           // the router took a word from a full output queue
     std::vector<int> activated;       // routers to evaluate next cycle
     std::uint64_t hops = 0, stalls = 0, injections = 0, filtered = 0, evaluated = 0;
     std::array<std::uint64_t, hw::kMaxColors> color_hops{}, color_stalls{};
@@ -606,11 +606,12 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
         lane.any_ready = true;
         continue;
       }
+      const bool was_full = wq.full();
       q->pop_output(oq);
       r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
       r.oq_rr = static_cast<std::uint8_t>(oq);
       ++lane.injections;
-      if (f.agents_[pe] && next_wake[pe] > now) {
+      if (was_full && f.agents_[pe] && next_wake[pe] > now) {  // room for an agent that may wait for it
         next_wake[pe] = now;
         lane.wakes.push_back(pe);
       }

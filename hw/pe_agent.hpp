@@ -16,7 +16,8 @@ class PeAgent {
   // Runs the agent at cycle `now`, after the routers have moved this cycle's wavelets (so a wavelet an agent
   // pushes into an output queue leaves with the router at now+1 at the earliest). Returns the next cycle the
   // agent wants to run (> now), or kNever to sleep until a queue event: a wavelet delivered into one of its
-  // input queues or a word leaving one of its output queues.
+  // input queues or a word leaving one of its output queues that was full (the only change an agent can wait for
+  // on that side).
   virtual Cycle step(Cycle now, PeQueues& queues) = 0;
 
   // True while the agent has unfinished work; the run is complete when no agent is busy and no wavelet is in
