@@ -61,6 +61,14 @@ struct Fabric::Impl {
     bool progress = false;
     bool traced_activity = false;
     std::size_t free_head = 0;
+    // Sends and stalls at traced routers, handed to the LinkObserver after the phase in lane (PE) order.
+    struct TraceEvent {
+      int pe;
+      Dir out;
+      bool stall;
+      Wavelet w;  // for a stall only the colour
+    };
+    std::vector<TraceEvent> trace;
     std::vector<Wake> schedules;      // agent phase: next steps the agents stepped by this lane asked for
     std::uint64_t steps = 0;          // agent phase: agents stepped
     bool queue_events = false;        // agent phase: an agent pushed or popped a queue word
@@ -72,6 +80,7 @@ struct Fabric::Impl {
       deliveries.clear();
       delivery_wakes.clear();
       wakes.clear();  // `activated` is emptied by collect_active
+      trace.clear();
       hops = stalls = injections = filtered = evaluated = steps = 0;
       color_hops.fill(0);
       color_stalls.fill(0);
@@ -681,7 +690,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
         ++lane.stalls;
         ++lane.color_stalls[c];
         if (is_traced) {
-          observer->on_stall(pe, Dir(o), c, now);
+          lane.trace.push_back({pe, Dir(o), true, Wavelet{0, c, false}});
           lane.traced_activity = true;
         }
       }
@@ -719,7 +728,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
     }
     r.count_sent(cs, o);
     if (is_traced) {
-      observer->on_send(pe, Dir(o), cs.wavelet(e), now);
+      lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
       lane.traced_activity = true;
     }
     lane.progress = true;
@@ -759,7 +768,7 @@ void Fabric::step_cycle() {
   // bands of rows on the host threads (see plan_bands), then the rows between bands.
   m.collect_active();
   int threads = 1;
-  if (!m.observer && m.active.size() >= arch_.simulation.parallel_min_routers) {
+  if (m.active.size() >= arch_.simulation.parallel_min_routers) {
     threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
                                                 : int(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -795,6 +804,10 @@ void Fabric::step_cycle() {
     }
     any_ready |= lane.any_ready;
     traced_activity |= lane.traced_activity;
+    for (const auto& ev : lane.trace) {
+      if (ev.stall) m.observer->on_stall(ev.pe, ev.out, ev.w.color, now);
+      else m.observer->on_send(ev.pe, ev.out, ev.w, now);
+    }
     progress |= lane.progress;
     earliest_ready = std::min(earliest_ready, lane.earliest_ready);
     for (const auto& d : lane.deliveries) m.deliveries.push_back(d);
