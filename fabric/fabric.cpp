@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <queue>
 #include <sstream>
@@ -103,6 +104,8 @@ struct Fabric::Impl {
   class Pool {
    public:
     explicit Pool(int workers) {
+      // Spinning only pays when every thread has a core; oversubscribed workers sleep almost at once.
+      spin_limit_ = unsigned(workers) < std::max(1u, std::thread::hardware_concurrency()) ? 1 << 16 : 16;
       for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i + 1); });
     }
     ~Pool() {
@@ -112,14 +115,21 @@ struct Fabric::Impl {
       for (auto& t : threads_) t.join();
     }
     int workers() const { return int(threads_.size()); }
-    // Runs job(1..workers) on the workers and job(0) here; returns when all are done.
+    // Runs job(1..workers) on the workers and job(0) here; returns when all are done, rethrowing the first
+    // exception any of them threw (lowest index first).
     void run(const std::function<void(int)>& job) {
       job_ = &job;
+      errors_.assign(threads_.size() + 1, nullptr);
       pending_.store(int(threads_.size()), std::memory_order_relaxed);
       gen_.fetch_add(1, std::memory_order_release);
       gen_.notify_all();
-      job(0);
-      while (pending_.load(std::memory_order_acquire) != 0) pause();
+      guarded(0);
+      for (int spins = 0; pending_.load(std::memory_order_acquire) != 0;) {
+        if (++spins < spin_limit_) pause();
+        else std::this_thread::yield();
+      }
+      for (const auto& e : errors_)
+        if (e) std::rethrow_exception(e);
     }
 
    private:
@@ -133,16 +143,25 @@ struct Fabric::Impl {
       while (true) {
         std::uint64_t g;
         for (int spins = 0; (g = gen_.load(std::memory_order_acquire)) == seen;) {
-          if (++spins < (1 << 16)) pause();
+          if (++spins < spin_limit_) pause();
           else gen_.wait(seen, std::memory_order_acquire);
         }
         seen = g;
         if (stop_) return;
-        (*job_)(index);
+        guarded(index);
         pending_.fetch_sub(1, std::memory_order_release);
       }
     }
+    void guarded(int index) {
+      try {
+        (*job_)(index);
+      } catch (...) {
+        errors_[index] = std::current_exception();
+      }
+    }
     const std::function<void(int)>* job_ = nullptr;
+    int spin_limit_ = 1 << 16;
+    std::vector<std::exception_ptr> errors_;
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> gen_{0};
     std::atomic<int> pending_{0};
@@ -216,6 +235,12 @@ struct Fabric::Impl {
   }
 
   static thread_local Lane* tls_lane;  // set while a host thread steps isolated agents
+  struct LaneScope {
+    explicit LaneScope(Lane* lane) { tls_lane = lane; }
+    ~LaneScope() { tls_lane = nullptr; }
+    LaneScope(const LaneScope&) = delete;
+    LaneScope& operator=(const LaneScope&) = delete;
+  };
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
   std::size_t due_deliveries = 0;
@@ -871,7 +896,7 @@ void Fabric::step_cycle() {
       const Impl::Band& band = m.bands[t];
       for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
       for (const auto& fr : lane.late_frees) m.release(*this, fr);
-      Impl::tls_lane = &lane;
+      const Impl::LaneScope scope(&lane);
       lane.schedules.clear();
       // The lane's own wake-up lists hold only this band's PEs; the wheel's bucket holds everyone's.
       const auto step_list = [&](const std::vector<int>& list, bool mixed) {
@@ -893,7 +918,6 @@ void Fabric::step_cycle() {
       step_list(due, true);
       step_list(lane.delivery_wakes, false);
       step_list(lane.wakes, false);
-      Impl::tls_lane = nullptr;
     });
     for (int t = 0; t < n_bands; ++t) {
       Impl::Lane& lane = m.lanes[2 * t];

@@ -51,6 +51,36 @@ TEST(Determinism, HostThreadCountDoesNotChangeTheResult) {
   }
 }
 
+// An agent that claims to be isolated but asks the fabric for a wake-up while stepping on a host thread: the
+// error reaches the caller of run() as an exception, not as a crash of the worker thread.
+TEST(Determinism, AnIsolatedAgentCallingWakeIsReportedToTheCaller) {
+  struct Liar final : hw::PeAgent {
+    Fabric* f = nullptr;
+    int pe = 0;
+    Cycle step(Cycle now, hw::PeQueues&) override {
+      f->wake(pe, now + 5);
+      return now + 1;
+    }
+    bool busy() const override { return true; }
+    bool isolated() const override { return true; }
+  };
+  hw::ArchParams a;
+  a.simulation.host_threads = 2;
+  a.simulation.parallel_min_routers = 1;
+  Fabric f(a, 8, 8);
+  TrafficConfig cfg;
+  cfg.pattern = "uniform";
+  cfg.cycles = 100;
+  Traffic t(f, cfg);  // routers stay busy, so the cycles run in bands
+  std::vector<Liar> liars(8);  // the bottom row: stepped by the worker thread
+  for (int x = 0; x < 8; ++x) {
+    liars[x].f = &f;
+    liars[x].pe = f.index(x, 7);
+    f.attach_agent(x, 7, &liars[x], 3);
+  }
+  EXPECT_THROW(f.run(50), std::logic_error);
+}
+
 TEST(Determinism, ADifferentSeedGivesDifferentTraffic) {
   EXPECT_NE(run_uniform(7)["wavelet_hops"], run_uniform(8)["wavelet_hops"]);
 }
