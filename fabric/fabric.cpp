@@ -650,6 +650,8 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
         lane.wakes.push_back(pe);
       }
       lane.progress = true;
+      // One word per cycle: words left behind are looked at again next cycle (the engine must not skip it).
+      if (q->output_nonempty_mask()) lane.earliest_ready = std::min(lane.earliest_ready, now + 1);
       return;
     }
   }
@@ -870,7 +872,7 @@ void Fabric::step_cycle() {
     for (const auto& f : m.lanes[li].control_frees) {
       Router& r = routers_[f.pe];
       Router::ColorState& cs = *r.state(f.c);
-      const Wavelet w = cs.wavelet(Router::front(cs));
+      const Wavelet w = cs.wavelet(r.front(cs));
       r.pop_front(cs);
       if (w.control && r.apply_control(cs, w.payload)) {
         if (agents_[f.pe]) agents_[f.pe]->on_teardown(f.c, now);

@@ -33,14 +33,16 @@ class alignas(64) Router {
     std::uint8_t pending = kUnresolved;
   };
   static constexpr Cycle kReadyWindow = 1u << 13;
+  static constexpr int kInlineDepth = 3;
   static bool waiting(const Entry& e, Cycle now) { return std::int16_t(std::uint16_t(e.ready - std::uint16_t(now))) > 0; }
   static Cycle ready_cycle(const Entry& e, Cycle now) {  // exact within the window
     return now + Cycle(std::int64_t(std::int16_t(std::uint16_t(e.ready - std::uint16_t(now)))));
   }
 
-  // Everything the engine touches for one configured colour in one cache line (for buffers up to 3 deep): switch
-  // and filter state, the per-port send counters (low 32 bits; carries in the colour's cold statistics) and the
-  // ring buffer of `depth` entries. Configuration and the other statistics live in side arrays indexed by `slot`.
+  // Everything the engine touches for one configured colour in one 64-byte cache line: switch and filter state, the
+  // per-port send counters (low 32 bits; carries in the colour's cold statistics) and the first 3 positions of the
+  // ring buffer of `depth` entries (deeper buffers keep the rest with the statistics). Configuration and
+  // statistics live in side arrays indexed by `slot`.
   struct alignas(64) ColorState {
     Color color = 0;
     std::uint8_t position = 0;
@@ -52,7 +54,7 @@ class alignas(64) Router {
     std::uint16_t slot = 0;
     bool filtered = false;            // the configuration has a filter (FilterKind != None); hot-path shortcut
     std::array<std::uint32_t, kNumPorts> sent_low{};  // wavelets out of each port, modulo 2^32
-    std::array<Entry, kMaxDepth> ring{};
+    std::array<Entry, kInlineDepth> ring{};          // ring positions 0..2; deeper ones with the statistics
 
     DirMask rx() const { return cur_rx; }
     DirMask tx() const { return cur_tx; }
@@ -63,6 +65,7 @@ class alignas(64) Router {
     std::array<std::uint64_t, kNumPorts> sent_carry{};  // 2^32 * carries of ColorState::sent_low
     std::array<std::uint64_t, kNumPorts> stalls{};      // cycles a ready head waited for room behind each port
     std::uint64_t filtered = 0;                         // wavelets the filter kept from the CE
+    std::array<Entry, kMaxDepth - kInlineDepth> deep{};  // ring positions beyond the colour's cache line
   };
 
   Router() = default;
@@ -125,7 +128,7 @@ class alignas(64) Router {
   void accept(ColorState& cs, const Wavelet& w, Cycle ready) {
     int i = cs.head + cs.size;
     if (i >= depth_) i -= depth_;
-    Entry& e = cs.ring[i];
+    Entry& e = entry(cs, i);
     e.payload = w.payload;
     e.control = w.control;
     e.pending = kUnresolved;
@@ -133,8 +136,15 @@ class alignas(64) Router {
     ++cs.size;
     buffered_ |= 1u << cs.color;
   }
-  static Entry& front(ColorState& cs) { return cs.ring[cs.head]; }
-  static const Entry& front(const ColorState& cs) { return cs.ring[cs.head]; }
+  Entry& front(ColorState& cs) { return entry(cs, cs.head); }
+  const Entry& front(const ColorState& cs) const { return entry(cs, cs.head); }
+  // Ring position i of colour cs (the first kInlineDepth share the colour's cache line).
+  Entry& entry(ColorState& cs, int i) {
+    return i < kInlineDepth ? cs.ring[i] : stats_[cs.slot].deep[i - kInlineDepth];
+  }
+  const Entry& entry(const ColorState& cs, int i) const {
+    return i < kInlineDepth ? cs.ring[i] : stats_[cs.slot].deep[i - kInlineDepth];
+  }
   // Ready times of buffered wavelets that are due by `now` become `now` (see Entry); `base` is the cycle of the
   // previous refresh (every ready time is at or after it and within 2^15 cycles of it).
   void refresh_ready(Cycle base, Cycle now);

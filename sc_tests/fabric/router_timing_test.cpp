@@ -45,8 +45,9 @@ TEST_P(SingleWaveletLatency, GrowsByOneHopLatencyPerHop) {
 INSTANTIATE_TEST_SUITE_P(Latencies, SingleWaveletLatency,
                          ::testing::Values(LatencyCase{1, 1, 2}, LatencyCase{2, 1, 1}, LatencyCase{0, 3, 4}));
 
+// Also with deeper colour buffers (depth = hop latency + 1 = 4 and 8), whose ring runs past the colour's cache line.
 TEST(Stream, NWaveletsOverDHopsFinishAtLatencyPlusNMinusOne) {
-  const hw::ArchParams a = small_arch();
+  for (const hw::ArchParams& a : {small_arch(), small_arch(0, 3, 4), small_arch(3, 4, 2)})
   for (int d : {1, 3, 7}) {
     for (int n : {1, 2, 16, 100}) {
       Fabric f(a, 8, 1);
@@ -60,7 +61,8 @@ TEST(Stream, NWaveletsOverDHopsFinishAtLatencyPlusNMinusOne) {
       const auto& got = drv.at(d, 0).received();
       ASSERT_EQ(got.size(), std::size_t(n));
       for (int i = 0; i < n; ++i) EXPECT_EQ(got[i].w.payload, std::uint32_t(i));
-      EXPECT_EQ(got.back().at, expected_arrival(a, d) + Cycle(n - 1)) << "d=" << d << " n=" << n;
+      EXPECT_EQ(got.back().at, expected_arrival(a, d) + Cycle(n - 1))
+          << "depth=" << a.router.color_buffer_depth << " d=" << d << " n=" << n;
     }
   }
 }
