@@ -1,6 +1,7 @@
 #include "fabric/fabric.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -106,6 +107,7 @@ struct Fabric::Impl {
     explicit Pool(int workers) {
       // Spinning only pays when every thread has a core; oversubscribed workers sleep almost at once.
       spin_limit_ = unsigned(workers) < std::max(1u, std::thread::hardware_concurrency()) ? 1 << 16 : 16;
+      busy_.assign(workers + 1, 0.0);
       for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i + 1); });
     }
     ~Pool() {
@@ -115,6 +117,12 @@ struct Fabric::Impl {
       for (auto& t : threads_) t.join();
     }
     int workers() const { return int(threads_.size()); }
+    // Seconds each thread spent in jobs since the last call (index 0: the calling thread).
+    std::vector<double> take_busy() {
+      std::vector<double> b = busy_;
+      std::fill(busy_.begin(), busy_.end(), 0.0);
+      return b;
+    }
     // Runs job(1..workers) on the workers and job(0) here; returns when all are done, rethrowing the first
     // exception any of them threw (lowest index first).
     void run(const std::function<void(int)>& job) {
@@ -153,15 +161,18 @@ struct Fabric::Impl {
       }
     }
     void guarded(int index) {
+      const auto start = std::chrono::steady_clock::now();
       try {
         (*job_)(index);
       } catch (...) {
         errors_[index] = std::current_exception();
       }
+      busy_[index] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     const std::function<void(int)>* job_ = nullptr;
     int spin_limit_ = 1 << 16;
     std::vector<std::exception_ptr> errors_;
+    std::vector<double> busy_;
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> gen_{0};
     std::atomic<int> pending_{0};
@@ -174,6 +185,9 @@ struct Fabric::Impl {
   std::vector<std::array<std::uint8_t, 8>> iq_inflight;
   std::vector<Lane> lanes;   // band 0, boundary 1, band 1, boundary 2, ... (PE order)
   std::vector<Band> bands;   // lanes[2i] evaluates bands[i]
+  // Fraction of the active routers each band gets, adapted to how long each thread took last cycle (threads run
+  // at different speeds on a shared host). Any split gives the same result, so this only moves work around.
+  std::vector<double> band_share;
   std::vector<std::pair<std::size_t, std::size_t>> boundary_ranges;  // lanes[2i+1]: active[first, second)
   std::unique_ptr<Pool> pool;
   Cycle cycle_now = 0, hop_ready = 0, router_ready = 0, ramp = 0;  // of the cycle being simulated
@@ -492,8 +506,11 @@ void Fabric::Impl::plan_bands(const Fabric& f, int threads) {
   const int width = f.width_, height = f.height_;
   const std::size_t n = active.size();
   std::vector<int> splits;  // boundary rows s: rows s-1 and s are evaluated after the bands
+  if (band_share.size() != std::size_t(threads)) band_share.assign(threads, 1.0 / threads);
+  double cumulative = 0;
   for (int i = 1; i < threads; ++i) {
-    int s = active[n * i / threads] / width;
+    cumulative += band_share[i - 1];
+    int s = active[std::min(n - 1, std::size_t(double(n) * cumulative))] / width;
     s = std::max(s, splits.empty() ? 1 : splits.back() + 3);  // keeps every band at least one row high
     if (s >= height - 1) break;
     splits.push_back(s);
@@ -952,6 +969,22 @@ void Fabric::step_cycle() {
   }
   due.clear();
   m.in_agent_phase = false;
+  if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) {
+    const std::vector<double> busy = m.pool->take_busy();
+    double total = 0, rate_sum = 0;
+    std::vector<double> rate(n_bands);
+    for (int b = 0; b < n_bands; ++b) total += busy[b];
+    if (total > 0) {
+      for (int b = 0; b < n_bands; ++b) rate_sum += rate[b] = m.band_share[b] / std::max(busy[b], total * 1e-3);
+      for (int b = 0; b < n_bands; ++b)
+        m.band_share[b] = std::clamp(0.5 * m.band_share[b] + 0.5 * rate[b] / rate_sum, 0.2 / n_bands, 1.0);
+      double sum = 0;
+      for (double x : m.band_share) sum += x;
+      for (double& x : m.band_share) x /= sum;
+    }
+  } else if (m.pool) {
+    m.pool->take_busy();
+  }
   m.horizon = now + 1;
 
   if (traced_activity && m.observer) m.observer->on_cycle_end(now);
