@@ -61,7 +61,6 @@ struct Fabric::Impl {
     Cycle earliest_ready = kNever;    // earliest head not yet ready
     bool any_ready = false;           // some head was ready (moved or stalled)
     bool progress = false;
-    bool traced_activity = false;
     std::size_t free_head = 0;
     // Sends and stalls at traced routers, handed to the LinkObserver after the phase in lane (PE) order.
     struct TraceEvent {
@@ -87,7 +86,7 @@ struct Fabric::Impl {
       color_hops.fill(0);
       color_stalls.fill(0);
       earliest_ready = kNever;
-      any_ready = progress = traced_activity = queue_events = false;
+      any_ready = progress = queue_events = false;
       free_head = 0;
     }
   };
@@ -216,12 +215,6 @@ struct Fabric::Impl {
     return t;
   }
   bool has_wakes() const { return wheel_entries > 0 || !far_wakes.empty(); }
-  // Fabric::wake() for the engine's own calls, where `at` is already >= horizon and past the agent-phase rule.
-  void wake_at(int pe, Cycle at) {
-    if (next_wake[pe] <= at) return;
-    next_wake[pe] = at;
-    schedule(pe, at);
-  }
   std::vector<Cycle> next_wake;
   std::vector<int> agent_pes;
   Cycle last_progress = 0;
@@ -235,16 +228,11 @@ struct Fabric::Impl {
   LinkObserver* observer = nullptr;
   std::vector<std::uint8_t> traced;
 
-  void activate(int pe) {
+  // Router pe is evaluated next cycle; `into` is next_active or, in the router and agent phases, a lane's list.
+  void activate(int pe, std::vector<int>& into) {
     if (!in_active[pe]) {
       in_active[pe] = 1;
-      next_active.push_back(pe);
-    }
-  }
-  void activate(Lane& lane, int pe) {
-    if (!in_active[pe]) {
-      in_active[pe] = 1;
-      lane.activated.push_back(pe);
+      into.push_back(pe);
     }
   }
 
@@ -257,8 +245,8 @@ struct Fabric::Impl {
   };
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
-  std::size_t due_deliveries = 0;
-  Cycle ready_base = 0;  // last hw::Router::refresh_ready  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
+  std::size_t due_deliveries = 0;  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
+  Cycle ready_base = 0;            // cycle of the last hw::Router::refresh_ready
 
   // Routers activated for the next cycle: by agents and the host (next_active) and by the router phase (lanes).
   std::size_t pending_activations() const {
@@ -272,6 +260,30 @@ struct Fabric::Impl {
   void sweep(Fabric& f, int lane);
   void inject(Fabric& f, Lane& lane, int pe);
   void evaluate(Fabric& f, Lane& lane, int pe);
+  // Steps the agent at `pe` if its wake-up for `now` is still current (not stale, agent attached). A next step it
+  // asks for is recorded in next_wake and handed to schedule(pe, at): the wheel, or a lane on a host thread.
+  template <class Schedule>
+  bool step_agent(Fabric& f, int pe, Cycle now, Schedule&& schedule) {
+    if (next_wake[pe] != now) return false;  // stale: superseded by an earlier wake-up already served
+    next_wake[pe] = kNever;
+    hw::PeAgent* agent = f.agents_[pe];
+    if (!agent) return false;
+    const Cycle nxt = agent->step(now, *f.queues_[pe]);
+    if (nxt != kNever) {
+      const Cycle at = std::max(nxt, now + 1);  // > now
+      if (next_wake[pe] > at) {
+        next_wake[pe] = at;
+        schedule(pe, at);
+      }
+    }
+    return true;
+  }
+  // Agents are scattered over the heap: fetched a few steps ahead.
+  void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
+    if (i + 4 < list.size()) __builtin_prefetch(f.agents_[list[i + 4]]);
+  }
+  // After a cycle run in bands: give each band a share of the routers in proportion to its thread's speed.
+  void adapt_band_shares(const std::vector<double>& busy);
   void release(Fabric& f, const Free& fr) {
     Router& r = f.routers_[fr.pe];
     r.pop_front(r.state_at(r.slot_of(fr.c)));
@@ -391,7 +403,7 @@ void Fabric::validate_routes() const {
 
 void Fabric::exit_teardown(int x, int y, Color c) {
   routers_[index(x, y)].exit_teardown(c);
-  impl_->activate(index(x, y));
+  impl_->activate(index(x, y), impl_->next_active);
   impl_->any_ready = true;
   impl_->frozen = false;
 }
@@ -435,11 +447,11 @@ void Fabric::wake(int pe, Cycle at) {
 void Fabric::on_input_popped(int pe) { on_output_pushed(pe); }
 void Fabric::on_output_pushed(int pe) {
   if (Impl::Lane* lane = Impl::tls_lane) {  // an isolated agent stepping on a host thread
-    impl_->activate(*lane, pe);
+    impl_->activate(pe, lane->activated);
     lane->queue_events = true;
     return;
   }
-  impl_->activate(pe);
+  impl_->activate(pe, impl_->next_active);
   impl_->any_ready = true;
   impl_->frozen = false;
 }
@@ -540,6 +552,19 @@ void Fabric::Impl::plan_bands(const Fabric& f, int threads) {
   boundary_ranges.resize(splits.size());
   for (std::size_t i = 0; i < splits.size(); ++i)
     boundary_ranges[i] = {first_at_or_after(splits[i] - 1), first_at_or_after(splits[i] + 1)};
+}
+
+void Fabric::Impl::adapt_band_shares(const std::vector<double>& busy) {
+  const std::size_t nb = band_share.size();
+  double total = 0, rate_sum = 0;
+  std::vector<double> rate(nb);
+  for (std::size_t b = 0; b < nb; ++b) total += busy[b];
+  if (total <= 0) return;
+  for (std::size_t b = 0; b < nb; ++b) rate_sum += rate[b] = band_share[b] / std::max(busy[b], total * 1e-3);
+  double sum = 0;
+  for (std::size_t b = 0; b < nb; ++b)
+    sum += band_share[b] = std::clamp(0.5 * band_share[b] + 0.5 * rate[b] / rate_sum, 0.2 / double(nb), 1.0);
+  for (double& x : band_share) x /= sum;
 }
 
 void Fabric::Impl::sweep(Fabric& f, int li) {
@@ -733,10 +758,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
         ++r.stats(cs).stalls[o];
         ++lane.stalls;
         ++lane.color_stalls[c];
-        if (is_traced) {
-          lane.trace.push_back({pe, Dir(o), true, Wavelet{0, c, false}});
-          lane.traced_activity = true;
-        }
+        if (is_traced) lane.trace.push_back({pe, Dir(o), true, Wavelet{0, c, false}});
       }
     }
   }
@@ -766,21 +788,18 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
       const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
       Router& nr = routers[npe];
       nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
-      activate(lane, npe);
+      activate(npe, lane.activated);
       ++lane.hops;
       ++lane.color_hops[c];
     }
     r.count_sent(cs, o);
-    if (is_traced) {
-      lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
-      lane.traced_activity = true;
-    }
+    if (is_traced) lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
     lane.progress = true;
     e.pending &= ~(1u << o);
     if (e.pending == 0) (e.control ? lane.control_frees : lane.frees).push_back({pe, c});
   }
 
-  if (r.has_buffered() || (q && q->output_nonempty_mask())) activate(lane, pe);
+  if (r.has_buffered() || (q && q->output_nonempty_mask())) activate(pe, lane.activated);
 }
 
 void Fabric::step_cycle() {
@@ -818,9 +837,7 @@ void Fabric::step_cycle() {
   }
   m.plan_bands(*this, threads);
   const int n_bands = int(m.bands.size());
-  for (int li = 0; li < 2 * n_bands - 1; ++li) {
-    m.lanes[li].reset();
-  }
+  for (int li = 0; li < 2 * n_bands - 1; ++li) m.lanes[li].reset();
   if (n_bands > 1) {
     if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
     m.pool->run([&](int band) {
@@ -847,7 +864,7 @@ void Fabric::step_cycle() {
       stats_.color_stalls[c] += lane.color_stalls[c];
     }
     any_ready |= lane.any_ready;
-    traced_activity |= lane.traced_activity;
+    traced_activity |= !lane.trace.empty();
     for (const auto& ev : lane.trace) {
       if (ev.stall) m.observer->on_stall(ev.pe, ev.out, ev.w.color, now);
       else m.observer->on_send(ev.pe, ev.out, ev.w, now);
@@ -922,16 +939,8 @@ void Fabric::step_cycle() {
         for (std::size_t i = 0; i < list.size(); ++i) {
           const int pe = list[i];
           if (mixed && (pe < band.pe_lo || pe >= band.pe_hi)) continue;
-          if (i + 4 < list.size()) __builtin_prefetch(agents_[list[i + 4]]);
-          if (m.next_wake[pe] != now || !agents_[pe]) continue;  // stale or detached
-          m.next_wake[pe] = kNever;
-          const Cycle nxt = agents_[pe]->step(now, *queues_[pe]);
-          ++lane.steps;
-          if (nxt != kNever) {
-            const Cycle at = std::max(nxt, now + 1);
-            m.next_wake[pe] = at;
-            lane.schedules.push_back({at, pe});
-          }
+          m.prefetch_agent(*this, list, i);
+          lane.steps += m.step_agent(*this, pe, now, [&](int p, Cycle at) { lane.schedules.push_back({at, p}); });
         }
       };
       step_list(due, true);
@@ -951,39 +960,19 @@ void Fabric::step_cycle() {
   } else {
     for_each_due_list([&](const std::vector<int>& list) {
       for (std::size_t i = 0; i < list.size(); ++i) {  // wake() never adds to these lists during the agent phase
-        const int pe = list[i];
-        if (i + 2 < list.size()) {  // agents and their queues are scattered over the heap
-          __builtin_prefetch(agents_[list[i + 2]]);
-          __builtin_prefetch(queues_[list[i + 2]].get());
+        m.prefetch_agent(*this, list, i);
+        if (m.step_agent(*this, list[i], now, [&](int p, Cycle at) { m.schedule(p, at); })) {  // horizon == now
+          ++stats_.agent_steps;
+          progress = true;
         }
-        if (m.next_wake[pe] != now) continue;  // stale: superseded by an earlier wake-up already served
-        m.next_wake[pe] = kNever;
-        hw::PeAgent* agent = agents_[pe];
-        if (!agent) continue;
-        const Cycle nxt = agent->step(now, *queues_[pe]);
-        ++stats_.agent_steps;
-        progress = true;
-        if (nxt != kNever) m.wake_at(pe, std::max(nxt, now + 1));  // > now, and horizon == now here
       }
     });
   }
   due.clear();
   m.in_agent_phase = false;
-  if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) {
+  if (m.pool) {
     const std::vector<double> busy = m.pool->take_busy();
-    double total = 0, rate_sum = 0;
-    std::vector<double> rate(n_bands);
-    for (int b = 0; b < n_bands; ++b) total += busy[b];
-    if (total > 0) {
-      for (int b = 0; b < n_bands; ++b) rate_sum += rate[b] = m.band_share[b] / std::max(busy[b], total * 1e-3);
-      for (int b = 0; b < n_bands; ++b)
-        m.band_share[b] = std::clamp(0.5 * m.band_share[b] + 0.5 * rate[b] / rate_sum, 0.2 / n_bands, 1.0);
-      double sum = 0;
-      for (double x : m.band_share) sum += x;
-      for (double& x : m.band_share) x /= sum;
-    }
-  } else if (m.pool) {
-    m.pool->take_busy();
+    if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) m.adapt_band_shares(busy);
   }
   m.horizon = now + 1;
 
