@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace wafersim::test {
@@ -12,6 +13,12 @@ struct CliRun {
   int status = -1;
   std::string out;  // stdout and stderr
 };
+
+// The `wafersim` executable of this build directory, or an empty path if it was not built (CLI tests then skip).
+inline std::filesystem::path built_wafersim() {
+  const std::filesystem::path exe = std::filesystem::path(WAFERSIM_BINARY_DIR) / "wafersim";
+  return std::filesystem::exists(exe) ? exe : std::filesystem::path();
+}
 
 inline CliRun run_cli(const std::string& command) {
   CliRun r;

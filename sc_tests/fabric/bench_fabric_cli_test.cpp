@@ -28,8 +28,8 @@ std::string vcd_without_date(const fs::path& p) {
 }
 
 TEST(BenchFabricCli, VcdIsIdenticalOnOneAndThreeHostThreads) {
-  const fs::path exe = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
-  if (!fs::exists(exe)) GTEST_SKIP() << exe << " is not built";
+  const fs::path exe = wafersim::test::built_wafersim();
+  if (exe.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
   std::string vcd[2];
   for (int k = 0; k < 2; ++k) {
     const fs::path path = fs::temp_directory_path() /

@@ -19,8 +19,8 @@ using wafersim::test::run_cli;
 class BenchAllreduceCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    exe_ = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
-    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " is not built";
+    exe_ = wafersim::test::built_wafersim();
+    if (exe_.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
   }
   fs::path exe_;
 };

@@ -29,8 +29,8 @@ using wafersim::test::run_cli;
 class GenerateCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    exe_ = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
-    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " is not built";
+    exe_ = wafersim::test::built_wafersim();
+    if (exe_.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
     dir_ = fs::temp_directory_path() /
            ("wafersim_generate_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
             "_" + std::to_string(::getpid()));

@@ -27,8 +27,8 @@ using wafersim::test::run_cli;
 class TokenizerCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    exe_ = fs::path(WAFERSIM_BINARY_DIR) / "wafersim";
-    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " is not built";
+    exe_ = wafersim::test::built_wafersim();
+    if (exe_.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
     dir_ = fs::temp_directory_path() / ("wafersim_tokenizer_cli_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     tokenizer_ = dir_ / "tokenizer.json";
