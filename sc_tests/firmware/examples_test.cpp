@@ -44,16 +44,28 @@ std::vector<float> cpu_gemv(const std::vector<float>& A, const std::vector<float
 }
 }  // namespace
 
+namespace {
+// The one-PE gemv example loaded on `f`, with random A, x, b (seeds seed, seed+1, seed+2) written and "compute"
+// called.
+struct GemvRun {
+  std::unique_ptr<csl::Layout> layout;
+  std::vector<float> A, x, b;
+};
+GemvRun start_gemv(Fabric& f, std::uint32_t M, std::uint32_t N, unsigned seed) {
+  GemvRun g{examples::gemv_layout(M, N), random_vec(M * N, seed), random_vec(N, seed + 1), random_vec(M, seed + 2)};
+  g.layout->load(f);
+  g.layout->write_symbol(0, 0, "A", g.A);
+  g.layout->write_symbol(0, 0, "x", g.x);
+  g.layout->write_symbol(0, 0, "b", g.b);
+  g.layout->call("compute");
+  return g;
+}
+}  // namespace
+
 TEST(GemvExample, SinglePeMatchesCpuAndTakesTheDsdCycles) {
   const std::uint32_t M = 32, N = 16;
   Fabric f(hw::ArchParams{}, 1, 1);
-  auto layout = examples::gemv_layout(M, N);
-  layout->load(f);
-  auto A = random_vec(M * N, 1), x = random_vec(N, 2), b = random_vec(M, 3);
-  layout->write_symbol(0, 0, "A", A);
-  layout->write_symbol(0, 0, "x", x);
-  layout->write_symbol(0, 0, "b", b);
-  layout->call("compute");
+  const auto [layout, A, x, b] = start_gemv(f, M, N, 1);
   ASSERT_TRUE(f.run().completed);
   const auto y = layout->read_symbol<float>(0, 0, "y");
   const auto want = cpu_gemv(A, x, b, M, N, 0, N);
@@ -239,13 +251,7 @@ TEST(Teardown, HandlersRunOnEveryPeOfThePathAndTrafficResumes) {
 TEST(GemvExample, RelaunchingRunsTheTaskAgain) {
   const std::uint32_t M = 8, N = 4;
   Fabric f(hw::ArchParams{}, 1, 1);
-  auto layout = examples::gemv_layout(M, N);
-  layout->load(f);
-  auto A = random_vec(M * N, 11), x = random_vec(N, 12), b = random_vec(M, 13);
-  layout->write_symbol(0, 0, "A", A);
-  layout->write_symbol(0, 0, "x", x);
-  layout->write_symbol(0, 0, "b", b);
-  layout->call("compute");
+  const auto [layout, A, x, b] = start_gemv(f, M, N, 11);
   const auto first = f.run();
   ASSERT_TRUE(first.completed);
   layout->write_symbol(0, 0, "b", std::vector<float>(M, 1.0f));
@@ -384,13 +390,7 @@ TEST(GemvExample, Wse3PresetChangesOnlyTheWidthsItShould) {
   const hw::ArchParams wse3 = hw::load_arch(std::string(WAFERSIM_SOURCE_DIR) + "/configs/wse3.yaml");
   const std::uint32_t M = 32, N = 16;
   Fabric f(wse3, 1, 1);
-  auto layout = examples::gemv_layout(M, N);
-  layout->load(f);
-  auto A = random_vec(M * N, 1), x = random_vec(N, 2), b = random_vec(M, 3);
-  layout->write_symbol(0, 0, "A", A);
-  layout->write_symbol(0, 0, "x", x);
-  layout->write_symbol(0, 0, "b", b);
-  layout->call("compute");
+  const auto [layout, A, x, b] = start_gemv(f, M, N, 1);
   ASSERT_TRUE(f.run().completed);
   EXPECT_EQ(layout->read_symbol<float>(0, 0, "y"), cpu_gemv(A, x, b, M, N, 0, N));
   // fmovs is 4-wide on WSE-3 (ceil(32/4) + 1 = 9); fmacs stays 1/cycle: 2 + 9 + 16 * 33
