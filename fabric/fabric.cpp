@@ -52,9 +52,7 @@ struct Fabric::Impl {
     std::vector<Free> late_frees;     // data frees of routers next to a boundary: released after the phase
     std::vector<Free> control_frees;  // control wavelets (they move switches): after the phase, in PE order
     std::vector<Delivery> deliveries;
-    // Agents due this cycle (next_wake already set; stepped after those the wheel holds for this cycle):
-    std::vector<int> delivery_wakes;  // a wavelet reached an input queue
-    std::vector<int> wakes;           // the router took a word from a full output queue
+    std::vector<int> wakes;           // agents due: the router took a word from a full output queue (next_wake set)
     std::vector<int> activated;       // routers to evaluate next cycle
     std::uint64_t hops = 0, stalls = 0, injections = 0, filtered = 0, evaluated = 0;
     std::array<std::uint64_t, hw::kMaxColors> color_hops{}, color_stalls{};
@@ -79,7 +77,6 @@ struct Fabric::Impl {
       late_frees.clear();
       control_frees.clear();
       deliveries.clear();
-      delivery_wakes.clear();
       wakes.clear();  // `activated` is emptied by collect_active
       trace.clear();
       hops = stalls = injections = filtered = evaluated = steps = 0;
@@ -96,7 +93,7 @@ struct Fabric::Impl {
   struct Band {
     std::size_t eval_begin = 0, eval_end = 0, inject_begin = 0, inject_end = 0;
     int free_lo = 0, free_hi = 0;
-    int pe_lo = 0, pe_hi = 0;  // the band delivers the ramp wavelets due at these PEs
+    int pe_lo = 0, pe_hi = 0;  // rows of the band and of the boundary rows it injects at
   };
 
   // Host threads for the router phase: band 0 runs on the calling thread, band i on worker i-1. Workers spin
@@ -180,7 +177,12 @@ struct Fabric::Impl {
 
   std::vector<int> active, next_active;
   std::vector<std::uint8_t> in_active;
-  std::deque<Delivery> deliveries;  // constant ramp latency keeps it sorted by time
+  // Wavelets crossing the ramp into input queues, in arrival order: the ramp latency is constant, so the list is
+  // sorted by time, and the wavelets arriving in one cycle left their routers in one cycle, in PE order.
+  std::vector<Delivery> deliveries;
+  std::size_t delivery_head = 0;  // deliveries before it have arrived
+  bool has_deliveries() const { return delivery_head < deliveries.size(); }
+  Cycle next_delivery() const { return deliveries[delivery_head].at; }
   std::vector<std::array<std::uint8_t, 8>> iq_inflight;
   std::vector<Lane> lanes;   // band 0, boundary 1, band 1, boundary 2, ... (PE order)
   std::vector<Band> bands;   // lanes[2i] evaluates bands[i]
@@ -245,7 +247,9 @@ struct Fabric::Impl {
   };
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
-  std::size_t due_deliveries = 0;  // deliveries.front() .. [due_deliveries) reach their IQ this cycle
+  std::size_t due_deliveries = 0;  // deliveries[delivery_head, + due_deliveries) reach their IQ this cycle
+  std::vector<int> delivery_wakes;  // agents a delivery woke (serial agent phase)
+  std::vector<std::uint64_t> due_bits;  // bit per PE: an isolated agent due this cycle
   Cycle ready_base = 0;            // cycle of the last hw::Router::refresh_ready
 
   // Routers activated for the next cycle: by agents and the host (next_active) and by the router phase (lanes).
@@ -255,7 +259,17 @@ struct Fabric::Impl {
     return n;
   }
   void collect_active();
-  void deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi);
+  // The wavelet reaches its input queue; true if it wakes the PE's agent (next_wake set to this cycle).
+  bool deliver(Fabric& f, const Delivery& d) {
+    hw::PeQueues& q = *f.queues_[d.pe];
+    --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
+    q.deliver(d.w);
+    if (!f.agents_[d.pe] || next_wake[d.pe] <= cycle_now) return false;
+    next_wake[d.pe] = cycle_now;
+    return true;
+  }
+  template <class Schedule>
+  std::uint64_t agent_pass(Fabric& f, int lo, int hi, Schedule&& schedule);
   void plan_bands(const Fabric& f, int threads);
   void sweep(Fabric& f, int lane);
   void inject(Fabric& f, Lane& lane, int pe);
@@ -310,6 +324,7 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
   impl_->in_active.assign(n, 0);
   impl_->iq_inflight.assign(n, {});
   impl_->next_wake.assign(n, kNever);
+  impl_->due_bits.assign((n + 63) / 64, 0);
   impl_->agent_shared.assign(n, 0);
 }
 
@@ -469,14 +484,14 @@ Cycle Fabric::next_event() const {
     if (m.any_ready && !m.frozen) t = m.horizon;
     else if (m.earliest_ready != kNever) t = std::max(m.earliest_ready, m.horizon);
   }
-  if (!m.deliveries.empty()) t = std::min(t, std::max(m.deliveries.front().at, m.horizon));
+  if (m.has_deliveries()) t = std::min(t, std::max(m.next_delivery(), m.horizon));
   if (m.has_wakes()) t = std::min(t, std::max(m.earliest_wake(), m.horizon));
   return t;
 }
 
 bool Fabric::idle() const {
   const Impl& m = *impl_;
-  if (m.pending_activations() > 0 || !m.deliveries.empty() || m.has_wakes()) return false;
+  if (m.pending_activations() > 0 || m.has_deliveries() || m.has_wakes()) return false;
   for (int pe : m.agent_pes)
     if (agents_[pe]->busy()) return false;
   return true;
@@ -583,7 +598,6 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
     inj_end = b.inject_end;
     free_lo = b.free_lo;
     free_hi = b.free_hi;
-    deliver(f, lane, b.pe_lo, b.pe_hi);
   }
   const int width = f.width_;
   Router* const routers = f.routers_.data();
@@ -645,20 +659,34 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
   lane.evaluated += end - begin;
 }
 
-// The ramp deliveries due this cycle at PEs [pe_lo, pe_hi): into the input queue, and the agent is woken.
-void Fabric::Impl::deliver(Fabric& f, Lane& lane, int pe_lo, int pe_hi) {
-  for (std::size_t i = 0; i < due_deliveries; ++i) {
-    const Delivery& d = deliveries[i];
-    if (d.pe < pe_lo || d.pe >= pe_hi) continue;
-    if (i + 4 < due_deliveries) __builtin_prefetch(f.queues_[deliveries[i + 4].pe].get());
-    hw::PeQueues& q = *f.queues_[d.pe];
-    --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
-    q.deliver(d.w);
-    if (f.agents_[d.pe] && next_wake[d.pe] > cycle_now) {  // the PE is this band's: no other thread writes it
-      next_wake[d.pe] = cycle_now;
-      lane.delivery_wakes.push_back(d.pe);
+// The isolated agents' phase for PEs [lo, hi) (lo a multiple of 64), in PE order: the wavelets due this cycle at a
+// PE reach its input queues, then its agent steps if it is due (due_bits: the wheel, or the router took a word from
+// a full output queue; or woken by one of these deliveries). Returns the number of agents stepped.
+template <class Schedule>
+std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& schedule) {
+  const Cycle now = cycle_now;
+  const Delivery* d = deliveries.data() + delivery_head;
+  const Delivery* const d_end = d + due_deliveries;
+  d = std::lower_bound(d, d_end, lo, [](const Delivery& x, int pe) { return x.pe < pe; });
+  std::uint64_t steps = 0;
+  for (int base = lo; base < hi; base += 64) {
+    std::uint64_t bits = due_bits[base >> 6];
+    due_bits[base >> 6] = 0;
+    for (; d != d_end && d->pe < base + 64; ++d) {
+      if (d + 8 < d_end) __builtin_prefetch(f.queues_[d[8].pe].get());
+      if (deliver(f, *d)) bits |= std::uint64_t(1) << (d->pe - base);
+    }
+    for (; bits; bits &= bits - 1) {
+      const int pe = base + __builtin_ctzll(bits);
+      if (const std::uint64_t rest = bits & (bits - 1)) {  // fetch the next due agent and its queues
+        const int nxt = base + __builtin_ctzll(rest);
+        __builtin_prefetch(f.agents_[nxt]);
+        __builtin_prefetch(f.queues_[nxt].get());
+      }
+      steps += step_agent(f, pe, now, schedule);
     }
   }
+  return steps;
 }
 
 // One wavelet from the PE's output queues onto its router (round robin over the non-empty queues).
@@ -821,9 +849,12 @@ void Fabric::step_cycle() {
     m.ready_base = now;
   }
 
-  // 1. Wavelets reaching input queues over the RAMP are delivered by the band that owns their PE (in sweep()).
+  // 1. Wavelets reaching input queues over the RAMP this cycle: they enter the queues in the agent phase (the
+  // routers' room check counts them either way).
   m.due_deliveries = 0;
-  while (m.due_deliveries < m.deliveries.size() && m.deliveries[m.due_deliveries].at <= now) ++m.due_deliveries;
+  while (m.delivery_head + m.due_deliveries < m.deliveries.size() &&
+         m.deliveries[m.delivery_head + m.due_deliveries].at <= now)
+    ++m.due_deliveries;
   stats_.ramp_deliveries += m.due_deliveries;
   progress = m.due_deliveries > 0;
 
@@ -851,7 +882,6 @@ void Fabric::step_cycle() {
   // Merge the lanes in PE order.
   bool any_ready = false, traced_activity = false, any_free = false;
   Cycle earliest_ready = kNever;
-  m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.due_deliveries));
   for (int li = 0; li < 2 * n_bands - 1; ++li) {
     Impl::Lane& lane = m.lanes[li];
     stats_.router_cycles += lane.evaluated;
@@ -874,7 +904,7 @@ void Fabric::step_cycle() {
     for (const auto& d : lane.deliveries) m.deliveries.push_back(d);
     any_free |= !lane.frees.empty() || !lane.control_frees.empty();
   }
-  // Agents due this cycle: the wheel's bucket, then the lanes' delivery wake-ups, then their injection wake-ups.
+  // Agents due this cycle: the wheel's bucket, the deliveries' wake-ups, the lanes' injection wake-ups.
   m.horizon = now;  // wheel slots are relative to the cycle being simulated
   while (!m.far_wakes.empty() && m.far_wakes.top().at < now + Impl::kWheel) {
     const Impl::Wake wk = m.far_wakes.top();
@@ -883,15 +913,15 @@ void Fabric::step_cycle() {
     ++m.wheel_entries;
   }
   std::vector<int>& due = m.wheel[now % Impl::kWheel];  // teardown handlers below may still add to it
-  std::size_t n_due = due.size();
-  for (int li = 0; li < 2 * n_bands - 1; li += 2) n_due += m.lanes[li].delivery_wakes.size() + m.lanes[li].wakes.size();
-  const auto for_each_due_list = [&](auto&& fn) {
-    fn(due);
-    for (int li = 0; li < 2 * n_bands - 1; li += 2) fn(m.lanes[li].delivery_wakes);
-    for (int li = 0; li < 2 * n_bands - 1; li += 2) fn(m.lanes[li].wakes);
+  // With isolated agents only, agents step in PE order, in parallel in ranges of PEs aligned to the due bitmap's
+  // words (the bands' rows, rounded); the outcome is that of stepping them one by one.
+  const bool isolated = m.shared_agents == 0;
+  std::size_t work = m.due_deliveries + due.size();
+  for (int li = 0; li < 2 * n_bands - 1; li += 2) work += m.lanes[li].wakes.size();
+  const bool parallel_agents = isolated && n_bands > 1 && work >= 2 * std::size_t(n_bands);
+  const auto chunk_lo = [&](int t) {
+    return t == 0 ? 0 : t == n_bands ? num_pes() : m.bands[t].pe_lo & ~63;
   };
-  // Isolated agents (they touch only their own PE) step on the host threads, each band its own PEs.
-  const bool parallel_agents = n_bands > 1 && m.shared_agents == 0 && n_due >= 2 * std::size_t(n_bands);
 
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   m.any_ready = any_ready;
@@ -919,33 +949,27 @@ void Fabric::step_cycle() {
     progress = true;  // a wavelet was consumed (possibly by a filter, without any send)
   }
 
-  // 4. Agents due this cycle.
+  // 4. Deliveries and agents due this cycle.
   m.in_agent_phase = true;
   m.wheel_entries -= due.size();
+  if (isolated) {
+    for (int pe : due)
+      if (m.next_wake[pe] == now) m.due_bits[pe >> 6] |= std::uint64_t(1) << (pe & 63);
+    for (int li = 0; li < 2 * n_bands - 1; li += 2)
+      for (int pe : m.lanes[li].wakes) m.due_bits[pe >> 6] |= std::uint64_t(1) << (pe & 63);
+  }
   if (parallel_agents) {
-    // Each band releases its remaining frees (agents do not see router buffers) and steps the due agents of its
-    // PEs in due order; their next steps, activations and queue events are merged in band order. Isolated agents
-    // do not depend on each other, so the outcome is that of stepping them one by one.
+    // Each band also releases its remaining frees (agents do not see router buffers); next steps, activations
+    // and queue events are merged in band order.
     m.pool->run([&](int t) {
       if (t >= n_bands) return;
       Impl::Lane& lane = m.lanes[2 * t];
-      const Impl::Band& band = m.bands[t];
       for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
       for (const auto& fr : lane.late_frees) m.release(*this, fr);
       const Impl::LaneScope scope(&lane);
       lane.schedules.clear();
-      // The lane's own wake-up lists hold only this band's PEs; the wheel's bucket holds everyone's.
-      const auto step_list = [&](const std::vector<int>& list, bool mixed) {
-        for (std::size_t i = 0; i < list.size(); ++i) {
-          const int pe = list[i];
-          if (mixed && (pe < band.pe_lo || pe >= band.pe_hi)) continue;
-          m.prefetch_agent(*this, list, i);
-          lane.steps += m.step_agent(*this, pe, now, [&](int p, Cycle at) { lane.schedules.push_back({at, p}); });
-        }
-      };
-      step_list(due, true);
-      step_list(lane.delivery_wakes, false);
-      step_list(lane.wakes, false);
+      lane.steps = m.agent_pass(*this, chunk_lo(t), chunk_lo(t + 1),
+                                [&](int p, Cycle at) { lane.schedules.push_back({at, p}); });
     });
     for (int t = 0; t < n_bands; ++t) {
       Impl::Lane& lane = m.lanes[2 * t];
@@ -957,16 +981,35 @@ void Fabric::step_cycle() {
       stats_.agent_steps += lane.steps;
       progress |= lane.steps > 0;
     }
+  } else if (isolated) {
+    const std::uint64_t steps = m.agent_pass(*this, 0, num_pes(), [&](int p, Cycle at) { m.schedule(p, at); });
+    stats_.agent_steps += steps;
+    progress |= steps > 0;
   } else {
-    for_each_due_list([&](const std::vector<int>& list) {
-      for (std::size_t i = 0; i < list.size(); ++i) {  // wake() never adds to these lists during the agent phase
+    // Compute engines: deliveries in PE order, then the agents in due order (the wheel's bucket, the deliveries'
+    // wake-ups, the injections' wake-ups); wake() never adds to these lists during the agent phase.
+    m.delivery_wakes.clear();
+    for (std::size_t i = 0; i < m.due_deliveries; ++i) {
+      const Impl::Delivery& d = m.deliveries[m.delivery_head + i];
+      if (m.deliver(*this, d)) m.delivery_wakes.push_back(d.pe);
+    }
+    const auto step_list = [&](const std::vector<int>& list) {
+      for (std::size_t i = 0; i < list.size(); ++i) {
         m.prefetch_agent(*this, list, i);
         if (m.step_agent(*this, list[i], now, [&](int p, Cycle at) { m.schedule(p, at); })) {  // horizon == now
           ++stats_.agent_steps;
           progress = true;
         }
       }
-    });
+    };
+    step_list(due);
+    step_list(m.delivery_wakes);
+    for (int li = 0; li < 2 * n_bands - 1; li += 2) step_list(m.lanes[li].wakes);
+  }
+  m.delivery_head += m.due_deliveries;
+  if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
+    m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));
+    m.delivery_head = 0;
   }
   due.clear();
   m.in_agent_phase = false;
@@ -1000,7 +1043,7 @@ void Fabric::prepare() {
 bool Fabric::stuck(Cycle t) {
   const Impl& m = *impl_;
   // An agent step or a ramp delivery due at t is progress: agents may legitimately sleep for long.
-  if (t != kNever && ((m.has_wakes() && m.earliest_wake() <= t) || (!m.deliveries.empty() && m.deliveries.front().at <= t)))
+  if (t != kNever && ((m.has_wakes() && m.earliest_wake() <= t) || (m.has_deliveries() && m.next_delivery() <= t)))
     return false;
   const Cycle limit = impl_->last_progress + arch_.simulation.deadlock_cycles;
   if (t != kNever && t < limit) return false;

@@ -63,73 +63,75 @@ void StreamAgent::describe_wait(std::ostream& os) const {
      << expected_ << " expected";
 }
 
+// What every source of one pattern shares: the injection rate, when injection stops, and the tail probabilities
+// of the geometric gap between injections.
+struct Traffic::Shape {
+  double rate;
+  Cycle stop;
+  double log_miss;
+  std::array<double, 12> tail{};  // tail[k] = (1 - rate)^(k+1) while above 1e-3
+  std::size_t n_tail = 0;
+  Shape(double r, Cycle s) : rate(r), stop(s), log_miss(std::log1p(-r)) {
+    for (double p = 1.0 - rate; rate < 1.0 && p > 1e-3 && n_tail < tail.size(); p *= 1.0 - rate) tail[n_tail++] = p;
+  }
+};
+
+namespace {
+
 // Bench sink: pops at most one wavelet per non-empty input queue per step, through PeQueues (so the router sees
 // the room), and asks to run again next cycle while words are left. Same behaviour as a StreamAgent with
 // consume_every(1), nothing to send and no log, without the bookkeeping.
-class Traffic::Sink : public hw::PeAgent {
+Cycle consume(Cycle now, hw::PeQueues& q, std::uint64_t& received) {
+  for (std::uint32_t set = q.input_nonempty_mask(); set; set &= set - 1) {
+    q.pop_input(__builtin_ctz(set));
+    ++received;
+  }
+  return q.input_nonempty_mask() != 0 ? now + 1 : kNever;
+}
+
+}  // namespace
+
+// Bench source: Bernoulli(rate) injections per cycle (geometric gaps), each on a random one of its lanes (output
+// queue and colour; the uniform pattern has one per direction whose segment fits in the mesh). 40 bytes, so a
+// uniform-pattern PE's source and sink share one cache line.
+class Traffic::Generator {
  public:
-  Cycle step(Cycle now, hw::PeQueues& q) override { return consume(now, q); }
-  bool busy() const override { return false; }
-  bool isolated() const override { return true; }
-  Cycle consume(Cycle now, hw::PeQueues& q) {
-    for (std::uint32_t set = q.input_nonempty_mask(); set; set &= set - 1) {
-      q.pop_input(__builtin_ctz(set));
-      ++received_;
+  Generator(const std::vector<std::pair<int, hw::Color>>& lanes, const Shape& shape, std::uint64_t seed)
+      : shape_(&shape), state_(seed) {
+    if (lanes.size() > oq_.size()) throw std::logic_error("traffic source: too many lanes");
+    for (const auto& [oq, color] : lanes) {
+      oq_[n_lanes_] = static_cast<std::uint8_t>(oq);
+      color_[n_lanes_++] = color;
     }
-    return q.input_nonempty_mask() != 0 ? now + 1 : kNever;
   }
-  std::uint64_t received() const { return received_; }
-
- private:
-  std::uint64_t received_ = 0;
-};
-
-// Uniform-pattern source: Bernoulli(rate) injections per cycle (geometric gaps), each on a random direction
-// among those whose segment fits in the mesh.
-class Traffic::Source : public hw::PeAgent {
- public:
-  Source(const std::vector<std::pair<int, hw::Color>>& lanes, double rate, Cycle stop, std::uint64_t seed)
-      : rate_(rate), stop_(stop), state_(seed) {
-    if (lanes.size() > lanes_.size()) throw std::logic_error("traffic source: too many lanes");
-    for (const auto& l : lanes) lanes_[n_lanes_++] = l;
-    fill_tail();
-  }
-  Cycle step(Cycle now, hw::PeQueues& q) override { return produce(now, q); }
   Cycle produce(Cycle now, hw::PeQueues& q) {
-    if (n_lanes_ == 0 || now >= stop_) return kNever;
+    if (n_lanes_ == 0 || now >= shape_->stop) return kNever;
     if (now >= next_) {
-      const auto& [oq, color] = lanes_[n_lanes_ == 1 ? 0 : next_random() % n_lanes_];
-      if (!q.oq(oq).full()) {
-        q.push_output(oq, Wavelet{static_cast<std::uint32_t>(injected_), color, false});
+      const std::uint64_t r = next_random();
+      const int lane = n_lanes_ == 1 ? 0 : int(((r >> 32) * n_lanes_) >> 32);
+      if (!q.oq(oq_[lane]).full()) {
+        q.push_output(oq_[lane], Wavelet{injected_, color_[lane], false});
         ++injected_;
       }
-      next_ = now + gap();
+      next_ = now + gap(std::uint32_t(r));
     }
-    return next_ < stop_ ? next_ : kNever;
+    return next_ < shape_->stop ? next_ : kNever;
   }
-  bool busy() const override { return false; }  // open-loop traffic: the run length decides
-  bool isolated() const override { return true; }
   std::uint64_t injected() const { return injected_; }
 
  private:
   // Geometric gap: P(gap > k) = (1 - rate)^k. Short gaps by comparing a uniform draw with the table of those
-  // tail probabilities (no logarithm on the common path), long ones by inversion.
-  Cycle gap() {
-    if (rate_ >= 1.0) return 1;
-    const double u = double(next_random() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
-    const double v = 1.0 - u;                                  // uniform in (0, 1]
-    for (std::size_t k = 0; k < n_tail_; ++k)
-      if (v > tail_[k]) return 1 + k;
-    return 1 + static_cast<Cycle>(std::floor(std::log(v) / log_miss_));
+  // tail probabilities (no logarithm on the common path); beyond the table, by inversion with a fresh draw (the
+  // distribution is memoryless).
+  Cycle gap(std::uint32_t bits) {
+    const Shape& s = *shape_;
+    if (s.rate >= 1.0) return 1;
+    const double v = 1.0 - double(bits) * 0x1.0p-32;  // uniform in (0, 1]
+    for (std::size_t k = 0; k < s.n_tail; ++k)
+      if (v > s.tail[k]) return 1 + k;
+    const double w = 1.0 - double(next_random() >> 11) * 0x1.0p-53;
+    return s.n_tail + 1 + static_cast<Cycle>(std::floor(std::log(w) / s.log_miss));
   }
-  void fill_tail() {  // tail_[k] = (1 - rate)^(k+1) while above 1e-3
-    const double q = 1.0 - rate_;
-    for (double p = q; rate_ < 1.0 && p > 1e-3 && n_tail_ < tail_.size(); p *= q) tail_[n_tail_++] = p;
-  }
-  std::array<std::pair<int, hw::Color>, 4> lanes_{};  // at most one per direction
-  std::size_t n_lanes_ = 0;
-  double rate_;
-  Cycle stop_, next_ = 0;
   // splitmix64: cheap, deterministic, good enough for traffic generation.
   std::uint64_t next_random() {
     std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
@@ -137,32 +139,66 @@ class Traffic::Source : public hw::PeAgent {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
   }
+  const Shape* shape_;
   std::uint64_t state_;
-  double log_miss_ = std::log1p(-rate_);
-  std::array<double, 12> tail_{};
-  std::size_t n_tail_ = 0;
-  std::uint64_t injected_ = 0;
+  Cycle next_ = 0;
+  std::uint32_t injected_ = 0;  // also the payload of the next word
+  std::uint8_t n_lanes_ = 0;
+  std::array<std::uint8_t, 4> oq_{};
+  std::array<hw::Color, 4> color_{};
 };
 
-// Uniform pattern: every PE is a source and a sink.
-class Traffic::SourceSink final : public Traffic::Sink {
+class alignas(64) Traffic::Sink : public hw::PeAgent {
  public:
-  SourceSink(const std::vector<std::pair<int, hw::Color>>& lanes, double rate, Cycle stop, std::uint64_t seed)
-      : src_(lanes, rate, stop, seed) {}
-  Cycle step(Cycle now, hw::PeQueues& q) override {
-    const Cycle a = src_.produce(now, q);
-    return std::min(a, consume(now, q));
-  }
-  Source& source() { return src_; }
+  Cycle step(Cycle now, hw::PeQueues& q) override { return consume(now, q, received_); }
+  bool busy() const override { return false; }
+  bool isolated() const override { return true; }
+  std::uint64_t received() const { return received_; }
 
  private:
-  Source src_;
+  std::uint64_t received_ = 0;
 };
+
+class alignas(64) Traffic::Source : public hw::PeAgent {
+ public:
+  explicit Source(const Generator& g) : gen_(g) {}
+  Cycle step(Cycle now, hw::PeQueues& q) override { return gen_.produce(now, q); }
+  bool busy() const override { return false; }  // open-loop traffic: the run length decides
+  bool isolated() const override { return true; }
+  std::uint64_t injected() const { return gen_.injected(); }
+
+ private:
+  Generator gen_;
+};
+
+// Uniform pattern: every PE is a source and a sink (the sink pops after the source pushed).
+class alignas(64) Traffic::SourceSink : public hw::PeAgent {
+ public:
+  explicit SourceSink(const Generator& g) : gen_(g) {}
+  Cycle step(Cycle now, hw::PeQueues& q) override {
+    const Cycle a = gen_.produce(now, q);
+    return std::min(a, consume(now, q, received_));
+  }
+  bool busy() const override { return false; }
+  bool isolated() const override { return true; }
+  std::uint64_t injected() const { return gen_.injected(); }
+  std::uint64_t received() const { return received_; }
+
+ private:
+  Generator gen_;
+  std::uint64_t received_ = 0;
+};
+// sizeof(SourceSink) == 64: one cache line per uniform-traffic PE (checked in Traffic::Traffic).
 
 Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
   const int W = fabric.width(), H = fabric.height();
   if (cfg.pattern == "none") return;
+  if (!(cfg.rate > 0.0 && cfg.rate <= 1.0)) throw ConfigError("--rate must be in (0, 1]");
+  // Agents sit in PE order in three arrays (reserved up front: the fabric keeps pointers to them).
   if (cfg.pattern == "row-broadcast") {
+    shape_ = std::make_unique<Shape>(1.0, cfg.cycles);
+    sources_.reserve(std::size_t(H));
+    sinks_.reserve(std::size_t(W) * H);
     colors_used_ = 1;
     for (int y = 0; y < H; ++y) {
       for (int x = 0; x < W; ++x) {
@@ -171,18 +207,13 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
         c.tx = (x + 1 < W ? bit(Dir::East) : 0) | (x > 0 || W == 1 ? bit(Dir::Ramp) : 0);
         fabric.set_color_config(x, y, 0, c);
         if (x == 0 && W > 1) {
-          auto src = std::make_unique<Source>(std::vector<std::pair<int, hw::Color>>{{2, 0}}, 1.0, cfg.cycles,
-                                              cfg.seed + y);
-          sources_.push_back(src.get());
-          fabric.attach_agent(x, y, src.get());
-          agents_.push_back(std::move(src));
+          sources_.emplace_back(Generator({{2, 0}}, *shape_, cfg.seed + y));
+          fabric.attach_agent(x, y, &sources_.back());
           continue;
         }
         fabric.queues(x, y).bind_input_queue(2, 0);
-        auto sink = std::make_unique<Sink>();
-        sinks_.push_back(sink.get());
-        fabric.attach_agent(x, y, sink.get());
-        agents_.push_back(std::move(sink));
+        sinks_.emplace_back();
+        fabric.attach_agent(x, y, &sinks_.back());
       }
     }
     return;
@@ -194,7 +225,7 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
   if (D < 1 || 4 * (D + 1) > routable)
     throw ConfigError("--hops " + std::to_string(D) + ": the uniform pattern uses 4*(hops+1) colours; with " +
                       std::to_string(routable) + " routable colours hops must be 1.." + std::to_string(routable / 4 - 1));
-  if (!(cfg.rate > 0.0 && cfg.rate <= 1.0)) throw ConfigError("--rate must be in (0, 1]");
+  shape_ = std::make_unique<Shape>(cfg.rate, cfg.cycles);
   colors_used_ = 4 * (D + 1);
   // Direction d (E, W, S, N) and phase k use colour d*(D+1)+k. Along the direction of travel, a segment starts
   // at positions p == k (mod D+1) and ends D hops later; it exists only if it fits in the mesh.
@@ -224,15 +255,14 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
       }
     }
   }
-  // One agent per PE, source and sink in one (the sink pops after the source pushed).
+  // One agent per PE, source and sink in one.
+  static_assert(sizeof(SourceSink) == 64);
   std::mt19937_64 seeder(cfg.seed);
+  both_.reserve(std::size_t(W) * H);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
-      auto both = std::make_unique<SourceSink>(lanes[fabric.index(x, y)], cfg.rate, cfg.cycles, seeder());
-      sources_.push_back(&both->source());
-      sinks_.push_back(both.get());
-      fabric.attach_agent(x, y, both.get());
-      agents_.push_back(std::move(both));
+      both_.emplace_back(Generator(lanes[fabric.index(x, y)], *shape_, seeder()));
+      fabric.attach_agent(x, y, &both_.back());
     }
   }
 }
@@ -241,13 +271,15 @@ Traffic::~Traffic() = default;
 
 std::uint64_t Traffic::injected() const {
   std::uint64_t n = 0;
-  for (auto* s : sources_) n += s->injected();
+  for (const auto& s : sources_) n += s.injected();
+  for (const auto& s : both_) n += s.injected();
   return n;
 }
 
 std::uint64_t Traffic::delivered() const {
   std::uint64_t n = 0;
-  for (auto* s : sinks_) n += s->received();
+  for (const auto& s : sinks_) n += s.received();
+  for (const auto& s : both_) n += s.received();
   return n;
 }
 

@@ -75,12 +75,15 @@ class Traffic {
   int colors_used() const { return colors_used_; }
 
  private:
+  struct Shape;
+  class Generator;
   class Source;
   class Sink;
   class SourceSink;
-  std::vector<std::unique_ptr<hw::PeAgent>> agents_;
-  std::vector<Source*> sources_;
-  std::vector<Sink*> sinks_;
+  std::unique_ptr<Shape> shape_;
+  std::vector<Source> sources_;  // row broadcast: column 0
+  std::vector<Sink> sinks_;      // row broadcast: the other PEs
+  std::vector<SourceSink> both_; // uniform: every PE
   int colors_used_ = 0;
 };
 
