@@ -183,7 +183,9 @@ struct Fabric::Impl {
   std::size_t delivery_head = 0;  // deliveries before it have arrived
   bool has_deliveries() const { return delivery_head < deliveries.size(); }
   Cycle next_delivery() const { return deliveries[delivery_head].at; }
-  std::vector<std::array<std::uint8_t, 8>> iq_inflight;
+  // Free words of each input queue that no wavelet crossing the ramp has claimed yet (capacity - size - wavelets
+  // on their way): the router's room check for the RAMP reads this dense array instead of the queue.
+  std::vector<std::array<std::uint8_t, hw::PeQueues::kMaxQueues>> iq_room;
   std::vector<Lane> lanes;   // band 0, boundary 1, band 1, boundary 2, ... (PE order)
   std::vector<Band> bands;   // lanes[2i] evaluates bands[i]
   // Fraction of the active routers each band gets, adapted to how long each thread took last cycle (threads run
@@ -262,7 +264,6 @@ struct Fabric::Impl {
   // The wavelet reaches its input queue; true if it wakes the PE's agent (next_wake set to this cycle).
   bool deliver(Fabric& f, const Delivery& d) {
     hw::PeQueues& q = *f.queues_[d.pe];
-    --iq_inflight[d.pe][q.input_queue_of(d.w.color)];
     q.deliver(d.w);
     if (!f.agents_[d.pe] || next_wake[d.pe] <= cycle_now) return false;
     next_wake[d.pe] = cycle_now;
@@ -322,7 +323,7 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
   srams_.resize(n);
   agents_.assign(n, nullptr);
   impl_->in_active.assign(n, 0);
-  impl_->iq_inflight.assign(n, {});
+  impl_->iq_room.assign(n, {});
   impl_->next_wake.assign(n, kNever);
   impl_->due_bits.assign((n + 63) / 64, 0);
   impl_->agent_shared.assign(n, 0);
@@ -425,9 +426,11 @@ void Fabric::exit_teardown(int x, int y, Color c) {
 
 hw::PeQueues& Fabric::queues(int x, int y) {
   auto& q = queues_[index(x, y)];
-  if (!q)
+  if (!q) {
     q = std::make_unique<hw::PeQueues>(index(x, y), arch_.queues.input_depths, arch_.queues.output_depths,
                                        static_cast<hw::QueueListener*>(this), &now_);
+    for (int i = 0; i < q->num_input_queues(); ++i) impl_->iq_room[index(x, y)][i] = std::uint8_t(q->iq(i).capacity());
+  }
   return *q;
 }
 
@@ -459,7 +462,10 @@ void Fabric::wake(int pe, Cycle at) {
 }
 
 // Queue events come from agents (after the router phase): the router must look again next cycle.
-void Fabric::on_input_popped(int pe) { on_output_pushed(pe); }
+void Fabric::on_input_popped(int pe, int q) {
+  ++impl_->iq_room[pe][q];
+  on_output_pushed(pe);
+}
 void Fabric::on_output_pushed(int pe) {
   if (Impl::Lane* lane = Impl::tls_lane) {  // an isolated agent stepping on a host thread
     impl_->activate(pe, lane->activated);
@@ -774,7 +780,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
       bool room;
       if (o == kRamp) {
         const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
-        room = iq != hw::kUnbound && q->iq(iq).size() + iq_inflight[pe][iq] < q->iq(iq).capacity();
+        room = iq != hw::kUnbound && iq_room[pe][iq] != 0;
       } else {
         const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
         room = routers[npe].can_accept(c, hw::opposite(Dir(o)));
@@ -808,7 +814,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
     Router::Entry& e = *heads[c];
     if (o == kRamp) {
       const int iq = q->input_queue_of(c);
-      ++iq_inflight[pe][iq];
+      --iq_room[pe][iq];
       lane.deliveries.push_back({now + ramp, pe, cs.wavelet(e)});
     } else {
       Wavelet out = cs.wavelet(e);

@@ -98,7 +98,7 @@ class Fabric : private hw::QueueListener {
 
  private:
   struct Impl;
-  void on_input_popped(int pe) override;
+  void on_input_popped(int pe, int q) override;
   void on_output_pushed(int pe) override;
   void step_cycle();
   bool stuck(Cycle next_event_cycle);  // deadlock watchdog; moves now() to the cycle it fired

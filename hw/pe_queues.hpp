@@ -75,7 +75,7 @@ class WaveletQueue {
 class QueueListener {
  public:
   virtual ~QueueListener() = default;
-  virtual void on_input_popped(int pe_index) = 0;  // room in an IQ: the router may deliver again
+  virtual void on_input_popped(int pe_index, int q) = 0;  // room in IQ q: the router may deliver again
   virtual void on_output_pushed(int pe_index) = 0; // a wavelet waits in an OQ for the router
 };
 
@@ -105,7 +105,7 @@ class PeQueues {
   Wavelet pop_input(int q) {
     Wavelet w = iq_[q].pop();
     if (iq_[q].empty()) iq_nonempty_ &= ~(1u << q);
-    if (listener_) listener_->on_input_popped(pe_index_);
+    if (listener_) listener_->on_input_popped(pe_index_, q);
     return w;
   }
   void push_output(int q, const Wavelet& w) {
