@@ -194,6 +194,7 @@ struct Fabric::Impl {
   std::vector<std::pair<std::size_t, std::size_t>> boundary_ranges;  // lanes[2i+1]: active[first, second)
   std::unique_ptr<Pool> pool;
   Cycle cycle_now = 0, hop_ready = 0, router_ready = 0, ramp = 0;  // of the cycle being simulated
+  std::array<int, kPorts> neighbour_offset{};  // PE index step out of each port (N, S, E, W; RAMP 0)
   // Agent wake-ups: a timing wheel for the near future (almost all of them), a heap beyond it. Entries whose
   // cycle no longer matches next_wake[pe] are stale and skipped.
   static constexpr Cycle kWheel = 1024;
@@ -736,7 +737,6 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
 // Every output port of the router serves one ready colour (round robin between the colours requesting it).
 void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
   const Cycle now = cycle_now;
-  const int width = f.width_;
   Router* const routers = f.routers_.data();
   Router& r = routers[pe];
   const bool is_traced = observer && traced[pe];
@@ -782,8 +782,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
         const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
         room = iq != hw::kUnbound && iq_room[pe][iq] != 0;
       } else {
-        const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
-        room = routers[npe].can_accept(c, hw::opposite(Dir(o)));
+        room = routers[pe + neighbour_offset[o]].can_accept(c, hw::opposite(Dir(o)));
       }
       if (room) {
         requests[o] |= 1u << c;
@@ -819,7 +818,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
     } else {
       Wavelet out = cs.wavelet(e);
       if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
-      const int npe = pe + (o == 2) - (o == 3) + (o == 1 ? width : 0) - (o == 0 ? width : 0);
+      const int npe = pe + neighbour_offset[o];
       Router& nr = routers[npe];
       nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
       activate(npe, lane.activated);
@@ -841,6 +840,8 @@ void Fabric::step_cycle() {
   const Cycle now = now_;
   m.cycle_now = now;
   m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
+  m.neighbour_offset = {-width_, width_, 1, -1, 0};
+  static_assert(int(Dir::North) == 0 && int(Dir::South) == 1 && int(Dir::East) == 2 && int(Dir::West) == 3);
   m.router_ready = arch_.router.router_latency;
   m.ramp = arch_.router.ramp_latency;
   bool progress = false;
