@@ -252,7 +252,21 @@ struct Fabric::Impl {
   std::vector<std::uint8_t> agent_shared;
   std::size_t due_deliveries = 0;  // deliveries[delivery_head, + due_deliveries) reach their IQ this cycle
   std::vector<int> delivery_wakes;  // agents a delivery woke (serial agent phase)
-  std::vector<std::uint64_t> due_bits;  // bit per PE: an isolated agent due this cycle
+  // Isolated agents due this cycle: a bit per PE, and a bit per word of those bits that has any set (so a pass
+  // over a large mesh with few agents due skips the empty words).
+  std::vector<std::uint64_t> due_bits, due_words;
+  void mark_due(int pe) {
+    due_bits[pe >> 6] |= std::uint64_t(1) << (pe & 63);
+    due_words[pe >> 12] |= std::uint64_t(1) << ((pe >> 6) & 63);
+  }
+  // First word of due_bits at or after w (below w_end) that mark_due() touched, or w_end.
+  int next_due_word(int w, int w_end) const {
+    for (int s = w >> 6; s << 6 < w_end; ++s) {
+      const std::uint64_t m = due_words[s] & (s == w >> 6 ? ~std::uint64_t(0) << (w & 63) : ~std::uint64_t(0));
+      if (m) return std::min((s << 6) + __builtin_ctzll(m), w_end);
+    }
+    return w_end;
+  }
   Cycle ready_base = 0;            // cycle of the last hw::Router::refresh_ready
 
   // Routers activated for the next cycle: by agents and the host (next_active) and by the router phase (lanes).
@@ -327,6 +341,7 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
   impl_->iq_room.assign(n, {});
   impl_->next_wake.assign(n, kNever);
   impl_->due_bits.assign((n + 63) / 64, 0);
+  impl_->due_words.assign((n + 4095) / 4096, 0);
   impl_->agent_shared.assign(n, 0);
 }
 
@@ -676,9 +691,13 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
   const Delivery* const d_end = d + due_deliveries;
   d = std::lower_bound(d, d_end, lo, [](const Delivery& x, int pe) { return x.pe < pe; });
   std::uint64_t steps = 0;
-  for (int base = lo; base < hi; base += 64) {
-    std::uint64_t bits = due_bits[base >> 6];
-    due_bits[base >> 6] = 0;
+  const int w_end = (hi + 63) >> 6;
+  for (int w = lo >> 6;; ++w) {
+    w = std::min(next_due_word(w, w_end), d != d_end ? d->pe >> 6 : w_end);
+    if (w >= w_end) break;
+    const int base = w << 6;
+    std::uint64_t bits = due_bits[w];
+    due_bits[w] = 0;
     for (; d != d_end && d->pe < base + 64; ++d) {
       if (d + 8 < d_end) __builtin_prefetch(f.queues_[d[8].pe].get());
       if (deliver(f, *d)) bits |= std::uint64_t(1) << (d->pe - base);
@@ -961,9 +980,9 @@ void Fabric::step_cycle() {
   m.wheel_entries -= due.size();
   if (isolated) {
     for (int pe : due)
-      if (m.next_wake[pe] == now) m.due_bits[pe >> 6] |= std::uint64_t(1) << (pe & 63);
+      if (m.next_wake[pe] == now) m.mark_due(pe);
     for (int li = 0; li < 2 * n_bands - 1; li += 2)
-      for (int pe : m.lanes[li].wakes) m.due_bits[pe >> 6] |= std::uint64_t(1) << (pe & 63);
+      for (int pe : m.lanes[li].wakes) m.mark_due(pe);
   }
   if (parallel_agents) {
     // Each band also releases its remaining frees (agents do not see router buffers); next steps, activations
@@ -1013,6 +1032,7 @@ void Fabric::step_cycle() {
     step_list(m.delivery_wakes);
     for (int li = 0; li < 2 * n_bands - 1; li += 2) step_list(m.lanes[li].wakes);
   }
+  if (isolated) std::fill(m.due_words.begin(), m.due_words.end(), 0);
   m.delivery_head += m.due_deliveries;
   if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
     m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));

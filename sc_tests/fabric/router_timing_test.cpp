@@ -67,6 +67,35 @@ TEST(Stream, NWaveletsOverDHopsFinishAtLatencyPlusNMinusOne) {
   }
 }
 
+// A few streams far apart on a mesh of 20000 PEs: the agents due in a cycle are found through the summary of the
+// due-agent bitmap (one bit per 64 PEs), on one host thread and on bands of rows; every stream keeps its timing.
+TEST(Stream, SparseStreamsOnALargeMeshKeepTheirTiming) {
+  for (int threads : {1, 2, 3}) {
+    hw::ArchParams a = small_arch();
+    a.simulation.host_threads = threads;
+    a.simulation.parallel_min_routers = 1;
+    Fabric f(a, 200, 100);
+    Drivers drv(f);
+    const int rows[] = {0, 45, 99}, x0[] = {3, 150, 70}, d = 5, n = 40;
+    for (int k = 0; k < 3; ++k) {
+      route_east(f, x0[k], rows[k], d, hw::Color(k));
+      for (int i = 0; i < n; ++i) drv.at(x0[k], rows[k]).send(data(100 * k + i, hw::Color(k)), 2, Cycle(7 * k + i));
+      f.queues(x0[k] + d, rows[k]).bind_input_queue(0, hw::Color(k));
+      drv.at(x0[k] + d, rows[k]).expect(n);
+      drv.attach({{x0[k], rows[k]}, {x0[k] + d, rows[k]}});
+    }
+    ASSERT_TRUE(f.run().completed);
+    for (int k = 0; k < 3; ++k) {
+      const auto& got = drv.at(x0[k] + d, rows[k]).received();
+      ASSERT_EQ(got.size(), std::size_t(n)) << "threads=" << threads << " stream " << k;
+      for (int i = 0; i < n; ++i) {
+        EXPECT_EQ(got[i].w.payload, std::uint32_t(100 * k + i));
+        EXPECT_EQ(got[i].at, expected_arrival(a, d) + Cycle(7 * k + i)) << "threads=" << threads << " stream " << k;
+      }
+    }
+  }
+}
+
 TEST(Multicast, DeliversEveryWaveletToEveryTxInOrder) {
   Fabric f(small_arch(), 5, 5);
   const hw::Color c = 7;
