@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/huge_pages.hpp"
 
 namespace wafersim::fabric {
 
@@ -25,6 +26,7 @@ using hw::Wavelet;
 namespace {
 constexpr int kPorts = hw::kNumPorts;
 constexpr int kRamp = static_cast<int>(Dir::Ramp);
+constexpr int kHugePagesMinPes = 128 * 128;
 
 std::string pe_name(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
 }  // namespace
@@ -1064,6 +1066,10 @@ void Fabric::prepare() {
     old.reserve(routers_.size());
     for (auto& r : routers_)
       if (!r.colors().empty()) old.push_back(r.repack());
+    old.clear();
+    // Every cycle walks this state: on meshes whose state outgrows the TLB's reach with 4 KiB pages, 2 MiB pages
+    // spare most TLB misses (a host hint only; costs ~5 ms per MiB of state at elaboration).
+    if (arch_.simulation.huge_pages && num_pes() >= kHugePagesMinPes) back_large_memory_with_huge_pages();
   }
 }
 

@@ -207,6 +207,9 @@ const std::vector<Param>& params() {
                                          [](ArchParams& a) -> std::uint64_t& { return a.simulation.parallel_min_routers; },
                                          1, 1000000000000LL, "routers", "simulator",
                                          "a cycle with fewer active routers runs on one host thread"));
+    t.push_back(int_param<int>("simulation.huge_pages", [](ArchParams& a) -> int& { return a.simulation.huge_pages; }, 0,
+                               1, "flag", "simulator",
+                               "1: ask the kernel for 2 MiB pages for the simulator's large state (host speed only)"));
     return t;
   }();
   return table;

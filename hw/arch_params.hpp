@@ -75,6 +75,7 @@ struct SimulationParams {
   std::uint64_t deadlock_cycles = 100000;  // no movement for this long while work is pending -> deadlock report
   int host_threads = 0;                    // host threads for the router phase (0: all hardware threads)
   std::uint64_t parallel_min_routers = 1024;  // fewer active routers in a cycle: one thread
+  int huge_pages = 1;                      // 1: back large state with 2 MiB pages (common/huge_pages.hpp)
 };
 
 struct ArchParams {

@@ -11,19 +11,21 @@ using namespace wafersim::fabric;
 
 namespace {
 
-nlohmann::json run_uniform(std::uint64_t seed, int host_threads = 1) {
+nlohmann::json run_uniform(std::uint64_t seed, int host_threads = 1, int width = 16, int height = 12,
+                           Cycle cycles = 1500, int huge_pages = 1) {
   hw::ArchParams a;
   a.simulation.host_threads = host_threads;
   a.simulation.parallel_min_routers = 1;  // bands and parallel agent steps even on this small mesh
-  Fabric f(a, 16, 12);
+  a.simulation.huge_pages = huge_pages;
+  Fabric f(a, width, height);
   TrafficConfig cfg;
   cfg.pattern = "uniform";
   cfg.rate = 0.6;
   cfg.hops = 3;
   cfg.seed = seed;
-  cfg.cycles = 1500;
+  cfg.cycles = cycles;
   Traffic t(f, cfg);
-  f.run(2000);
+  f.run(cycles + 500);
   nlohmann::json j = stats_to_json(f, 20);
   j["delivered"] = t.delivered();
   j["injected"] = t.injected();
@@ -49,6 +51,13 @@ TEST(Determinism, HostThreadCountDoesNotChangeTheResult) {
     SCOPED_TRACE(threads);
     EXPECT_EQ(run_uniform(11, threads), one);
   }
+}
+
+// 2 MiB pages (asked for on meshes of 128x128 PEs and more) are a host hint: same statistics without them.
+TEST(Determinism, HugePagesDoNotChangeTheResult) {
+  const nlohmann::json with = run_uniform(5, 2, 160, 110, 60, 1);
+  EXPECT_GT(with["wavelet_hops"].get<std::uint64_t>(), 100000u);
+  EXPECT_EQ(run_uniform(5, 2, 160, 110, 60, 0), with);
 }
 
 // An agent that claims to be isolated but asks the fabric for a wake-up while stepping on a host thread: the
