@@ -629,18 +629,19 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
   const std::size_t n_routers = f.routers_.size();
   for (std::size_t ai = begin; ai < end; ++ai) {
     const int pe = act[ai];
-    // The active set is memory-bound on large meshes: fetch the routers evaluated a little later, and the queues
-    // of the routers the injection cursor (a row ahead) reaches a little later.
-    if (ai + 4 < end) __builtin_prefetch(&routers[act[ai + 4]]);
-    if (ai + 2 < end) {
-      const Router& ra = routers[act[ai + 2]];
+    // The active set is memory-bound on large meshes: fetch the routers evaluated later (far enough ahead to
+    // cover a memory access when a router takes little work, as in a broadcast), and the queues of the routers
+    // the injection cursor (a row ahead) reaches a little later.
+    if (ai + 16 < end) __builtin_prefetch(&routers[act[ai + 16]]);
+    if (ai + 8 < end) {
+      const Router& ra = routers[act[ai + 8]];
       for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1)
         __builtin_prefetch(&ra.state_at(ra.slot_of(static_cast<Color>(__builtin_ctz(b)))));
     }
-    // The east and south neighbours of the next router are checked for room before their own evaluation: fetch
-    // the states of the colours it may send them (its own states arrived with the prefetch above).
-    if (ai + 1 < end) {
-      const int pn = act[ai + 1];
+    // The east and south neighbours of a router evaluated soon are checked for room before their own evaluation:
+    // fetch the states of the colours it may send them (its own states arrived with the prefetch above).
+    if (ai + 4 < end) {
+      const int pn = act[ai + 4];
       const Router& rn = routers[pn];
       for (std::uint32_t b = rn.buffered_colors(); b; b &= b - 1) {
         const Color c = static_cast<Color>(__builtin_ctz(b));
@@ -655,7 +656,7 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
         }
       }
     }
-    if (std::size_t(pe + width + 4) < n_routers) __builtin_prefetch(&routers[pe + width + 4]);
+    if (std::size_t(pe + width + 16) < n_routers) __builtin_prefetch(&routers[pe + width + 16]);
     // The injection cursor runs a row ahead: its queues, their head word, then the state of that word's colour.
     if (inj + 6 < inj_end) __builtin_prefetch(f.queues_[act[inj + 6]].get());
     if (inj + 3 < inj_end)
@@ -701,7 +702,13 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
     std::uint64_t bits = due_bits[w];
     due_bits[w] = 0;
     for (; d != d_end && d->pe < base + 64; ++d) {
-      if (d + 8 < d_end) __builtin_prefetch(f.queues_[d[8].pe].get());
+      // The queues' counters a little ahead, then the input queue the wavelet goes to (bound, or it would not
+      // have left its router).
+      if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
+      if (d + 8 < d_end) {
+        const hw::PeQueues& qn = *f.queues_[d[8].pe];
+        __builtin_prefetch(&qn.iq(qn.input_queue_of(d[8].w.color)));
+      }
       if (deliver(f, *d)) bits |= std::uint64_t(1) << (d->pe - base);
     }
     for (; bits; bits &= bits - 1) {
