@@ -54,7 +54,7 @@ struct Fabric::Impl {
     std::vector<Free> late_frees;     // data frees of routers next to a boundary: released after the phase
     std::vector<Free> control_frees;  // control wavelets (they move switches): after the phase, in PE order
     std::vector<Delivery> deliveries;
-    std::vector<int> wakes;           // agents due: the router took a word from a full output queue (next_wake set)
+    std::vector<int> wakes;           // agents to wake: the router took a word from a full output queue
     std::vector<int> activated;       // routers to evaluate next cycle
     std::uint64_t hops = 0, stalls = 0, injections = 0, filtered = 0, evaluated = 0;
     std::array<std::uint64_t, hw::kMaxColors> color_hops{}, color_stalls{};
@@ -182,7 +182,7 @@ struct Fabric::Impl {
   // Wavelets crossing the ramp into input queues, in arrival order: the ramp latency is constant, so the list is
   // sorted by time, and the wavelets arriving in one cycle left their routers in one cycle, in PE order.
   std::vector<Delivery> deliveries;
-  std::size_t delivery_head = 0;  // deliveries before it have arrived
+  std::size_t delivery_head = 0;  // deliveries before it have arrived (or arrive in the cycle being simulated)
   bool has_deliveries() const { return delivery_head < deliveries.size(); }
   Cycle next_delivery() const { return deliveries[delivery_head].at; }
   // Free words of each input queue that no wavelet crossing the ramp has claimed yet (capacity - size - wavelets
@@ -252,8 +252,8 @@ struct Fabric::Impl {
   };
   int shared_agents = 0;                // attached agents that are not isolated (hw::PeAgent::isolated)
   std::vector<std::uint8_t> agent_shared;
-  std::size_t due_deliveries = 0;  // deliveries[delivery_head, + due_deliveries) reach their IQ this cycle
-  std::vector<int> delivery_wakes;  // agents a delivery woke (serial agent phase)
+  std::size_t due_begin = 0, due_deliveries = 0;  // deliveries[due_begin, + due_deliveries) arrive this cycle
+  std::vector<int> delivery_wakes, inject_wakes;  // compute engines a delivery / an injection woke
   // Isolated agents due this cycle: a bit per PE, and a bit per word of those bits that has any set (so a pass
   // over a large mesh with few agents due skips the empty words).
   std::vector<std::uint64_t> due_bits, due_words;
@@ -674,7 +674,7 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
 template <class Schedule>
 std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& schedule) {
   const Cycle now = cycle_now;
-  const Delivery* d = deliveries.data() + delivery_head;
+  const Delivery* d = deliveries.data() + due_begin;
   const Delivery* const d_end = d + due_deliveries;
   d = std::lower_bound(d, d_end, lo, [](const Delivery& x, int pe) { return x.pe < pe; });
   std::uint64_t steps = 0;
@@ -691,7 +691,7 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
       if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
       if (d + 8 < d_end) {
         const hw::PeQueues& qn = *f.queues_[d[8].pe];
-        __builtin_prefetch(&qn.iq(qn.input_queue_of(d[8].w.color)));
+        if (const int iq = qn.input_queue_of(d[8].w.color); iq != hw::kUnbound) __builtin_prefetch(&qn.iq(iq));
       }
       if (deliver(f, *d)) bits |= std::uint64_t(1) << (d->pe - base);
     }
@@ -734,10 +734,8 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
       r.accept(r.state_at(r.slot_of(w.color)), w, now + router_ready);
       r.oq_rr = static_cast<std::uint8_t>(oq);
       ++lane.injections;
-      if (was_full && f.agents_[pe] && next_wake[pe] > now) {  // room for an agent that may wait for it
-        next_wake[pe] = now;
-        lane.wakes.push_back(pe);
-      }
+      // Room for an agent that may wait for it: woken in the agent phase, after the deliveries.
+      if (was_full && f.agents_[pe] && next_wake[pe] > now) lane.wakes.push_back(pe);
       lane.progress = true;
       // One word per cycle: words left behind are looked at again next cycle (the engine must not skip it).
       if (q->output_nonempty_mask()) lane.earliest_ready = std::min(lane.earliest_ready, now + 1);
@@ -868,12 +866,14 @@ void Fabric::step_cycle() {
     m.ready_base = now;
   }
 
-  // 1. Wavelets reaching input queues over the RAMP this cycle: they enter the queues in the agent phase (the
-  // routers' room check counts them either way).
+  // 1. Wavelets reaching input queues over the RAMP this cycle, taken off the list: they enter the queues after the
+  // router phase (the routers' room check counts them either way).
+  m.due_begin = m.delivery_head;
   m.due_deliveries = 0;
-  while (m.delivery_head + m.due_deliveries < m.deliveries.size() &&
-         m.deliveries[m.delivery_head + m.due_deliveries].at <= now)
+  while (m.delivery_head < m.deliveries.size() && m.deliveries[m.delivery_head].at <= now) {
+    ++m.delivery_head;
     ++m.due_deliveries;
+  }
   stats_.ramp_deliveries += m.due_deliveries;
   progress = m.due_deliveries > 0;
 
@@ -942,6 +942,26 @@ void Fabric::step_cycle() {
     return t == 0 ? 0 : t == n_bands ? num_pes() : m.bands[t].pe_lo & ~63;
   };
 
+  // Compute engines: the deliveries enter their queues before teardown handlers and agents run, in PE order; an
+  // engine they wake is due (isolated agents get theirs in agent_pass). Then the engines waiting for room in an
+  // output queue the router took a word from.
+  if (!isolated) {
+    m.delivery_wakes.clear();
+    for (std::size_t i = 0; i < m.due_deliveries; ++i) {
+      const Impl::Delivery& d = m.deliveries[m.due_begin + i];
+      if (m.deliver(*this, d)) m.delivery_wakes.push_back(d.pe);
+    }
+  }
+  m.inject_wakes.clear();
+  for (int li = 0; li < 2 * n_bands - 1; li += 2) {
+    for (int pe : m.lanes[li].wakes) {
+      if (m.next_wake[pe] <= now) continue;  // due already
+      m.next_wake[pe] = now;
+      if (isolated) m.mark_due(pe);
+      else m.inject_wakes.push_back(pe);
+    }
+  }
+
   // 3. Wavelets that left through all their outputs free their slot; control wavelets move the switch.
   m.any_ready = any_ready;
   m.earliest_ready = earliest_ready;
@@ -974,8 +994,6 @@ void Fabric::step_cycle() {
   if (isolated) {
     for (int pe : due)
       if (m.next_wake[pe] == now) m.mark_due(pe);
-    for (int li = 0; li < 2 * n_bands - 1; li += 2)
-      for (int pe : m.lanes[li].wakes) m.mark_due(pe);
   }
   if (parallel_agents) {
     // Each band also releases its remaining frees (agents do not see router buffers); next steps, activations
@@ -1005,13 +1023,8 @@ void Fabric::step_cycle() {
     stats_.agent_steps += steps;
     progress |= steps > 0;
   } else {
-    // Compute engines: deliveries in PE order, then the agents in due order (the wheel's bucket, the deliveries'
-    // wake-ups, the injections' wake-ups); wake() never adds to these lists during the agent phase.
-    m.delivery_wakes.clear();
-    for (std::size_t i = 0; i < m.due_deliveries; ++i) {
-      const Impl::Delivery& d = m.deliveries[m.delivery_head + i];
-      if (m.deliver(*this, d)) m.delivery_wakes.push_back(d.pe);
-    }
+    // Compute engines in due order: the wheel's bucket, the deliveries' wake-ups, the injections' wake-ups; wake()
+    // never adds to these lists during the agent phase.
     const auto step_list = [&](const std::vector<int>& list) {
       for (std::size_t i = 0; i < list.size(); ++i) {
         m.prefetch_agent(*this, list, i);
@@ -1023,10 +1036,9 @@ void Fabric::step_cycle() {
     };
     step_list(due);
     step_list(m.delivery_wakes);
-    for (int li = 0; li < 2 * n_bands - 1; li += 2) step_list(m.lanes[li].wakes);
+    step_list(m.inject_wakes);
   }
   if (isolated) std::fill(m.due_words.begin(), m.due_words.end(), 0);
-  m.delivery_head += m.due_deliveries;
   if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
     m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));
     m.delivery_head = 0;

@@ -193,7 +193,6 @@ class alignas(64) Traffic::SourceSink : public hw::PeAgent {
 Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
   const int W = fabric.width(), H = fabric.height();
   if (cfg.pattern == "none") return;
-  if (!(cfg.rate > 0.0 && cfg.rate <= 1.0)) throw ConfigError("--rate must be in (0, 1]");
   // Agents sit in PE order in three arrays (reserved up front: the fabric keeps pointers to them).
   if (cfg.pattern == "row-broadcast") {
     shape_ = std::make_unique<Shape>(1.0, cfg.cycles);
@@ -225,6 +224,7 @@ Traffic::Traffic(Fabric& fabric, const TrafficConfig& cfg) {
   if (D < 1 || 4 * (D + 1) > routable)
     throw ConfigError("--hops " + std::to_string(D) + ": the uniform pattern uses 4*(hops+1) colours; with " +
                       std::to_string(routable) + " routable colours hops must be 1.." + std::to_string(routable / 4 - 1));
+  if (!(cfg.rate > 0.0 && cfg.rate <= 1.0)) throw ConfigError("--rate must be in (0, 1]");
   shape_ = std::make_unique<Shape>(cfg.rate, cfg.cycles);
   colors_used_ = 4 * (D + 1);
   // Direction d (E, W, S, N) and phase k use colour d*(D+1)+k. Along the direction of travel, a segment starts
