@@ -4,7 +4,6 @@
 #include <chrono>
 #include <atomic>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <queue>
@@ -95,7 +94,7 @@ struct Fabric::Impl {
   struct Band {
     std::size_t eval_begin = 0, eval_end = 0, inject_begin = 0, inject_end = 0;
     int free_lo = 0, free_hi = 0;
-    int pe_lo = 0, pe_hi = 0;  // rows of the band and of the boundary rows it injects at
+    int pe_lo = 0;  // first PE of the rows it injects at; its agents' range starts here (rounded down to 64)
   };
 
   // Host threads for the router phase: band 0 runs on the calling thread, band i on worker i-1. Workers spin
@@ -583,7 +582,6 @@ void Fabric::Impl::plan_bands(const Fabric& f, int threads) {
     band.inject_begin = first_at_or_after(inj_lo);
     band.inject_end = first_at_or_after(inj_hi);
     band.pe_lo = inj_lo * width;
-    band.pe_hi = inj_hi * width;
     band.free_lo = (b == 0 ? 0 : lo + 1) * width;           // rows next to a boundary keep their frees
     band.free_hi = (b == nb - 1 ? height : hi - 1) * width;
   }
