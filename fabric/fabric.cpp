@@ -856,8 +856,7 @@ void Fabric::step_cycle() {
 
   // 16-bit ready times of buffered wavelets and push stamps of output-queue words stay exact (hw::Router::Entry,
   // hw::WaveletQueue).
-  static_assert(Router::kReadyWindow == hw::WaveletQueue::kStampWindow);
-  if (now - m.ready_base >= Router::kReadyWindow) {
+  if (now - m.ready_base >= hw::kShortCycleWindow) {
     for (auto& r : routers_) r.refresh_ready(m.ready_base, now);
     for (auto& q : queues_)
       if (q) q->refresh_stamps(m.ready_base, now, arch_.router.ramp_latency);

@@ -12,11 +12,10 @@ namespace wafersim::hw {
 
 // Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset), 68 bytes. Each word
 // keeps the low 16 bits of the cycle it was pushed (the router takes an output-queue word only after it crossed
-// the ramp); the fabric calls refresh_stamps() at least every kStampWindow cycles, which keeps that exact.
+// the ramp); the fabric calls refresh_stamps() at least every kShortCycleWindow cycles, which keeps that exact.
 class WaveletQueue {
  public:
   static constexpr int kMaxDepth = 8;
-  static constexpr Cycle kStampWindow = 1u << 13;
   WaveletQueue() = default;
   explicit WaveletQueue(int capacity) : capacity_(static_cast<std::uint8_t>(capacity)) {}
 
@@ -53,7 +52,7 @@ class WaveletQueue {
     const Cycle from = base >= 2048 ? base - 2048 : 0;
     for (int k = 0, i = head_; k < size_; ++k, i = (i + 1) % kMaxDepth) {
       Slot& s = slots_[i];
-      if (!(s.flags & kCrossed) && from + std::uint16_t(s.stamp - std::uint16_t(from)) + ramp <= now) s.flags |= kCrossed;
+      if (!(s.flags & kCrossed) && unwrap_short_cycle(from, s.stamp) + ramp <= now) s.flags |= kCrossed;
     }
   }
 

@@ -33,7 +33,7 @@ void Router::refresh_ready(Cycle base, Cycle now) {
   for (ColorState& cs : colors_) {
     for (int k = 0, i = cs.head; k < cs.size; ++k, i = i + 1 == depth_ ? 0 : i + 1) {
       Entry& e = entry(cs, i);
-      if (base + std::uint16_t(e.ready - std::uint16_t(base)) <= now) e.ready = static_cast<std::uint16_t>(now);
+      if (unwrap_short_cycle(base, e.ready) <= now) e.ready = static_cast<std::uint16_t>(now);
     }
   }
 }

@@ -24,15 +24,14 @@ class alignas(64) Router {
 
   // One buffered wavelet (8 bytes; the colour is its ColorState's). `pending` holds the outputs still to serve,
   // resolved at the head. `ready` is the low 16 bits of the earliest cycle it may leave this router: the fabric
-  // calls refresh_ready() at least every kReadyWindow cycles, so a ready time is never more than 2^15 cycles
-  // from the cycle it is compared with and the 16-bit comparison is exact.
+  // calls refresh_ready() at least every kShortCycleWindow cycles (hw/wavelet.hpp), so the 16-bit comparison is
+  // exact.
   struct Entry {
     std::uint32_t payload = 0;
     std::uint16_t ready = 0;
     bool control = false;
     std::uint8_t pending = kUnresolved;
   };
-  static constexpr Cycle kReadyWindow = 1u << 13;
   static constexpr int kInlineDepth = 3;
   static bool waiting(const Entry& e, Cycle now) { return std::int16_t(std::uint16_t(e.ready - std::uint16_t(now))) > 0; }
   static Cycle ready_cycle(const Entry& e, Cycle now) {  // exact within the window

@@ -11,6 +11,15 @@ namespace wafersim::hw {
 using Cycle = std::uint64_t;
 constexpr Cycle kNever = ~Cycle{0};
 
+// Hot per-wavelet state keeps only the low 16 bits of a cycle (hw::Router::Entry ready times, hw::WaveletQueue push
+// stamps). The fabric refreshes such times at least every kShortCycleWindow cycles, so a stored time is never more
+// than 2^15 cycles from the cycle it is compared with.
+constexpr Cycle kShortCycleWindow = Cycle{1} << 13;
+// The first cycle at or after `base` whose low 16 bits are `low`.
+constexpr Cycle unwrap_short_cycle(Cycle base, std::uint16_t low) {
+  return base + std::uint16_t(low - std::uint16_t(base));
+}
+
 using Color = std::uint8_t;
 constexpr Color kNullColor = 31;  // "no colour" in control payloads
 constexpr int kMaxColors = 32;    // 5-bit colour field; only the routable ones (config) carry traffic
