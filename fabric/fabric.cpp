@@ -344,6 +344,8 @@ Fabric::Fabric(const hw::ArchParams& arch, int width, int height, DataMode mode)
   impl_->due_bits.assign((n + 63) / 64, 0);
   impl_->due_words.assign((n + 4095) / 4096, 0);
   impl_->agent_shared.assign(n, 0);
+  static_assert(int(Dir::North) == 0 && int(Dir::South) == 1 && int(Dir::East) == 2 && int(Dir::West) == 3);
+  impl_->neighbour_offset = {-width, width, 1, -1, 0};
 }
 
 Fabric::~Fabric() = default;
@@ -848,8 +850,6 @@ void Fabric::step_cycle() {
   const Cycle now = now_;
   m.cycle_now = now;
   m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
-  m.neighbour_offset = {-width_, width_, 1, -1, 0};
-  static_assert(int(Dir::North) == 0 && int(Dir::South) == 1 && int(Dir::East) == 2 && int(Dir::West) == 3);
   m.router_ready = arch_.router.router_latency;
   m.ramp = arch_.router.ramp_latency;
   bool progress = false;
