@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <queue>
 #include <sstream>
 #include <thread>
@@ -72,19 +73,24 @@ struct Fabric::Impl {
     std::vector<Wake> schedules;      // agent phase: next steps the agents stepped by this lane asked for
     std::uint64_t steps = 0;          // agent phase: agents stepped
     bool queue_events = false;        // agent phase: an agent pushed or popped a queue word
+    std::uint64_t delivered = 0;      // cycle blocks: RAMP deliveries that reached their input queues
+    bool any_free = false;            // cycle blocks: some wavelet left its router for good
+    Cycle now = 0;                    // the cycle this lane simulates
 
-    void reset() {  // keeps the vectors' capacity
+    void reset(Cycle cycle) {  // keeps the vectors' capacity
+      now = cycle;
       frees.clear();
       late_frees.clear();
       control_frees.clear();
       deliveries.clear();
       wakes.clear();  // `activated` is emptied by collect_active
       trace.clear();
-      hops = stalls = injections = filtered = evaluated = steps = 0;
+      schedules.clear();
+      hops = stalls = injections = filtered = evaluated = steps = delivered = 0;
       color_hops.fill(0);
       color_stalls.fill(0);
       earliest_ready = kNever;
-      any_ready = progress = queue_events = false;
+      any_ready = progress = queue_events = any_free = false;
       free_head = 0;
     }
   };
@@ -270,6 +276,42 @@ struct Fabric::Impl {
   }
   Cycle ready_base = 0;            // cycle of the last hw::Router::refresh_ready
 
+  // Cycle blocks (Fabric::step_block): cycles t0 .. t0+k-1 in one upward sweep over the rows, cycle j two rows
+  // behind cycle j-1. A row's stages in cycle j: inject (collects its active routers and takes output-queue words;
+  // before any neighbour sends into it), evaluate, finish (release the slots freed in cycle j, move switches, RAMP
+  // deliveries, agents). Finishing row r needs rows r-1..r+1 evaluated; injecting or evaluating row r in cycle j+1
+  // needs rows r-1..r+1 finished in cycle j: with the 2-row lag every stage finds its inputs ready, and the result
+  // is that of k single cycles (only isolated agents, which touch their own PE, may run out of cycle order).
+  struct RowRange {
+    int lo = 0, hi = -1;  // inclusive
+    bool has(int r) const { return r >= lo && r <= hi; }
+  };
+  // The part of a block one host thread sweeps: per cycle j, the rows it injects, evaluates and finishes.
+  struct Region {
+    int lane = 0;
+    std::vector<RowRange> inject, eval, finish;
+  };
+  int block_k = 0;
+  Cycle block_t0 = 0;
+  std::vector<std::vector<Lane>> block_lanes;                   // [j][lane], lanes in PE order as for `lanes`
+  std::vector<Region> block_regions;                            // bands, then the boundaries between them
+  std::vector<std::vector<int>> row_active;                     // per row: routers evaluated in its current cycle
+  std::vector<std::vector<Free>> row_frees, row_control_frees;  // per row: slots freed in its current cycle
+  std::vector<std::vector<std::vector<Delivery>>> row_deliveries;  // [j][row]: sent to the RAMP in cycle j
+  std::vector<std::pair<std::size_t, std::size_t>> block_due;   // [j < ramp]: deliveries[] arriving in cycle j
+  std::vector<std::vector<std::uint64_t>> block_due_bits;       // [j]: agents due, row_words words per row
+  int row_words = 0;
+  void mark_block_due(int width, int j, int pe) {
+    const int y = pe / width, x = pe - y * width;
+    block_due_bits[j][std::size_t(y) * row_words + (x >> 6)] |= std::uint64_t(1) << (x & 63);
+  }
+  int block_length(const Fabric& f, Cycle t, Cycle last) const;
+  void plan_block(const Fabric& f, int threads);
+  void block_region(Fabric& f, const Region& reg);
+  void block_inject(Fabric& f, Lane& lane, int j, int row);
+  void block_evaluate(Fabric& f, Lane& lane, int j, int row);
+  void block_finish(Fabric& f, Lane& lane, int j, int row);
+
   // Routers activated for the next cycle: by agents and the host (next_active) and by the router phase (lanes).
   std::size_t pending_activations() const {
     std::size_t n = next_active.size();
@@ -278,11 +320,11 @@ struct Fabric::Impl {
   }
   void collect_active();
   // The wavelet reaches its input queue; true if it wakes the PE's agent (next_wake set to this cycle).
-  bool deliver(Fabric& f, const Delivery& d) {
+  bool deliver(Fabric& f, const Delivery& d, Cycle now) {
     hw::PeQueues& q = *f.queues_[d.pe];
     q.deliver(d.w);
-    if (!f.agents_[d.pe] || next_wake[d.pe] <= cycle_now) return false;
-    next_wake[d.pe] = cycle_now;
+    if (!f.agents_[d.pe] || next_wake[d.pe] <= now) return false;
+    next_wake[d.pe] = now;
     return true;
   }
   template <class Schedule>
@@ -308,6 +350,25 @@ struct Fabric::Impl {
       }
     }
     return true;
+  }
+  // The colour states of the wavelets buffered at a router evaluated a little later.
+  static void prefetch_colors(const Router& r) {
+    for (std::uint32_t b = r.buffered_colors(); b; b &= b - 1)
+      __builtin_prefetch(&r.state_at(r.slot_of(static_cast<Color>(__builtin_ctz(b)))));
+  }
+  // Injections list[i..end) come next: the queues of the routers a few ahead, their head word, then the state of
+  // that word's colour.
+  static void prefetch_injection(const Fabric& f, const int* list, std::size_t i, std::size_t end) {
+    if (i + 6 < end) __builtin_prefetch(f.queues_[list[i + 6]].get());
+    if (i + 3 < end)
+      if (const hw::PeQueues* qa = f.queues_[list[i + 3]].get(); qa && qa->output_nonempty_mask())
+        __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
+    if (i + 1 < end)
+      if (const hw::PeQueues* qa = f.queues_[list[i + 1]].get(); qa && qa->output_nonempty_mask()) {
+        const Router& ri = f.routers_[list[i + 1]];
+        const int s = ri.slot_of(qa->oq(__builtin_ctz(qa->output_nonempty_mask())).front().color);
+        if (s >= 0) __builtin_prefetch(&ri.state_at(s));
+      }
   }
   // Agents are scattered over the heap: fetched a few steps ahead.
   void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
@@ -447,7 +508,7 @@ hw::PeQueues& Fabric::queues(int x, int y) {
   auto& q = queues_[index(x, y)];
   if (!q) {
     q = std::make_unique<hw::PeQueues>(index(x, y), arch_.queues.input_depths, arch_.queues.output_depths,
-                                       static_cast<hw::QueueListener*>(this), &now_);
+                                       static_cast<hw::QueueListener*>(this));
     for (int i = 0; i < q->num_input_queues(); ++i) impl_->iq_room[index(x, y)][i] = std::uint8_t(q->iq(i).capacity());
   }
   return *q;
@@ -485,6 +546,7 @@ void Fabric::on_input_popped(int pe, int q) {
   ++impl_->iq_room[pe][q];
   on_output_pushed(pe);
 }
+Cycle Fabric::queue_clock() const { return Impl::tls_lane ? Impl::tls_lane->now : now_; }
 void Fabric::on_output_pushed(int pe) {
   if (Impl::Lane* lane = Impl::tls_lane) {  // an isolated agent stepping on a host thread
     impl_->activate(pe, lane->activated);
@@ -633,25 +695,12 @@ void Fabric::Impl::sweep(Fabric& f, int li) {
     // cover a memory access when a router takes little work, as in a broadcast), and the queues of the routers
     // the injection cursor (a row ahead) reaches a little later.
     if (ai + 16 < end) __builtin_prefetch(&routers[act[ai + 16]]);
-    if (ai + 8 < end) {
-      const Router& ra = routers[act[ai + 8]];
-      for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1)
-        __builtin_prefetch(&ra.state_at(ra.slot_of(static_cast<Color>(__builtin_ctz(b)))));
-    }
+    if (ai + 8 < end) prefetch_colors(routers[act[ai + 8]]);
     // South neighbours are checked for room a row before their own evaluation. (Fetching the neighbours' colour
     // states as well cost more than it saved: slower at 64x64 and for broadcasts, 3% faster at 256x256 uniform.)
     if (std::size_t(pe + width + 16) < n_routers) __builtin_prefetch(&routers[pe + width + 16]);
-    // The injection cursor runs a row ahead: its queues, their head word, then the state of that word's colour.
-    if (inj + 6 < inj_end) __builtin_prefetch(f.queues_[act[inj + 6]].get());
-    if (inj + 3 < inj_end)
-      if (const hw::PeQueues* qa = f.queues_[act[inj + 3]].get(); qa && qa->output_nonempty_mask())
-        __builtin_prefetch(&qa->oq(__builtin_ctz(qa->output_nonempty_mask())));
-    if (inj + 1 < inj_end)
-      if (const hw::PeQueues* qa = f.queues_[act[inj + 1]].get(); qa && qa->output_nonempty_mask()) {
-        const Router& ri = routers[act[inj + 1]];
-        const int s = ri.slot_of(qa->oq(__builtin_ctz(qa->output_nonempty_mask())).front().color);
-        if (s >= 0) __builtin_prefetch(&ri.state_at(s));
-      }
+    // The injection cursor runs a row ahead.
+    if (inj < inj_end) prefetch_injection(f, act, inj, inj_end);
     // Output-queue injections of every router a neighbour of this one could send into, before that send.
     for (; inj < inj_end && act[inj] <= pe + width; ++inj) inject(f, lane, act[inj]);
     // Deferred frees of data wavelets: a router more than one row behind is never touched again this cycle, so
@@ -693,7 +742,7 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
         const hw::PeQueues& qn = *f.queues_[d[8].pe];
         if (const int iq = qn.input_queue_of(d[8].w.color); iq != hw::kUnbound) __builtin_prefetch(&qn.iq(iq));
       }
-      if (deliver(f, *d)) bits |= std::uint64_t(1) << (d->pe - base);
+      if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
     }
     for (; bits; bits &= bits - 1) {
       const int pe = base + __builtin_ctzll(bits);
@@ -708,12 +757,201 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
   return steps;
 }
 
+// How many cycles from t (at most up to `last`) the next step may simulate as one block: only as many as
+// step_cycle() would simulate one after the other anyway, which is certain for a cycle with an agent wake-up or a
+// RAMP delivery due (next_event() stops there, stuck() sees progress); only on a busy, dense mesh (t is the next
+// cycle, many routers active) whose agents are all isolated and nobody observes the links cycle by cycle.
+int Fabric::Impl::block_length(const Fabric& f, Cycle t, Cycle last) const {
+  const Cycle k = std::min<Cycle>(Cycle(f.arch_.simulation.cycle_block), last - t + 1);
+  if (k < 2 || t != horizon || shared_agents > 0 || observer) return 1;
+  if (pending_activations() * 16 <= in_active.size()) return 1;
+  std::size_t d = delivery_head;
+  Cycle n = 1;
+  for (; n < k; ++n) {
+    while (d < deliveries.size() && deliveries[d].at < t + n) ++d;
+    const bool delivery = d < deliveries.size() && deliveries[d].at == t + n;
+    const bool wake = !wheel[(t + n) % kWheel].empty() || (!far_wakes.empty() && far_wakes.top().at == t + n);
+    if (!delivery && !wake) break;
+  }
+  return int(n);
+}
+
+// Bands of whole rows (at least 4k+4 high, so the boundary regions stay apart), as many as there are threads.
+// Band b sweeps its rows but leaves, in cycle j, 2j+1 rows on each side of a split s to the boundary region of s
+// (evaluated rows s-1-2j .. s+2j), which runs once both bands are done.
+void Fabric::Impl::plan_block(const Fabric& f, int threads) {
+  const int H = f.height_, k = block_k, min_rows = 4 * k + 4;
+  threads = std::max(1, std::min(threads, H / min_rows));
+  if (band_share.size() != std::size_t(threads)) band_share.assign(threads, 1.0 / threads);
+  std::vector<int> splits;
+  double cumulative = 0;
+  for (int i = 1; i < threads; ++i) {
+    cumulative += band_share[i - 1];
+    const int s = std::max(int(double(H) * cumulative), (splits.empty() ? 0 : splits.back()) + min_rows);
+    if (s > H - min_rows) break;
+    splits.push_back(s);
+  }
+  const int nb = int(splits.size()) + 1;
+  block_regions.assign(2 * nb - 1, Region{});
+  const auto clip = [H](int lo, int hi) { return RowRange{std::max(lo, 0), std::min(hi, H - 1)}; };
+  for (int b = 0; b < nb; ++b) {
+    Region& reg = block_regions[b];
+    reg.lane = 2 * b;
+    for (int j = 0; j < k; ++j) {
+      const bool below = b > 0, above = b < nb - 1;
+      const int s0 = below ? splits[b - 1] : 0, s1 = above ? splits[b] : H;
+      reg.inject.push_back(clip(below ? s0 + 2 * j : 0, above ? s1 - 1 - 2 * j : H - 1));
+      reg.eval.push_back(clip(below ? s0 + 1 + 2 * j : 0, above ? s1 - 2 - 2 * j : H - 1));
+      reg.finish.push_back(clip(below ? s0 + 2 + 2 * j : 0, above ? s1 - 3 - 2 * j : H - 1));
+    }
+  }
+  for (int i = 0; i + 1 < nb; ++i) {
+    Region& reg = block_regions[nb + i];
+    reg.lane = 2 * i + 1;
+    const int s = splits[i];
+    for (int j = 0; j < k; ++j) {
+      reg.inject.push_back(clip(s - 2 * j, s + 2 * j - 1));
+      reg.eval.push_back(clip(s - 1 - 2 * j, s + 2 * j));
+      reg.finish.push_back(clip(s - 2 - 2 * j, s + 1 + 2 * j));
+    }
+  }
+}
+
+// Streams a region upward: at step R, cycle j works on row R-2j (inject the row above it, evaluate it, finish the
+// row below it), cycles in order.
+void Fabric::Impl::block_region(Fabric& f, const Region& reg) {
+  int r_lo = std::numeric_limits<int>::max(), r_hi = std::numeric_limits<int>::min();
+  for (int j = 0; j < block_k; ++j) {
+    for (const auto& [rr, shift] : {std::pair{reg.inject[j], -1}, std::pair{reg.eval[j], 0}, std::pair{reg.finish[j], 1}}) {
+      if (rr.lo > rr.hi) continue;
+      r_lo = std::min(r_lo, rr.lo + shift + 2 * j);
+      r_hi = std::max(r_hi, rr.hi + shift + 2 * j);
+    }
+  }
+  for (int R = r_lo; R <= r_hi; ++R) {
+    for (int j = 0; j < block_k; ++j) {
+      Lane& lane = block_lanes[j][reg.lane];
+      const int row = R - 2 * j;
+      if (reg.inject[j].has(row + 1)) block_inject(f, lane, j, row + 1);
+      if (reg.eval[j].has(row)) block_evaluate(f, lane, j, row);
+      if (reg.finish[j].has(row - 1)) block_finish(f, lane, j, row - 1);
+    }
+  }
+}
+
+// The row's routers activated for this cycle (in PE order; their flags are cleared, so activations from here on
+// are for the next cycle), then their output-queue injections.
+void Fabric::Impl::block_inject(Fabric& f, Lane& lane, int j, int row) {
+  const int width = f.width_;
+  std::vector<int>& list = row_active[row];
+  list.clear();
+  std::uint8_t* flags = in_active.data();
+  int i = row * width;
+  const int end = i + width;
+  for (; i + 8 <= end; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, flags + i, 8);
+    if (!word) continue;
+    std::memset(flags + i, 0, 8);
+    for (; word; word &= word - 1) list.push_back(i + (__builtin_ctzll(word) >> 3));
+  }
+  for (; i < end; ++i)
+    if (flags[i]) {
+      flags[i] = 0;
+      list.push_back(i);
+    }
+  const int* act = list.data();
+  for (std::size_t a = 0, n = list.size(); a < n; ++a) {
+    prefetch_injection(f, act, a, n);
+    inject(f, lane, act[a]);
+  }
+  for (int pe : lane.wakes) {
+    if (next_wake[pe] <= lane.now) continue;  // due already
+    next_wake[pe] = lane.now;
+    mark_block_due(width, j, pe);
+  }
+  lane.wakes.clear();
+}
+
+void Fabric::Impl::block_evaluate(Fabric& f, Lane& lane, int j, int row) {
+  const Router* routers = f.routers_.data();
+  const std::vector<int>& list = row_active[row];
+  const int* act = list.data();
+  for (std::size_t a = 0, n = list.size(); a < n; ++a) {
+    if (a + 16 < n) __builtin_prefetch(&routers[act[a + 16]]);
+    if (a + 8 < n) prefetch_colors(routers[act[a + 8]]);
+    evaluate(f, lane, act[a]);
+  }
+  lane.evaluated += list.size();
+  // The row's frees and RAMP sends of this cycle, kept per row (the lists taken over are empty).
+  std::swap(lane.frees, row_frees[row]);
+  std::swap(lane.control_frees, row_control_frees[row]);
+  std::swap(lane.deliveries, row_deliveries[j][row]);
+}
+
+// Rows row-1..row+1 are evaluated: the row's slots freed this cycle are released and its switches move, then the
+// wavelets arriving over the RAMP enter the input queues and the due agents step (as in agent_pass).
+void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
+  const Cycle now = lane.now;
+  const int width = f.width_;
+  std::vector<Free>& frees = row_frees[row];
+  std::vector<Free>& control = row_control_frees[row];
+  if (!frees.empty() || !control.empty()) lane.any_free = true;
+  for (const Free& fr : frees) release(f, fr);
+  frees.clear();
+  for (const Free& fr : control) {
+    Router& r = f.routers_[fr.pe];
+    Router::ColorState& cs = *r.state(fr.c);
+    const Wavelet w = cs.wavelet(r.front(cs));
+    r.pop_front(cs);
+    if (w.control && r.apply_control(cs, w.payload) && f.agents_[fr.pe]) f.agents_[fr.pe]->on_teardown(fr.c, now);
+  }
+  control.clear();
+
+  const int lo = row * width, hi = lo + width;
+  const Delivery *d, *d_end;
+  if (j >= int(ramp)) {
+    const std::vector<Delivery>& v = row_deliveries[j - ramp][row];
+    d = v.data();
+    d_end = d + v.size();
+  } else {
+    d = deliveries.data() + block_due[j].first;
+    d_end = deliveries.data() + block_due[j].second;
+    d = std::lower_bound(d, d_end, lo, [](const Delivery& x, int pe) { return x.pe < pe; });
+    d_end = std::lower_bound(d, d_end, hi, [](const Delivery& x, int pe) { return x.pe < pe; });
+  }
+  lane.delivered += std::uint64_t(d_end - d);
+  const Cycle block_end = block_t0 + Cycle(block_k);
+  const auto schedule = [&](int p, Cycle at) {
+    if (at < block_end) mark_block_due(width, int(at - block_t0), p);
+    else lane.schedules.push_back({at, p});
+  };
+  const LaneScope scope(&lane);
+  std::uint64_t* words = block_due_bits[j].data() + std::size_t(row) * row_words;
+  for (int w = 0; w < row_words; ++w) {
+    const int base = lo + 64 * w;
+    std::uint64_t bits = words[w];
+    words[w] = 0;
+    for (; d != d_end && d->pe < base + 64; ++d)
+      if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
+    for (; bits; bits &= bits - 1) {
+      const int pe = base + __builtin_ctzll(bits);
+      if (const std::uint64_t rest = bits & (bits - 1)) {
+        const int nxt = base + __builtin_ctzll(rest);
+        __builtin_prefetch(f.agents_[nxt]);
+        __builtin_prefetch(f.queues_[nxt].get());
+      }
+      lane.steps += step_agent(f, pe, now, schedule);
+    }
+  }
+}
+
 // One wavelet from the PE's output queues onto its router (round robin over the non-empty queues).
 void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
   hw::PeQueues* q = f.queues_[pe].get();
   if (!q || !q->output_nonempty_mask()) return;
   Router& r = f.routers_[pe];
-  const Cycle now = cycle_now;
+  const Cycle now = lane.now;
   const std::uint32_t mask = q->output_nonempty_mask();
   const std::uint32_t after = mask & ~((2u << r.oq_rr) - 1u);
   for (std::uint32_t set : {after, mask & ~after}) {
@@ -746,7 +984,7 @@ void Fabric::Impl::inject(Fabric& f, Lane& lane, int pe) {
 
 // Every output port of the router serves one ready colour (round robin between the colours requesting it).
 void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
-  const Cycle now = cycle_now;
+  const Cycle now = lane.now;
   Router* const routers = f.routers_.data();
   Router& r = routers[pe];
   const bool is_traced = observer && traced[pe];
@@ -884,7 +1122,7 @@ void Fabric::step_cycle() {
   }
   m.plan_bands(*this, threads);
   const int n_bands = int(m.bands.size());
-  for (int li = 0; li < 2 * n_bands - 1; ++li) m.lanes[li].reset();
+  for (int li = 0; li < 2 * n_bands - 1; ++li) m.lanes[li].reset(now);
   if (n_bands > 1) {
     if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
     m.pool->run([&](int band) {
@@ -946,7 +1184,7 @@ void Fabric::step_cycle() {
     m.delivery_wakes.clear();
     for (std::size_t i = 0; i < m.due_deliveries; ++i) {
       const Impl::Delivery& d = m.deliveries[m.due_begin + i];
-      if (m.deliver(*this, d)) m.delivery_wakes.push_back(d.pe);
+      if (m.deliver(*this, d, now)) m.delivery_wakes.push_back(d.pe);
     }
   }
   m.inject_wakes.clear();
@@ -1001,7 +1239,6 @@ void Fabric::step_cycle() {
       for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.release(*this, lane.frees[i]);
       for (const auto& fr : lane.late_frees) m.release(*this, fr);
       const Impl::LaneScope scope(&lane);
-      lane.schedules.clear();
       lane.steps = m.agent_pass(*this, chunk_lo(t), chunk_lo(t + 1),
                                 [&](int p, Cycle at) { lane.schedules.push_back({at, p}); });
     });
@@ -1056,6 +1293,148 @@ void Fabric::step_cycle() {
   }
 }
 
+// Cycles now_ .. now_+k-1 in one sweep (see Impl::Region): the outcome, statistics included, is that of k calls of
+// step_cycle(). Only the order of work differs: the rows' state stays in the host's caches from one cycle to the next.
+void Fabric::step_block(int k) {
+  Impl& m = *impl_;
+  const Cycle t0 = now_;
+  const int H = height_;
+  m.cycle_now = t0;
+  m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
+  m.router_ready = arch_.router.router_latency;
+  m.ramp = arch_.router.ramp_latency;
+  m.block_t0 = t0;
+  m.block_k = k;
+  if (t0 + Cycle(k) - 1 - m.ready_base >= hw::kShortCycleWindow) {  // early is exact too
+    for (auto& r : routers_) r.refresh_ready(m.ready_base, t0);
+    for (auto& q : queues_)
+      if (q) q->refresh_stamps(m.ready_base, t0, arch_.router.ramp_latency);
+    m.ready_base = t0;
+  }
+  int threads = 1;
+  if (m.pending_activations() >= arch_.simulation.parallel_min_routers)
+    threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
+                                                : int(std::max(1u, std::thread::hardware_concurrency()));
+  // Activations are read from the flags row by row: the lists are not needed.
+  m.next_active.clear();
+  for (Impl::Lane& lane : m.lanes) lane.activated.clear();
+
+  // Per-row and per-cycle storage.
+  if (m.row_active.size() != std::size_t(H)) {
+    m.row_active.assign(H, {});
+    m.row_frees.assign(H, {});
+    m.row_control_frees.assign(H, {});
+    m.row_words = (width_ + 63) / 64;
+  }
+  if (m.row_deliveries.size() < std::size_t(k)) m.row_deliveries.resize(k, std::vector<std::vector<Impl::Delivery>>(H));
+  if (m.block_due_bits.size() < std::size_t(k))
+    m.block_due_bits.resize(k, std::vector<std::uint64_t>(std::size_t(H) * m.row_words, 0));
+  m.plan_block(*this, threads);
+  const int n_regions = int(m.block_regions.size()), n_bands = (n_regions + 1) / 2;
+  if (m.block_lanes.size() < std::size_t(k)) m.block_lanes.resize(k);
+  for (int j = 0; j < k; ++j) {
+    if (m.block_lanes[j].size() < std::size_t(n_regions)) m.block_lanes[j].resize(n_regions);
+    for (int li = 0; li < n_regions; ++li) m.block_lanes[j][li].reset(t0 + Cycle(j));
+  }
+
+  // Agents due in the block's cycles (from the wheel), and the RAMP deliveries already listed for them.
+  m.horizon = t0;
+  while (!m.far_wakes.empty() && m.far_wakes.top().at < t0 + Impl::kWheel) {
+    const Impl::Wake wk = m.far_wakes.top();
+    m.far_wakes.pop();
+    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
+    ++m.wheel_entries;
+  }
+  for (int j = 0; j < k; ++j) {
+    std::vector<int>& due = m.wheel[(t0 + Cycle(j)) % Impl::kWheel];
+    for (int pe : due)
+      if (m.next_wake[pe] == t0 + Cycle(j)) m.mark_block_due(width_, j, pe);
+    m.wheel_entries -= due.size();
+    due.clear();
+  }
+  m.block_due.assign(std::min<std::size_t>(k, m.ramp), {0, 0});
+  for (std::size_t j = 0; j < m.block_due.size(); ++j) {
+    m.block_due[j].first = m.delivery_head;
+    while (m.delivery_head < m.deliveries.size() && m.deliveries[m.delivery_head].at <= t0 + Cycle(j)) ++m.delivery_head;
+    m.block_due[j].second = m.delivery_head;
+  }
+
+  // The bands, then the boundaries between them.
+  if (n_bands > 1) {
+    if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
+    m.pool->run([&](int b) {
+      if (b < n_bands) m.block_region(*this, m.block_regions[b]);
+    });
+    if (n_bands > 2) {
+      m.pool->run([&](int b) {
+        if (b < n_bands - 1) m.block_region(*this, m.block_regions[n_bands + b]);
+      });
+    } else {
+      m.block_region(*this, m.block_regions[n_bands]);
+    }
+  } else {
+    m.block_region(*this, m.block_regions[0]);
+  }
+
+  // Merge, cycle by cycle and in PE order.
+  Cycle last_progress = kNever;
+  bool any_ready = false;
+  Cycle earliest_ready = kNever;
+  m.horizon = t0 + Cycle(k);
+  for (int j = 0; j < k; ++j) {
+    bool progress = false;
+    for (int li = 0; li < n_regions; ++li) {
+      Impl::Lane& lane = m.block_lanes[j][li];
+      stats_.router_cycles += lane.evaluated;
+      stats_.wavelet_hops += lane.hops;
+      stats_.stall_cycles += lane.stalls;
+      stats_.ramp_injections += lane.injections;
+      stats_.ramp_deliveries += lane.delivered;
+      stats_.filtered += lane.filtered;
+      stats_.agent_steps += lane.steps;
+      for (int c = 0; c < hw::kMaxColors; ++c) {
+        stats_.color_hops[c] += lane.color_hops[c];
+        stats_.color_stalls[c] += lane.color_stalls[c];
+      }
+      progress |= lane.progress || lane.any_free || lane.delivered > 0 || lane.steps > 0;
+      if (j == k - 1) {
+        any_ready |= lane.any_ready || lane.any_free || lane.queue_events;
+        earliest_ready = std::min(earliest_ready, lane.earliest_ready);
+      }
+      for (const auto& w : lane.schedules) m.schedule(w.pe, w.at);
+      lane.activated.clear();
+    }
+    if (progress) last_progress = t0 + Cycle(j);
+    // RAMP sends that arrive after the block join the list (cycle, then PE order); the others were delivered.
+    const bool after = Cycle(j) + m.ramp >= Cycle(k);
+    for (int row = 0; row < H; ++row) {
+      std::vector<Impl::Delivery>& v = m.row_deliveries[j][row];
+      if (after) m.deliveries.insert(m.deliveries.end(), v.begin(), v.end());
+      v.clear();
+    }
+  }
+  if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
+    m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));
+    m.delivery_head = 0;
+  }
+  // Routers activated for the cycle after the block, back into the list the next step starts from.
+  for (int pe = 0; pe < num_pes(); ++pe)
+    if (m.in_active[pe]) m.next_active.push_back(pe);
+  if (m.pool) {
+    const std::vector<double> busy = m.pool->take_busy();
+    if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) m.adapt_band_shares(busy);
+  }
+  now_ = t0 + Cycle(k) - 1;
+  stats_.block_cycles += Cycle(k);
+  m.any_ready = any_ready;
+  m.earliest_ready = earliest_ready;
+  m.frozen = last_progress != now_;
+  if (last_progress != kNever) {
+    m.last_progress = last_progress;
+    stats_.cycles = last_progress + 1;
+  }
+}
+
 void Fabric::prepare() {
   if (!impl_->validated) {
     validate_routes();
@@ -1097,7 +1476,8 @@ void Fabric::run_until(Cycle until) {
     if (stuck(t)) throw DeadlockError(deadlock_report());
     if (t > until) return;
     now_ = t;
-    step_cycle();
+    if (const int k = impl_->block_length(*this, t, until); k > 1) step_block(k);
+    else step_cycle();
   }
 }
 
@@ -1110,7 +1490,8 @@ RunResult Fabric::run(Cycle max_cycles) {
     if (stuck(t)) throw DeadlockError(deadlock_report());
     if (t >= limit) return {stats_.cycles, false};
     now_ = t;
-    step_cycle();
+    if (const int k = impl_->block_length(*this, t, limit - 1); k > 1) step_block(k);
+    else step_cycle();
   }
   return {stats_.cycles, true};
 }

@@ -49,6 +49,7 @@ nlohmann::json stats_to_json(const Fabric& fabric, int top_links) {
   j["stall_cycles"] = s.stall_cycles;
   j["router_evaluations"] = s.router_cycles;
   j["agent_steps"] = s.agent_steps;
+  j["block_cycles"] = s.block_cycles;
   nlohmann::json colors = nlohmann::json::object();
   for (int c = 0; c < hw::kMaxColors; ++c)
     if (s.color_hops[c] || s.color_stalls[c])

@@ -23,6 +23,7 @@ struct Stats {
   std::uint64_t stall_cycles = 0;     // (colour, output) pairs in which a ready wavelet found no room
   std::uint64_t router_cycles = 0;    // router evaluations (cost of the simulation, not of the hardware)
   std::uint64_t agent_steps = 0;
+  std::uint64_t block_cycles = 0;     // cycles simulated in blocks (simulation.cycle_block; engine cost, like router_cycles)
   std::array<std::uint64_t, hw::kMaxColors> color_hops{};    // link traversals per colour
   std::array<std::uint64_t, hw::kMaxColors> color_stalls{};  // stall cycles per colour
 };

@@ -68,7 +68,14 @@ void Wafer::engine() {
         if (t > current_) wait(period_ * double(t - current_));
         current_ = t;
         if (tracer_) tracer_->begin_cycle(t);
-        fabric_.run_until(t);
+        // Untraced, the fabric may run a few cycles ahead of SystemC time (Fabric::step_block); time catches up
+        // at once, before anything else in the kernel runs.
+        const Cycle ahead = tracer_ ? 0 : Cycle(fabric_.arch().simulation.cycle_block) - 1;
+        fabric_.run_until(limit_ == hw::kNever ? t + ahead : std::min(t + ahead, limit_ - 1));
+        if (fabric_.now() > current_) {
+          wait(period_ * double(fabric_.now() - current_));
+          current_ = fabric_.now();
+        }
       }
     } catch (...) {
       error_ = std::current_exception();

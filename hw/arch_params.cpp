@@ -210,6 +210,9 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("simulation.huge_pages", [](ArchParams& a) -> int& { return a.simulation.huge_pages; }, 0,
                                1, "flag", "simulator",
                                "1: ask the kernel for 2 MiB pages for the simulator's large state (host speed only)"));
+    t.push_back(int_param<int>("simulation.cycle_block", [](ArchParams& a) -> int& { return a.simulation.cycle_block; }, 1,
+                               64, "cycles", "simulator",
+                               "a busy, dense mesh is swept once for this many cycles (host speed only; 1: cycle by cycle)"));
     return t;
   }();
   return table;

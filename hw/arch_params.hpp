@@ -76,6 +76,7 @@ struct SimulationParams {
   int host_threads = 0;                    // host threads for the router phase (0: all hardware threads)
   std::uint64_t parallel_min_routers = 1024;  // fewer active routers in a cycle: one thread
   int huge_pages = 1;                      // 1: back large state with 2 MiB pages (common/huge_pages.hpp)
+  int cycle_block = 4;                     // busy dense meshes: cycles simulated per sweep (1: one at a time)
 };
 
 struct ArchParams {

@@ -6,8 +6,8 @@
 namespace wafersim::hw {
 
 PeQueues::PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
-                   QueueListener* listener, const Cycle* clock)
-    : pe_index_(pe_index), listener_(listener), clock_(clock) {
+                   QueueListener* listener)
+    : pe_index_(pe_index), listener_(listener) {
   if (iq_depths.size() > std::size_t(kMaxQueues) || oq_depths.size() > std::size_t(kMaxQueues))
     throw std::out_of_range("at most " + std::to_string(kMaxQueues) + " input and output queues are supported");
   for (int d : iq_depths) iq_[num_iq_++] = WaveletQueue(d);

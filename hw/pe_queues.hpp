@@ -76,16 +76,18 @@ class QueueListener {
   virtual ~QueueListener() = default;
   virtual void on_input_popped(int pe_index, int q) = 0;  // room in IQ q: the router may deliver again
   virtual void on_output_pushed(int pe_index) = 0; // a wavelet waits in an OQ for the router
+  // The cycle the compute-engine side is at (output-queue words are stamped with it).
+  virtual Cycle queue_clock() const = 0;
 };
 
 constexpr int kUnbound = -1;
 
 class PeQueues {
  public:
-  // `clock` points at the current cycle (the fabric's), used to stamp words pushed into output queues: the
+  // Words pushed into output queues are stamped with the listener's queue_clock() (0 without a listener): the
   // router takes a word only after it has crossed the ramp.
   PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
-           QueueListener* listener, const Cycle* clock = nullptr);
+           QueueListener* listener);
 
   static constexpr int kMaxQueues = 8;
   int num_input_queues() const { return num_iq_; }
@@ -108,7 +110,7 @@ class PeQueues {
     return w;
   }
   void push_output(int q, const Wavelet& w) {
-    oq_[q].push(w, clock_ ? *clock_ : 0);
+    oq_[q].push(w, listener_ ? listener_->queue_clock() : 0);
     oq_nonempty_ |= 1u << q;
     if (listener_) listener_->on_output_pushed(pe_index_);
   }
@@ -138,7 +140,6 @@ class PeQueues {
   std::uint32_t iq_nonempty_ = 0, oq_nonempty_ = 0;
   int pe_index_;
   QueueListener* listener_;
-  const Cycle* clock_;
   std::array<std::int8_t, kMaxColors> color_to_iq_;
   std::uint8_t num_iq_ = 0, num_oq_ = 0;
   std::array<WaveletQueue, kMaxQueues> iq_, oq_;
