@@ -1073,7 +1073,7 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
       ++lane.hops;
       ++lane.color_hops[c];
     }
-    r.count_sent(cs, o);
+    r.count_sent(o);
     if (is_traced) lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
     lane.progress = true;
     e.pending &= ~(1u << o);

@@ -13,11 +13,9 @@ std::vector<LinkUse> busiest_links(const Fabric& fabric, int top) {
     for (int x = 0; x < fabric.width(); ++x) {
       const auto& r = fabric.router(x, y);
       std::array<LinkUse, hw::kNumPorts> per_port{};
+      for (int o = 0; o < hw::kNumPorts; ++o) per_port[o].wavelets = r.sent(o);
       for (const auto& cs : r.colors())
-        for (int o = 0; o < hw::kNumPorts; ++o) {
-          per_port[o].wavelets += r.sent(cs, o);
-          per_port[o].stall_cycles += r.stats(cs).stalls[o];
-        }
+        for (int o = 0; o < hw::kNumPorts; ++o) per_port[o].stall_cycles += r.stats(cs).stalls[o];
       for (int o = 0; o < hw::kNumPorts; ++o) {
         if (per_port[o].wavelets == 0 && per_port[o].stall_cycles == 0) continue;
         per_port[o].x = x;

@@ -1,5 +1,5 @@
-// Statistics of a fabric run: totals per run and per colour, and per-link/per-colour counters that live in the
-// routers (hw::Router::ColorState::sent/stalls) and are summarised on demand (busiest links).
+// Statistics of a fabric run: totals per run and per colour, and per-link counters that live in the routers
+// (hw::Router::sent per port, stalls per colour and port) and are summarised on demand (busiest links).
 #pragma once
 #include <array>
 #include <cstdint>

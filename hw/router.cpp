@@ -3,7 +3,7 @@
 namespace wafersim::hw {
 
 void Router::set_position(ColorState& cs, int p) {
-  const ColorConfig& cfg = cfg_[cs.slot];
+  const ColorConfig& cfg = cfg_[slot_of(cs)];
   cs.position = static_cast<std::uint8_t>(p);
   cs.cur_rx = cfg.rx_at(p);
   cs.cur_tx = cfg.tx_at(p);
@@ -13,18 +13,17 @@ void Router::set_color_config(Color c, const ColorConfig& cfg) {
   if (slot_[c] < 0) {
     slot_[c] = static_cast<std::int8_t>(colors_.size());
     colors_.emplace_back();
-    colors_.back().slot = static_cast<std::uint16_t>(colors_.size() - 1);
     hot_colors_ = colors_.data();
     cfg_.emplace_back();
     stats_.emplace_back();
   }
   ColorState& cs = colors_[slot_[c]];
-  cfg_[cs.slot] = cfg;
+  cfg_[slot_[c]] = cfg;
   cs.color = c;
   set_position(cs, cfg.initial_position);
   cs.teardown = cfg.teardown;
-  cs.filter_phase = 0;
-  cs.filter_counter = cfg.filter.init_counter;
+  stats_[slot_[c]].filter_phase = 0;
+  stats_[slot_[c]].filter_counter = cfg.filter.init_counter;
   cs.filtered = cfg.filter.kind != FilterKind::None;
 }
 
@@ -43,7 +42,7 @@ void Router::exit_teardown(Color c) {
 }
 
 bool Router::apply_control(ColorState& cs, std::uint32_t payload) {
-  const ColorConfig& cfg = cfg_[cs.slot];
+  const ColorConfig& cfg = cfg_[slot_of(cs)];
   switch (ControlPayload::decode(payload).cmd[0]) {
     case SwitchCmd::Nop:
       return false;
@@ -64,7 +63,7 @@ bool Router::apply_control(ColorState& cs, std::uint32_t payload) {
 std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payload) const {
   const SwitchCmd cmd = ControlPayload::decode(payload).cmd[0];
   bool pop = false;
-  switch (cfg_[cs.slot].pop_mode) {
+  switch (cfg_[slot_of(cs)].pop_mode) {
     case PopMode::NoPop: pop = false; break;
     case PopMode::AlwaysPop: pop = true; break;
     case PopMode::PopOnAdvance: pop = cmd == SwitchCmd::Advance; break;
@@ -74,7 +73,8 @@ std::uint32_t Router::forwarded_payload(const ColorState& cs, std::uint32_t payl
 }
 
 bool Router::filter_accepts_slow(ColorState& cs, const Wavelet& w) {
-  const FilterConfig& f = cfg_[cs.slot].filter;
+  const FilterConfig& f = cfg_[slot_of(cs)].filter;
+  ColorStats& st = stats_[slot_of(cs)];
   switch (f.kind) {
     case FilterKind::None:
       return true;
@@ -82,16 +82,16 @@ bool Router::filter_accepts_slow(ColorState& cs, const Wavelet& w) {
       return w.control || (w.index() >= f.min_index && w.index() <= f.max_index);
     case FilterKind::Counter:
     case FilterKind::SparseCounter: {
-      if (cs.filter_phase >= 2) return true;  // sparse counter disabled itself
-      const std::uint16_t before = cs.filter_counter;
+      if (st.filter_phase >= 2) return true;  // sparse counter disabled itself
+      const std::uint16_t before = st.filter_counter;
       const bool accept = w.control ? (!f.filter_control || before == f.max_counter) : before <= f.max_counter;
       if (w.control ? f.count_control : f.count_data) {
-        const std::uint16_t limit = (f.kind == FilterKind::SparseCounter && cs.filter_phase == 1) ? f.limit2 : f.limit1;
-        if (cs.filter_counter >= limit) {
-          cs.filter_counter = 0;
-          if (f.kind == FilterKind::SparseCounter) ++cs.filter_phase;
+        const std::uint16_t limit = (f.kind == FilterKind::SparseCounter && st.filter_phase == 1) ? f.limit2 : f.limit1;
+        if (st.filter_counter >= limit) {
+          st.filter_counter = 0;
+          if (f.kind == FilterKind::SparseCounter) ++st.filter_phase;
         } else {
-          ++cs.filter_counter;
+          ++st.filter_counter;
         }
       }
       return accept;

@@ -15,8 +15,8 @@
 
 namespace wafersim::hw {
 
-// The engine's per-router fields (round-robin pointers, colour slots, buffered mask, depth, colour states) share
-// the first cache line; configuration, statistics and ownership of the colour states follow.
+// The engine's per-router fields (round-robin pointers, colour slots, buffered mask, depth, send counters, colour
+// states) share the first cache line; configuration, statistics and ownership of the colour states follow.
 class alignas(64) Router {
  public:
   static constexpr int kMaxDepth = 8;
@@ -38,32 +38,30 @@ class alignas(64) Router {
     return now + Cycle(std::int64_t(std::int16_t(std::uint16_t(e.ready - std::uint16_t(now)))));
   }
 
-  // Everything the engine touches for one configured colour in one 64-byte cache line: switch and filter state, the
-  // per-port send counters (low 32 bits; carries in the colour's cold statistics) and the first 3 positions of the
-  // ring buffer of `depth` entries (deeper buffers keep the rest with the statistics). Configuration and
-  // statistics live in side arrays indexed by `slot`.
-  struct alignas(64) ColorState {
+  // Everything the engine touches for one configured colour, in 32 bytes (two colours per cache line): the
+  // first 3 positions of the ring buffer of `depth` entries (deeper buffers keep the rest with the statistics),
+  // switch state and rx/tx sets. Configuration, filter counters and statistics live in side arrays at the same
+  // index (slot_of).
+  struct alignas(32) ColorState {
+    std::array<Entry, kInlineDepth> ring{};  // ring positions 0..2
     Color color = 0;
     std::uint8_t position = 0;
     bool teardown = false;
     std::uint8_t head = 0, size = 0;  // ring buffer of `depth` entries
     DirMask cur_rx = 0, cur_tx = 0;   // rx/tx sets at the current switch position
-    std::uint8_t filter_phase = 0;    // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
-    std::uint16_t filter_counter = 0;
-    std::uint16_t slot = 0;
     bool filtered = false;            // the configuration has a filter (FilterKind != None); hot-path shortcut
-    std::array<std::uint32_t, kNumPorts> sent_low{};  // wavelets out of each port, modulo 2^32
-    std::array<Entry, kInlineDepth> ring{};          // ring positions 0..2; deeper ones with the statistics
 
     DirMask rx() const { return cur_rx; }
     DirMask tx() const { return cur_tx; }
     Wavelet wavelet(const Entry& e) const { return Wavelet{e.payload, color, e.control}; }
   };
+  static_assert(sizeof(ColorState) == 32);
 
   struct ColorStats {
-    std::array<std::uint64_t, kNumPorts> sent_carry{};  // 2^32 * carries of ColorState::sent_low
     std::array<std::uint64_t, kNumPorts> stalls{};      // cycles a ready head waited for room behind each port
     std::uint64_t filtered = 0;                         // wavelets the filter kept from the CE
+    std::uint16_t filter_counter = 0;
+    std::uint8_t filter_phase = 0;                      // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
     std::array<Entry, kMaxDepth - kInlineDepth> deep{};  // ring positions beyond the colour's cache line
   };
 
@@ -93,6 +91,7 @@ class alignas(64) Router {
   ColorState& state_at(int slot) { return hot_colors_[slot]; }
   const ColorState& state_at(int slot) const { return hot_colors_[slot]; }
   int slot_of(Color c) const { return slot_[c]; }
+  int slot_of(const ColorState& cs) const { return int(&cs - hot_colors_); }
 
   // Buffer depth (router.color_buffer_depth); set by the fabric before any colour is configured.
   void set_depth(int depth) { depth_ = static_cast<std::uint8_t>(depth); }
@@ -101,16 +100,16 @@ class alignas(64) Router {
   // Layout-time and teardown-time configuration of one colour (resets its switch and filter state).
   void set_color_config(Color c, const ColorConfig& cfg);
   const ColorConfig* color_config(Color c) const { return slot_[c] < 0 ? nullptr : &cfg_[slot_[c]]; }
-  const ColorConfig& config(const ColorState& cs) const { return cfg_[cs.slot]; }
+  const ColorConfig& config(const ColorState& cs) const { return cfg_[slot_of(cs)]; }
   ColorState* state(Color c) { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
   const ColorState* state(Color c) const { return slot_[c] < 0 ? nullptr : &colors_[slot_[c]]; }
   const std::vector<ColorState>& colors() const { return colors_; }
-  ColorStats& stats(const ColorState& cs) { return stats_[cs.slot]; }
-  const ColorStats& stats(const ColorState& cs) const { return stats_[cs.slot]; }
-  // Wavelets colour cs sent out of port o.
-  std::uint64_t sent(const ColorState& cs, int o) const { return stats_[cs.slot].sent_carry[o] + cs.sent_low[o]; }
-  void count_sent(ColorState& cs, int o) {
-    if (++cs.sent_low[o] == 0) stats_[cs.slot].sent_carry[o] += std::uint64_t(1) << 32;
+  ColorStats& stats(const ColorState& cs) { return stats_[slot_of(cs)]; }
+  const ColorStats& stats(const ColorState& cs) const { return stats_[slot_of(cs)]; }
+  // Wavelets sent out of port o (all colours).
+  std::uint64_t sent(int o) const { return sent_carry_[o] + sent_low_[o]; }
+  void count_sent(int o) {
+    if (++sent_low_[o] == 0) sent_carry_[o] += std::uint64_t(1) << 16;
   }
 
   // Leaves teardown mode for colour c (called by the CE's teardown handler after reconfiguring).
@@ -139,10 +138,10 @@ class alignas(64) Router {
   const Entry& front(const ColorState& cs) const { return entry(cs, cs.head); }
   // Ring position i of colour cs (the first kInlineDepth share the colour's cache line).
   Entry& entry(ColorState& cs, int i) {
-    return i < kInlineDepth ? cs.ring[i] : stats_[cs.slot].deep[i - kInlineDepth];
+    return i < kInlineDepth ? cs.ring[i] : stats_[slot_of(cs)].deep[i - kInlineDepth];
   }
   const Entry& entry(const ColorState& cs, int i) const {
-    return i < kInlineDepth ? cs.ring[i] : stats_[cs.slot].deep[i - kInlineDepth];
+    return i < kInlineDepth ? cs.ring[i] : stats_[slot_of(cs)].deep[i - kInlineDepth];
   }
   // Ready times of buffered wavelets that are due by `now` become `now` (see Entry); `base` is the cycle of the
   // previous refresh (every ready time is at or after it and within 2^15 cycles of it).
@@ -177,10 +176,12 @@ class alignas(64) Router {
   }();
   std::uint32_t buffered_ = 0;
   std::uint8_t depth_ = 1;
+  std::array<std::uint16_t, kNumPorts> sent_low_{};  // wavelets out of each port, modulo 2^16
   ColorState* hot_colors_ = nullptr;  // colors_.data()
   std::vector<ColorState> colors_;
   std::vector<ColorConfig> cfg_;
   std::vector<ColorStats> stats_;
+  std::array<std::uint64_t, kNumPorts> sent_carry_{};  // 2^16 * carries of sent_low_
 };
 
 }  // namespace wafersim::hw
