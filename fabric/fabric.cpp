@@ -351,14 +351,17 @@ struct Fabric::Impl {
     }
     return true;
   }
-  // The colour states of the wavelets buffered at a router evaluated a little later.
-  static void prefetch_colors(const Router& r) {
+  // The colour states of the wavelets buffered at a router evaluated a little later. (The prefetch helpers are
+  // always inlined: GCC's pure-function analysis sees no side effect in a prefetch and drops calls it did not
+  // inline.)
+  [[gnu::always_inline]] static void prefetch_colors(const Router& r) {
     for (std::uint32_t b = r.buffered_colors(); b; b &= b - 1)
       __builtin_prefetch(&r.state_at(r.slot_of(static_cast<Color>(__builtin_ctz(b)))));
   }
   // Injections list[i..end) come next: the queues of the routers a few ahead, their head word, then the state of
   // that word's colour.
-  static void prefetch_injection(const Fabric& f, const int* list, std::size_t i, std::size_t end) {
+  [[gnu::always_inline]] static void prefetch_injection(const Fabric& f, const int* list, std::size_t i,
+                                                        std::size_t end) {
     if (i + 6 < end) __builtin_prefetch(f.queues_[list[i + 6]].get());
     if (i + 3 < end)
       if (const hw::PeQueues* qa = f.queues_[list[i + 3]].get(); qa && qa->output_nonempty_mask())
@@ -371,7 +374,7 @@ struct Fabric::Impl {
       }
   }
   // Agents are scattered over the heap: fetched a few steps ahead.
-  void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
+  [[gnu::always_inline]] void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
     if (i + 4 < list.size()) __builtin_prefetch(f.agents_[list[i + 4]]);
   }
   // After a cycle run in bands: give each band a share of the routers in proportion to its thread's speed.
