@@ -864,8 +864,15 @@ void Fabric::Impl::block_inject(Fabric& f, Lane& lane, int j, int row) {
       list.push_back(i);
     }
   const int* act = list.data();
+  const Router* routers = f.routers_.data();
   for (std::size_t a = 0, n = list.size(); a < n; ++a) {
-    prefetch_injection(f, act, a, n);
+    // A row of injections back to back: fetched further ahead than in the sweep (router and queue counters, then
+    // the head word, then its colour's state).
+    if (a + 16 < n) {
+      __builtin_prefetch(&routers[act[a + 16]]);
+      __builtin_prefetch(f.queues_[act[a + 16]].get());
+    }
+    prefetch_injection(f, act + 2, a, n - 2 > n ? 0 : n - 2);
     inject(f, lane, act[a]);
   }
   for (int pe : lane.wakes) {
