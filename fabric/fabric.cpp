@@ -890,6 +890,17 @@ void Fabric::Impl::block_evaluate(Fabric& f, Lane& lane, int j, int row) {
   for (std::size_t a = 0, n = list.size(); a < n; ++a) {
     if (a + 16 < n) __builtin_prefetch(&routers[act[a + 16]]);
     if (a + 8 < n) prefetch_colors(routers[act[a + 8]]);
+    // In the block's first cycle the neighbours' states are cold too: those the wavelets will be sent into.
+    if (j == 0 && a + 4 < n) {
+      const Router& ra = routers[act[a + 4]];
+      for (std::uint32_t b = ra.buffered_colors(); b; b &= b - 1) {
+        const Color c = static_cast<Color>(__builtin_ctz(b));
+        for (DirMask tx = ra.state_at(ra.slot_of(c)).tx() & 0xf; tx; tx &= tx - 1) {
+          const Router& nr = routers[act[a + 4] + neighbour_offset[__builtin_ctz(tx)]];
+          if (const int s = nr.slot_of(c); s >= 0) __builtin_prefetch(&nr.state_at(s));
+        }
+      }
+    }
     evaluate(f, lane, act[a]);
   }
   lane.evaluated += list.size();
