@@ -10,10 +10,11 @@
 
 namespace wafersim::hw {
 
-// Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset), 68 bytes. Each word
-// keeps the low 16 bits of the cycle it was pushed (the router takes an output-queue word only after it crossed
-// the ramp); the fabric calls refresh_stamps() at least every kShortCycleWindow cycles, which keeps that exact.
-class WaveletQueue {
+// Fixed-capacity FIFO of wavelets (capacity <= 8 words, the deepest queue of any preset) in one 64-byte cache
+// line. Each word keeps the low 16 bits of the cycle it was pushed (the router takes an output-queue word only
+// after it crossed the ramp); the fabric calls refresh_stamps() at least every kShortCycleWindow cycles, which
+// keeps that exact.
+class alignas(64) WaveletQueue {
  public:
   static constexpr int kMaxDepth = 8;
   WaveletQueue() = default;
@@ -23,25 +24,23 @@ class WaveletQueue {
   int size() const { return size_; }
   bool empty() const { return size_ == 0; }
   bool full() const { return size_ >= capacity_; }
-  Wavelet front() const { return slots_[head_].wavelet(); }
+  Wavelet front() const { return word(head_); }
   // Whether the head was pushed at least `ramp` cycles before `now`, and if not, the cycle it will have been.
   bool front_crossed(Cycle now, Cycle ramp) const {
-    const Slot& s = slots_[head_];
-    return (s.flags & kCrossed) || std::uint16_t(std::uint16_t(now) - s.stamp) >= ramp;
+    return (meta_[head_] & kCrossed) || std::uint16_t(std::uint16_t(now) - stamp_[head_]) >= ramp;
   }
   Cycle front_crossing_end(Cycle now, Cycle ramp) const {
-    return now - std::uint16_t(std::uint16_t(now) - slots_[head_].stamp) + ramp;
+    return now - std::uint16_t(std::uint16_t(now) - stamp_[head_]) + ramp;
   }
   void push(const Wavelet& w, Cycle stamp = 0) {
-    Slot& s = slots_[(head_ + size_) % kMaxDepth];
-    s.payload = w.payload;
-    s.color = w.color;
-    s.flags = w.control ? kControl : 0;
-    s.stamp = static_cast<std::uint16_t>(stamp);
+    const int i = (head_ + size_) % kMaxDepth;
+    payload_[i] = w.payload;
+    meta_[i] = static_cast<std::uint8_t>(w.color | (w.control ? kControl : 0));
+    stamp_[i] = static_cast<std::uint16_t>(stamp);
     ++size_;
   }
   Wavelet pop() {
-    const Wavelet w = slots_[head_].wavelet();
+    const Wavelet w = word(head_);
     head_ = (head_ + 1) % kMaxDepth;
     --size_;
     return w;
@@ -50,25 +49,23 @@ class WaveletQueue {
   // refresh: every word not marked then was pushed at or after base - 2048 (ramp latencies are at most 1000).
   void refresh_stamps(Cycle base, Cycle now, Cycle ramp) {
     const Cycle from = base >= 2048 ? base - 2048 : 0;
-    for (int k = 0, i = head_; k < size_; ++k, i = (i + 1) % kMaxDepth) {
-      Slot& s = slots_[i];
-      if (!(s.flags & kCrossed) && unwrap_short_cycle(from, s.stamp) + ramp <= now) s.flags |= kCrossed;
-    }
+    for (int k = 0, i = head_; k < size_; ++k, i = (i + 1) % kMaxDepth)
+      if (!(meta_[i] & kCrossed) && unwrap_short_cycle(from, stamp_[i]) + ramp <= now) meta_[i] |= kCrossed;
   }
 
  private:
-  static constexpr std::uint8_t kControl = 1, kCrossed = 2;
-  struct Slot {
-    std::uint32_t payload = 0;
-    Color color = 0;
-    std::uint8_t flags = 0;
-    std::uint16_t stamp = 0;
-    Wavelet wavelet() const { return Wavelet{payload, color, (flags & kControl) != 0}; }
-  };
-  // Counters first: the room check and a push or pop of the first words touch one cache line.
+  // meta_: the colour in the low 5 bits, then the control and crossed flags.
+  static constexpr std::uint8_t kColorMask = 0x1f, kControl = 0x20, kCrossed = 0x40;
+  static_assert(kMaxColors - 1 <= kColorMask);
+  Wavelet word(int i) const {
+    return Wavelet{payload_[i], static_cast<Color>(meta_[i] & kColorMask), (meta_[i] & kControl) != 0};
+  }
+  std::array<std::uint32_t, kMaxDepth> payload_{};
+  std::array<std::uint16_t, kMaxDepth> stamp_{};
+  std::array<std::uint8_t, kMaxDepth> meta_{};
   std::uint8_t head_ = 0, size_ = 0, capacity_ = 0;
-  std::array<Slot, kMaxDepth> slots_{};
 };
+static_assert(sizeof(WaveletQueue) == 64);
 
 // Told by PeQueues when the compute engine changes a queue, so the fabric engine can wake the router.
 class QueueListener {
@@ -136,7 +133,8 @@ class PeQueues {
   std::uint32_t output_nonempty_mask() const { return oq_nonempty_; }   // bit q: OQ q holds words
 
  private:
-  // One allocation per PE, hot fields first (the router reads the masks and the colour binding every cycle).
+  // One allocation per PE, hot fields in the first cache line (the router reads the masks and the colour binding
+  // every cycle), then one line per queue.
   std::uint32_t iq_nonempty_ = 0, oq_nonempty_ = 0;
   int pe_index_;
   QueueListener* listener_;
