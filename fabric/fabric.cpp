@@ -918,7 +918,13 @@ void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
   std::vector<Free>& frees = row_frees[row];
   std::vector<Free>& control = row_control_frees[row];
   if (!frees.empty() || !control.empty()) lane.any_free = true;
-  for (const Free& fr : frees) release(f, fr);
+  for (std::size_t i = 0, n = frees.size(); i < n; ++i) {
+    if (i + 8 < n) {  // the freed colours' states, a few ahead
+      const Router& ra = f.routers_[frees[i + 8].pe];
+      __builtin_prefetch(&ra.state_at(ra.slot_of(frees[i + 8].c)));
+    }
+    release(f, frees[i]);
+  }
   frees.clear();
   for (const Free& fr : control) {
     Router& r = f.routers_[fr.pe];
@@ -953,8 +959,15 @@ void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
     const int base = lo + 64 * w;
     std::uint64_t bits = words[w];
     words[w] = 0;
-    for (; d != d_end && d->pe < base + 64; ++d)
+    for (; d != d_end && d->pe < base + 64; ++d) {
+      // The PE's queue counters, then the input queue the wavelet goes to, a few ahead.
+      if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
+      if (d + 8 < d_end) {
+        const hw::PeQueues& qn = *f.queues_[d[8].pe];
+        __builtin_prefetch(&qn.iq(qn.input_queue_of(d[8].w.color)));
+      }
       if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
+    }
     for (; bits; bits &= bits - 1) {
       const int pe = base + __builtin_ctzll(bits);
       if (const std::uint64_t rest = bits & (bits - 1)) {
