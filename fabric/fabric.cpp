@@ -373,6 +373,40 @@ struct Fabric::Impl {
         if (s >= 0) __builtin_prefetch(&ri.state_at(s));
       }
   }
+  // The PEs [base, base+64) in the agent phase: the wavelets [d, d_end) below base+64 enter their input queues (d
+  // moves past them), then the agents due (`bits`, and those a delivery woke) step in PE order. Returns the number
+  // of agents stepped.
+  template <class Schedule>
+  std::uint64_t step_word(Fabric& f, int base, std::uint64_t bits, const Delivery*& d, const Delivery* d_end,
+                          Cycle now, Schedule&& schedule) {
+    for (; d != d_end && d->pe < base + 64; ++d) {
+      // The queues' counters a little ahead, then the input queue the wavelet goes to (bound, or it would not
+      // have left its router).
+      if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
+      if (d + 8 < d_end) {
+        const hw::PeQueues& qn = *f.queues_[d[8].pe];
+        if (const int iq = qn.input_queue_of(d[8].w.color); iq != hw::kUnbound) __builtin_prefetch(&qn.iq(iq));
+      }
+      if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
+    }
+    std::uint64_t steps = 0;
+    for (; bits; bits &= bits - 1) {
+      const int pe = base + __builtin_ctzll(bits);
+      if (const std::uint64_t rest = bits & (bits - 1)) {
+        // The next due agent (fetched one step ago) starts fetching what it will touch; the one after it, its
+        // object and queue counters.
+        const int nxt = base + __builtin_ctzll(rest);
+        if (const hw::PeAgent* a = f.agents_[nxt]) a->prefetch(*f.queues_[nxt]);
+        if (const std::uint64_t rest2 = rest & (rest - 1)) {
+          const int nxt2 = base + __builtin_ctzll(rest2);
+          __builtin_prefetch(f.agents_[nxt2]);
+          __builtin_prefetch(f.queues_[nxt2].get());
+        }
+      }
+      steps += step_agent(f, pe, now, schedule);
+    }
+    return steps;
+  }
   // Agents are scattered over the heap: fetched a few steps ahead.
   [[gnu::always_inline]] void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
     if (i + 4 < list.size()) __builtin_prefetch(f.agents_[list[i + 4]]);
@@ -735,27 +769,9 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
     w = std::min(next_due_word(w, w_end), d != d_end ? d->pe >> 6 : w_end);
     if (w >= w_end) break;
     const int base = w << 6;
-    std::uint64_t bits = due_bits[w];
+    const std::uint64_t bits = due_bits[w];
     due_bits[w] = 0;
-    for (; d != d_end && d->pe < base + 64; ++d) {
-      // The queues' counters a little ahead, then the input queue the wavelet goes to (bound, or it would not
-      // have left its router).
-      if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
-      if (d + 8 < d_end) {
-        const hw::PeQueues& qn = *f.queues_[d[8].pe];
-        if (const int iq = qn.input_queue_of(d[8].w.color); iq != hw::kUnbound) __builtin_prefetch(&qn.iq(iq));
-      }
-      if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
-    }
-    for (; bits; bits &= bits - 1) {
-      const int pe = base + __builtin_ctzll(bits);
-      if (const std::uint64_t rest = bits & (bits - 1)) {  // fetch the next due agent and its queues
-        const int nxt = base + __builtin_ctzll(rest);
-        __builtin_prefetch(f.agents_[nxt]);
-        __builtin_prefetch(f.queues_[nxt].get());
-      }
-      steps += step_agent(f, pe, now, schedule);
-    }
+    steps += step_word(f, base, bits, d, d_end, now, schedule);
   }
   return steps;
 }
@@ -957,26 +973,9 @@ void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
   std::uint64_t* words = block_due_bits[j].data() + std::size_t(row) * row_words;
   for (int w = 0; w < row_words; ++w) {
     const int base = lo + 64 * w;
-    std::uint64_t bits = words[w];
+    const std::uint64_t bits = words[w];
     words[w] = 0;
-    for (; d != d_end && d->pe < base + 64; ++d) {
-      // The PE's queue counters, then the input queue the wavelet goes to, a few ahead.
-      if (d + 16 < d_end) __builtin_prefetch(f.queues_[d[16].pe].get());
-      if (d + 8 < d_end) {
-        const hw::PeQueues& qn = *f.queues_[d[8].pe];
-        __builtin_prefetch(&qn.iq(qn.input_queue_of(d[8].w.color)));
-      }
-      if (deliver(f, *d, now)) bits |= std::uint64_t(1) << (d->pe - base);
-    }
-    for (; bits; bits &= bits - 1) {
-      const int pe = base + __builtin_ctzll(bits);
-      if (const std::uint64_t rest = bits & (bits - 1)) {
-        const int nxt = base + __builtin_ctzll(rest);
-        __builtin_prefetch(f.agents_[nxt]);
-        __builtin_prefetch(f.queues_[nxt].get());
-      }
-      lane.steps += step_agent(f, pe, now, schedule);
-    }
+    lane.steps += step_word(f, base, bits, d, d_end, now, schedule);
   }
 }
 

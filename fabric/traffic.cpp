@@ -108,7 +108,7 @@ class Traffic::Generator {
     if (n_lanes_ == 0 || now >= shape_->stop) return kNever;
     if (now >= next_) {
       const std::uint64_t r = next_random();
-      const int lane = n_lanes_ == 1 ? 0 : int(((r >> 32) * n_lanes_) >> 32);
+      const int lane = lane_of(r);
       if (!q.oq(oq_[lane]).full()) {
         q.push_output(oq_[lane], Wavelet{injected_, color_[lane], false});
         ++injected_;
@@ -118,8 +118,13 @@ class Traffic::Generator {
     return next_ < shape_->stop ? next_ : kNever;
   }
   std::uint64_t injected() const { return injected_; }
+  // The output queue the next injection goes to (the random draw it will make, without making it).
+  [[gnu::always_inline]] void prefetch(const hw::PeQueues& q) const {
+    if (n_lanes_ > 0) __builtin_prefetch(&q.oq(oq_[lane_of(mix(state_ + kGolden))]));
+  }
 
  private:
+  int lane_of(std::uint64_t r) const { return n_lanes_ == 1 ? 0 : int(((r >> 32) * n_lanes_) >> 32); }
   // Geometric gap: P(gap > k) = (1 - rate)^k. Short gaps by comparing a uniform draw with the table of those
   // tail probabilities (no logarithm on the common path); beyond the table, by inversion with a fresh draw (the
   // distribution is memoryless).
@@ -133,8 +138,9 @@ class Traffic::Generator {
     return s.n_tail + 1 + static_cast<Cycle>(std::floor(std::log(w) / s.log_miss));
   }
   // splitmix64: cheap, deterministic, good enough for traffic generation.
-  std::uint64_t next_random() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  static constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+  std::uint64_t next_random() { return mix(state_ += kGolden); }
+  static std::uint64_t mix(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -163,6 +169,7 @@ class alignas(64) Traffic::Source : public hw::PeAgent {
  public:
   explicit Source(const Generator& g) : gen_(g) {}
   Cycle step(Cycle now, hw::PeQueues& q) override { return gen_.produce(now, q); }
+  void prefetch(const hw::PeQueues& q) const override { gen_.prefetch(q); }
   bool busy() const override { return false; }  // open-loop traffic: the run length decides
   bool isolated() const override { return true; }
   std::uint64_t injected() const { return gen_.injected(); }
@@ -179,6 +186,7 @@ class alignas(64) Traffic::SourceSink : public hw::PeAgent {
     const Cycle a = gen_.produce(now, q);
     return std::min(a, consume(now, q, received_));
   }
+  void prefetch(const hw::PeQueues& q) const override { gen_.prefetch(q); }
   bool busy() const override { return false; }
   bool isolated() const override { return true; }
   std::uint64_t injected() const { return gen_.injected(); }
