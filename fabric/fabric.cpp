@@ -778,11 +778,15 @@ std::uint64_t Fabric::Impl::agent_pass(Fabric& f, int lo, int hi, Schedule&& sch
 
 // How many cycles from t (at most up to `last`) the next step may simulate as one block: only as many as
 // step_cycle() would simulate one after the other anyway, which is certain for a cycle with an agent wake-up or a
-// RAMP delivery due (next_event() stops there, stuck() sees progress); only on a busy, dense mesh (t is the next
-// cycle, many routers active) whose agents are all isolated and nobody observes the links cycle by cycle.
+// RAMP delivery due (next_event() stops there, stuck() sees progress); only on a large (simulation.block_min_pes),
+// busy and dense mesh (t is the next cycle, many routers active) whose agents are all isolated, and nobody
+// observes the links cycle by cycle. (On a mesh whose state fits the host's caches, the boundary regions cost more
+// than the sweep saves.)
 int Fabric::Impl::block_length(const Fabric& f, Cycle t, Cycle last) const {
   const Cycle k = std::min<Cycle>(Cycle(f.arch_.simulation.cycle_block), last - t + 1);
-  if (k < 2 || t != horizon || shared_agents > 0 || observer) return 1;
+  if (k < 2 || t != horizon || shared_agents > 0 || observer ||
+      std::uint64_t(f.num_pes()) < f.arch_.simulation.block_min_pes)
+    return 1;
   if (pending_activations() * 16 <= in_active.size()) return 1;
   std::size_t d = delivery_head;
   Cycle n = 1;

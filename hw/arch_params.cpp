@@ -213,6 +213,10 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("simulation.cycle_block", [](ArchParams& a) -> int& { return a.simulation.cycle_block; }, 1,
                                64, "cycles", "simulator",
                                "a busy, dense mesh is swept once for this many cycles (host speed only; 1: cycle by cycle)"));
+    t.push_back(int_param<std::uint64_t>("simulation.block_min_pes",
+                                         [](ArchParams& a) -> std::uint64_t& { return a.simulation.block_min_pes; }, 1,
+                                         1000000000000LL, "PEs", "simulator",
+                                         "cycle blocks only on meshes of at least this many PEs (host speed only)"));
     return t;
   }();
   return table;

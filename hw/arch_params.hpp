@@ -77,6 +77,7 @@ struct SimulationParams {
   std::uint64_t parallel_min_routers = 1024;  // fewer active routers in a cycle: one thread
   int huge_pages = 1;                      // 1: back large state with 2 MiB pages (common/huge_pages.hpp)
   int cycle_block = 4;                     // busy dense meshes: cycles simulated per sweep (1: one at a time)
+  std::uint64_t block_min_pes = 128 * 128;  // cycle blocks only on meshes this large (smaller ones fit host caches)
 };
 
 struct ArchParams {

@@ -32,6 +32,7 @@ nlohmann::json outcome(const Fabric& f) {
 
 hw::ArchParams arch_for(const Setting& s, hw::ArchParams a = {}) {
   a.simulation.cycle_block = s.block;
+  a.simulation.block_min_pes = 1;  // blocks on these small meshes too
   a.simulation.host_threads = s.threads;
   a.simulation.parallel_min_routers = 1;
   return a;
