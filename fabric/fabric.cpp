@@ -77,6 +77,17 @@ struct Fabric::Impl {
     bool any_free = false;            // cycle blocks: some wavelet left its router for good
     Cycle now = 0;                    // the cycle this lane simulates
 
+    void add_to(Stats& s) const {  // the router phase's counters
+      s.router_cycles += evaluated;
+      s.wavelet_hops += hops;
+      s.stall_cycles += stalls;
+      s.ramp_injections += injections;
+      s.filtered += filtered;
+      for (int c = 0; c < hw::kMaxColors; ++c) {
+        s.color_hops[c] += color_hops[c];
+        s.color_stalls[c] += color_stalls[c];
+      }
+    }
     void reset(Cycle cycle) {  // keeps the vectors' capacity
       now = cycle;
       frees.clear();
@@ -215,6 +226,22 @@ struct Fabric::Impl {
       ++wheel_entries;
     } else {
       far_wakes.push({at, pe});
+    }
+  }
+  // Wake-ups due before now + kWheel move from the heap into the wheel; wheel slots count from `now`.
+  void load_far_wakes(Cycle now) {
+    horizon = now;
+    while (!far_wakes.empty() && far_wakes.top().at < now + kWheel) {
+      const Wake wk = far_wakes.top();
+      far_wakes.pop();
+      wheel[wk.at % kWheel].push_back(wk.pe);
+      ++wheel_entries;
+    }
+  }
+  void compact_deliveries() {  // drops the delivered head of the list once it is most of it
+    if (delivery_head >= 4096 && 2 * delivery_head >= deliveries.size()) {
+      deliveries.erase(deliveries.begin(), deliveries.begin() + std::ptrdiff_t(delivery_head));
+      delivery_head = 0;
     }
   }
   // Earliest cycle >= horizon with a (possibly stale) wake-up, or kNever.
@@ -1120,23 +1147,28 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
   if (r.has_buffered() || (q && q->output_nonempty_mask())) activate(pe, lane.activated);
 }
 
-void Fabric::step_cycle() {
+// Latencies of the step about to run (cycles `now` .. `last`); 16-bit ready times of buffered wavelets and push
+// stamps of output-queue words stay exact (hw::Router::Entry, hw::WaveletQueue) when refreshed at least every
+// kShortCycleWindow cycles (refreshing early is exact too).
+void Fabric::begin_step(Cycle now, Cycle last) {
   Impl& m = *impl_;
-  const Cycle now = now_;
   m.cycle_now = now;
   m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
   m.router_ready = arch_.router.router_latency;
   m.ramp = arch_.router.ramp_latency;
-  bool progress = false;
-
-  // 16-bit ready times of buffered wavelets and push stamps of output-queue words stay exact (hw::Router::Entry,
-  // hw::WaveletQueue).
-  if (now - m.ready_base >= hw::kShortCycleWindow) {
+  if (last - m.ready_base >= hw::kShortCycleWindow) {
     for (auto& r : routers_) r.refresh_ready(m.ready_base, now);
     for (auto& q : queues_)
       if (q) q->refresh_stamps(m.ready_base, now, arch_.router.ramp_latency);
     m.ready_base = now;
   }
+}
+
+void Fabric::step_cycle() {
+  Impl& m = *impl_;
+  const Cycle now = now_;
+  begin_step(now, now);
+  bool progress = false;
 
   // 1. Wavelets reaching input queues over the RAMP this cycle, taken off the list: they enter the queues after the
   // router phase (the routers' room check counts them either way).
@@ -1175,15 +1207,7 @@ void Fabric::step_cycle() {
   Cycle earliest_ready = kNever;
   for (int li = 0; li < 2 * n_bands - 1; ++li) {
     Impl::Lane& lane = m.lanes[li];
-    stats_.router_cycles += lane.evaluated;
-    stats_.wavelet_hops += lane.hops;
-    stats_.stall_cycles += lane.stalls;
-    stats_.ramp_injections += lane.injections;
-    stats_.filtered += lane.filtered;
-    for (int c = 0; c < hw::kMaxColors; ++c) {
-      stats_.color_hops[c] += lane.color_hops[c];
-      stats_.color_stalls[c] += lane.color_stalls[c];
-    }
+    lane.add_to(stats_);
     any_ready |= lane.any_ready;
     traced_activity |= !lane.trace.empty();
     for (const auto& ev : lane.trace) {
@@ -1196,13 +1220,7 @@ void Fabric::step_cycle() {
     any_free |= !lane.frees.empty() || !lane.control_frees.empty();
   }
   // Agents due this cycle: the wheel's bucket, the deliveries' wake-ups, the lanes' injection wake-ups.
-  m.horizon = now;  // wheel slots are relative to the cycle being simulated
-  while (!m.far_wakes.empty() && m.far_wakes.top().at < now + Impl::kWheel) {
-    const Impl::Wake wk = m.far_wakes.top();
-    m.far_wakes.pop();
-    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
-    ++m.wheel_entries;
-  }
+  m.load_far_wakes(now);  // wheel slots are relative to the cycle being simulated
   std::vector<int>& due = m.wheel[now % Impl::kWheel];  // teardown handlers below may still add to it
   // With isolated agents only, agents step in PE order, in parallel in ranges of PEs aligned to the due bitmap's
   // words (the bands' rows, rounded); the outcome is that of stepping them one by one.
@@ -1310,10 +1328,7 @@ void Fabric::step_cycle() {
     step_list(m.inject_wakes);
   }
   if (isolated) std::fill(m.due_words.begin(), m.due_words.end(), 0);
-  if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
-    m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));
-    m.delivery_head = 0;
-  }
+  m.compact_deliveries();
   due.clear();
   m.in_agent_phase = false;
   if (m.pool) {
@@ -1336,18 +1351,9 @@ void Fabric::step_block(int k) {
   Impl& m = *impl_;
   const Cycle t0 = now_;
   const int H = height_;
-  m.cycle_now = t0;
-  m.hop_ready = Cycle(arch_.router.link_latency) + arch_.router.router_latency;
-  m.router_ready = arch_.router.router_latency;
-  m.ramp = arch_.router.ramp_latency;
+  begin_step(t0, t0 + Cycle(k) - 1);
   m.block_t0 = t0;
   m.block_k = k;
-  if (t0 + Cycle(k) - 1 - m.ready_base >= hw::kShortCycleWindow) {  // early is exact too
-    for (auto& r : routers_) r.refresh_ready(m.ready_base, t0);
-    for (auto& q : queues_)
-      if (q) q->refresh_stamps(m.ready_base, t0, arch_.router.ramp_latency);
-    m.ready_base = t0;
-  }
   int threads = 1;
   if (m.pending_activations() >= arch_.simulation.parallel_min_routers)
     threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
@@ -1375,13 +1381,7 @@ void Fabric::step_block(int k) {
   }
 
   // Agents due in the block's cycles (from the wheel), and the RAMP deliveries already listed for them.
-  m.horizon = t0;
-  while (!m.far_wakes.empty() && m.far_wakes.top().at < t0 + Impl::kWheel) {
-    const Impl::Wake wk = m.far_wakes.top();
-    m.far_wakes.pop();
-    m.wheel[wk.at % Impl::kWheel].push_back(wk.pe);
-    ++m.wheel_entries;
-  }
+  m.load_far_wakes(t0);
   for (int j = 0; j < k; ++j) {
     std::vector<int>& due = m.wheel[(t0 + Cycle(j)) % Impl::kWheel];
     for (int pe : due)
@@ -1422,17 +1422,9 @@ void Fabric::step_block(int k) {
     bool progress = false;
     for (int li = 0; li < n_regions; ++li) {
       Impl::Lane& lane = m.block_lanes[j][li];
-      stats_.router_cycles += lane.evaluated;
-      stats_.wavelet_hops += lane.hops;
-      stats_.stall_cycles += lane.stalls;
-      stats_.ramp_injections += lane.injections;
+      lane.add_to(stats_);
       stats_.ramp_deliveries += lane.delivered;
-      stats_.filtered += lane.filtered;
       stats_.agent_steps += lane.steps;
-      for (int c = 0; c < hw::kMaxColors; ++c) {
-        stats_.color_hops[c] += lane.color_hops[c];
-        stats_.color_stalls[c] += lane.color_stalls[c];
-      }
       progress |= lane.progress || lane.any_free || lane.delivered > 0 || lane.steps > 0;
       if (j == k - 1) {
         any_ready |= lane.any_ready || lane.any_free || lane.queue_events;
@@ -1450,10 +1442,7 @@ void Fabric::step_block(int k) {
       v.clear();
     }
   }
-  if (m.delivery_head >= 4096 && 2 * m.delivery_head >= m.deliveries.size()) {
-    m.deliveries.erase(m.deliveries.begin(), m.deliveries.begin() + std::ptrdiff_t(m.delivery_head));
-    m.delivery_head = 0;
-  }
+  m.compact_deliveries();
   // Routers activated for the cycle after the block, back into the list the next step starts from.
   for (int pe = 0; pe < num_pes(); ++pe)
     if (m.in_active[pe]) m.next_active.push_back(pe);

@@ -101,6 +101,7 @@ class Fabric : private hw::QueueListener {
   void on_input_popped(int pe, int q) override;
   void on_output_pushed(int pe) override;
   Cycle queue_clock() const override;
+  void begin_step(Cycle now, Cycle last);
   void step_cycle();
   void step_block(int k);  // cycles now() .. now()+k-1 in one sweep (Impl::block_length says when)
   bool stuck(Cycle next_event_cycle);  // deadlock watchdog; moves now() to the cycle it fired
