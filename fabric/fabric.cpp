@@ -820,7 +820,7 @@ int Fabric::Impl::block_length(const Fabric& f, Cycle t, Cycle last) const {
   for (; n < k; ++n) {
     while (d < deliveries.size() && deliveries[d].at < t + n) ++d;
     const bool delivery = d < deliveries.size() && deliveries[d].at == t + n;
-    const bool wake = !wheel[(t + n) % kWheel].empty() || (!far_wakes.empty() && far_wakes.top().at == t + n);
+    const bool wake = !wheel[(t + n) % kWheel].empty();  // (the heap holds only wake-ups >= t + kWheel - 1)
     if (!delivery && !wake) break;
   }
   return int(n);
@@ -962,6 +962,7 @@ void Fabric::Impl::block_evaluate(Fabric& f, Lane& lane, int j, int row) {
 void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
   const Cycle now = lane.now;
   const int width = f.width_;
+  const LaneScope scope(&lane);  // teardown handlers and agents: queue events and clock of this lane's cycle
   std::vector<Free>& frees = row_frees[row];
   std::vector<Free>& control = row_control_frees[row];
   if (!frees.empty() || !control.empty()) lane.any_free = true;
@@ -1000,7 +1001,6 @@ void Fabric::Impl::block_finish(Fabric& f, Lane& lane, int j, int row) {
     if (at < block_end) mark_block_due(width, int(at - block_t0), p);
     else lane.schedules.push_back({at, p});
   };
-  const LaneScope scope(&lane);
   std::uint64_t* words = block_due_bits[j].data() + std::size_t(row) * row_words;
   for (int w = 0; w < row_words; ++w) {
     const int base = lo + 64 * w;

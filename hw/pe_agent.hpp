@@ -33,9 +33,9 @@ class PeAgent {
   // the memory that step will touch. No effect on behaviour.
   virtual void prefetch(const PeQueues& queues) const {}
 
-  // True if step() touches nothing but this agent's own state and its own PeQueues (no Fabric::wake, no state
-  // shared with other agents): the fabric may then step it on a host thread concurrently with other isolated
-  // agents. Compute engines are not isolated (task bodies are arbitrary C++); traffic drivers are.
+  // True if step() and on_teardown() touch nothing but this agent's own state and its own PeQueues (no
+  // Fabric::wake, no state shared with other agents): the fabric may then run them on a host thread concurrently
+  // with other isolated agents. Compute engines are not isolated (task bodies are arbitrary C++); traffic drivers are.
   virtual bool isolated() const { return false; }
 
   // One line on what the agent waits for, for deadlock reports ("task 3 fmacs waits on IQ 2 (colour 5)").
