@@ -346,6 +346,18 @@ struct Fabric::Impl {
     return n;
   }
   void collect_active();
+  // Appends the PEs in [lo, hi) whose active flag is set, in PE order (8 flags per load).
+  void append_flagged(int lo, int hi, std::vector<int>& out) const {
+    const std::uint8_t* flags = in_active.data();
+    int i = lo;
+    for (; i + 8 <= hi; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, flags + i, 8);
+      for (; word; word &= word - 1) out.push_back(i + (__builtin_ctzll(word) >> 3));
+    }
+    for (; i < hi; ++i)
+      if (flags[i]) out.push_back(i);
+  }
   // The wavelet reaches its input queue; true if it wakes the PE's agent (next_wake set to this cycle).
   bool deliver(Fabric& f, const Delivery& d, Cycle now) {
     hw::PeQueues& q = *f.queues_[d.pe];
@@ -438,8 +450,12 @@ struct Fabric::Impl {
   [[gnu::always_inline]] void prefetch_agent(const Fabric& f, const std::vector<int>& list, std::size_t i) const {
     if (i + 4 < list.size()) __builtin_prefetch(f.agents_[list[i + 4]]);
   }
-  // After a cycle run in bands: give each band a share of the routers in proportion to its thread's speed.
-  void adapt_band_shares(const std::vector<double>& busy);
+  // Host threads `threads` for `n_bands` bands: band 0 on the calling thread, the others on the pool's workers.
+  void ensure_pool(int threads, int n_bands) {
+    if (!pool || pool->workers() + 1 < n_bands) pool = std::make_unique<Pool>(threads - 1);
+  }
+  // After a step run in `n_bands` bands: give each band a share of the rows in proportion to its thread's speed.
+  void adapt_band_shares(int n_bands);
   void release(Fabric& f, const Free& fr) {
     Router& r = f.routers_[fr.pe];
     r.pop_front(r.state_at(r.slot_of(fr.c)));
@@ -652,18 +668,8 @@ bool Fabric::idle() const {
 // the router, queue and colour arrays instead of chasing a scrambled activation order.
 void Fabric::Impl::collect_active() {
   if (pending_activations() * 16 > in_active.size()) {
-    // Dense: rebuild the list from the flags, 8 PEs per load.
-    active.clear();
-    const std::uint8_t* flags = in_active.data();
-    const std::size_t n = in_active.size();
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, flags + i, 8);
-      for (; word; word &= word - 1) active.push_back(int(i + (__builtin_ctzll(word) >> 3)));
-    }
-    for (; i < n; ++i)
-      if (flags[i]) active.push_back(int(i));
+    active.clear();  // dense: rebuild the list from the flags
+    append_flagged(0, int(in_active.size()), active);
   } else {
     active.swap(next_active);
     for (Lane& lane : lanes) active.insert(active.end(), lane.activated.begin(), lane.activated.end());
@@ -719,7 +725,10 @@ void Fabric::Impl::plan_bands(const Fabric& f, int threads) {
     boundary_ranges[i] = {first_at_or_after(splits[i] - 1), first_at_or_after(splits[i] + 1)};
 }
 
-void Fabric::Impl::adapt_band_shares(const std::vector<double>& busy) {
+void Fabric::Impl::adapt_band_shares(int n_bands) {
+  if (!pool) return;
+  const std::vector<double> busy = pool->take_busy();
+  if (n_bands < 2 || std::size_t(n_bands) != band_share.size()) return;
   const std::size_t nb = band_share.size();
   double total = 0, rate_sum = 0;
   std::vector<double> rate(nb);
@@ -895,21 +904,8 @@ void Fabric::Impl::block_inject(Fabric& f, Lane& lane, int j, int row) {
   const int width = f.width_;
   std::vector<int>& list = row_active[row];
   list.clear();
-  std::uint8_t* flags = in_active.data();
-  int i = row * width;
-  const int end = i + width;
-  for (; i + 8 <= end; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, flags + i, 8);
-    if (!word) continue;
-    std::memset(flags + i, 0, 8);
-    for (; word; word &= word - 1) list.push_back(i + (__builtin_ctzll(word) >> 3));
-  }
-  for (; i < end; ++i)
-    if (flags[i]) {
-      flags[i] = 0;
-      list.push_back(i);
-    }
+  append_flagged(row * width, (row + 1) * width, list);
+  std::memset(in_active.data() + std::size_t(row) * width, 0, std::size_t(width));
   const int* act = list.data();
   const Router* routers = f.routers_.data();
   for (std::size_t a = 0, n = list.size(); a < n; ++a) {
@@ -919,7 +915,7 @@ void Fabric::Impl::block_inject(Fabric& f, Lane& lane, int j, int row) {
       __builtin_prefetch(&routers[act[a + 16]]);
       __builtin_prefetch(f.queues_[act[a + 16]].get());
     }
-    prefetch_injection(f, act + 2, a, n - 2 > n ? 0 : n - 2);
+    prefetch_injection(f, act + 2, a, n < 2 ? 0 : n - 2);  // its distances, two further
     inject(f, lane, act[a]);
   }
   for (int pe : lane.wakes) {
@@ -1150,6 +1146,13 @@ void Fabric::Impl::evaluate(Fabric& f, Lane& lane, int pe) {
 // Latencies of the step about to run (cycles `now` .. `last`); 16-bit ready times of buffered wavelets and push
 // stamps of output-queue words stay exact (hw::Router::Entry, hw::WaveletQueue) when refreshed at least every
 // kShortCycleWindow cycles (refreshing early is exact too).
+// Host threads for a step with about `active` routers to evaluate (one below simulation.parallel_min_routers).
+int Fabric::host_threads(std::size_t active) const {
+  if (active < arch_.simulation.parallel_min_routers) return 1;
+  return arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
+                                           : int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 void Fabric::begin_step(Cycle now, Cycle last) {
   Impl& m = *impl_;
   m.cycle_now = now;
@@ -1184,16 +1187,12 @@ void Fabric::step_cycle() {
   // 2. Routers: injections from output queues, then every output port serves one colour (round robin), in
   // bands of rows on the host threads (see plan_bands), then the rows between bands.
   m.collect_active();
-  int threads = 1;
-  if (m.active.size() >= arch_.simulation.parallel_min_routers) {
-    threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
-                                                : int(std::max(1u, std::thread::hardware_concurrency()));
-  }
+  const int threads = host_threads(m.active.size());
   m.plan_bands(*this, threads);
   const int n_bands = int(m.bands.size());
   for (int li = 0; li < 2 * n_bands - 1; ++li) m.lanes[li].reset(now);
   if (n_bands > 1) {
-    if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
+    m.ensure_pool(threads, n_bands);
     m.pool->run([&](int band) {
       if (band < n_bands) m.sweep(*this, 2 * band);
     });
@@ -1331,10 +1330,7 @@ void Fabric::step_cycle() {
   m.compact_deliveries();
   due.clear();
   m.in_agent_phase = false;
-  if (m.pool) {
-    const std::vector<double> busy = m.pool->take_busy();
-    if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) m.adapt_band_shares(busy);
-  }
+  m.adapt_band_shares(n_bands);
   m.horizon = now + 1;
 
   if (traced_activity && m.observer) m.observer->on_cycle_end(now);
@@ -1354,10 +1350,7 @@ void Fabric::step_block(int k) {
   begin_step(t0, t0 + Cycle(k) - 1);
   m.block_t0 = t0;
   m.block_k = k;
-  int threads = 1;
-  if (m.pending_activations() >= arch_.simulation.parallel_min_routers)
-    threads = arch_.simulation.host_threads > 0 ? arch_.simulation.host_threads
-                                                : int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = host_threads(m.pending_activations());
   // Activations are read from the flags row by row: the lists are not needed.
   m.next_active.clear();
   for (Impl::Lane& lane : m.lanes) lane.activated.clear();
@@ -1398,7 +1391,7 @@ void Fabric::step_block(int k) {
 
   // The bands, then the boundaries between them.
   if (n_bands > 1) {
-    if (!m.pool || m.pool->workers() + 1 < n_bands) m.pool = std::make_unique<Impl::Pool>(threads - 1);
+    m.ensure_pool(threads, n_bands);
     m.pool->run([&](int b) {
       if (b < n_bands) m.block_region(*this, m.block_regions[b]);
     });
@@ -1444,12 +1437,8 @@ void Fabric::step_block(int k) {
   }
   m.compact_deliveries();
   // Routers activated for the cycle after the block, back into the list the next step starts from.
-  for (int pe = 0; pe < num_pes(); ++pe)
-    if (m.in_active[pe]) m.next_active.push_back(pe);
-  if (m.pool) {
-    const std::vector<double> busy = m.pool->take_busy();
-    if (n_bands > 1 && std::size_t(n_bands) == m.band_share.size()) m.adapt_band_shares(busy);
-  }
+  m.append_flagged(0, num_pes(), m.next_active);
+  m.adapt_band_shares(n_bands);
   now_ = t0 + Cycle(k) - 1;
   stats_.block_cycles += Cycle(k);
   m.any_ready = any_ready;
@@ -1459,6 +1448,11 @@ void Fabric::step_block(int k) {
     m.last_progress = last_progress;
     stats_.cycles = last_progress + 1;
   }
+}
+
+void Fabric::step(Cycle last) {
+  if (const int k = impl_->block_length(*this, now_, last); k > 1) step_block(k);
+  else step_cycle();
 }
 
 void Fabric::prepare() {
@@ -1502,8 +1496,7 @@ void Fabric::run_until(Cycle until) {
     if (stuck(t)) throw DeadlockError(deadlock_report());
     if (t > until) return;
     now_ = t;
-    if (const int k = impl_->block_length(*this, t, until); k > 1) step_block(k);
-    else step_cycle();
+    step(until);
   }
 }
 
@@ -1516,8 +1509,7 @@ RunResult Fabric::run(Cycle max_cycles) {
     if (stuck(t)) throw DeadlockError(deadlock_report());
     if (t >= limit) return {stats_.cycles, false};
     now_ = t;
-    if (const int k = impl_->block_length(*this, t, limit - 1); k > 1) step_block(k);
-    else step_cycle();
+    step(limit - 1);
   }
   return {stats_.cycles, true};
 }

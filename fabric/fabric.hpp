@@ -101,9 +101,11 @@ class Fabric : private hw::QueueListener {
   void on_input_popped(int pe, int q) override;
   void on_output_pushed(int pe) override;
   Cycle queue_clock() const override;
+  int host_threads(std::size_t active) const;
   void begin_step(Cycle now, Cycle last);
+  void step(Cycle last);   // the cycle now(), or a block of cycles up to `last` (Impl::block_length says when)
   void step_cycle();
-  void step_block(int k);  // cycles now() .. now()+k-1 in one sweep (Impl::block_length says when)
+  void step_block(int k);  // cycles now() .. now()+k-1 in one sweep
   bool stuck(Cycle next_event_cycle);  // deadlock watchdog; moves now() to the cycle it fired
 
   hw::ArchParams arch_;
