@@ -10,25 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include "sc_tests/test_dir.hpp"
+
 namespace wafersim::models::testing {
 
-// A fresh directory under /tmp, removed when the test ends.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("wafersim_models_" + std::string(info ? info->name() : "t") + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh scratch directory per test (sc_tests/test_dir.hpp).
+using ScratchDir = wafersim::test::TestDir;
 
 inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

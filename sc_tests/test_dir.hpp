@@ -1,0 +1,44 @@
+// A fresh, private scratch directory per test: created under $TMPDIR (or /tmp) with mkdtemp, so two runs, two
+// test processes or a file left by an earlier run can never be confused with this test's output; removed when
+// the test ends. Every test that writes a file writes it here and reads only what it produced.
+#pragma once
+#include <stdlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace wafersim::test {
+
+class TestDir {
+ public:
+  TestDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string stem = "wafersim_";
+    if (info) stem += std::string(info->test_suite_name()) + "." + info->name();
+    for (char& c : stem)
+      if (c == '/') c = '_';
+    std::string pattern = (std::filesystem::temp_directory_path() / (stem + ".XXXXXX")).string();
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path_ = buf.data();
+  }
+  ~TestDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TestDir(const TestDir&) = delete;
+  TestDir& operator=(const TestDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace wafersim::test
