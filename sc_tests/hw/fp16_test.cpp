@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 
 using namespace wafersim::hw;
 

@@ -1,0 +1,39 @@
+// The per-PE state of the mesh, in PE order (index y * width + x): routers, the compute engine's queues and SRAM
+// (allocated on first use) and the agent behind each RAMP. Every phase of the engine reads it; the public API
+// (fabric.hpp) hands out references into it.
+#pragma once
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "hw/pe_agent.hpp"
+#include "hw/pe_queues.hpp"
+#include "hw/router.hpp"
+#include "hw/sram.hpp"
+
+namespace wafersim::fabric {
+
+struct Mesh {
+  Mesh(int width, int height);
+  int width, height;
+  std::vector<hw::Router> routers;
+  std::vector<std::unique_ptr<hw::PeQueues>> queues;
+  std::vector<std::unique_ptr<hw::Sram>> srams;
+  std::vector<hw::PeAgent*> agents;  // not owned
+  std::array<int, hw::kNumPorts> neighbour_offset{};  // PE index step out of each port (N, S, E, W; RAMP 0)
+
+  int num_pes() const { return width * height; }
+};
+
+inline Mesh::Mesh(int w, int h) : width(w), height(h) {
+  const std::size_t n = std::size_t(w) * h;
+  routers.resize(n);
+  queues.resize(n);
+  srams.resize(n);
+  agents.assign(n, nullptr);
+  static_assert(int(hw::Dir::North) == 0 && int(hw::Dir::South) == 1 && int(hw::Dir::East) == 2 &&
+                int(hw::Dir::West) == 3);
+  neighbour_offset = {-w, w, 1, -1, 0};
+}
+
+}  // namespace wafersim::fabric
