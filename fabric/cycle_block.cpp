@@ -223,7 +223,7 @@ void CycleBlocks::evaluate_row(Engine& e, Lane& lane, int j, int row) {
       for (std::uint32_t bc = ra.buffered_colors(); bc; bc &= bc - 1) {
         const Color c = static_cast<Color>(__builtin_ctz(bc));
         for (hw::DirMask tx = ra.state_at(ra.slot_of(c)).tx() & 0xf; tx; tx &= tx - 1) {
-          const hw::Router& nr = routers[act[a + 4] + e.mesh.neighbour_offset[__builtin_ctz(tx)]];
+          const hw::Router& nr = routers[act[a + 4] + e.routers.neighbour_offset[__builtin_ctz(tx)]];
           if (const int s = nr.slot_of(c); s >= 0) __builtin_prefetch(&nr.state_at(s));
         }
       }

@@ -20,7 +20,6 @@ struct Mesh {
   std::vector<std::unique_ptr<hw::PeQueues>> queues;
   std::vector<std::unique_ptr<hw::Sram>> srams;
   std::vector<hw::PeAgent*> agents;  // not owned
-  std::array<int, hw::kNumPorts> neighbour_offset{};  // PE index step out of each port (N, S, E, W; RAMP 0)
 
   int num_pes() const { return width * height; }
 };
@@ -31,9 +30,6 @@ inline Mesh::Mesh(int w, int h) : width(w), height(h) {
   queues.resize(n);
   srams.resize(n);
   agents.assign(n, nullptr);
-  static_assert(int(hw::Dir::North) == 0 && int(hw::Dir::South) == 1 && int(hw::Dir::East) == 2 &&
-                int(hw::Dir::West) == 3);
-  neighbour_offset = {-w, w, 1, -1, 0};
 }
 
 }  // namespace wafersim::fabric

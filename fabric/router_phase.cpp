@@ -18,7 +18,14 @@ constexpr int kPorts = hw::kNumPorts;
 constexpr int kRamp = static_cast<int>(Dir::Ramp);
 }  // namespace
 
-RouterPhase::RouterPhase(Mesh& m, const AgentSchedule& a) : mesh(m), agents(a) {
+RouterPhase::RouterPhase(Mesh& m, const AgentSchedule& a)
+    : mesh(m),
+      router_at(m.routers.data()),
+      queues_at(m.queues.data()),
+      agent_at(m.agents.data()),
+      next_wake_at(a.next_wake.data()) {
+  static_assert(int(Dir::North) == 0 && int(Dir::South) == 1 && int(Dir::East) == 2 && int(Dir::West) == 3);
+  neighbour_offset = {-mesh.width, mesh.width, 1, -1, 0};
   in_active.assign(mesh.routers.size(), 0);
   iq_room.assign(mesh.routers.size(), {});
 }
@@ -52,7 +59,7 @@ void RouterPhase::begin_step(const hw::ArchParams& arch, Cycle now, Cycle last) 
 }
 
 bool RouterPhase::iq_room_consistent(int pe) const {
-  const hw::PeQueues* q = mesh.queues[pe].get();
+  const hw::PeQueues* q = queues_at[pe].get();
   for (int i = 0; q && i < q->num_input_queues(); ++i)
     if (iq_room[pe][i] + q->iq(i).size() > q->iq(i).capacity()) return false;
   return true;
@@ -60,9 +67,9 @@ bool RouterPhase::iq_room_consistent(int pe) const {
 
 // One wavelet from the PE's output queues onto its router (round robin over the non-empty queues).
 void RouterPhase::inject(Lane& lane, int pe) {
-  hw::PeQueues* q = mesh.queues[pe].get();
+  hw::PeQueues* q = queues_at[pe].get();
   if (!q || !q->output_nonempty_mask()) return;
-  Router& r = mesh.routers[pe];
+  Router& r = router_at[pe];
   const Cycle now = lane.now;
   const std::uint32_t mask = q->output_nonempty_mask();
   const std::uint32_t after = mask & ~((2u << r.oq_rr) - 1u);
@@ -85,7 +92,7 @@ void RouterPhase::inject(Lane& lane, int pe) {
       r.oq_rr = static_cast<std::uint8_t>(oq);
       ++lane.injections;
       // Room for an agent that may wait for it: woken in the agent phase, after the deliveries.
-      if (was_full && mesh.agents[pe] && agents.next_wake[pe] > now) lane.wakes.push_back(pe);
+      if (was_full && agent_at[pe] && next_wake_at[pe] > now) lane.wakes.push_back(pe);
       lane.progress = true;
       // One word per cycle: words left behind are looked at again next cycle (the engine must not skip it).
       if (q->output_nonempty_mask()) lane.earliest_ready = std::min(lane.earliest_ready, now + 1);
@@ -97,10 +104,10 @@ void RouterPhase::inject(Lane& lane, int pe) {
 // Every output port of the router serves one ready colour (round robin between the colours requesting it).
 void RouterPhase::evaluate(Lane& lane, int pe) {
   const Cycle now = lane.now;
-  Router* const routers = mesh.routers.data();
+  Router* const routers = router_at;
   Router& r = routers[pe];
   const bool is_traced = observer && traced[pe];
-  hw::PeQueues* q = mesh.queues[pe].get();
+  hw::PeQueues* q = queues_at[pe].get();
 
   std::array<std::uint32_t, kPorts> requests{};
   std::uint32_t ports = 0;  // bit o: some colour requests output o
@@ -142,7 +149,7 @@ void RouterPhase::evaluate(Lane& lane, int pe) {
         const int iq = q ? q->input_queue_of(c) : hw::kUnbound;
         room = iq != hw::kUnbound && iq_room[pe][iq] != 0;
       } else {
-        room = routers[pe + mesh.neighbour_offset[o]].can_accept(c, hw::opposite(Dir(o)));
+        room = routers[pe + neighbour_offset[o]].can_accept(c, hw::opposite(Dir(o)));
       }
       if (room) {
         requests[o] |= 1u << c;
@@ -179,7 +186,7 @@ void RouterPhase::evaluate(Lane& lane, int pe) {
     } else {
       Wavelet out = cs.wavelet(e);
       if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
-      const int npe = pe + mesh.neighbour_offset[o];
+      const int npe = pe + neighbour_offset[o];
       Router& nr = routers[npe];
       nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
       activate(npe, lane.activated);
