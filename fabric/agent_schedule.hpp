@@ -50,6 +50,8 @@ struct AgentSchedule {
   // Takes the wheel's slot of cycle `at` (the caller steps or marks its agents).
   std::vector<int>& slot(Cycle at) { return wheel[at % kWheel]; }
 
+  // A wheel entry for cycle `at` is current unless an earlier wake-up superseded it.
+  bool current(int pe, Cycle at) const { return next_wake[pe] == at; }
   // The one rule for an unscheduled wake-up (a RAMP delivery, or the router took a word from a full output
   // queue): the agent becomes due now unless a step at or before now is already due. True if it became due.
   bool wake_now(int pe, Cycle now) {
@@ -62,7 +64,7 @@ struct AgentSchedule {
   // asks for is recorded in next_wake and handed to schedule(pe, at): the wheel, or a lane on a host thread.
   template <class Schedule>
   bool step_agent(Mesh& mesh, int pe, Cycle now, Schedule&& schedule) {
-    if (next_wake[pe] != now) return false;  // stale: superseded by an earlier wake-up already served
+    if (!current(pe, now)) return false;  // stale: superseded by an earlier wake-up already served
     next_wake[pe] = kNever;
     hw::PeAgent* agent = mesh.agents[pe];
     if (!agent) return false;

@@ -110,7 +110,7 @@ void CycleBlocks::begin(Engine& e, Cycle start, int length, int threads) {
   for (int j = 0; j < k; ++j) {
     std::vector<int>& slot = agents.slot(t0 + Cycle(j));
     for (int pe : slot)
-      if (agents.next_wake[pe] == t0 + Cycle(j)) mark_due(width, j, pe);
+      if (agents.current(pe, t0 + Cycle(j))) mark_due(width, j, pe);
     agents.wheel_entries -= slot.size();
     slot.clear();
   }

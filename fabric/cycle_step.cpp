@@ -82,9 +82,7 @@ void Fabric::step_cycle() {
   // 4. Wavelets that left through all their outputs free their slot; control wavelets move the switch, in PE order.
   for (int li = 0; li < n_lanes; ++li) {
     if (parallel_agents && li % 2 == 0) continue;  // released by the band's thread in the agent phase
-    Lane& lane = hb.lanes[li];
-    for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.routers.release(lane.frees[i]);
-    for (const auto& fr : lane.late_frees) m.routers.release(fr);
+    m.routers.release_rest(hb.lanes[li]);
   }
   for (int li = 0; li < n_lanes; ++li)
     for (const auto& fr : hb.lanes[li].control_frees) m.routers.release_control(fr, now);
@@ -94,7 +92,7 @@ void Fabric::step_cycle() {
   agents.wheel_entries -= due.size();
   if (isolated) {
     for (int pe : due)
-      if (agents.next_wake[pe] == now) agents.mark_due(pe);
+      if (agents.current(pe, now)) agents.mark_due(pe);
   }
   engine::CycleOutcome agent_out;
   const auto to_wheel = [&](int p, Cycle at) { agents.schedule(p, at); };  // horizon == now
@@ -104,8 +102,7 @@ void Fabric::step_cycle() {
     hb.pool->run([&](int t) {
       if (t >= n_bands) return;
       Lane& lane = hb.lanes[2 * t];
-      for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) m.routers.release(lane.frees[i]);
-      for (const auto& fr : lane.late_frees) m.routers.release(fr);
+      m.routers.release_rest(lane);
       const engine::AgentSchedule::LaneScope scope(&lane);
       lane.steps = agents.pass(mesh_, due_deliveries, n_due, chunk_lo(t), chunk_lo(t + 1), now,
                                [&](int p, Cycle at) { lane.schedules.push_back({at, p}); });

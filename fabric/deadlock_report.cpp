@@ -12,10 +12,6 @@ using hw::DirMask;
 using hw::kNever;
 using hw::Router;
 
-namespace {
-std::string pe_name(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
-}  // namespace
-
 bool Fabric::stuck(Cycle t) {
   engine::Engine& m = *impl_;
   // An agent step or a ramp delivery due at t is progress: agents may legitimately sleep for long.

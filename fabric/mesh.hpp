@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "hw/pe_agent.hpp"
@@ -12,6 +13,9 @@
 #include "hw/sram.hpp"
 
 namespace wafersim::fabric {
+
+// "PE(x,y)", as errors and reports name a PE.
+inline std::string pe_name(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
 
 struct Mesh {
   Mesh(int width, int height);

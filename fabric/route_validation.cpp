@@ -13,10 +13,6 @@ using hw::Dir;
 using hw::DirMask;
 using hw::Router;
 
-namespace {
-std::string pe_name(int x, int y) { return "PE(" + std::to_string(x) + "," + std::to_string(y) + ")"; }
-}  // namespace
-
 void Fabric::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg) {
   if (x < 0 || y < 0 || x >= width() || y >= height())
     throw ConfigError(pe_name(x, y) + " is outside the " + std::to_string(width()) + "x" + std::to_string(height()) +

@@ -84,6 +84,11 @@ struct RouterPhase {
     hw::Router& r = router_at[fr.pe];
     r.pop_front(r.state_at(r.slot_of(fr.c)));
   }
+  // The data frees of a lane that the sweep did not release early (HostBands::sweep), after the phase.
+  void release_rest(const Lane& lane) {
+    for (std::size_t i = lane.free_head; i < lane.frees.size(); ++i) release(lane.frees[i]);
+    for (const Free& fr : lane.late_frees) release(fr);
+  }
   // A control wavelet's slot is released, then its first switch command applies (the switch moves only after the
   // control wavelet passed); a TEARDOWN runs the agent's teardown handler. Routers waiting for this slot still
   // hold wavelets, so they are active already.
