@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
 #include "firmware/kernels/pipeline_allreduce.hpp"
+#include "firmware/kernels/reduction_oracle.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
 #include "runtime/cli/options.hpp"
 #include "runtime/device.hpp"
@@ -71,9 +72,7 @@ int bench_allreduce(int argc, char** argv) {
 
   // Inputs: uniform in [-1, 1), rounded to the element type; one block per PE, row-major.
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> in(std::size_t(w) * h * len);
-  for (float& v : in) v = cfg.dtype == DType::F16 ? hw::Half(dist(rng)).to_float() : dist(rng);
+  const std::vector<float> in = kernels::random_inputs(std::size_t(w) * h * len, rng, cfg.dtype);
   if (!sim.timing_only) {
     if (cfg.dtype == DType::F32) {
       dev.memcpy_h2d<float>("x", {0, 0, w, h}, in, len);
@@ -97,19 +96,10 @@ int bench_allreduce(int argc, char** argv) {
       const auto hout = dev.memcpy_d2h<csl::f16>("x", {0, 0, w, h}, len);
       for (std::size_t i = 0; i < out.size(); ++i) out[i] = hout[i].to_float();
     }
-    const double eps_acc = cfg.acc_type() == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
-    const double eps_out = cfg.dtype == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+    const auto input = [&](int x, int y, std::uint32_t k) { return double(in[(std::size_t(y) * w + x) * len + k]); };
     for (int l = 0; l < cfg.lines() && ok; ++l)
       for (std::uint32_t k = 0; k < len && ok; ++k) {
-        double exact = cfg.op == kernels::ReduceOp::Max ? -INFINITY : 0.0, sum_abs = 0;
-        for (int p = 0; p < P; ++p) {
-          int x, y;
-          kernels::line_to_xy(cfg, l, p, x, y);
-          const double v = in[(std::size_t(y) * w + x) * len + k];
-          exact = cfg.op == kernels::ReduceOp::Max ? std::max(exact, v) : exact + v;
-          sum_abs += std::abs(v);
-        }
-        const double tol = cfg.op == kernels::ReduceOp::Max ? 0 : P * eps_acc * sum_abs + eps_out * std::abs(exact) + 1e-7;
+        const auto [exact, tol] = kernels::reduce_line(cfg, l, k, input);
         for (int p = 0; p < P; ++p) {
           int x, y;
           kernels::line_to_xy(cfg, l, p, x, y);

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "fabric/stats.hpp"
-#include "fabric/traffic.hpp"
+#include "bench/traffic.hpp"
 #include "fabric/wafer.hpp"
 #include "runtime/cli/options.hpp"
 #include "runtime/sim_options.hpp"
@@ -14,7 +14,7 @@ namespace {
 int bench_fabric(int argc, char** argv) {
   namespace po = boost::program_options;
   runtime::SimOptions sim;
-  fabric::TrafficConfig traffic;
+  bench::TrafficConfig traffic;
   po::options_description desc("options");
   sim.add_to(desc, "64x64");
   desc.add_options()
@@ -33,7 +33,7 @@ int bench_fabric(int argc, char** argv) {
   runtime::Stopwatch elab_clock;
   fabric::Wafer::set_time_resolution();
   fabric::Fabric fab(arch, w, h, sim.data_mode());
-  fabric::Traffic driver(fab, traffic);
+  bench::Traffic driver(fab, traffic);
   fabric::Wafer wafer("wafer", fab);
   sim.start_trace(wafer);
   fab.prepare();  // route validation and state packing count as elaboration

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 
 namespace wafersim::hw {
 
@@ -346,7 +346,8 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
         return false;
       }
       queues_.push_output(out->oq,
-                          Wavelet{ControlPayload::single(SwitchCmd::Advance, true, kNullColor, 0), out->color, true});
+                          Wavelet{ControlPayload::single(SwitchCmd::Advance, true, kNullColor, 0), out->color, true},
+                          now);
       ++stats_.wavelets_sent;
       m.adv_sent = true;
     }
@@ -390,7 +391,7 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
       payload &= 0xffffu;
       if (out->stamp_index) payload |= std::uint32_t(std::uint16_t(out->index_base + m.done)) << 16;
     }
-    queues_.push_output(out->oq, Wavelet{payload, out->color, out->control});
+    queues_.push_output(out->oq, Wavelet{payload, out->color, out->control}, now);
     ++stats_.wavelets_sent;
   } else if (sram_.functional()) {
     write_elem(m.op.dest, m.done, info.dest, r);

@@ -4,7 +4,7 @@
 #include <bit>
 #include <cmath>
 
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 
 namespace wafersim::hw {
 

@@ -29,10 +29,6 @@ class PeAgent {
   // router phase; for an isolated agent, before this cycle's RAMP deliveries have reached its input queues.
   virtual void on_teardown(Color c, Cycle now) {}
 
-  // A hint that step() comes soon (the fabric's passes over due agents call it one agent ahead): start fetching
-  // the memory that step will touch. No effect on behaviour.
-  virtual void prefetch(const PeQueues& queues) const {}
-
   // True if step() and on_teardown() touch nothing but this agent's own state and its own PeQueues (no
   // Fabric::wake, no state shared with other agents): the fabric may then run them on a host thread concurrently
   // with other isolated agents. Compute engines are not isolated (task bodies are arbitrary C++); traffic drivers are.

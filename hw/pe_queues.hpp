@@ -73,16 +73,12 @@ class QueueListener {
   virtual ~QueueListener() = default;
   virtual void on_input_popped(int pe_index, int q) = 0;  // room in IQ q: the router may deliver again
   virtual void on_output_pushed(int pe_index) = 0; // a wavelet waits in an OQ for the router
-  // The cycle the compute-engine side is at (output-queue words are stamped with it).
-  virtual Cycle queue_clock() const = 0;
 };
 
 constexpr int kUnbound = -1;
 
 class PeQueues {
  public:
-  // Words pushed into output queues are stamped with the listener's queue_clock() (0 without a listener): the
-  // router takes a word only after it has crossed the ramp.
   PeQueues(int pe_index, const std::vector<int>& iq_depths, const std::vector<int>& oq_depths,
            QueueListener* listener);
 
@@ -106,8 +102,9 @@ class PeQueues {
     if (listener_) listener_->on_input_popped(pe_index_, q);
     return w;
   }
-  void push_output(int q, const Wavelet& w) {
-    oq_[q].push(w, listener_ ? listener_->queue_clock() : 0);
+  // The word is stamped with the agent's cycle `now`: the router takes it only after it has crossed the ramp.
+  void push_output(int q, const Wavelet& w, Cycle now) {
+    oq_[q].push(w, now);
     oq_nonempty_ |= 1u << q;
     if (listener_) listener_->on_output_pushed(pe_index_);
   }

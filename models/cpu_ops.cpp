@@ -14,7 +14,8 @@
 #include <immintrin.h>
 #endif
 
-#include "models/half.hpp"
+#include "common/fp16.hpp"
+#include "common/worker_pool.hpp"
 
 namespace wafersim::models::cpu {
 
@@ -53,8 +54,8 @@ WAFERSIM_AVX2 float dot_avx2(const void* w, const float* x, int64_t n) {
   for (; i < n; ++i) {
     float wi;
     if constexpr (D == DType::F32) wi = static_cast<const float*>(w)[i];
-    else if constexpr (D == DType::F16) wi = half_to_float(static_cast<const uint16_t*>(w)[i]);
-    else wi = bf16_to_float(static_cast<const uint16_t*>(w)[i]);
+    else if constexpr (D == DType::F16) wi = f16_bits_to_f32(static_cast<const uint16_t*>(w)[i]);
+    else wi = bf16_bits_to_f32(static_cast<const uint16_t*>(w)[i]);
     acc = std::fma(wi, x[i], acc);
   }
   return acc;
@@ -65,7 +66,7 @@ WAFERSIM_AVX2 void widen_avx2(const void* w, int64_t n, float* out) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load8<D>(w, i));
   for (; i < n; ++i)
-    out[i] = D == DType::F16 ? half_to_float(static_cast<const uint16_t*>(w)[i]) : bf16_to_float(static_cast<const uint16_t*>(w)[i]);
+    out[i] = D == DType::F16 ? f16_bits_to_f32(static_cast<const uint16_t*>(w)[i]) : bf16_bits_to_f32(static_cast<const uint16_t*>(w)[i]);
 }
 
 WAFERSIM_AVX2 void axpy_avx2(float alpha, const float* x, int64_t n, float* y) {
@@ -90,8 +91,8 @@ template <DType D>
 float dot_portable(const void* w, const float* x, int64_t n) {
   auto weight = [w](int64_t i) {
     if constexpr (D == DType::F32) return static_cast<const float*>(w)[i];
-    else if constexpr (D == DType::F16) return half_to_float(static_cast<const uint16_t*>(w)[i]);
-    else return bf16_to_float(static_cast<const uint16_t*>(w)[i]);
+    else if constexpr (D == DType::F16) return f16_bits_to_f32(static_cast<const uint16_t*>(w)[i]);
+    else return bf16_bits_to_f32(static_cast<const uint16_t*>(w)[i]);
   };
   float lanes[32] = {};
   int64_t i = 0;
@@ -146,80 +147,23 @@ constexpr int64_t kTokenBlock = 16;
 // of a quarter million multiply-adds or more go to both cores.
 constexpr int64_t kParallelMacs = 1 << 18;
 
-// Worker threads for parallel_run, created on first use. Each parks on its own ticket (futex wait) and is woken
-// only when given a share of a job, so workers never see a job that is not theirs.
-class WorkerPool {
- public:
-  static WorkerPool& instance() {
-    static WorkerPool pool;
-    return pool;
-  }
-  ~WorkerPool() {
-    for (auto& slot : slots_) {
-      slot->stop = true;
-      slot->ticket.fetch_add(1);
-      slot->ticket.notify_one();
-    }
-    for (auto& t : threads_) t.join();
-  }
-  void run(int workers, const std::function<void(int, int)>& body) {
-    std::lock_guard<std::mutex> lock(run_mutex_);
-    while (static_cast<int>(slots_.size()) < workers - 1) {
-      slots_.push_back(std::make_unique<Slot>());
-      Slot* slot = slots_.back().get();
-      const int index = static_cast<int>(slots_.size());
-      threads_.emplace_back([this, slot, index] { work(*slot, index); });
-    }
-    pending_.store(workers - 1);
-    for (int i = 1; i < workers; ++i) {
-      Slot& slot = *slots_[static_cast<size_t>(i - 1)];
-      slot.body = &body;
-      slot.workers = workers;
-      slot.ticket.fetch_add(1);  // publishes body/workers to the worker
-      slot.ticket.notify_one();
-    }
-    in_job = true;
-    body(0, workers);
-    in_job = false;
-    for (int p = pending_.load(); p != 0; p = pending_.load()) pending_.wait(p);
-  }
-  static thread_local bool in_job;
-
- private:
-  struct Slot {
-    std::atomic<uint32_t> ticket{0};
-    std::atomic<bool> stop{false};
-    const std::function<void(int, int)>* body = nullptr;
-    int workers = 0;
-  };
-  void work(Slot& slot, int index) {
-    in_job = true;
-    uint32_t seen = 0;
-    for (;;) {
-      slot.ticket.wait(seen);
-      seen = slot.ticket.load();
-      if (slot.stop) return;
-      (*slot.body)(index, slot.workers);
-      if (pending_.fetch_sub(1) == 1) pending_.notify_one();
-    }
-  }
-  std::mutex run_mutex_;
-  std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<std::thread> threads_;
-  std::atomic<int> pending_{0};
-};
-thread_local bool WorkerPool::in_job = false;
+// Worker threads for parallel_run, created on first use (grown when asked for more). Jobs are large and rare, so
+// the workers sleep between them instead of spinning; one caller at a time.
+std::mutex g_pool_mutex;
+std::unique_ptr<WorkerPool> g_pool;
 
 int kernel_threads(bool parallel) { return parallel ? std::max(1, omp_get_max_threads()) : 1; }
 
 }  // namespace
 
 void parallel_run(int workers, const std::function<void(int worker, int workers)>& body) {
-  if (workers <= 1 || WorkerPool::in_job) {
+  if (workers <= 1 || WorkerPool::in_job()) {
     for (int w = 0; w < std::max(workers, 1); ++w) body(w, std::max(workers, 1));
     return;
   }
-  WorkerPool::instance().run(workers, body);
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (!g_pool || g_pool->workers() != workers - 1) g_pool = std::make_unique<WorkerPool>(workers - 1, /*spin=*/false);
+  g_pool->run([&](int index) { body(index, workers); });
 }
 
 void use_portable_kernels(bool portable) { g_fast = !portable && host_has_avx2(); }

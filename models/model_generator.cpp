@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 #include "models/safetensors_writer.hpp"
 #include "models/sampler.hpp"
 #include "models/tokenizer_builder.hpp"
@@ -125,7 +125,7 @@ std::vector<float> generate_tensor(const ExpectedTensor& tensor, const LlamaConf
     v = static_cast<float>(norm ? 1.0 + 0.1 * u : a * u);
   }
   if (tensor.name == "lm_head.weight" && !config.tie_word_embeddings) subtract_self_prediction(values, config, seed);
-  for (auto& v : values) v = half_to_float(float_to_half(v));
+  for (auto& v : values) v = f16_bits_to_f32(f32_to_f16_bits(v));
   return values;
 }
 

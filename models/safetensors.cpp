@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little endian; big-endian hosts are not supported");
 
@@ -264,8 +264,8 @@ const float* FloatTensor::data() const {
 
 float FloatTensor::operator[](size_t i) const {
   switch (dtype_) {
-    case DType::F16: return half_to_float(static_cast<const uint16_t*>(data_)[i]);
-    case DType::BF16: return bf16_to_float(static_cast<const uint16_t*>(data_)[i]);
+    case DType::F16: return f16_bits_to_f32(static_cast<const uint16_t*>(data_)[i]);
+    case DType::BF16: return bf16_bits_to_f32(static_cast<const uint16_t*>(data_)[i]);
     default: return static_cast<const float*>(data_)[i];
   }
 }
@@ -379,7 +379,7 @@ void convert_to_f32(DType dtype, const uint8_t* bytes, size_t count, float* out)
       // A 64K-entry table turns the conversion into one load per element.
       static const std::vector<float> table = [] {
         std::vector<float> t(65536);
-        for (uint32_t i = 0; i < 65536; ++i) t[i] = half_to_float(static_cast<uint16_t>(i));
+        for (uint32_t i = 0; i < 65536; ++i) t[i] = f16_bits_to_f32(static_cast<uint16_t>(i));
         return t;
       }();
       for (size_t i = 0; i < count; ++i) {
@@ -393,7 +393,7 @@ void convert_to_f32(DType dtype, const uint8_t* bytes, size_t count, float* out)
       for (size_t i = 0; i < count; ++i) {
         uint16_t b;
         std::memcpy(&b, bytes + 2 * i, 2);
-        out[i] = bf16_to_float(b);
+        out[i] = bf16_bits_to_f32(b);
       }
       return;
     default:

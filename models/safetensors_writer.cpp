@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 
 namespace wafersim::models {
 
@@ -48,7 +48,7 @@ std::vector<uint8_t> encode_floats(const std::vector<float>& values, DType dtype
     case DType::F16:
     case DType::BF16:
       for (size_t i = 0; i < values.size(); ++i) {
-        const uint16_t h = dtype == DType::F16 ? float_to_half(values[i]) : float_to_bf16(values[i]);
+        const uint16_t h = dtype == DType::F16 ? f32_to_f16_bits(values[i]) : f32_to_bf16_bits(values[i]);
         bytes[2 * i] = static_cast<uint8_t>(h);
         bytes[2 * i + 1] = static_cast<uint8_t>(h >> 8);
       }

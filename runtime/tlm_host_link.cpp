@@ -6,7 +6,7 @@
 
 namespace wafersim::runtime {
 
-DeviceMemoryTarget::DeviceMemoryTarget(sc_core::sc_module_name name, fabric::Fabric& fabric)
+DeviceMemoryTarget::DeviceMemoryTarget(sc_core::sc_module_name name, fabric::Transport& fabric)
     : sc_module(name), socket("socket"), fabric_(fabric) {
   socket.register_b_transport(this, &DeviceMemoryTarget::b_transport);
   socket.register_get_direct_mem_ptr(this, &DeviceMemoryTarget::get_direct_mem_ptr);

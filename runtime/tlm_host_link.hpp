@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "fabric/fabric.hpp"
+#include "fabric/transport.hpp"
 
 namespace wafersim::runtime {
 
@@ -25,7 +25,7 @@ constexpr std::uint64_t pe_address(int pe, std::uint32_t offset) {
 class DeviceMemoryTarget : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<DeviceMemoryTarget> socket;
-  DeviceMemoryTarget(sc_core::sc_module_name name, fabric::Fabric& fabric);
+  DeviceMemoryTarget(sc_core::sc_module_name name, fabric::Transport& fabric);
   const char* kind() const override { return "wafersim_device_memory"; }
   std::uint64_t transactions() const { return transactions_; }
   std::uint64_t dmi_grants() const { return dmi_grants_; }
@@ -35,7 +35,7 @@ class DeviceMemoryTarget : public sc_core::sc_module {
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   bool decode(std::uint64_t addr, std::uint32_t len, int& pe, std::uint32_t& offset) const;
 
-  fabric::Fabric& fabric_;
+  fabric::Transport& fabric_;
   std::uint64_t transactions_ = 0, dmi_grants_ = 0;
 };
 

@@ -3,6 +3,6 @@
 #pragma once
 #include "firmware/csl/layout.hpp"
 #include "firmware/csl/program.hpp"
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 #include "hw/route_config.hpp"
 #include "hw/wavelet.hpp"

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
-#include "fabric/fabric.hpp"
+#include "fabric/transport.hpp"
 
 namespace wafersim::csl {
 
@@ -43,7 +43,7 @@ void Layout::export_symbol(const std::string& name) {
   if (std::find(exported_.begin(), exported_.end(), name) == exported_.end()) exported_.push_back(name);
 }
 
-void Layout::load(fabric::Fabric& fabric, int x0, int y0) {
+void Layout::load(fabric::Transport& fabric, int x0, int y0) {
   if (loaded()) throw std::logic_error("layout: loaded twice");
   if (x0 < 0 || y0 < 0 || x0 + width_ > fabric.width() || y0 + height_ > fabric.height())
     throw ConfigError("layout: the " + std::to_string(width_) + "x" + std::to_string(height_) +

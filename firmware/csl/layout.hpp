@@ -15,7 +15,7 @@
 #include "hw/route_config.hpp"
 
 namespace wafersim::fabric {
-class Fabric;
+class Transport;
 }
 
 namespace wafersim::csl {
@@ -56,7 +56,7 @@ class Layout {
   // Validates the layout (coordinates inside the rectangle and the fabric, routable colours), builds the programs,
   // attaches one compute engine per programmed PE at offset (x0, y0) of the fabric, and sets the colour configs.
   // Throws ConfigError / CapacityError / std::invalid_argument naming the PE, program and symbol at fault.
-  void load(fabric::Fabric& fabric, int x0 = 0, int y0 = 0);
+  void load(fabric::Transport& fabric, int x0 = 0, int y0 = 0);
   bool loaded() const { return fabric_ != nullptr; }
 
   // Colours routed through PE (x, y) by this layout (sorted), and the maximum over the rectangle.
@@ -104,7 +104,7 @@ class Layout {
   std::vector<Tile> tiles_;
   std::vector<std::tuple<int, int, Color, hw::ColorConfig>> routes_;
   std::vector<std::string> exported_;
-  fabric::Fabric* fabric_ = nullptr;
+  fabric::Transport* fabric_ = nullptr;
 };
 
 }  // namespace wafersim::csl

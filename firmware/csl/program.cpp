@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <typeinfo>
 
-#include "fabric/fabric.hpp"
+#include "fabric/transport.hpp"
 
 namespace wafersim::csl {
 
@@ -90,7 +90,7 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
     case Kind::Number:
       switch (t) {
         case hw::ElemType::F32: return hw::Immediate{std::bit_cast<std::uint32_t>(float(number_))};
-        case hw::ElemType::F16: return hw::Immediate{hw::f32_to_f16_bits(float(number_))};
+        case hw::ElemType::F16: return hw::Immediate{f32_to_f16_bits(float(number_))};
         case hw::ElemType::U16: return hw::Immediate{std::uint32_t(std::int64_t(number_)) & 0xffffu};
         case hw::ElemType::U32: return hw::Immediate{std::uint32_t(std::int64_t(number_))};
       }
@@ -275,17 +275,16 @@ void Program::set_teardown_handler(Color color, std::function<void(Color)> handl
   else teardown_handlers_.emplace_back(color, std::move(handler));
 }
 
-hw::Router& Program::router() const {
+fabric::Transport& Program::transport() const {
   if (!fabric_) throw std::logic_error(owner() + ": no router: the program was not loaded onto a fabric");
-  return fabric_->router(x(), y());
+  return *fabric_;
 }
 
-void Program::set_local_color_config(Color color, const hw::ColorConfig& cfg) { router().set_color_config(color, cfg); }
-
-void Program::exit_teardown(Color color) {
-  router();
-  fabric_->exit_teardown(x(), y(), color);
+void Program::set_local_color_config(Color color, const hw::ColorConfig& cfg) {
+  transport().reconfigure_color(x(), y(), color, cfg);
 }
+
+void Program::exit_teardown(Color color) { transport().exit_teardown(x(), y(), color); }
 
 void Program::activate(TaskRef t) { engine().activate(t.resolve()); }
 void Program::block(TaskRef t) { engine().block(t.resolve()); }

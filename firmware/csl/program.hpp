@@ -14,15 +14,12 @@
 
 #include "hw/compute_engine.hpp"
 #include "hw/dsd.hpp"
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 #include "hw/route_config.hpp"
 #include "hw/wavelet.hpp"
 
 namespace wafersim::fabric {
-class Fabric;
-}
-namespace wafersim::hw {
-class Router;
+class Transport;
 }
 
 namespace wafersim::csl {
@@ -30,7 +27,7 @@ namespace wafersim::csl {
 using hw::Color;
 using hw::Cycle;
 using hw::TaskArg;
-using f16 = hw::Half;
+using f16 = Half;
 using Priority = hw::Priority;
 
 class Program;
@@ -266,7 +263,6 @@ class Program {
   // router (resets its switch and filter state), then leave teardown. Need a fabric (Layout::load).
   void set_local_color_config(Color color, const hw::ColorConfig& cfg);
   void exit_teardown(Color color);
-  hw::Router& router() const;
 
   // ---- task control (CSL @activate, @block, @unblock, tile_config.task_priority)
   void activate(TaskRef t);
@@ -316,10 +312,11 @@ class Program {
   void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
   std::string owner() const;
+  fabric::Transport& transport() const;  // throws if the program was not loaded
 
   hw::ComputeEngine* ce_ = nullptr;
   bool default_start_ = false;
-  fabric::Fabric* fabric_ = nullptr;  // set by Layout::load
+  fabric::Transport* fabric_ = nullptr;  // the mesh it was loaded onto (Layout::load)
   std::vector<ArrayBase*> arrays_;
   std::vector<TaskBase*> tasks_;
   std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach

@@ -12,6 +12,7 @@
 
 using namespace wafersim;
 using namespace wafersim::fabric;
+using namespace wafersim::bench;
 using namespace wafersim::fabric::testing;
 
 namespace {
@@ -183,7 +184,7 @@ struct TeardownPusher : StreamAgent {
   std::vector<Cycle> teardowns;
   void on_teardown(hw::Color, Cycle now) override {
     teardowns.push_back(now);
-    q->push_output(3, hw::Wavelet{std::uint32_t(now), 6, false});
+    q->push_output(3, hw::Wavelet{std::uint32_t(now), 6, false}, now);
   }
 };
 

@@ -8,6 +8,7 @@
 
 using namespace wafersim;
 using namespace wafersim::fabric;
+using namespace wafersim::bench;
 
 namespace {
 

@@ -5,11 +5,12 @@
 #include <memory>
 #include <vector>
 
+#include "bench/traffic.hpp"
 #include "fabric/fabric.hpp"
-#include "fabric/traffic.hpp"
 
 namespace wafersim::fabric::testing {
 
+using bench::StreamAgent;
 using hw::bit;
 using hw::Dir;
 

@@ -14,6 +14,7 @@
 #include "firmware/kernels/chain_reduce.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
 #include "firmware/kernels/pipeline_allreduce.hpp"
+#include "firmware/kernels/reduction_oracle.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
 
 namespace wafersim::kernels::test {
@@ -29,10 +30,7 @@ struct Outcome {
 
 inline std::vector<float> random_vector(std::uint32_t n, unsigned seed, DType t) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = t == DType::F16 ? hw::Half(d(rng)).to_float() : d(rng);
-  return v;
+  return random_inputs(n, rng, t);
 }
 
 inline Outcome run_collective(const Builder& build, const CollectiveConfig& cfg, unsigned seed = 1,
@@ -62,20 +60,10 @@ inline Outcome run_collective(const Builder& build, const CollectiveConfig& cfg,
 inline void expect_reduced(const CollectiveConfig& cfg, const Outcome& o, const std::function<bool(int pos)>& who,
                            const std::string& what) {
   const int P = cfg.line_length();
-  const bool f16_acc = cfg.acc_type() == DType::F16;
+  const auto input = [&](int x, int y, std::uint32_t k) { return double(o.in[std::size_t(y) * cfg.width + x][k]); };
   for (int l = 0; l < cfg.lines(); ++l) {
     for (std::uint32_t k = 0; k < cfg.length; ++k) {
-      double exact = cfg.op == ReduceOp::Max ? -INFINITY : 0.0, sum_abs = 0;
-      for (int p = 0; p < P; ++p) {
-        int x, y;
-        line_to_xy(cfg, l, p, x, y);
-        const double v = o.in[std::size_t(y) * cfg.width + x][k];
-        exact = cfg.op == ReduceOp::Max ? std::max(exact, v) : exact + v;
-        sum_abs += std::abs(v);
-      }
-      const double eps_acc = f16_acc ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
-      const double eps_out = cfg.dtype == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
-      const double tol = cfg.op == ReduceOp::Max ? 0.0 : P * eps_acc * sum_abs + eps_out * std::abs(exact) + 1e-7;
+      const auto [exact, tol] = reduce_line(cfg, l, k, input);
       float first = 0;
       for (int p = 0; p < P; ++p) {
         if (!who(p)) continue;

@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "models/cpu_ops.hpp"
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 
 namespace wafersim::models::cpu {
 namespace {
@@ -140,8 +140,8 @@ TEST(CpuOps, HalfAndBfloatWeightsGiveTheSameBitsAsTheirFp32Widening) {
     std::vector<uint16_t> narrow(w.size());
     std::vector<float> widened(w.size());
     for (size_t i = 0; i < w.size(); ++i) {
-      narrow[i] = dt == DType::F16 ? float_to_half(w[i]) : float_to_bf16(w[i]);
-      widened[i] = dt == DType::F16 ? half_to_float(narrow[i]) : bf16_to_float(narrow[i]);
+      narrow[i] = dt == DType::F16 ? f32_to_f16_bits(w[i]) : f32_to_bf16_bits(w[i]);
+      widened[i] = dt == DType::F16 ? f16_bits_to_f32(narrow[i]) : bf16_bits_to_f32(narrow[i]);
     }
     for (bool portable : {false, true}) {
       SCOPED_TRACE(std::string(dtype_name(dt)) + (portable ? " portable" : " native"));

@@ -11,7 +11,7 @@
 
 #include "models/cpu_ops.hpp"
 #include "models/cpu_reference.hpp"
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 #include "models/model_generator.hpp"
 #include "models/safetensors_writer.hpp"
 
@@ -239,7 +239,7 @@ TEST(CpuReference, StoredDtypesGiveTheLogitsOfTheirValues) {
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     SCOPED_TRACE(std::string(dtype_name(dt)));
     auto rounded = [dt](std::vector<float> v) {
-      for (auto& x : v) x = dt == DType::BF16 ? bf16_to_float(float_to_bf16(x)) : dt == DType::F16 ? half_to_float(float_to_half(x)) : x;
+      for (auto& x : v) x = dt == DType::BF16 ? bf16_bits_to_f32(f32_to_bf16_bits(x)) : dt == DType::F16 ? f16_bits_to_f32(f32_to_f16_bits(x)) : x;
       return v;
     };
     std::vector<TensorToWrite> tensors;

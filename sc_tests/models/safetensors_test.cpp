@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
-#include "models/half.hpp"
+#include "common/fp16.hpp"
 #include "models/llama_weights.hpp"
 #include "models/model_generator.hpp"
 #include "models/safetensors.hpp"
@@ -42,26 +42,26 @@ std::string header_error(const std::string& bytes) {
 }
 
 TEST(Half, ConvertsExactlyAndRoundsToNearestEven) {
-  EXPECT_EQ(half_to_float(0x3c00), 1.0f);
-  EXPECT_EQ(half_to_float(0xc000), -2.0f);
-  EXPECT_EQ(half_to_float(0x7bff), 65504.0f);
-  EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
-  EXPECT_EQ(half_to_float(0x0200), std::ldexp(1.0f, -15));
-  EXPECT_TRUE(std::isinf(half_to_float(0x7c00)));
-  EXPECT_TRUE(std::isnan(half_to_float(0x7e00)));
+  EXPECT_EQ(f16_bits_to_f32(0x3c00), 1.0f);
+  EXPECT_EQ(f16_bits_to_f32(0xc000), -2.0f);
+  EXPECT_EQ(f16_bits_to_f32(0x7bff), 65504.0f);
+  EXPECT_EQ(f16_bits_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(f16_bits_to_f32(0x0200), std::ldexp(1.0f, -15));
+  EXPECT_TRUE(std::isinf(f16_bits_to_f32(0x7c00)));
+  EXPECT_TRUE(std::isnan(f16_bits_to_f32(0x7e00)));
   // Every finite half survives a round trip through fp32.
   for (uint32_t h = 0; h < 0x10000; ++h) {
     if ((h & 0x7c00) == 0x7c00) continue;
-    ASSERT_EQ(float_to_half(half_to_float(static_cast<uint16_t>(h))), h) << h;
+    ASSERT_EQ(f32_to_f16_bits(f16_bits_to_f32(static_cast<uint16_t>(h))), h) << h;
   }
-  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway, rounds to even (down)
-  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // halfway, rounds to even (up)
-  EXPECT_EQ(float_to_half(70000.0f), 0x7c00);
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);            // halfway to the smallest subnormal
-  EXPECT_EQ(float_to_half(std::ldexp(1.5f, -25)), 0x0001);
-  EXPECT_EQ(bf16_to_float(0x3f80), 1.0f);
-  EXPECT_EQ(float_to_bf16(1.00390625f), 0x3f80);  // 1 + 2^-8: halfway, even
-  EXPECT_EQ(float_to_bf16(-3.0f), 0xc040);
+  EXPECT_EQ(f32_to_f16_bits(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway, rounds to even (down)
+  EXPECT_EQ(f32_to_f16_bits(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // halfway, rounds to even (up)
+  EXPECT_EQ(f32_to_f16_bits(70000.0f), 0x7c00);
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -25)), 0x0000);            // halfway to the smallest subnormal
+  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.5f, -25)), 0x0001);
+  EXPECT_EQ(bf16_bits_to_f32(0x3f80), 1.0f);
+  EXPECT_EQ(f32_to_bf16_bits(1.00390625f), 0x3f80);  // 1 + 2^-8: halfway, even
+  EXPECT_EQ(f32_to_bf16_bits(-3.0f), 0xc040);
 }
 
 TEST(Safetensors, ReadsF32F16Bf16AsFloat) {

@@ -1,4 +1,4 @@
-#include "fabric/traffic.hpp"
+#include "bench/traffic.hpp"
 
 #include <array>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "common/error.hpp"
 
-namespace wafersim::fabric {
+namespace wafersim::bench {
 
 using hw::bit;
 using hw::Dir;
@@ -27,7 +27,7 @@ Cycle StreamAgent::step(Cycle now, hw::PeQueues& q) {
     if (p.not_before > now) {
       next = std::min(next, p.not_before);
     } else if (!q.oq(p.oq).full()) {
-      q.push_output(p.oq, p.w);
+      q.push_output(p.oq, p.w, now);
       send_cycles_.push_back(now);
       pending.pop_front();
       --to_send_count_;
@@ -110,7 +110,7 @@ class Traffic::Generator {
       const std::uint64_t r = next_random();
       const int lane = lane_of(r);
       if (!q.oq(oq_[lane]).full()) {
-        q.push_output(oq_[lane], Wavelet{injected_, color_[lane], false});
+        q.push_output(oq_[lane], Wavelet{injected_, color_[lane], false}, now);
         ++injected_;
       }
       next_ = now + gap(std::uint32_t(r));
@@ -165,7 +165,7 @@ class alignas(64) Traffic::Sink : public hw::PeAgent {
   std::uint64_t received_ = 0;
 };
 
-class alignas(64) Traffic::Source : public hw::PeAgent {
+class alignas(64) Traffic::Source : public fabric::PrefetchingAgent {
  public:
   explicit Source(const Generator& g) : gen_(g) {}
   Cycle step(Cycle now, hw::PeQueues& q) override { return gen_.produce(now, q); }
@@ -179,7 +179,7 @@ class alignas(64) Traffic::Source : public hw::PeAgent {
 };
 
 // Uniform pattern: every PE is a source and a sink (the sink pops after the source pushed).
-class alignas(64) Traffic::SourceSink : public hw::PeAgent {
+class alignas(64) Traffic::SourceSink : public fabric::PrefetchingAgent {
  public:
   explicit SourceSink(const Generator& g) : gen_(g) {}
   Cycle step(Cycle now, hw::PeQueues& q) override {
@@ -291,4 +291,4 @@ std::uint64_t Traffic::delivered() const {
   return n;
 }
 
-}  // namespace wafersim::fabric
+}  // namespace wafersim::bench

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <random>
 
-#include "hw/fp16.hpp"
+#include "common/fp16.hpp"
 
-using namespace wafersim::hw;
+using namespace wafersim;
 
 namespace {
 std::uint16_t ref_f32_to_f16(float f) {

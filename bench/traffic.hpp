@@ -1,6 +1,7 @@
 // Traffic drivers that sit behind a RAMP in place of a compute engine: a scripted stream agent for tests
 // (send lists, receive logs, a configurable consumption rate) and the synthetic patterns of
-// `wafersim bench fabric` (uniform random neighbour-segment traffic, row broadcast).
+// `wafersim bench fabric` (uniform random neighbour-segment traffic, row broadcast). Not part of the engine:
+// library ws_bench, linked by the CLI and the tests.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -11,7 +12,10 @@
 
 #include "fabric/fabric.hpp"
 
-namespace wafersim::fabric {
+namespace wafersim::bench {
+
+using fabric::Fabric;
+using hw::Cycle;
 
 class StreamAgent : public hw::PeAgent {
  public:
@@ -87,4 +91,4 @@ class Traffic {
   int colors_used_ = 0;
 };
 
-}  // namespace wafersim::fabric
+}  // namespace wafersim::bench

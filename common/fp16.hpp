@@ -1,11 +1,12 @@
 // IEEE 754 binary16 ("fp16", the WSE's default 16-bit float format) and bfloat16 as bit patterns, with exact
-// conversions: float -> half/bf16 rounds to nearest, ties to even, with subnormals, infinities and NaNs.
-// Not modelled: Cerebras' own cb16 format, floating-point exception flags.
+// conversions: float -> half/bf16 rounds to nearest, ties to even, with subnormals, infinities and NaNs. One
+// implementation for the wafer's datapath (hw/) and the CPU oracle and model files (models/), so both round alike.
+// Portable (no F16C needed). Not modelled: Cerebras' own cb16 format, fp8, floating-point exception flags.
 #pragma once
 #include <bit>
 #include <cstdint>
 
-namespace wafersim::hw {
+namespace wafersim {
 
 // ---- binary16 ------------------------------------------------------------------------------------------------
 
@@ -85,4 +86,4 @@ constexpr std::uint16_t f32_to_bf16_bits(float f) {
   return static_cast<std::uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
 
-}  // namespace wafersim::hw
+}  // namespace wafersim
