@@ -5,7 +5,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
 #include <memory>
 
 #include "models/cpu_ops.hpp"
