@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWAFERSIM_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$(nproc)"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"  # where, not just what
 bash tools/run-tests.sh build-sanitize "$@"
