@@ -1,7 +1,6 @@
 // `wafersim bench fabric` end to end with tracing: the VCD of a window, written while the router phase runs in
-// bands on several host threads, is the one a single thread writes. Skipped when the executable is not built.
+// bands on several host threads, is the one a single thread writes.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +12,8 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+using BenchFabricCli = wafersim::test::CliTest;
 
 std::string vcd_without_date(const fs::path& p) {
   std::ifstream in(p);
@@ -27,23 +28,17 @@ std::string vcd_without_date(const fs::path& p) {
   return out.str();
 }
 
-TEST(BenchFabricCli, VcdIsIdenticalOnOneAndThreeHostThreads) {
-  const fs::path exe = wafersim::test::built_wafersim();
-  if (exe.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
+TEST_F(BenchFabricCli, VcdIsIdenticalOnOneAndThreeHostThreads) {
   std::string vcd[2];
   for (int k = 0; k < 2; ++k) {
-    const fs::path path = fs::temp_directory_path() /
-                          ("bench_fabric_" + std::to_string(::getpid()) + "_" + std::to_string(k) + ".vcd");
+    const fs::path path = dir() / ("bench_fabric_" + std::to_string(k) + ".vcd");
     // The traced window straddles the rows where three bands meet on this 24x18 mesh.
-    const wafersim::test::CliRun r = wafersim::test::run_cli(
-        exe.string() + " bench fabric --mesh 24x18 --pattern uniform --cycles 300 --vcd " + path.string() +
-        " --trace-region 4,4,9,13 --set simulation.parallel_min_routers=1 --set simulation.host_threads=" +
-        (k == 0 ? "1" : "3"));
+    const wafersim::test::CliRun r =
+        run("bench fabric --mesh 24x18 --pattern uniform --cycles 300 --vcd " + path.string() +
+            " --trace-region 4,4,9,13 --set simulation.parallel_min_routers=1 --set simulation.host_threads=" +
+            (k == 0 ? "1" : "3"));
     ASSERT_EQ(r.status, 0) << r.out;
     vcd[k] = vcd_without_date(path);
-    fs::remove(path);
-    fs::path gtkw = path;
-    fs::remove(gtkw.replace_extension(".gtkw"));
   }
   EXPECT_GT(vcd[0].size(), 10000u);
   EXPECT_EQ(vcd[0], vcd[1]);

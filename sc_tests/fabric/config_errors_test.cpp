@@ -1,14 +1,12 @@
 // Architecture files and routes are validated before anything runs; errors name the file/PE, key/colour, limit.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <fstream>
 
 #include "common/error.hpp"
 #include "fabric_fixture.hpp"
 #include "hw/arch_params.hpp"
+#include "sc_tests/test_dir.hpp"
 
 using namespace wafersim;
 using namespace wafersim::fabric;
@@ -18,18 +16,10 @@ namespace {
 
 std::string source_dir() { return WAFERSIM_SOURCE_DIR; }
 
-std::string write_yaml(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 std::string load_error(const std::string& yaml) {
-  // One file per test process: ctest runs test cases in parallel.
-  const std::string path =
-      write_yaml(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-                     std::to_string(::getpid()) + ".yaml",
-                 yaml);
+  const wafersim::test::TestDir dir;
+  const std::string path = (dir / "arch.yaml").string();
+  std::ofstream(path) << yaml;
   std::string msg;
   try {
     hw::load_arch(path);
@@ -38,7 +28,6 @@ std::string load_error(const std::string& yaml) {
     msg = e.what();
     EXPECT_NE(msg.find(path), std::string::npos) << "error must name the file: " << msg;
   }
-  std::remove(path.c_str());
   return msg;
 }
 

@@ -5,8 +5,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 #include <memory>
 
 #include "models/cpu_ops.hpp"
@@ -14,6 +12,7 @@
 #include "common/fp16.hpp"
 #include "models/model_generator.hpp"
 #include "models/safetensors_writer.hpp"
+#include "sc_tests/test_dir.hpp"
 
 namespace wafersim::models {
 namespace {
@@ -234,8 +233,7 @@ TEST(CpuReference, ThreadCountDoesNotChangeTheLogits) {
 TEST(CpuReference, StoredDtypesGiveTheLogitsOfTheirValues) {
   const LlamaConfig c = find_model_preset("tiny").config;
   const std::vector<int32_t> tokens = some_tokens(6, c.vocab_size);
-  const auto dir = std::filesystem::temp_directory_path() / ("wafersim_dtypes_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const wafersim::test::TestDir dir;
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     SCOPED_TRACE(std::string(dtype_name(dt)));
     auto rounded = [dt](std::vector<float> v) {
@@ -249,7 +247,7 @@ TEST(CpuReference, StoredDtypesGiveTheLogitsOfTheirValues) {
       std::ofstream out(dir / "model.safetensors", std::ios::binary | std::ios::trunc);
       write_safetensors(out, tensors);
     }
-    auto from_file = std::make_shared<const LlamaWeights>(load_llama_weights(Checkpoint::open(dir), c));
+    auto from_file = std::make_shared<const LlamaWeights>(load_llama_weights(Checkpoint::open(dir.path()), c));
     EXPECT_EQ(from_file->layers[0].w_up.dtype(), dt);
     auto in_memory = std::make_shared<const LlamaWeights>(assemble_llama_weights(
         c, [&](const ExpectedTensor& e) { return FloatTensor(e.shape, rounded(generate_tensor(e, c, 3))); }));
@@ -257,7 +255,6 @@ TEST(CpuReference, StoredDtypesGiveTheLogitsOfTheirValues) {
     EXPECT_EQ(a.prefill(tokens), b.prefill(tokens));
     EXPECT_EQ(a.decode(9), b.decode(9));
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(CpuReference, RejectsBadTokensAndOverlongSequences) {

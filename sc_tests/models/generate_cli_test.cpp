@@ -1,17 +1,13 @@
-// `wafersim make-model` and `wafersim generate` end to end: the CLI binary of this build tree (skipped if it has
-// not been built) must produce the same tokens as the library, write complete JSON and fail cleanly.
+// `wafersim make-model` and `wafersim generate` end to end: the CLI binary of this build tree must produce the
+// same tokens as the library, write complete JSON and fail cleanly.
 #include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "models/cpu_reference.hpp"
 #include "models/generator.hpp"
@@ -24,46 +20,36 @@ namespace {
 namespace fs = std::filesystem;
 
 using wafersim::test::CliRun;
-using wafersim::test::run_cli;
 
-class GenerateCli : public ::testing::Test {
+class GenerateCli : public wafersim::test::CliTest {
  protected:
   void SetUp() override {
-    exe_ = wafersim::test::built_wafersim();
-    if (exe_.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
-    dir_ = fs::temp_directory_path() /
-           ("wafersim_generate_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    const CliRun made = run_cli(cli("make-model --preset tiny --seed 2 --out " + (dir_ / "tiny").string()));
+    CliTest::SetUp();
+    if (HasFatalFailure()) return;
+    const CliRun made = run("make-model --preset tiny --seed 2 --out " + model());
     ASSERT_EQ(made.status, 0) << made.out;
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  std::string cli(const std::string& args) const { return exe_.string() + " " + args; }
-  std::string model() const { return (dir_ / "tiny").string(); }
+  std::string model() const { return (dir() / "tiny").string(); }
   nlohmann::json read_json(const fs::path& p) const {
     std::ifstream in(p);
     return nlohmann::json::parse(in);
   }
-  fs::path exe_, dir_;
 };
 
 TEST_F(GenerateCli, GreedyTokensMatchTheLibraryAndJsonIsComplete) {
-  const fs::path json = dir_ / "out.json";
-  const CliRun r = run_cli(cli("generate --model " + model() + " --prompt 'Hello wafer' --max-new-tokens 12 --ignore-eos --json " +
-                        json.string()));
+  const fs::path json = dir() / "out.json";
+  const CliRun r =
+      run("generate --model " + model() + " --prompt 'Hello wafer' --max-new-tokens 12 --ignore-eos --json " +
+          json.string());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;
   const auto j = read_json(json);
 
-  const Tokenizer tok = Tokenizer::load(dir_ / "tiny" / "tokenizer.json");
+  const Tokenizer tok = Tokenizer::load(dir() / "tiny" / "tokenizer.json");
   const auto prompt = tok.encode("Hello wafer");
   EXPECT_EQ(j["prompt_tokens"].get<std::vector<int32_t>>(), prompt);
   EXPECT_EQ(prompt.front(), 510);  // <|begin_of_text|>
-  auto weights = std::make_shared<const LlamaWeights>(load_llama_model(dir_ / "tiny"));
+  auto weights = std::make_shared<const LlamaWeights>(load_llama_model(dir() / "tiny"));
   CpuReference backend(weights);
   GenerationOptions opt;
   opt.max_new_tokens = 12;
@@ -80,13 +66,13 @@ TEST_F(GenerateCli, GreedyTokensMatchTheLibraryAndJsonIsComplete) {
 }
 
 TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
-  const std::string base = cli("generate --model " + model() +
-                               " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "
-                               "--top-p 0.95 --json ");
-  ASSERT_EQ(run_cli(base + (dir_ / "a.json").string() + " --seed 7").status, 0);
-  ASSERT_EQ(run_cli(base + (dir_ / "b.json").string() + " --seed 7").status, 0);
-  ASSERT_EQ(run_cli(base + (dir_ / "c.json").string() + " --seed 8").status, 0);
-  const auto a = read_json(dir_ / "a.json"), b = read_json(dir_ / "b.json"), c = read_json(dir_ / "c.json");
+  const std::string base = "generate --model " + model() +
+                           " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "
+                           "--top-p 0.95 --json ";
+  ASSERT_EQ(run(base + (dir() / "a.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run(base + (dir() / "b.json").string() + " --seed 7").status, 0);
+  ASSERT_EQ(run(base + (dir() / "c.json").string() + " --seed 8").status, 0);
+  const auto a = read_json(dir() / "a.json"), b = read_json(dir() / "b.json"), c = read_json(dir() / "c.json");
   EXPECT_EQ(a["prompt_tokens"], nlohmann::json({510, 300, 301}));
   EXPECT_EQ(a["tokens"].size(), 10u);
   EXPECT_EQ(a["tokens"], b["tokens"]);
@@ -96,63 +82,63 @@ TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
 
 TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
   const std::string args = " --prompt-ids 510,65,66 --max-new-tokens 12 --json ";
-  CliRun r = run_cli(cli("generate --model " + model() + args + (dir_ / "free.json").string() + " --ignore-eos"));
+  CliRun r = run("generate --model " + model() + args + (dir() / "free.json").string() + " --ignore-eos");
   ASSERT_EQ(r.status, 0) << r.out;
-  const auto free_run = read_json(dir_ / "free.json")["tokens"].get<std::vector<int32_t>>();
+  const auto free_run = read_json(dir() / "free.json")["tokens"].get<std::vector<int32_t>>();
   ASSERT_EQ(free_run.size(), 12u);
   // Declare the 4th generated token the end of sequence: generation must stop at its first occurrence.
   const int32_t eos = free_run[3];
   const auto first = std::find(free_run.begin(), free_run.end(), eos) - free_run.begin();
-  auto config = read_json(dir_ / "tiny" / "config.json");
+  auto config = read_json(dir() / "tiny" / "config.json");
   config["eos_token_id"] = {eos, 511};
-  std::ofstream(dir_ / "tiny" / "config.json") << config.dump(2);
-  r = run_cli(cli("generate --model " + model() + args + (dir_ / "eos.json").string()));
+  std::ofstream(dir() / "tiny" / "config.json") << config.dump(2);
+  r = run("generate --model " + model() + args + (dir() / "eos.json").string());
   ASSERT_EQ(r.status, 0) << r.out;
-  const auto j = read_json(dir_ / "eos.json");
+  const auto j = read_json(dir() / "eos.json");
   EXPECT_TRUE(j["stopped_at_eos"].get<bool>());
   EXPECT_EQ(j["tokens"].get<std::vector<int32_t>>(),
             std::vector<int32_t>(free_run.begin(), free_run.begin() + first + 1));
 }
 
 TEST_F(GenerateCli, ErrorsAreClearAndLeaveNoJson) {
-  const fs::path json = dir_ / "never.json";
-  CliRun r = run_cli(cli("generate --model " + model() + " --prompt hi --device wafer --json " + json.string()));
+  const fs::path json = dir() / "never.json";
+  CliRun r = run("generate --model " + model() + " --prompt hi --device wafer --json " + json.string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("--device wafer is not implemented yet"), std::string::npos) << r.out;
-  r = run_cli(cli("generate --model " + (dir_ / "nothing").string() + " --prompt hi --json " + json.string()));
+  r = run("generate --model " + (dir() / "nothing").string() + " --prompt hi --json " + json.string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.out.find((dir_ / "nothing").string()), std::string::npos) << r.out;
-  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1,x --json " + json.string()));
+  EXPECT_NE(r.out.find((dir() / "nothing").string()), std::string::npos) << r.out;
+  r = run("generate --model " + model() + " --prompt-ids 1,x --json " + json.string());
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("\"x\" is not a non-negative integer"), std::string::npos) << r.out;
-  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1,512"));
+  r = run("generate --model " + model() + " --prompt-ids 1,512");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("outside the vocabulary [0, 512)"), std::string::npos) << r.out;
-  r = run_cli(cli("generate --model " + model() + " --prompt hi --prompt-ids 1"));
+  r = run("generate --model " + model() + " --prompt hi --prompt-ids 1");
   EXPECT_EQ(r.status, 2);
-  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1 --max-new-tokens 600"));
+  r = run("generate --model " + model() + " --prompt-ids 1 --max-new-tokens 600");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("exceeds max_position_embeddings=512"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(json));
 
   // A corrupt checkpoint names the file.
-  const fs::path weights = dir_ / "tiny" / "model.safetensors";
+  const fs::path weights = dir() / "tiny" / "model.safetensors";
   fs::resize_file(weights, fs::file_size(weights) - 1000);
-  r = run_cli(cli("generate --model " + model() + " --prompt-ids 1"));
+  r = run("generate --model " + model() + " --prompt-ids 1");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find(weights.string() + ": tensor 'lm_head.weight': data_offsets"), std::string::npos) << r.out;
 }
 
 TEST_F(GenerateCli, MakeModelRefusesToOverwriteWithoutForce) {
-  CliRun r = run_cli(cli("make-model --preset tiny --seed 3 --out " + model()));
+  CliRun r = run("make-model --preset tiny --seed 3 --out " + model());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("--force"), std::string::npos) << r.out;
-  r = run_cli(cli("make-model --preset tiny --seed 3 --force --out " + model()));
+  r = run("make-model --preset tiny --seed 3 --force --out " + model());
   EXPECT_EQ(r.status, 0) << r.out;
-  r = run_cli(cli("make-model --preset galactic --out " + (dir_ / "g").string()));
+  r = run("make-model --preset galactic --out " + (dir() / "g").string());
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("known: tiny, small, 100m"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(dir_ / "g"));
+  EXPECT_FALSE(fs::exists(dir() / "g"));
 }
 
 }  // namespace

@@ -1,20 +1,19 @@
-// config.json parsing: every public config in ../shared/models, and the errors a user sees for bad ones.
+// config.json parsing: every public config in configs/models, and the errors a user sees for bad ones.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "common/error.hpp"
 #include "models/llama_config.hpp"
+#include "sc_tests/test_dir.hpp"
 
 namespace wafersim::models {
 namespace {
 
-const std::filesystem::path kShared = WAFERSIM_SOURCE_DIR "/../shared/models";
+const std::filesystem::path kModels = WAFERSIM_SOURCE_DIR "/configs/models";
 
-LlamaConfig load(const char* name) { return load_llama_config(kShared / name / "config.json"); }
+LlamaConfig load(const char* name) { return load_llama_config(kModels / name / "config.json"); }
 
 std::string error_of(const nlohmann::json& doc) {
   try {
@@ -30,9 +29,9 @@ nlohmann::json minimal() {
           {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"num_attention_heads", 4}};
 }
 
-TEST(LlamaConfig, ParsesEverySharedConfig) {
+TEST(LlamaConfig, ParsesEveryPaperModelConfig) {
   int parsed = 0;
-  for (const auto& dir : std::filesystem::directory_iterator(kShared)) {
+  for (const auto& dir : std::filesystem::directory_iterator(kModels)) {
     if (!std::filesystem::exists(dir.path() / "config.json")) continue;
     SCOPED_TRACE(dir.path().string());
     const LlamaConfig c = load_llama_config(dir.path() / "config.json");
@@ -173,7 +172,8 @@ TEST(LlamaConfig, ErrorsNameFileFieldAndExpectation) {
 
 TEST(LlamaConfig, UnreadableFileIsAConfigError) {
   EXPECT_THROW(load_llama_config("/nonexistent/config.json"), ConfigError);
-  const auto tmp = std::filesystem::temp_directory_path() / ("ws_cfg_" + std::to_string(::getpid()) + ".json");
+  const wafersim::test::TestDir dir;
+  const auto tmp = dir / "config.json";
   { std::ofstream(tmp) << "{ not json"; }
   try {
     load_llama_config(tmp);
@@ -181,7 +181,6 @@ TEST(LlamaConfig, UnreadableFileIsAConfigError) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find(tmp.string() + ": not valid JSON"), std::string::npos) << e.what();
   }
-  std::filesystem::remove(tmp);
 }
 
 }  // namespace

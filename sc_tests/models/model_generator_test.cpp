@@ -15,7 +15,7 @@
 namespace wafersim::models {
 namespace {
 
-using testing::ScratchDir;
+using wafersim::test::TestDir;
 
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -47,7 +47,7 @@ TEST(ModelGenerator, PresetsTileAndHaveTheAdvertisedSizes) {
 }
 
 TEST(ModelGenerator, SameSeedSameBytesOtherSeedOtherWeights) {
-  ScratchDir dir;
+  TestDir dir;
   make_model("tiny", 3, dir / "a");
   make_model("tiny", 3, dir / "b");
   make_model("tiny", 4, dir / "c");
@@ -62,7 +62,7 @@ TEST(ModelGenerator, SameSeedSameBytesOtherSeedOtherWeights) {
 }
 
 TEST(ModelGenerator, WritesAHuggingFaceCheckpointThatLoadsBack) {
-  ScratchDir dir;
+  TestDir dir;
   make_model("tiny", 5, dir / "m");
   const auto config = nlohmann::json::parse(slurp(dir / "m" / "config.json"));
   EXPECT_EQ(config["architectures"], nlohmann::json::array({"LlamaForCausalLM"}));
@@ -142,7 +142,7 @@ TEST(ModelGenerator, GreedyDecodingDoesNotCollapseSmall) {
 }
 
 TEST(ModelGenerator, ExistingDirectoryIsReplacedOnlyOnRequest) {
-  ScratchDir dir;
+  TestDir dir;
   std::filesystem::create_directories(dir / "m");
   testing::write_bytes(dir / "m" / "notes.txt", "keep me");
   EXPECT_THROW(make_model("tiny", 1, dir / "m"), std::runtime_error);
@@ -160,7 +160,7 @@ TEST(ModelGenerator, ExistingDirectoryIsReplacedOnlyOnRequest) {
 }
 
 TEST(ModelGenerator, FailureLeavesNothingHalfWritten) {
-  ScratchDir dir;
+  TestDir dir;
   LlamaConfig bad = find_model_preset("tiny").config;
   bad.vocab_size = -1;  // the embedding cannot be generated: fails after config.json and tokenizer.json
   EXPECT_ANY_THROW(write_model_directory(bad, 1, "{}", dir / "m"));

@@ -1,4 +1,4 @@
-// Helpers shared by the models tests: scratch directories and hand-made safetensors files.
+// Helpers shared by the models tests: hand-made safetensors files (scratch directories: sc_tests/test_dir.hpp).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -6,16 +6,11 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "sc_tests/test_dir.hpp"
 
 namespace wafersim::models::testing {
-
-// A fresh scratch directory per test (sc_tests/test_dir.hpp).
-using ScratchDir = wafersim::test::TestDir;
 
 inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

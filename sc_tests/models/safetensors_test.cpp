@@ -18,7 +18,7 @@ namespace {
 
 using testing::float_bytes;
 using testing::safetensors_bytes;
-using testing::ScratchDir;
+using wafersim::test::TestDir;
 using testing::write_bytes;
 
 // The message of the ConfigError that `f` throws ("(no error)" if none).
@@ -65,7 +65,7 @@ TEST(Half, ConvertsExactlyAndRoundsToNearestEven) {
 }
 
 TEST(Safetensors, ReadsF32F16Bf16AsFloat) {
-  ScratchDir dir;
+  TestDir dir;
   const std::vector<float> values{1.0f, -2.5f, 0.333251953125f, 1024.0f, -0.0001220703125f, 3.0f};
   std::vector<TensorToWrite> tensors;
   for (DType dt : {DType::F32, DType::F16, DType::BF16})
@@ -95,7 +95,7 @@ TEST(Safetensors, ReadsF32F16Bf16AsFloat) {
 }
 
 TEST(Safetensors, ReadsShardedCheckpointThroughIndex) {
-  ScratchDir dir;
+  TestDir dir;
   auto shard = [&](const std::string& file, const std::string& name, float v) {
     std::ofstream out(dir / file, std::ios::binary);
     write_safetensors(out, {{name, DType::F32, {2}, [v] { return encode_floats({v, v + 1}, DType::F32); }}});
@@ -192,7 +192,7 @@ TEST(SafetensorsErrors, HostileHeadersAreRejectedWithoutCrashing) {
 }
 
 TEST(SafetensorsErrors, FileErrorsNameThePath) {
-  ScratchDir dir;
+  TestDir dir;
   write_bytes(dir / "model.safetensors", safetensors_bytes("{}", "", 99));
   EXPECT_CONTAINS(error_of([&] { Checkpoint::open(dir.path()); }),
                   (dir / "model.safetensors").string() + ": header length 99 runs past the end");
@@ -201,7 +201,7 @@ TEST(SafetensorsErrors, FileErrorsNameThePath) {
 }
 
 TEST(SafetensorsErrors, MissingMisShapedAndNonFloatTensors) {
-  ScratchDir dir;
+  TestDir dir;
   write_bytes(dir / "model.safetensors",
               safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
                                 R"("i":{"dtype":"I64","shape":[1],"data_offsets":[16,24]}})",
@@ -217,7 +217,7 @@ TEST(SafetensorsErrors, MissingMisShapedAndNonFloatTensors) {
 }
 
 TEST(SafetensorsErrors, IndexNamingAMissingShard) {
-  ScratchDir dir;
+  TestDir dir;
   write_bytes(dir / "model.safetensors.index.json",
               R"({"weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors"}})");
   EXPECT_CONTAINS(error_of([&] { Checkpoint::open(dir.path()); }),
@@ -244,7 +244,7 @@ void write_checkpoint(const std::filesystem::path& file, const LlamaConfig& c) {
 }
 
 TEST(SafetensorsErrors, ConfigContradictingTensors) {
-  ScratchDir dir;
+  TestDir dir;
   write_checkpoint(dir / "model.safetensors", tiny_config());
   const Checkpoint ckpt = Checkpoint::open(dir.path());
   const std::string file = (dir / "model.safetensors").string();
@@ -278,7 +278,7 @@ TEST(SafetensorsErrors, ConfigContradictingTensors) {
 }
 
 TEST(SafetensorsErrors, BiasesWithoutAttentionBiasInConfig) {
-  ScratchDir dir;
+  TestDir dir;
   LlamaConfig with_bias = tiny_config();
   with_bias.attention_bias = true;
   write_checkpoint(dir / "model.safetensors", with_bias);
@@ -287,7 +287,7 @@ TEST(SafetensorsErrors, BiasesWithoutAttentionBiasInConfig) {
 }
 
 TEST(SafetensorsErrors, TruncatedCheckpointFromTheGenerator) {
-  ScratchDir dir;
+  TestDir dir;
   write_checkpoint(dir / "full.safetensors", tiny_config());
   std::ifstream in(dir / "full.safetensors", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});

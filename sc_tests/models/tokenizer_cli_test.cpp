@@ -1,17 +1,12 @@
 // `wafersim tokenize` / `wafersim detokenize` end to end, on the built-in small tokenizer. Runs the CLI binary
-// of this build tree; skipped if it has not been built.
+// of this build tree.
 #include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "models/tokenizer.hpp"
 #include "models/tokenizer_builder.hpp"
@@ -22,23 +17,16 @@ namespace {
 namespace fs = std::filesystem;
 
 using wafersim::test::CliRun;
-using wafersim::test::run_cli;
 
-class TokenizerCli : public ::testing::Test {
+class TokenizerCli : public wafersim::test::CliTest {
  protected:
   void SetUp() override {
-    exe_ = wafersim::test::built_wafersim();
-    if (exe_.empty()) GTEST_SKIP() << "wafersim is not built in " << WAFERSIM_BINARY_DIR;
-    dir_ = fs::temp_directory_path() / ("wafersim_tokenizer_cli_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    tokenizer_ = dir_ / "tokenizer.json";
+    CliTest::SetUp();
+    if (HasFatalFailure()) return;
+    tokenizer_ = dir() / "tokenizer.json";
     std::ofstream(tokenizer_) << build_small_tokenizer_json(600);
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  std::string cli(const std::string& args) const { return exe_.string() + " " + args; }
-  fs::path exe_, dir_, tokenizer_;
+  fs::path tokenizer_;
 };
 
 TEST_F(TokenizerCli, TokenizePrintsIdsAndWritesJson) {
@@ -47,10 +35,10 @@ TEST_F(TokenizerCli, TokenizePrintsIdsAndWritesJson) {
   std::string expected;
   for (size_t i = 0; i < ids.size(); ++i) expected += (i ? "," : "") + std::to_string(ids[i]);
 
-  const fs::path json_path = dir_ / "out" / ".." / "ids.json";
-  fs::create_directories(dir_ / "out");
-  const CliRun r = run_cli(
-      cli("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " + json_path.string()));
+  const fs::path json_path = dir() / "out" / ".." / "ids.json";
+  fs::create_directories(dir() / "out");
+  const CliRun r =
+      run("tokenize --tokenizer " + tokenizer_.string() + " --text 'Hello, wafer!' --json " + json_path.string());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, expected + "\n");
   std::ifstream in(json_path);
@@ -62,20 +50,19 @@ TEST_F(TokenizerCli, DetokenizeInvertsTokenize) {
   const auto ids = Tokenizer::load(tokenizer_).encode("Hello, wafer!", false);
   std::string list;
   for (size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
-  const CliRun r = run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list));
+  const CliRun r = run("detokenize --tokenizer " + tokenizer_.string() + " --ids " + list);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "Hello, wafer!\n");
-  const CliRun skip = run_cli(
-      cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens"));
+  const CliRun skip =
+      run("detokenize --tokenizer " + tokenizer_.string() + " --ids 598," + list + ",599 --skip-special-tokens");
   EXPECT_EQ(skip.out, "Hello, wafer!\n");
 }
 
 TEST_F(TokenizerCli, BadArgumentsAreUsageErrors) {
-  EXPECT_EQ(run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two")).status, 2);
-  EXPECT_EQ(run_cli(cli("detokenize --tokenizer " + tokenizer_.string() + " --ids 600")).status, 2);
-  EXPECT_EQ(run_cli(cli("tokenize --tokenizer " + tokenizer_.string())).status, 2);  // --text is required
-  const CliRun missing =
-      run_cli(cli("tokenize --tokenizer " + (dir_ / "absent.json").string() + " --text hi"));
+  EXPECT_EQ(run("detokenize --tokenizer " + tokenizer_.string() + " --ids 1,two").status, 2);
+  EXPECT_EQ(run("detokenize --tokenizer " + tokenizer_.string() + " --ids 600").status, 2);
+  EXPECT_EQ(run("tokenize --tokenizer " + tokenizer_.string()).status, 2);  // --text is required
+  const CliRun missing = run("tokenize --tokenizer " + (dir() / "absent.json").string() + " --text hi");
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("absent.json"), std::string::npos) << missing.out;
 }

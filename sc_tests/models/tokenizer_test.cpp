@@ -12,12 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include "common/error.hpp"
 #include "models/tokenizer.hpp"
 #include "models/tokenizer_builder.hpp"
 #include "models/tokenizer_text.hpp"
+#include "sc_tests/test_dir.hpp"
 
 namespace wafersim::models {
 namespace {
@@ -296,11 +295,6 @@ TEST(TokenizerEncode, ConcurrentEncodersShareTheCacheSafely) {
 
 class TokenizerBadFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("wafersim_tokenizer_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   // Writes `text` to a file and expects load() to fail with a ConfigError naming the file and `field`.
   void expect_error(const std::string& text, const std::string& field) {
     const auto path = dir_ / "tokenizer.json";
@@ -314,7 +308,7 @@ class TokenizerBadFile : public ::testing::Test {
       EXPECT_NE(what.find(field), std::string::npos) << "expected '" << field << "' in: " << what;
     }
   }
-  std::filesystem::path dir_;
+  wafersim::test::TestDir dir_;
 };
 
 TEST_F(TokenizerBadFile, MalformedJson) { expect_error("{\"model\": {\"type\": \"BPE\", ", "not valid JSON"); }
