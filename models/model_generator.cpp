@@ -143,13 +143,6 @@ namespace {
 // directory or one that holds a model (config.json and *.safetensors), and never one the process works in.
 std::string replace_refusal(const std::filesystem::path& out, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path cwd = fs::current_path(ec), real = fs::canonical(dir, ec);
-  if (!cwd.empty() && !real.empty()) {
-    const fs::path rel = cwd.lexically_relative(real);
-    if (!rel.empty() && *rel.begin() != "..")
-      return out.string() + ": is the working directory or contains it; give --out a new or model directory";
-  }
   bool config = false, weights = false;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -158,13 +151,23 @@ std::string replace_refusal(const std::filesystem::path& out, const std::filesys
     weights = weights || e.path().extension() == ".safetensors";
     names.push_back(name);
   }
-  if (names.empty() || (config && weights)) return "";
-  std::sort(names.begin(), names.end());
-  std::string list;
-  for (std::size_t i = 0; i < names.size() && i < 5; ++i) list += (i ? ", " : "") + names[i];
-  if (names.size() > 5) list += ", ... (" + std::to_string(names.size()) + " entries)";
-  return out.string() + ": --force replaces only an empty directory or a model directory (config.json and "
-         "*.safetensors), and this one holds " + list;
+  if (!names.empty() && !(config && weights)) {
+    std::sort(names.begin(), names.end());
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < 5; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 5) list += ", ... (" + std::to_string(names.size()) + " entries)";
+    return out.string() + ": --force replaces only an empty directory or a model directory (config.json and "
+           "*.safetensors), and this one holds " + list;
+  }
+  // Renaming it would pull the directory from under the working process (and the shell that started it).
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec), real = fs::canonical(dir, ec);
+  if (!cwd.empty() && !real.empty()) {
+    const fs::path rel = cwd.lexically_relative(real);
+    if (!rel.empty() && *rel.begin() != "..")
+      return out.string() + ": is the working directory or contains it; give --out a new or model directory";
+  }
+  return "";
 }
 
 }  // namespace

@@ -222,6 +222,11 @@ TEST(VcdTrace, SpansEveryRunUntilFinished) {
 
 TEST(VcdTrace, AnUnfinishedTraceIsRemovedWithAWarning) {
   Fabric f(small_arch(), 2, 1);
+  route_east(f, 0, 0, 1, 5);
+  Drivers drv(f);
+  drv.at(0, 0).send(data(0x11, 5), 2);
+  f.queues(1, 0).bind_input_queue(0, 5);
+  drv.attach({{0, 0}, {1, 0}});
   TestDir dir;
   const std::string vcd = (dir / "abandoned.vcd").string();
   ::testing::internal::CaptureStderr();
