@@ -54,8 +54,10 @@ VcdTracer::VcdTracer(Wafer& wafer, const std::filesystem::path& vcd_path, int x0
   std::filesystem::path base = vcd_->temp();
   tf_ = sc_core::sc_create_vcd_trace_file(base.replace_extension().string().c_str());
   if (!tf_) throw ConfigError(vcd_path_.string() + ": cannot create the VCD file");
-  // SystemC reports the time unit as an info line on standard output, naming the temporary file: not for users.
+  // SystemC reports the time unit as an info line on standard output, and warns when a trace closes before any
+  // cycle (a run that never started: the file is then empty, or discarded), both naming the temporary file.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_TRACING_TIMESCALE_UNIT_, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ID_TRACING_CLOSE_EMPTY_FILE_, sc_core::SC_DO_NOTHING);
   tf_->set_time_unit(1, sc_core::SC_PS);
   links_.resize(std::size_t(n) * hw::kNumPorts);
   std::vector<int> traced;
