@@ -5,6 +5,7 @@
 #include <iostream>
 #include <random>
 
+#include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
 #include "firmware/kernels/pipeline_allreduce.hpp"
@@ -43,6 +44,7 @@ int bench_allreduce(int argc, char** argv) {
       ("verify", po::bool_switch(&verify), "check every PE's result against a CPU reduction; exit 1 on mismatch");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
+  sim.check_outputs();
   if (algo != "ktree" && algo != "pipeline" && algo != "ring")
     throw cli::UsageError("--algo " + algo + ": expected ktree, pipeline or ring");
   if (axis != "x" && axis != "y") throw cli::UsageError("--axis " + axis + ": expected x or y");
@@ -84,6 +86,7 @@ int bench_allreduce(int argc, char** argv) {
   }
   dev.launch(c.function);
   const runtime::RunReport r = dev.run();
+  dev.wafer().finish_trace();
   const bool finished = kernels::all_finished(*c.layout);
 
   bool ok = finished;
@@ -116,7 +119,8 @@ int bench_allreduce(int argc, char** argv) {
       }
   }
   const double host = clock.seconds();
-  std::cout << "bench allreduce: " << algo
+  std::ostream& report = text_stream(sim.json);  // stderr when the JSON goes to stdout
+  report << "bench allreduce: " << algo
             << (algo == "ktree" ? " K=" + std::to_string(k) + " G=" + std::to_string(groups) +
                                       (k == 3 ? " G2=" + std::to_string(groups2) : "")
                                 : "")
@@ -128,8 +132,8 @@ int bench_allreduce(int argc, char** argv) {
             << "  colours per PE  " << c.colors_per_pe_max << " (max; " << c.colors_used.size()
             << " distinct, budget " << arch.router.routable_colors - int(arch.host_io.reserved_colors.size()) << ")\n"
             << "  finished        " << (finished ? "yes" : "NO") << "\n";
-  if (verify) std::cout << "  verified        " << (ok ? "yes" : "NO") << " (max abs error " << max_err << ")\n";
-  std::cout << "  host time       " << host << " s, peak RSS " << double(runtime::peak_rss_bytes()) / (1 << 20)
+  if (verify) report << "  verified        " << (ok ? "yes" : "NO") << " (max abs error " << max_err << ")\n";
+  report << "  host time       " << host << " s, peak RSS " << double(runtime::peak_rss_bytes()) / (1 << 20)
             << " MiB\n";
   if (!sim.json.empty()) {
     nlohmann::json j = runtime::result_envelope(arch, host, r.cycles);

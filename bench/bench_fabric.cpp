@@ -2,6 +2,7 @@
 // of wall time, with elaboration time and peak memory (docs/performance.md).
 #include <iostream>
 
+#include "common/atomic_file.hpp"
 #include "fabric/stats.hpp"
 #include "bench/traffic.hpp"
 #include "fabric/wafer.hpp"
@@ -27,6 +28,7 @@ int bench_fabric(int argc, char** argv) {
       ("seed", po::value(&traffic.seed)->default_value(1), "random seed");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
+  sim.check_outputs();
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
@@ -46,7 +48,7 @@ int bench_fabric(int argc, char** argv) {
 
   const auto& st = fab.stats();
   const double hops_per_s = host > 0 ? double(st.wavelet_hops) / host : 0.0;
-  std::cout << "bench fabric: " << traffic.pattern << " on " << w << "x" << h << " (" << arch.name << ")\n"
+  text_stream(sim.json) << "bench fabric: " << traffic.pattern << " on " << w << "x" << h << " (" << arch.name << ")\n"
             << "  elaboration     " << elaboration << " s (" << fab.num_pes() << " PEs, SystemC modules included)\n"
             << "  simulated       " << st.cycles << " cycles (" << arch.cycles_to_us(double(st.cycles)) << " us at "
             << arch.clock_hz / 1e9 << " GHz)\n"

@@ -1,6 +1,6 @@
 #include "fabric/vcd_tracer.hpp"
 
-#include <unistd.h>
+#include <sysc/tracing/sc_tracing_ids.h>
 
 #include <cmath>
 #include <fstream>
@@ -13,6 +13,20 @@ namespace wafersim::fabric {
 
 namespace {
 const char* kPortNames[] = {"N", "S", "E", "W", "RAMP"};
+
+std::filesystem::path gtkw_path(std::filesystem::path vcd) { return vcd.replace_extension(".gtkw"); }
+
+// SystemC appends ".vcd" to the name it is given, and the .gtkw file is named after the VCD.
+void check_vcd_name(const std::string& path, const std::string& option) {
+  if (!writes_through(path) && std::filesystem::path(path).extension() != ".vcd")
+    throw ConfigError(option + path + ": the VCD file name must end in .vcd");
+}
+}  // namespace
+
+void VcdTracer::check_path(const std::string& vcd_path, const std::string& option) {
+  check_output_path(vcd_path, option, /*allow_stdout=*/false);
+  check_vcd_name(vcd_path, option + " ");
+  if (!writes_through(vcd_path)) check_output_path(gtkw_path(vcd_path), option + " (its GTKWave file)");
 }
 
 VcdTracer::VcdTracer(Wafer& wafer, const std::filesystem::path& vcd_path, int x0, int y0, int x1, int y1,
@@ -34,10 +48,16 @@ VcdTracer::VcdTracer(Wafer& wafer, const std::filesystem::path& vcd_path, int x0
                         std::to_string(fabric_.arch().router.routable_colors - 1) + ")");
     color_mask_ |= 1u << c;
   }
-  if (vcd_path_.extension() != ".vcd") throw ConfigError(vcd_path_.string() + ": the VCD file name must end in .vcd");
-  tmp_base_ = vcd_path_.parent_path() / (vcd_path_.stem().string() + ".tmp." + std::to_string(::getpid()));
-  tf_ = sc_core::sc_create_vcd_trace_file(tmp_base_.string().c_str());
+  if (vcd_path_ == "-") throw ConfigError("-: a VCD trace needs a file name");
+  check_vcd_name(vcd_path_.string(), "");
+  vcd_ = std::make_unique<PendingOutput>(vcd_path_, ".vcd");  // fails here, not after the run, if it cannot be written
+  std::filesystem::path base = vcd_->temp();
+  tf_ = sc_core::sc_create_vcd_trace_file(base.replace_extension().string().c_str());
   if (!tf_) throw ConfigError(vcd_path_.string() + ": cannot create the VCD file");
+  // SystemC reports the time unit as an info line on standard output, and warns when a trace closes before any
+  // cycle (a run that never started: the file is then empty, or discarded), both naming the temporary file.
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ID_TRACING_TIMESCALE_UNIT_, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ID_TRACING_CLOSE_EMPTY_FILE_, sc_core::SC_DO_NOTHING);
   tf_->set_time_unit(1, sc_core::SC_PS);
   links_.resize(std::size_t(n) * hw::kNumPorts);
   std::vector<int> traced;
@@ -59,14 +79,15 @@ VcdTracer::VcdTracer(Wafer& wafer, const std::filesystem::path& vcd_path, int x0
   fabric_.set_observer(this, traced);
 }
 
-VcdTracer::~VcdTracer() {
-  if (!finished_) {
-    // An aborted run leaves no half-written trace behind.
-    fabric_.set_observer(nullptr, {});
-    if (tf_) sc_core::sc_close_vcd_trace_file(tf_);
-    std::error_code ec;
-    std::filesystem::remove(tmp_base_.string() + ".vcd", ec);
-  }
+VcdTracer::~VcdTracer() { discard(); }
+
+void VcdTracer::discard() noexcept {
+  if (finished_) return;
+  finished_ = true;
+  fabric_.set_observer(nullptr, {});
+  if (tf_) sc_core::sc_close_vcd_trace_file(tf_);
+  tf_ = nullptr;
+  if (vcd_) vcd_->discard();
 }
 
 VcdTracer::LinkSignals* VcdTracer::signals(int pe, hw::Dir out) {
@@ -110,46 +131,59 @@ void VcdTracer::finish() {
   fabric_.set_observer(nullptr, {});
   sc_core::sc_close_vcd_trace_file(tf_);
   tf_ = nullptr;
-  std::error_code ec;
-  std::filesystem::rename(tmp_base_.string() + ".vcd", vcd_path_, ec);
-  if (ec) throw ConfigError(vcd_path_.string() + ": cannot write: " + ec.message());
-  std::filesystem::path gtkw = vcd_path_;
-  gtkw.replace_extension(".gtkw");
-  write_file_atomically(gtkw, [&](std::ostream& os) {
-    os << "[*] GTKWave save file written by wafersim: links of PEs (" << x0_ << "," << y0_ << ")..(" << x1_ << ","
-       << y1_ << "), grouped by PE\n";
-    os << "[dumpfile] \"" << std::filesystem::absolute(vcd_path_).string() << "\"\n";
-    os << "[timestart] 0\n";
-    // Zoom to show the whole run (GTKWave's window spans about 2.5 * 2^-zoom time units).
-    const double end_ps = double(fabric_.now() + 1) * 1e12 / fabric_.arch().clock_hz;
-    os << "*" << -std::log2(std::max(1.0, end_ps / 2.5)) << " 0 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1\n";
-    // One group per PE, inside it one group per output port.
-    std::string pe_group, port_group;
-    auto close = [&](std::string& g) {
-      if (!g.empty()) os << "@1000200\n-" << g << "\n";
-      g.clear();
-    };
-    for (const auto& name : names_) {
-      const std::size_t dot1 = name.find('.'), dot2 = name.find('.', dot1 + 1);
-      const std::string pe = name.substr(0, dot1), port = pe + "." + name.substr(dot1 + 1, dot2 - dot1 - 1);
-      if (pe != pe_group) {
-        close(port_group);
-        close(pe_group);
-        pe_group = pe;
-        os << "@800200\n-" << pe_group << "\n";
-      }
-      if (port != port_group) {
-        close(port_group);
-        port_group = port;
-        os << "@800200\n-" << port_group << "\n";
-      }
-      const bool bus = name.find(".payload") != std::string::npos || name.find(".color") != std::string::npos;
-      os << (bus ? "@22\n" : "@28\n") << "SystemC." << name
-         << (bus ? (name.find(".payload") != std::string::npos ? "[31:0]" : "[4:0]") : "") << "\n";
+  try {
+    if (vcd_->writes_through()) {
+      vcd_->commit();
+      return;
     }
-    close(port_group);
-    close(pe_group);
-  });
+    // The .gtkw is written (to its temporary) first, so that a failure leaves neither file.
+    PendingOutput gtkw(gtkw_path(vcd_path_));
+    std::ofstream os(gtkw.temp());
+    write_gtkw(os);
+    os.close();
+    if (!os) throw std::runtime_error(gtkw.path().string() + ": write failed");
+    vcd_->commit();
+    gtkw.commit();
+  } catch (...) {
+    vcd_->discard();
+    throw;
+  }
+}
+
+void VcdTracer::write_gtkw(std::ostream& os) const {
+  os << "[*] GTKWave save file written by wafersim: links of PEs (" << x0_ << "," << y0_ << ")..(" << x1_ << ","
+     << y1_ << "), grouped by PE\n";
+  os << "[dumpfile] \"" << std::filesystem::absolute(vcd_path_).string() << "\"\n";
+  os << "[timestart] 0\n";
+  // Zoom to show the whole run (GTKWave's window spans about 2.5 * 2^-zoom time units).
+  const double end_ps = double(fabric_.now() + 1) * 1e12 / fabric_.arch().clock_hz;
+  os << "*" << -std::log2(std::max(1.0, end_ps / 2.5)) << " 0 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1\n";
+  // One group per PE, inside it one group per output port.
+  std::string pe_group, port_group;
+  auto close = [&](std::string& g) {
+    if (!g.empty()) os << "@1000200\n-" << g << "\n";
+    g.clear();
+  };
+  for (const auto& name : names_) {
+    const std::size_t dot1 = name.find('.'), dot2 = name.find('.', dot1 + 1);
+    const std::string pe = name.substr(0, dot1), port = pe + "." + name.substr(dot1 + 1, dot2 - dot1 - 1);
+    if (pe != pe_group) {
+      close(port_group);
+      close(pe_group);
+      pe_group = pe;
+      os << "@800200\n-" << pe_group << "\n";
+    }
+    if (port != port_group) {
+      close(port_group);
+      port_group = port;
+      os << "@800200\n-" << port_group << "\n";
+    }
+    const bool bus = name.find(".payload") != std::string::npos || name.find(".color") != std::string::npos;
+    os << (bus ? "@22\n" : "@28\n") << "SystemC." << name
+       << (bus ? (name.find(".payload") != std::string::npos ? "[31:0]" : "[4:0]") : "") << "\n";
+  }
+  close(port_group);
+  close(pe_group);
 }
 
 }  // namespace wafersim::fabric

@@ -1,6 +1,7 @@
 #include "fabric/wafer.hpp"
 
 #include <cmath>
+#include <iostream>
 #include <string>
 
 #include "fabric/vcd_tracer.hpp"
@@ -33,9 +34,11 @@ Wafer::Wafer(sc_core::sc_module_name name, Fabric& fabric) : sc_module(name), fa
 }
 
 Wafer::~Wafer() {
-  try {
-    finish_trace();
-  } catch (...) {  // a destructor reports nothing; run() and finish_trace() do
+  // A trace nobody finished belongs to an abandoned run: it is removed, and said so (a destructor cannot throw).
+  if (tracer_ && !tracer_->finished()) {
+    tracer_->discard();
+    std::cerr << "wafersim: warning: VCD trace " << tracer_->path().string()
+              << " not written: the run was abandoned before Wafer::finish_trace()\n";
   }
   // SystemC 2.3.4 unregisters a module by a linear search from the front of its registries and moves the last
   // entry into the hole. Destroying the first PE, then the others from the last one down, keeps every search at
@@ -90,7 +93,12 @@ RunResult Wafer::run(Cycle max_cycles) {
   run_request_.notify(sc_core::SC_ZERO_TIME);
   sc_core::sc_start();
   if (error_) {
-    finish_trace();
+    // The trace up to the error is what one wants to look at; the run's error stays the one reported.
+    try {
+      finish_trace();
+    } catch (const std::exception& e) {
+      std::cerr << "wafersim: warning: " << e.what() << "\n";
+    }
     std::rethrow_exception(error_);
   }
   return {fabric_.stats().cycles, completed_};

@@ -62,13 +62,17 @@ class Wafer : public sc_core::sc_module {
   Fabric& fabric() { return fabric_; }
   PeModule& pe(int x, int y) { return *pes_[fabric_.index(x, y)]; }
 
-  // Traces links of PEs in [x0..x1] x [y0..y1] for the given colours (empty: all) into `vcd_path`.
+  // Traces links of PEs in [x0..x1] x [y0..y1] for the given colours (empty: all) into `vcd_path`. The file
+  // appears only when finish_trace() returns (run() may be called again, and a VCD cannot be reopened).
   void trace(const std::string& vcd_path, int x0, int y0, int x1, int y1, const std::vector<int>& colors);
 
   // Runs the simulation until the fabric is idle or `max_cycles` more cycles have passed; rethrows DeadlockError
-  // etc. May be called again (e.g. after the host launched another function): SystemC time goes on.
+  // etc., after finishing the trace (which ends with the error). May be called again (e.g. after the host launched
+  // another function): SystemC time goes on, and so does the trace.
   RunResult run(Cycle max_cycles = hw::kNever);
-  // Closes the VCD trace (if any) and writes its .gtkw file; also done by the destructor.
+  // Closes the VCD trace (if any), moves it into place and writes its .gtkw file: the trace is complete when this
+  // returns. Throws naming the file and the OS reason. Destroying a Wafer with an unfinished trace removes it and
+  // warns on standard error.
   void finish_trace();
 
  private:

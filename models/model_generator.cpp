@@ -1,8 +1,10 @@
 #include "models/model_generator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 
@@ -10,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.hpp"
 #include "common/fp16.hpp"
 #include "models/safetensors_writer.hpp"
 #include "models/sampler.hpp"
@@ -134,24 +137,72 @@ LlamaWeights generate_llama_weights(const LlamaConfig& config, uint64_t seed) {
       config, [&](const ExpectedTensor& e) { return FloatTensor(e.shape, generate_tensor(e, config, seed)); });
 }
 
+namespace {
+
+// Why --force may not replace the existing directory `dir` (named `out` by the user), or "" if it may: only an empty
+// directory or one that holds a model (config.json and *.safetensors), and never one the process works in.
+std::string replace_refusal(const std::filesystem::path& out, const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  bool config = false, weights = false;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    config = config || name == "config.json";
+    weights = weights || e.path().extension() == ".safetensors";
+    names.push_back(name);
+  }
+  if (!names.empty() && !(config && weights)) {
+    std::sort(names.begin(), names.end());
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < 5; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 5) list += ", ... (" + std::to_string(names.size()) + " entries)";
+    return out.string() + ": --force replaces only an empty directory or a model directory (config.json and "
+           "*.safetensors), and this one holds " + list;
+  }
+  // Renaming it would pull the directory from under the working process (and the shell that started it).
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec), real = fs::canonical(dir, ec);
+  if (!cwd.empty() && !real.empty()) {
+    const fs::path rel = cwd.lexically_relative(real);
+    if (!rel.empty() && *rel.begin() != "..")
+      return out.string() + ": is the working directory or contains it; give --out a new or model directory";
+  }
+  return "";
+}
+
+}  // namespace
+
 void write_model_directory(const LlamaConfig& config, uint64_t seed, const std::string& tokenizer_json,
                            const std::filesystem::path& out, bool replace) {
   namespace fs = std::filesystem;
   fs::path target = fs::absolute(out).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();  // "dir/" names dir
+  std::error_code ec;
+  // A symbolic link stays one: the directory it names is replaced.
+  if (fs::is_symlink(fs::symlink_status(target, ec))) target = fs::weakly_canonical(target);
   const fs::path parent = target.parent_path();
   const std::string base = target.filename().string();
-  if (base.empty()) throw std::runtime_error(out.string() + ": not a directory name");
+  if (base.empty() || base == "..") throw std::runtime_error(out.string() + ": not a directory name");
   const bool exists = fs::exists(target);
   if (exists && !fs::is_directory(target)) throw std::runtime_error(out.string() + ": exists and is not a directory");
-  if (exists && !fs::is_empty(target) && !replace)
-    throw std::runtime_error(out.string() + ": directory exists and is not empty (pass --force to replace it)");
+  if (exists) {
+    if (!fs::is_empty(target) && !replace)
+      throw std::runtime_error(out.string() + ": directory exists and is not empty (pass --force to replace it)");
+    if (const std::string why = replace_refusal(out, target); !why.empty()) throw std::runtime_error(why);
+  }
 
-  fs::create_directories(parent);
+  fs::create_directories(parent, ec);
+  if (ec) throw std::runtime_error(out.string() + ": cannot create directory " + parent.string() + " (" + ec.message() + ")");
   const fs::path tmp = parent / (base + ".tmp." + std::to_string(::getpid()));
-  std::error_code ec;
+  const char* files[] = {"config.json", "tokenizer.json", "model.safetensors"};
+  // Listed before they exist, so that an interrupt at any point removes the files, then the directory.
+  InterruptCleanup tmp_listed(tmp, /*directory=*/true);
+  std::vector<std::unique_ptr<InterruptCleanup>> files_listed;
+  for (const char* f : files) files_listed.push_back(std::make_unique<InterruptCleanup>(tmp / f));
   fs::remove_all(tmp, ec);
-  fs::create_directory(tmp);
+  if (!fs::create_directory(tmp, ec))
+    throw std::runtime_error(out.string() + ": cannot create " + tmp.string() + " (" +
+                             (ec ? ec.message() : std::string("it exists")) + ")");
   try {
     auto write = [&](const char* name, const std::function<void(std::ostream&)>& body, bool binary) {
       std::ofstream f(tmp / name, binary ? std::ios::binary | std::ios::trunc : std::ios::trunc);
@@ -160,9 +211,9 @@ void write_model_directory(const LlamaConfig& config, uint64_t seed, const std::
       f.flush();
       if (!f) throw std::runtime_error((target / name).string() + ": write failed");
     };
-    write("config.json", [&](std::ostream& o) { o << to_hf_json(config).dump(2) << "\n"; }, false);
-    write("tokenizer.json", [&](std::ostream& o) { o << tokenizer_json; }, false);
-    write("model.safetensors", [&](std::ostream& o) {
+    write(files[0], [&](std::ostream& o) { o << to_hf_json(config).dump(2) << "\n"; }, false);
+    write(files[1], [&](std::ostream& o) { o << tokenizer_json; }, false);
+    write(files[2], [&](std::ostream& o) {
       std::vector<TensorToWrite> tensors;
       for (const auto& e : expected_tensors(config))
         tensors.push_back({e.name, DType::F16, e.shape,
@@ -170,20 +221,27 @@ void write_model_directory(const LlamaConfig& config, uint64_t seed, const std::
       write_safetensors(o, tensors, {{"format", "pt"}, {"generator", "wafersim make-model"},
                                      {"seed", std::to_string(seed)}});
     }, true);
-    // Swap into place: an old directory is moved aside first and removed only once the new one is in.
+    // Swap into place: an old directory is moved aside first and removed only once the new one is in. An
+    // interrupt waits until the swap is over.
+    InterruptsDeferred swapping;
+    auto fail = [&](const std::string& what) {
+      return std::runtime_error(out.string() + ": cannot " + what + " (" + ec.message() + ")");
+    };
     if (exists) {
       const fs::path old = parent / (base + ".old." + std::to_string(::getpid()));
       fs::remove_all(old, ec);
-      fs::rename(target, old);
-      try {
-        fs::rename(tmp, target);
-      } catch (...) {
+      fs::rename(target, old, ec);
+      if (ec) throw fail("move the old directory aside to " + old.string());
+      fs::rename(tmp, target, ec);
+      if (ec) {
+        const auto error = fail("rename " + tmp.string() + " onto it");
         fs::rename(old, target, ec);
-        throw;
+        throw error;
       }
       fs::remove_all(old, ec);
     } else {
-      fs::rename(tmp, target);
+      fs::rename(tmp, target, ec);
+      if (ec) throw fail("rename " + tmp.string() + " onto it");
     }
   } catch (...) {
     fs::remove_all(tmp, ec);

@@ -30,8 +30,10 @@ std::vector<float> generate_tensor(const ExpectedTensor& tensor, const LlamaConf
 LlamaWeights generate_llama_weights(const LlamaConfig& config, uint64_t seed);
 
 // Writes config.json, model.safetensors (F16) and tokenizer.json into `out`, atomically: everything is written to
-// a temporary directory beside `out` and renamed into place, so `out` is either complete or untouched. An
-// existing non-empty `out` is replaced only if `replace` is set (std::runtime_error otherwise).
+// a temporary directory beside `out` and renamed into place, so `out` is either complete or untouched (an interrupt
+// removes the temporary). An existing non-empty `out` is replaced only if `replace` is set and it holds a model
+// (config.json and *.safetensors); never the working directory or one containing it (std::runtime_error naming
+// `out` and what it holds otherwise). A symbolic link `out` stays a link; the directory it names is replaced.
 void write_model_directory(const LlamaConfig& config, uint64_t seed, const std::string& tokenizer_json,
                            const std::filesystem::path& out, bool replace = false);
 

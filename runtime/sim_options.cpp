@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
+#include "fabric/vcd_tracer.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/options.hpp"
 #include "runtime/version.hpp"
@@ -27,10 +28,10 @@ void SimOptions::add_to(po::options_description& desc, const std::string& defaul
       ("mesh", po::value(&mesh)->default_value(default_mesh), "simulated rectangle WxH (a sub-rectangle of the fabric)")
       ("set", po::value(&overrides)->composing(), "override a parameter, e.g. --set router.link_latency=2 (repeatable)")
       ("timing-only", po::bool_switch(&timing_only), "no payloads or SRAM contents (capacities still enforced)")
-      ("vcd", po::value(&vcd), "write a VCD waveform of the traced window (GTKWave save file beside it)")
+      ("vcd", po::value(&vcd), "write a VCD waveform of the traced window (FILE.vcd, GTKWave save file beside it)")
       ("trace-region", po::value(&trace_region), "traced PEs X0,Y0,X1,Y1 (default 0,0,3,3)")
       ("trace-colors", po::value(&trace_colors), "traced colours, e.g. 0,1,4-7 (default all)")
-      ("json", po::value(&json), "write the result as JSON");
+      ("json", po::value(&json), "write the result as JSON to FILE (- for standard output)");
 }
 
 hw::ArchParams SimOptions::arch() const {
@@ -50,6 +51,11 @@ std::pair<int, int> SimOptions::mesh_size(const hw::ArchParams& arch) const {
                           std::to_string(arch.fabric.width) + "x" + std::to_string(arch.fabric.height) + " PEs (" +
                           arch.source + ")");
   return {w, h};
+}
+
+void SimOptions::check_outputs() const {
+  if (!json.empty()) check_output_path(json, "--json");
+  if (!vcd.empty()) fabric::VcdTracer::check_path(vcd, "--vcd");
 }
 
 void SimOptions::start_trace(fabric::Wafer& wafer) const {

@@ -23,7 +23,7 @@ struct SimOptions {
   std::string vcd;                    // --vcd FILE
   std::string trace_region;           // --trace-region X0,Y0,X1,Y1
   std::string trace_colors;           // --trace-colors LIST
-  std::string json;                   // --json FILE
+  std::string json;                   // --json FILE ("-": standard output)
   bool timing_only = false;           // --timing-only
 
   void add_to(boost::program_options::options_description& desc, const std::string& default_mesh);
@@ -33,6 +33,8 @@ struct SimOptions {
   // Parsed --mesh; checked against the architecture's fabric.
   std::pair<int, int> mesh_size(const hw::ArchParams& arch) const;
   fabric::DataMode data_mode() const { return timing_only ? fabric::DataMode::TimingOnly : fabric::DataMode::Functional; }
+  // Checks --json and --vcd before any work (common/atomic_file.hpp: check_output_path); call after parsing.
+  void check_outputs() const;
   // Starts tracing on `wafer` if --vcd was given (region defaults to the 4x4 corner, colours to all).
   void start_trace(fabric::Wafer& wafer) const;
 };

@@ -39,7 +39,7 @@ int run_generate(int argc, char** argv) {
       ("prompt-ids", po::value<std::string>(), "prompt as comma-separated token IDs instead of --prompt")
       ("max-new-tokens", po::value<int64_t>()->default_value(32), "tokens to generate at most")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu (fp32 reference) or wafer (not implemented yet)")
-      ("json", po::value<std::string>(), "write the result (tokens, text, timing, peak RSS, git revision) here")
+      ("json", po::value<std::string>(), "write the result (tokens, text, timing, peak RSS, git revision) here (- for stdout)")
       ("seed", po::value<uint64_t>()->default_value(0), "sampling seed")
       ("temperature", po::value<double>()->default_value(0.0), "0 = greedy; > 0 samples")
       ("top-k", po::value<int64_t>()->default_value(0), "sample among the K most likely tokens (0 = all)")
@@ -52,6 +52,8 @@ int run_generate(int argc, char** argv) {
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device cpu] "
                      "[--json FILE] [--seed S --temperature T --top-k K --top-p P]"))
     return 0;
+  const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
+  if (!json_path.empty()) check_output_path(json_path, "--json");
 
   const std::string device = vm["device"].as<std::string>();
   if (device == "wafer")
@@ -110,13 +112,14 @@ int run_generate(int argc, char** argv) {
   if (tokenizer) detokenize = [&](const std::vector<int32_t>& ids) { return tokenizer->decode(ids, true); };
   models::Generator generator(backend, detokenize);
   bool first = true;
+  std::ostream& out = text_stream(json_path);  // stderr when the JSON goes to stdout
   const auto result = generator.run(prompt, options, [&](int32_t id, std::string_view text) {
-    if (tokenizer) std::cout << text;
-    else std::cout << (first ? "" : " ") << id;
+    if (tokenizer) out << text;
+    else out << (first ? "" : " ") << id;
     first = false;
-    std::cout.flush();
+    out.flush();
   });
-  std::cout << "\n";
+  out << "\n";
   const double host_seconds = result.prefill_seconds + result.decode_seconds;
   const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
   std::cerr << "[" << backend.describe() << "] prompt " << prompt.size() << " tokens, prefill "
@@ -151,7 +154,7 @@ int run_generate(int argc, char** argv) {
         {"git_revision", git_revision()},
         {"config", models::to_hf_json(config)},
     };
-    write_file_atomically(vm["json"].as<std::string>(), [&](std::ostream& os) { os << out.dump(2) << "\n"; });
+    write_file_atomically(json_path, [&](std::ostream& os) { os << out.dump(2) << "\n"; });
   }
   return 0;
 }

@@ -18,7 +18,7 @@ int run_make_model(int argc, char** argv) {
   desc.add_options()("preset", po::value<std::string>()->required(), ("model size, one of:" + presets).c_str())
       ("seed", po::value<uint64_t>()->default_value(0), "random seed of the weights (same seed, same bytes)")
       ("out", po::value<std::string>()->required(), "output directory (written atomically)")
-      ("force", po::bool_switch(), "replace an existing non-empty output directory");
+      ("force", po::bool_switch(), "replace an existing model directory (config.json and *.safetensors)");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--preset NAME --seed S --out DIR [--force]")) return 0;
   const std::string name = vm["preset"].as<std::string>();

@@ -25,9 +25,11 @@ int run_tokenize(int argc, char** argv) {
   desc.add_options()("tokenizer", po::value<std::string>()->required(), "Hugging Face tokenizer.json")(
       "text", po::value<std::string>()->required(), "text to encode (UTF-8)")(
       "no-special-tokens", po::bool_switch(), "do not let the post-processor add special tokens (e.g. BOS)")(
-      "json", po::value<std::string>(), "also write {\"ids\": [...]} to this file");
+      "json", po::value<std::string>(), "also write {\"ids\": [...]} to this file (- for stdout)");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --text STR [--json FILE]")) return 0;
+  const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
+  if (!json_path.empty()) check_output_path(json_path, "--json");
   const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
   const std::string text = vm["text"].as<std::string>();
   const bool add_special = !vm["no-special-tokens"].as<bool>();
@@ -37,13 +39,13 @@ int run_tokenize(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--text: ") + e.what());
   }
-  std::cout << join_ids(ids) << "\n";
-  if (vm.count("json")) {
+  text_stream(json_path) << join_ids(ids) << "\n";
+  if (!json_path.empty()) {
     nlohmann::json out = {{"ids", ids},
                           {"text", text},
                           {"tokenizer", vm["tokenizer"].as<std::string>()},
                           {"add_special_tokens", add_special}};
-    write_file_atomically(vm["json"].as<std::string>(), [&](std::ostream& os) { os << out.dump(2) << "\n"; });
+    write_file_atomically(json_path, [&](std::ostream& os) { os << out.dump(2) << "\n"; });
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 // window show the expected per-cycle transitions (parsed back from the file).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,10 +11,12 @@
 
 #include "fabric/wafer.hpp"
 #include "fabric_fixture.hpp"
+#include "sc_tests/test_dir.hpp"
 
 using namespace wafersim;
 using namespace wafersim::fabric;
 using namespace wafersim::fabric::testing;
+using wafersim::test::TestDir;
 
 namespace {
 
@@ -88,6 +91,14 @@ std::map<std::string, std::vector<std::pair<std::uint64_t, std::string>>> read_v
   return changes;
 }
 
+// The names in `dir`, sorted: what a test produced, and nothing else (no temporaries left behind).
+std::vector<std::string> listing(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 std::string find_signal(const std::map<std::string, std::vector<std::pair<std::uint64_t, std::string>>>& m,
                         const std::string& suffix) {
   for (const auto& [name, v] : m)
@@ -109,12 +120,15 @@ TEST(VcdTrace, ShowsValidColourPayloadAndBackpressurePerCycle) {
   f.queues(3, 1).bind_input_queue(0, 6);
   drv.at(3, 0).expect(3);
   drv.attach({{0, 0}, {3, 0}, {0, 1}, {3, 1}});
-  const std::string vcd = ::testing::TempDir() + "trace_test.vcd";
+  TestDir dir;
+  const std::string vcd = (dir / "trace_test.vcd").string();
   Wafer wafer("wafer", f);
   wafer.trace(vcd, 0, 0, 3, 1, {5});
   ASSERT_TRUE(wafer.run().completed);
-
-  ASSERT_TRUE(std::filesystem::exists(vcd));
+  // The trace appears when finish_trace() returns, not before (run() may be called again).
+  EXPECT_FALSE(std::filesystem::exists(vcd));
+  wafer.finish_trace();
+  EXPECT_EQ(listing(dir.path()), (std::vector<std::string>{"trace_test.gtkw", "trace_test.vcd"}));
   const auto changes = read_vcd(vcd);
   const std::string valid = find_signal(changes, "pe_1_0.E.valid");
   const std::string payload = find_signal(changes, "pe_1_0.E.payload");
@@ -140,7 +154,7 @@ TEST(VcdTrace, ShowsValidColourPayloadAndBackpressurePerCycle) {
   ASSERT_FALSE(other.empty());
   for (const auto& [t, v] : changes.at(other)) EXPECT_EQ(v, "0");
   // GTKWave save file beside it, grouped by PE.
-  std::ifstream gtkw(::testing::TempDir() + "trace_test.gtkw");
+  std::ifstream gtkw(dir / "trace_test.gtkw");
   std::stringstream ss;
   ss << gtkw.rdbuf();
   EXPECT_NE(ss.str().find("-pe_1_0"), std::string::npos);
@@ -158,16 +172,90 @@ TEST(VcdTrace, BackpressureIsVisibleWhereTheReceiverIsSlow) {
   drv.at(1, 0).consume_every(20);
   drv.at(1, 0).expect(12);
   drv.attach({{0, 0}, {1, 0}});
-  const std::string vcd = ::testing::TempDir() + "bp_test.vcd";
+  TestDir dir;
+  const std::string vcd = (dir / "bp_test.vcd").string();
   Wafer wafer("wafer", f);
   wafer.trace(vcd, 1, 0, 1, 0, {});
   ASSERT_TRUE(wafer.run().completed);
+  wafer.finish_trace();
   const auto changes = read_vcd(vcd);
   const std::string bp = find_signal(changes, "pe_1_0.RAMP.backpressure");
   ASSERT_FALSE(bp.empty());
   int ones = 0;
   for (const auto& [t, v] : changes.at(bp)) ones += v == "1";
   EXPECT_GT(ones, 3);
+}
+
+TEST(VcdTrace, SpansEveryRunUntilFinished) {
+  hw::ArchParams a = small_arch();
+  a.clock_hz = 1e9;
+  Fabric f(a, 2, 1);
+  route_east(f, 0, 0, 1, 5);
+  Drivers drv(f);
+  drv.at(0, 0).send(data(0x11, 5), 2);
+  f.queues(1, 0).bind_input_queue(0, 5);
+  drv.attach({{0, 0}, {1, 0}});
+  TestDir dir;
+  const std::string vcd = (dir / "two_runs.vcd").string();
+  Wafer wafer("wafer", f);
+  wafer.trace(vcd, 0, 0, 1, 0, {});
+  ASSERT_TRUE(wafer.run().completed);
+  const Cycle second = f.now() + 50;
+  drv.at(0, 0).send(data(0x22, 5), 2, second);
+  f.wake(f.index(0, 0), f.now() + 1);
+  ASSERT_TRUE(wafer.run().completed);
+  wafer.finish_trace();
+  const auto changes = read_vcd(vcd);
+  const std::string payload = find_signal(changes, "pe_0_0.E.payload");
+  ASSERT_FALSE(payload.empty());
+  std::vector<unsigned long> values;
+  std::uint64_t last_t = 0;
+  for (const auto& [t, v] : changes.at(payload)) {
+    values.push_back(std::stoul(v, nullptr, 2));
+    last_t = t / 1000;
+  }
+  // Both runs' wavelets are in the one file, the second one after its release cycle.
+  EXPECT_NE(std::find(values.begin(), values.end(), 0x11ul), values.end());
+  EXPECT_EQ(values.back(), 0x22ul);
+  EXPECT_GE(last_t, second);
+}
+
+TEST(VcdTrace, AnUnfinishedTraceIsRemovedWithAWarning) {
+  Fabric f(small_arch(), 2, 1);
+  route_east(f, 0, 0, 1, 5);
+  Drivers drv(f);
+  drv.at(0, 0).send(data(0x11, 5), 2);
+  f.queues(1, 0).bind_input_queue(0, 5);
+  drv.attach({{0, 0}, {1, 0}});
+  TestDir dir;
+  const std::string vcd = (dir / "abandoned.vcd").string();
+  ::testing::internal::CaptureStderr();
+  {
+    Wafer wafer("wafer", f);
+    wafer.trace(vcd, 0, 0, 1, 0, {});
+    ASSERT_TRUE(wafer.run().completed);
+    EXPECT_EQ(listing(dir.path()).size(), 1u);  // the temporary being written
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(listing(dir.path()).empty());
+  EXPECT_NE(err.find("warning: VCD trace " + vcd + " not written"), std::string::npos) << err;
+}
+
+TEST(VcdTrace, AnUnwritablePlaceFailsWhenTracingStarts) {
+  Fabric f(small_arch(), 2, 1);
+  TestDir dir;
+  Wafer wafer("wafer", f);
+  const std::string missing = (dir / "no" / "t.vcd").string();
+  try {
+    wafer.trace(missing, 0, 0, 1, 0, {});
+    FAIL() << "tracing into a missing directory started";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
+  }
+  std::filesystem::create_directory(dir / "t.vcd");
+  EXPECT_THROW(wafer.trace((dir / "t.vcd").string(), 0, 0, 1, 0, {}), std::runtime_error);
+  EXPECT_EQ(listing(dir.path()), (std::vector<std::string>{"t.vcd"}));
 }
 
 }  // namespace

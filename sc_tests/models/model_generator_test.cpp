@@ -147,9 +147,25 @@ TEST(ModelGenerator, ExistingDirectoryIsReplacedOnlyOnRequest) {
   testing::write_bytes(dir / "m" / "notes.txt", "keep me");
   EXPECT_THROW(make_model("tiny", 1, dir / "m"), std::runtime_error);
   EXPECT_EQ(slurp(dir / "m" / "notes.txt"), "keep me");
-  make_model("tiny", 1, dir / "m", /*replace=*/true);
-  EXPECT_FALSE(std::filesystem::exists(dir / "m" / "notes.txt"));
-  EXPECT_TRUE(std::filesystem::exists(dir / "m" / "model.safetensors"));
+  // --force replaces a model directory only: this one holds notes, not a model.
+  try {
+    make_model("tiny", 1, dir / "m", /*replace=*/true);
+    ADD_FAILURE() << "replaced a directory that holds no model";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("this one holds notes.txt"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(dir / "m" / "notes.txt"), "keep me");
+  make_model("tiny", 1, dir / "model");
+  make_model("tiny", 2, dir / "model", /*replace=*/true);
+  EXPECT_EQ(slurp(dir / "model" / "model.safetensors"), [&] {
+    make_model("tiny", 2, dir / "fresh");
+    return slurp(dir / "fresh" / "model.safetensors");
+  }());
+  // A symbolic link stays a link; the model directory it names is replaced.
+  std::filesystem::create_directory_symlink("model", dir / "link");
+  make_model("tiny", 3, dir / "link", /*replace=*/true);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "link"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "link" / "model.safetensors"));
   // A trailing slash names the same directory.
   make_model("tiny", 1, (dir / "slash").string() + "/");
   EXPECT_TRUE(std::filesystem::exists(dir / "slash" / "model.safetensors"));
