@@ -76,6 +76,7 @@ void Wafer::engine() {
           wait(period_ * double(fabric_.now() - current_));
           current_ = fabric_.now();
         }
+        if (progress_) progress_(fabric_.now(), true);
       }
     } catch (...) {
       error_ = std::current_exception();
@@ -89,6 +90,7 @@ RunResult Wafer::run(Cycle max_cycles) {
   run_pending_ = true;
   run_request_.notify(sc_core::SC_ZERO_TIME);
   sc_core::sc_start();
+  if (progress_) progress_(fabric_.now(), false);
   if (error_) {
     finish_trace();
     std::rethrow_exception(error_);

@@ -6,6 +6,7 @@
 #include <systemc>
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -68,6 +69,9 @@ class Wafer : public sc_core::sc_module {
   // Runs the simulation until the fabric is idle or `max_cycles` more cycles have passed; rethrows DeadlockError
   // etc. May be called again (e.g. after the host launched another function): SystemC time goes on.
   RunResult run(Cycle max_cycles = hw::kNever);
+  // Calls `report(now, true)` from the engine after each step of a run (the fabric's cycle count `now`) and
+  // `report(now, false)` when run() returns, e.g. for a rate-limited progress line; an empty function: none.
+  void on_progress(std::function<void(Cycle now, bool running)> report) { progress_ = std::move(report); }
   // Closes the VCD trace (if any) and writes its .gtkw file; also done by the destructor.
   void finish_trace();
 
@@ -84,6 +88,7 @@ class Wafer : public sc_core::sc_module {
   bool completed_ = false;
   bool run_pending_ = false;
   std::exception_ptr error_;
+  std::function<void(Cycle, bool)> progress_;
 };
 
 }  // namespace wafersim::fabric
