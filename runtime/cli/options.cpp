@@ -5,6 +5,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/error.hpp"
 #include "runtime/version.hpp"
 
 namespace wafersim::cli {
@@ -62,10 +63,11 @@ std::vector<std::string> command_line(int argc, char** argv) {
 void require_file(const std::string& option, const std::string& path, const std::string& expected) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
+  const std::string what = option + " " + path + ": ";
   if (status.type() == std::filesystem::file_type::directory)
-    throw UsageError(option + " " + path + ": is a directory; expected " + expected);
-  if (!std::filesystem::exists(status)) throw UsageError(option + " " + path + ": no such file; expected " + expected);
-  if (!std::filesystem::is_regular_file(status)) throw UsageError(option + " " + path + ": not a regular file; expected " + expected);
+    throw ConfigError(what + "is a directory; expected " + expected);
+  if (!std::filesystem::exists(status)) throw ConfigError(what + "no such file; expected " + expected);
+  if (!std::filesystem::is_regular_file(status)) throw ConfigError(what + "not a regular file; expected " + expected);
 }
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& option, bool allow_empty) {

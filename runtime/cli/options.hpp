@@ -86,7 +86,7 @@ template <class T>
 }
 
 // Checks that `path` given to `option` is an existing regular file (not a directory); `expected` says what the
-// file should be, e.g. "a tokenizer.json file".
+// file should be, e.g. "a tokenizer.json file". Throws ConfigError (exit 1, like a file that fails to load).
 void require_file(const std::string& option, const std::string& path, const std::string& expected);
 
 }  // namespace wafersim::cli

@@ -28,11 +28,15 @@ class CliOptions : public ::testing::Test {
   }
   // Runs `wafersim ARGS` with a 60 s limit (exit 124 from timeout means it hung).
   CliRun run(const std::string& args) const { return wafersim::test::run_cli("timeout 60 " + exe_.string() + " " + args); }
-  // A rejected command: exit 2 (usage error), and the message has every one of `words`.
-  void expect_usage_error(const std::string& args, std::initializer_list<std::string> words) const {
+  // A rejected command: exit `status`, and the message has every one of `words`.
+  void expect_error(int status, const std::string& args, std::initializer_list<std::string> words) const {
     const CliRun r = run(args);
-    EXPECT_EQ(r.status, 2) << args << "\n" << r.out;
+    EXPECT_EQ(r.status, status) << args << "\n" << r.out;
     for (const std::string& w : words) EXPECT_NE(r.out.find(w), std::string::npos) << args << ": no '" << w << "' in\n" << r.out;
+  }
+  // A usage error: exit 2.
+  void expect_usage_error(const std::string& args, std::initializer_list<std::string> words) const {
+    expect_error(2, args, words);
   }
   static nlohmann::json read_json(const fs::path& p) {
     std::ifstream in(p);
@@ -135,10 +139,11 @@ TEST_F(CliOptions, OtherCommandsCheckTheirNumbersToo) {
 }
 
 TEST_F(CliOptions, TokenizerDirectoryIsNamedAsADirectory) {
+  // An input that is there but unusable is an error of the run (exit 1), like a file that fails to parse.
   for (const char* cmd : {"tokenize --text hi", "detokenize --ids 1"})
-    expect_usage_error(std::string(cmd) + " --tokenizer " + dir_.path().string(),
-                       {"--tokenizer " + dir_.path().string(), "is a directory", "tokenizer.json"});
-  expect_usage_error("tokenize --text hi --tokenizer " + (dir_ / "missing.json").string(), {"missing.json", "no such file"});
+    expect_error(1, std::string(cmd) + " --tokenizer " + dir_.path().string(),
+                 {"--tokenizer " + dir_.path().string(), "is a directory", "tokenizer.json"});
+  expect_error(1, "tokenize --text hi --tokenizer " + (dir_ / "missing.json").string(), {"missing.json", "no such file"});
 }
 
 TEST_F(CliOptions, VersionNamesTheRevisionAndTheBuildType) {
