@@ -20,27 +20,45 @@ namespace {
 
 using kernels::DType;
 
+// The largest --len whose per-PE arrays fit the SRAM above the code reserve: every algorithm keeps the vector `x`
+// (len elements of the data type); the ring with fp32 accumulation of fp16 data also keeps `acc` (len fp32). The
+// arrays are allocated in declaration order at 4-byte alignment (csl::Program::attach).
+std::uint64_t max_length(const kernels::CollectiveConfig& cfg, const hw::ArchParams& arch, const std::string& algo) {
+  const std::uint64_t elem = cfg.dtype == DType::F16 ? 2 : 4;
+  const bool acc = algo == "ring" && cfg.acc_type() != cfg.dtype;
+  auto align4 = [](std::uint64_t a) { return (a + 3) / 4 * 4; };
+  auto end = [&](std::uint64_t len) {
+    const std::uint64_t x_end = align4(arch.pe.code_reserve_bytes) + elem * len;
+    return acc ? align4(x_end) + 4 * len : x_end;
+  };
+  if (end(0) >= arch.pe.sram_bytes) return 0;
+  std::uint64_t len = (arch.pe.sram_bytes - end(0)) / (elem + (acc ? 4 : 0));
+  while (len > 0 && end(len) > arch.pe.sram_bytes) --len;
+  return len;
+}
+
 int bench_allreduce(int argc, char** argv) {
   namespace po = boost::program_options;
   runtime::SimOptions sim;
   std::string algo, axis, dtype, op;
-  std::uint32_t len = 0;
+  std::uint64_t len = 0;
   int groups = 0, groups2 = 0, k = 2;
-  unsigned seed = 1;
+  std::uint32_t seed = 1;
   bool verify = false, acc32 = false;
   po::options_description desc("options");
   sim.add_to(desc, "256x1");
   desc.add_options()
       ("algo", po::value(&algo)->default_value("ktree"), "ktree | pipeline | ring")
       ("axis", po::value(&axis)->default_value("x"), "x (every row reduces) | y (every column)")
-      ("len", po::value(&len)->default_value(64), "elements per PE")
-      ("groups", po::value(&groups)->default_value(0), "K-tree level-1 groups G (0: round(sqrt(P)), K=3: round(P^(2/3)))")
-      ("k", po::value(&k)->default_value(2), "K-tree levels: 2 or 3")
-      ("groups2", po::value(&groups2)->default_value(0), "K=3: groups of level-1 roots (0: round(P^(1/3)))")
+      ("len", cli::number<std::uint64_t>(&len, 1)->default_value(64), "elements per PE (at most what fits the SRAM)")
+      ("groups", cli::number(&groups, 0)->default_value(0),
+       "ktree: level-1 groups G, 1..P (0: round(sqrt(P)), K=3: round(P^(2/3)))")
+      ("k", cli::number(&k, 2, 3)->default_value(2), "ktree: levels, 2 or 3")
+      ("groups2", cli::number(&groups2, 0)->default_value(0), "ktree K=3: groups of level-1 roots, 1..G (0: round(P^(1/3)))")
       ("dtype", po::value(&dtype)->default_value("fp32"), "fp16 | fp32")
       ("op", po::value(&op)->default_value("sum"), "sum | max")
       ("fp32-acc", po::bool_switch(&acc32), "fp16 data: accumulate in fp32")
-      ("seed", po::value(&seed)->default_value(1), "random seed of the input vectors")
+      ("seed", cli::number(&seed, 0u)->default_value(1), "random seed of the input vectors")
       ("verify", po::bool_switch(&verify), "check every PE's result against a CPU reduction; exit 1 on mismatch");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
@@ -51,18 +69,38 @@ int bench_allreduce(int argc, char** argv) {
   if (dtype != "fp16" && dtype != "fp32") throw cli::UsageError("--dtype " + dtype + ": expected fp16 or fp32");
   if (op != "sum" && op != "max") throw cli::UsageError("--op " + op + ": expected sum or max");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
-  if (len < 1) throw cli::UsageError("--len must be at least 1");
+  for (const char* option : {"groups", "k", "groups2"})
+    if (algo != "ktree" && !vm[option].defaulted())
+      throw cli::UsageError(std::string("--") + option + " applies to --algo ktree only (not " + algo + ")");
+  if (k != 3 && !vm["groups2"].defaulted()) throw cli::UsageError("--groups2 applies to --k 3 only");
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
   kernels::CollectiveConfig cfg{.width = w, .height = h, .axis = axis == "x" ? kernels::Axis::X : kernels::Axis::Y,
-                                .length = len, .dtype = dtype == "fp16" ? DType::F16 : DType::F32,
+                                .length = 1, .dtype = dtype == "fp16" ? DType::F16 : DType::F32,
                                 .op = op == "sum" ? kernels::ReduceOp::Sum : kernels::ReduceOp::Max,
                                 .fp32_accumulate = acc32};
+  // Limits first, before anything is allocated on the host.
+  const std::uint64_t len_max = max_length(cfg, arch, algo);
+  if (len > len_max)
+    cli::option_error("--len", len, "must be from 1 to " + std::to_string(len_max) + ": the per-PE arrays of " +
+                                         algo + " " + dtype + " must fit the " + std::to_string(arch.pe.sram_bytes) +
+                                         " bytes of SRAM less " + std::to_string(arch.pe.code_reserve_bytes) +
+                                         " reserved for code (" + arch.name + ")");
+  cfg.length = static_cast<std::uint32_t>(len);
   const int P = cfg.line_length();
-  if (k != 2 && k != 3) throw cli::UsageError("--k " + std::to_string(k) + ": expected 2 or 3");
-  if (algo == "ktree" && groups == 0) groups = kernels::ktree_default_groups(P, k);
-  if (algo == "ktree" && k == 3 && groups2 == 0) groups2 = kernels::ktree_default_groups2(P);
+  const std::string line = "the " + std::to_string(P) + " PEs along " + axis + " of the " + std::to_string(w) + "x" +
+                           std::to_string(h) + " mesh";
+  if (algo == "ktree") {
+    if (groups > P) cli::option_error("--groups", groups, "must be from 1 to " + std::to_string(P) + " (" + line + "), or 0");
+    if (groups == 0) groups = kernels::ktree_default_groups(P, k);
+    if (k == 3) {
+      if (groups2 > groups)
+        cli::option_error("--groups2", groups2, "must be from 1 to G = " + std::to_string(groups) +
+                                                    " (the level-1 groups), or 0");
+      if (groups2 == 0) groups2 = std::min(groups, kernels::ktree_default_groups2(P));
+    }
+  }
 
   runtime::Stopwatch clock;
   kernels::CollectiveLayout c = algo == "ktree"     ? kernels::ktree_allreduce(cfg, arch, {.k = k, .groups = groups, .groups2 = groups2})
@@ -74,7 +112,8 @@ int bench_allreduce(int argc, char** argv) {
 
   // Inputs: uniform in [-1, 1), rounded to the element type; one block per PE, row-major.
   std::mt19937 rng(seed);
-  const std::vector<float> in = kernels::random_inputs(std::size_t(w) * h * len, rng, cfg.dtype);
+  const std::vector<float> in = sim.timing_only ? std::vector<float>{}
+                                                : kernels::random_inputs(std::size_t(w) * h * len, rng, cfg.dtype);
   if (!sim.timing_only) {
     if (cfg.dtype == DType::F32) {
       dev.memcpy_h2d<float>("x", {0, 0, w, h}, in, len);
@@ -84,6 +123,7 @@ int bench_allreduce(int argc, char** argv) {
       dev.memcpy_h2d<csl::f16>("x", {0, 0, w, h}, hin, len);
     }
   }
+  sim.show_progress(dev.wafer(), "bench allreduce");
   dev.launch(c.function);
   const runtime::RunReport r = dev.run();
   dev.wafer().finish_trace();
@@ -136,13 +176,10 @@ int bench_allreduce(int argc, char** argv) {
   report << "  host time       " << host << " s, peak RSS " << double(runtime::peak_rss_bytes()) / (1 << 20)
             << " MiB\n";
   if (!sim.json.empty()) {
-    nlohmann::json j = runtime::result_envelope(arch, host, r.cycles);
-    j["cycles"] = r.cycles;
-    j["microseconds"] = r.microseconds;
+    nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, r.cycles);
     j["colors_per_pe_max"] = c.colors_per_pe_max;
     j["colors_used"] = c.colors_used;
     j["verified"] = verify ? nlohmann::json(ok) : nlohmann::json(nullptr);
-    j["host_seconds"] = host;
     j["finished"] = finished;
     j["algo"] = algo;
     j["axis"] = axis;

@@ -12,6 +12,9 @@
 namespace wafersim {
 namespace {
 
+// 10^12 cycles is about 15 simulated minutes at 1.1 GHz and days of host time even on a small mesh.
+constexpr fabric::Cycle kMaxCycles = 1'000'000'000'000;
+
 int bench_fabric(int argc, char** argv) {
   namespace po = boost::program_options;
   runtime::SimOptions sim;
@@ -22,10 +25,11 @@ int bench_fabric(int argc, char** argv) {
       ("pattern", po::value(&traffic.pattern)->default_value("uniform"),
        "uniform (random neighbour segments of --hops hops), row-broadcast (column 0 streams along each row), "
        "none (only build the fabric)")
-      ("cycles", po::value(&traffic.cycles)->default_value(2000), "cycles of injected traffic (the run stops there)")
-      ("rate", po::value(&traffic.rate)->default_value(0.5), "uniform: injection probability per PE per cycle")
-      ("hops", po::value(&traffic.hops)->default_value(3), "uniform: hops per wavelet (uses 4*(hops+1) colours)")
-      ("seed", po::value(&traffic.seed)->default_value(1), "random seed");
+      ("cycles", cli::number<fabric::Cycle>(&traffic.cycles, 1, kMaxCycles)->default_value(2000),
+       "cycles of injected traffic (the run stops there), at most 10^12")
+      ("rate", cli::number(&traffic.rate, 0.0, 1.0)->default_value(0.5), "uniform: injection probability per PE per cycle, (0, 1]")
+      ("hops", cli::number(&traffic.hops, 1)->default_value(3), "uniform: hops per wavelet (uses 4*(hops+1) colours)")
+      ("seed", cli::number<std::uint64_t>(&traffic.seed, 0)->default_value(1), "random seed");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
   sim.check_outputs();
@@ -42,6 +46,7 @@ int bench_fabric(int argc, char** argv) {
   const double elaboration = elab_clock.seconds();
 
   runtime::Stopwatch run_clock;
+  sim.show_progress(wafer, "bench fabric", traffic.cycles);
   if (traffic.pattern != "none") wafer.run(traffic.cycles);  // stops at the cycle limit: open-loop traffic
   const double host = run_clock.seconds();
   wafer.finish_trace();
@@ -58,7 +63,7 @@ int bench_fabric(int argc, char** argv) {
             << (host > 0 ? double(st.cycles) / host : 0.0) << " cycles/s\n"
             << "  peak RSS        " << double(runtime::peak_rss_bytes()) / (1 << 20) << " MiB\n";
   if (!sim.json.empty()) {
-    nlohmann::json j = runtime::result_envelope(arch, host, st.cycles);
+    nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, st.cycles);
     j["pattern"] = traffic.pattern;
     j["mesh"] = {w, h};
     j["cycles_requested"] = traffic.cycles;
@@ -66,7 +71,6 @@ int bench_fabric(int argc, char** argv) {
     j["hops"] = traffic.hops;
     j["seed"] = traffic.seed;
     j["colors_used"] = driver.colors_used();
-    j["wavelet_hops"] = st.wavelet_hops;
     j["wavelet_hops_per_second"] = hops_per_s;
     j["elaboration_seconds"] = elaboration;
     j["injected"] = driver.injected();

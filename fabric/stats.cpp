@@ -39,7 +39,6 @@ std::vector<LinkUse> busiest_links(const Fabric& fabric, int top) {
 nlohmann::json stats_to_json(const Fabric& fabric, int top_links) {
   const Stats& s = fabric.stats();
   nlohmann::json j;
-  j["simulated_cycles"] = s.cycles;
   j["wavelet_hops"] = s.wavelet_hops;
   j["ramp_injections"] = s.ramp_injections;
   j["ramp_deliveries"] = s.ramp_deliveries;

@@ -79,6 +79,7 @@ void Wafer::engine() {
           wait(period_ * double(fabric_.now() - current_));
           current_ = fabric_.now();
         }
+        if (progress_) progress_(fabric_.now(), true);
       }
     } catch (...) {
       error_ = std::current_exception();
@@ -92,6 +93,7 @@ RunResult Wafer::run(Cycle max_cycles) {
   run_pending_ = true;
   run_request_.notify(sc_core::SC_ZERO_TIME);
   sc_core::sc_start();
+  if (progress_) progress_(fabric_.now(), false);
   if (error_) {
     // The trace up to the error is what one wants to look at; the run's error stays the one reported.
     try {

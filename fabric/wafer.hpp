@@ -6,6 +6,7 @@
 #include <systemc>
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -70,6 +71,9 @@ class Wafer : public sc_core::sc_module {
   // etc., after finishing the trace (which ends with the error). May be called again (e.g. after the host launched
   // another function): SystemC time goes on, and so does the trace.
   RunResult run(Cycle max_cycles = hw::kNever);
+  // Calls `report(now, true)` from the engine after each step of a run (the fabric's cycle count `now`) and
+  // `report(now, false)` when run() returns, e.g. for a rate-limited progress line; an empty function: none.
+  void on_progress(std::function<void(Cycle now, bool running)> report) { progress_ = std::move(report); }
   // Closes the VCD trace (if any), moves it into place and writes its .gtkw file: the trace is complete when this
   // returns. Throws naming the file and the OS reason. Destroying a Wafer with an unfinished trace removes it and
   // warns on standard error.
@@ -88,6 +92,7 @@ class Wafer : public sc_core::sc_module {
   bool completed_ = false;
   bool run_pending_ = false;
   std::exception_ptr error_;
+  std::function<void(Cycle, bool)> progress_;
 };
 
 }  // namespace wafersim::fabric

@@ -13,7 +13,7 @@ Sram::Sram(std::uint32_t capacity, std::uint32_t reserved, bool functional)
                         std::to_string(capacity));
 }
 
-const SramSymbol& Sram::allocate(const std::string& owner, const std::string& symbol, std::uint32_t bytes,
+const SramSymbol& Sram::allocate(const std::string& owner, const std::string& symbol, std::uint64_t bytes,
                                  std::uint32_t align) {
   std::uint64_t start = (std::uint64_t(top_) + align - 1) / align * align;
   if (start + bytes > capacity_) {
@@ -22,7 +22,7 @@ const SramSymbol& Sram::allocate(const std::string& owner, const std::string& sy
                         std::to_string(capacity_) + " bytes of SRAM are free (" + std::to_string(reserved_) +
                         " reserved for code, " + std::to_string(top_ - reserved_) + " already allocated)");
   }
-  symbols_.push_back({symbol, static_cast<std::uint32_t>(start), bytes});
+  symbols_.push_back({symbol, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(bytes)});
   top_ = static_cast<std::uint32_t>(start + bytes);
   return symbols_.back();
 }

@@ -26,8 +26,9 @@ class Sram {
   bool functional() const { return functional_; }
 
   // Allocates `bytes` (aligned to `align`) for a named symbol. Throws CapacityError naming `owner` (e.g.
-  // "PE(3,4) program mesh_gemv"), the symbol and the byte counts when it does not fit.
-  const SramSymbol& allocate(const std::string& owner, const std::string& symbol, std::uint32_t bytes,
+  // "PE(3,4) program mesh_gemv"), the symbol and the byte counts when it does not fit. `bytes` is 64-bit so that
+  // a symbol of 4 GiB or more fails here instead of wrapping to a small size.
+  const SramSymbol& allocate(const std::string& owner, const std::string& symbol, std::uint64_t bytes,
                              std::uint32_t align = 4);
   const SramSymbol* find(const std::string& symbol) const;
   const std::vector<SramSymbol>& symbols() const { return symbols_; }

@@ -1,8 +1,10 @@
 #include "runtime/sim_options.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <regex>
 
 #include "common/atomic_file.hpp"
@@ -10,6 +12,7 @@
 #include "fabric/vcd_tracer.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/options.hpp"
+#include "runtime/progress.hpp"
 #include "runtime/version.hpp"
 
 namespace wafersim::runtime {
@@ -31,7 +34,8 @@ void SimOptions::add_to(po::options_description& desc, const std::string& defaul
       ("vcd", po::value(&vcd), "write a VCD waveform of the traced window (FILE.vcd, GTKWave save file beside it)")
       ("trace-region", po::value(&trace_region), "traced PEs X0,Y0,X1,Y1 (default 0,0,3,3)")
       ("trace-colors", po::value(&trace_colors), "traced colours, e.g. 0,1,4-7 (default all)")
-      ("json", po::value(&json), "write the result as JSON to FILE (- for standard output)");
+      ("json", po::value(&json), "write the result as JSON to FILE (- for standard output; keys: docs/results.md)")
+      ("quiet", po::bool_switch(&quiet), "no progress line on stderr (shown every few seconds in runs over 2 s)");
 }
 
 hw::ArchParams SimOptions::arch() const {
@@ -83,14 +87,31 @@ std::uint64_t peak_rss_bytes() {
   return std::uint64_t(ru.ru_maxrss) * 1024;
 }
 
-nlohmann::json result_envelope(const hw::ArchParams& arch, double host_seconds, std::uint64_t simulated_cycles) {
+void SimOptions::show_progress(fabric::Wafer& wafer, const std::string& label,
+                               std::optional<std::uint64_t> end) const {
+  if (quiet) return;
+  auto progress = std::make_shared<Progress>(label, end, std::cerr, ::isatty(STDERR_FILENO) == 1);
+  wafer.on_progress([progress](fabric::Cycle now, bool running) { progress->report(now, running); });
+}
+
+nlohmann::json result_envelope(const std::vector<std::string>& command_line, double host_seconds) {
   nlohmann::json j;
+  j["wafersim_version"] = wafersim_version();
   j["git_revision"] = git_revision();
+  j["build_type"] = build_type();
+  j["argv"] = command_line;
   j["host_seconds"] = host_seconds;
+  j["peak_rss_bytes"] = peak_rss_bytes();
+  return j;
+}
+
+nlohmann::json SimOptions::result_envelope(const std::vector<std::string>& command_line, const hw::ArchParams& arch,
+                                           double host_seconds, std::uint64_t simulated_cycles) const {
+  nlohmann::json j = runtime::result_envelope(command_line, host_seconds);
   j["simulated_cycles"] = simulated_cycles;
   j["simulated_microseconds"] = arch.cycles_to_us(double(simulated_cycles));
   j["simulated_cycles_per_host_second"] = host_seconds > 0 ? double(simulated_cycles) / host_seconds : 0.0;
-  j["peak_rss_bytes"] = peak_rss_bytes();
+  j["overrides"] = overrides;
   j["config"] = hw::to_json(arch);
   return j;
 }

@@ -1,6 +1,6 @@
-// Options shared by every simulating subcommand (--arch, --mesh, --set, tracing, --json) and the result
-// envelope every JSON result carries (host seconds, simulated cycles, cycles per host second, peak RSS, git
-// revision, resolved configuration).
+// Options shared by every simulating subcommand (--arch, --mesh, --set, tracing, --json, --quiet) and the result
+// envelope every JSON result carries (command line, host seconds, simulated cycles, cycles per host second, peak
+// RSS, git revision, overrides, resolved configuration).
 #pragma once
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -25,6 +25,7 @@ struct SimOptions {
   std::string trace_colors;           // --trace-colors LIST
   std::string json;                   // --json FILE ("-": standard output)
   bool timing_only = false;           // --timing-only
+  bool quiet = false;                 // --quiet: no progress line
 
   void add_to(boost::program_options::options_description& desc, const std::string& default_mesh);
 
@@ -37,6 +38,13 @@ struct SimOptions {
   void check_outputs() const;
   // Starts tracing on `wafer` if --vcd was given (region defaults to the 4x4 corner, colours to all).
   void start_trace(fabric::Wafer& wafer) const;
+  // Shows a progress line on stderr during long runs of `wafer` (runtime/progress.hpp) unless --quiet; `end` is
+  // the cycle the run stops at, if known (for the ETA).
+  void show_progress(fabric::Wafer& wafer, const std::string& label, std::optional<std::uint64_t> end = {}) const;
+  // The JSON result of a simulation: result_envelope() plus simulated cycles, simulated microseconds, simulated
+  // cycles per host second, the --set overrides and the resolved configuration.
+  nlohmann::json result_envelope(const std::vector<std::string>& command_line, const hw::ArchParams& arch,
+                                 double host_seconds, std::uint64_t simulated_cycles) const;
 };
 
 // configs/NAME relative to the working directory if it exists there, else in the source tree of this build.
@@ -44,8 +52,9 @@ std::string default_config_file(const std::string& name);
 
 std::uint64_t peak_rss_bytes();
 
-// The common part of every JSON result.
-nlohmann::json result_envelope(const hw::ArchParams& arch, double host_seconds, std::uint64_t simulated_cycles);
+// The common part of every JSON result (docs/results.md): wafersim version, git revision, build type, the command
+// line, host seconds and peak RSS.
+nlohmann::json result_envelope(const std::vector<std::string>& command_line, double host_seconds);
 // Writes `j` to `path` atomically (nothing half-written on error).
 void write_json(const std::string& path, const nlohmann::json& j);
 

@@ -49,7 +49,7 @@ class ArrayBase {
   const std::string& name() const { return name_; }
   std::uint32_t size() const { return count_; }
   std::uint8_t elem_bytes() const { return elem_bytes_; }
-  std::uint32_t bytes() const { return count_ * elem_bytes_; }
+  std::uint64_t bytes() const { return std::uint64_t(count_) * elem_bytes_; }  // 64-bit: no wrap before the SRAM check
   std::uint32_t address() const;  // byte address in SRAM; throws before the program is attached
   bool allocated() const { return allocated_; }
   Program& program() const { return *program_; }

@@ -37,15 +37,15 @@ int run_generate(int argc, char** argv) {
                      "Hugging Face model directory (config.json, model.safetensors or index + shards, tokenizer.json)")
       ("prompt", po::value<std::string>(), "prompt text (encoded with the model's tokenizer.json, BOS added)")
       ("prompt-ids", po::value<std::string>(), "prompt as comma-separated token IDs instead of --prompt")
-      ("max-new-tokens", po::value<int64_t>()->default_value(32), "tokens to generate at most")
+      ("max-new-tokens", number<int64_t>(0)->default_value(32), "tokens to generate at most")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu (fp32 reference) or wafer (not implemented yet)")
       ("json", po::value<std::string>(), "write the result (tokens, text, timing, peak RSS, git revision) here (- for stdout)")
-      ("seed", po::value<uint64_t>()->default_value(0), "sampling seed")
-      ("temperature", po::value<double>()->default_value(0.0), "0 = greedy; > 0 samples")
-      ("top-k", po::value<int64_t>()->default_value(0), "sample among the K most likely tokens (0 = all)")
-      ("top-p", po::value<double>()->default_value(1.0), "sample from the smallest set with probability >= P")
+      ("seed", number<uint64_t>(0)->default_value(0), "sampling seed")
+      ("temperature", number(0.0)->default_value(0.0), "0 = greedy; > 0 samples")
+      ("top-k", number<int64_t>(0)->default_value(0), "sample among the K most likely tokens (0 = all)")
+      ("top-p", number(0.0, 1.0)->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
-      ("threads", po::value<int>()->default_value(0),
+      ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm,
@@ -62,7 +62,6 @@ int run_generate(int argc, char** argv) {
   if (device != "cpu") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
   if (vm.count("prompt") == vm.count("prompt-ids")) throw UsageError("give exactly one of --prompt and --prompt-ids");
   const int64_t max_new = vm["max-new-tokens"].as<int64_t>();
-  if (max_new < 0) throw UsageError("--max-new-tokens must be >= 0");
   models::GenerationOptions options;
   options.max_new_tokens = max_new;
   options.sampling = {vm["temperature"].as<double>(), vm["top-k"].as<int64_t>(), vm["top-p"].as<double>(),
@@ -74,14 +73,16 @@ int run_generate(int argc, char** argv) {
   }
 
   const int threads = vm["threads"].as<int>();
-  if (threads < 0) throw UsageError("--threads must be >= 0");
 
   const auto start = Clock::now();
   const std::filesystem::path dir = vm["model"].as<std::string>();
   auto weights = std::make_shared<const models::LlamaWeights>(models::load_llama_model(dir));
   const models::LlamaConfig& config = weights->config;
   std::optional<models::Tokenizer> tokenizer;
-  if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = models::Tokenizer::load(dir / "tokenizer.json");
+  if (std::filesystem::exists(dir / "tokenizer.json")) {
+    require_file("--model", (dir / "tokenizer.json").string(), "a tokenizer.json file");
+    tokenizer = models::Tokenizer::load(dir / "tokenizer.json");
+  }
 
   std::vector<int32_t> prompt;
   if (vm.count("prompt")) {
@@ -129,7 +130,8 @@ int run_generate(int argc, char** argv) {
             << " s; peak RSS " << rss / (1024 * 1024) << " MiB\n";
 
   if (vm.count("json")) {
-    nlohmann::json out = {
+    nlohmann::json out = runtime::result_envelope(command_line(argc, argv), host_seconds);
+    out.update({
         {"model", dir.string()},
         {"device", device},
         {"backend", backend.describe()},
@@ -143,17 +145,14 @@ int run_generate(int argc, char** argv) {
           {"temperature", options.sampling.temperature},
           {"top_k", options.sampling.top_k},
           {"top_p", options.sampling.top_p}}},
-        {"host_seconds", host_seconds},
         {"load_seconds", load_seconds},
         {"prefill_seconds", result.prefill_seconds},
         {"decode_seconds", result.decode_seconds},
         {"decode_steps", result.decode_steps},
         {"tokens_per_second", result.decode_tokens_per_second()},
         {"simulated_cycles", nullptr},  // the CPU reference simulates no hardware
-        {"peak_rss_bytes", rss},
-        {"git_revision", git_revision()},
         {"config", models::to_hf_json(config)},
-    };
+    });
     write_file_atomically(json_path, [&](std::ostream& os) { os << out.dump(2) << "\n"; });
   }
   return 0;

@@ -16,7 +16,7 @@ int run_make_model(int argc, char** argv) {
   for (const auto& p : models::model_presets()) presets += "\n  " + p.name + ": " + p.summary;
   po::options_description desc("options");
   desc.add_options()("preset", po::value<std::string>()->required(), ("model size, one of:" + presets).c_str())
-      ("seed", po::value<uint64_t>()->default_value(0), "random seed of the weights (same seed, same bytes)")
+      ("seed", number<uint64_t>(0)->default_value(0), "random seed of the weights (same seed, same bytes)")
       ("out", po::value<std::string>()->required(), "output directory (written atomically)")
       ("force", po::bool_switch(), "replace an existing model directory (config.json and *.safetensors)");
   po::variables_map vm;

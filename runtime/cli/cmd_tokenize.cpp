@@ -19,6 +19,11 @@ std::string join_ids(const std::vector<int32_t>& ids) {
   return out;
 }
 
+// The --tokenizer file, checked to be a file first (a directory gave the JSON library's raw message).
+models::Tokenizer load_tokenizer(const std::string& path) {
+  require_file("--tokenizer", path, "a Hugging Face tokenizer.json file");
+  return models::Tokenizer::load(path);
+}
 
 int run_tokenize(int argc, char** argv) {
   po::options_description desc("options");
@@ -30,7 +35,7 @@ int run_tokenize(int argc, char** argv) {
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --text STR [--json FILE]")) return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
   if (!json_path.empty()) check_output_path(json_path, "--json");
-  const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
+  const auto tokenizer = load_tokenizer(vm["tokenizer"].as<std::string>());
   const std::string text = vm["text"].as<std::string>();
   const bool add_special = !vm["no-special-tokens"].as<bool>();
   std::vector<int32_t> ids;
@@ -57,7 +62,7 @@ int run_detokenize(int argc, char** argv) {
       "skip-special-tokens", po::bool_switch(), "leave special tokens (BOS, EOS, ...) out of the text");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm, "--tokenizer FILE --ids 1,2,3")) return 0;
-  const auto tokenizer = models::Tokenizer::load(vm["tokenizer"].as<std::string>());
+  const auto tokenizer = load_tokenizer(vm["tokenizer"].as<std::string>());
   const std::vector<int> list = parse_int_list(vm["ids"].as<std::string>(), "--ids", /*allow_empty=*/true);
   const std::vector<int32_t> ids(list.begin(), list.end());
   for (int32_t id : ids)

@@ -6,6 +6,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "runtime/version.hpp"
+
 namespace wafersim::cli {
 
 std::map<std::string, Command>& registry() {
@@ -22,7 +24,8 @@ CommandRegistration::CommandRegistration(std::string name, std::string summary, 
 namespace {
 void print_help() {
   std::cout << "wafersim: an open SystemC/TLM-2.0 model of the Cerebras WSE fabric running WaferLLM kernels\n\n"
-               "usage: wafersim <command> [options]   (wafersim <command> --help for its options)\n\ncommands:\n";
+               "usage: wafersim <command> [options]   (wafersim <command> --help for its options)\n"
+               "       wafersim --version            (version, git revision and build type)\n\ncommands:\n";
   for (const auto& [name, cmd] : wafersim::cli::registry()) {
     std::cout << "  " << name;
     for (size_t i = name.size(); i < 22; ++i) std::cout << ' ';
@@ -38,6 +41,10 @@ int main(int argc, char** argv) {
       std::string(argv[1]) == "help") {
     print_help();
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    std::cout << wafersim::version_line() << "\n";
+    return 0;
   }
   // Two-word commands ("bench fabric") take precedence over one-word ones.
   std::string name = argv[1];
