@@ -70,7 +70,7 @@ TEST(ArchCli, ParamsOutputLoadsBackForBothPresetsAndWithOverrides) {
   const std::string exe = wafersim_exe();
   ASSERT_FALSE(exe.empty());
   wafersim::test::TestDir dir;
-  for (const std::string args : {"--arch wse2", "--arch wse3",
+  for (const char* args : {"--arch wse2", "--arch wse3",
                                  "--arch wse3 --set router.link_latency=3 --set pe.simd.fmach=16 --set clock_hz=0.85e9"}) {
     const auto file = dir / "params.yaml";
     const auto first = run_cli(exe + " params " + args + " > " + file.string());
@@ -107,7 +107,7 @@ TEST(ArchCli, OverrideErrorNamesTheSetAndTheLimit) {
             std::string::npos)
       << r.out;
   // Fixing the reserved colours, before or after, is enough: overrides are checked together.
-  for (const std::string sets : {"--set router.routable_colors=8 --set 'host_io.reserved_colors=[5,6,7]'",
+  for (const char* sets : {"--set router.routable_colors=8 --set 'host_io.reserved_colors=[5,6,7]'",
                                  "--set 'host_io.reserved_colors=[5,6,7]' --set router.routable_colors=8"}) {
     const auto ok = run_cli(exe + " params " + sets);
     EXPECT_EQ(ok.status, 0) << sets << ": " << ok.out;
