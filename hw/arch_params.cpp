@@ -224,7 +224,6 @@ const std::vector<Param>& params() {
   return table;
 }
 
-
 const Param* find_param(const std::string& key) {
   for (const auto& p : params())
     if (p.info.key == key) return &p;
@@ -327,12 +326,11 @@ std::vector<Violation> violations(const ArchParams& a) {
 
 // Every violated constraint, one per line, each blamed on the --set that last touched one of its fields (that
 // is what the user just changed), else on the file line of the constrained field; the other fields' origins follow.
-void check_whole(const ArchParams& a, const std::map<std::string, Origin>& origins) {
-  const std::string fallback =
-      a.source.empty() ? "default value" : "default value (not set in " + a.source + ")";
+// `unlisted` is the origin of the fields `origins` does not list.
+void check_whole(const ArchParams& a, const std::map<std::string, Origin>& origins, const std::string& unlisted) {
   auto origin_of = [&](const std::string& key) {
     const auto it = origins.find(key);
-    return it != origins.end() ? it->second : Origin{fallback};
+    return it != origins.end() ? it->second : Origin{unlisted};
   };
   std::string msg;
   for (const Violation& v : violations(a)) {
@@ -341,7 +339,7 @@ void check_whole(const ArchParams& a, const std::map<std::string, Origin>& origi
       if (origin_of(v.keys[i]).set_index > origin_of(v.keys[blamed]).set_index) blamed = i;
     std::string line = origin_of(v.keys[blamed]).where + ": " + v.problem;
     for (std::size_t i = 0; i < v.keys.size(); ++i)
-      if (i != blamed) line += "; " + v.keys[i] + " is from " + origin_of(v.keys[i]).where;
+      if (i != blamed) line += "; " + v.keys[i] + " comes from " + origin_of(v.keys[i]).where;
     msg += (msg.empty() ? "" : "\n") + line;
   }
   if (!msg.empty()) throw ConfigError(msg);
@@ -352,7 +350,18 @@ void check_whole(const ArchParams& a, const std::map<std::string, Origin>& origi
 // several --set options together.
 class Resolver {
  public:
-  explicit Resolver(ArchParams& a) : a_(a) {}
+  // `unlisted`: where the values this resolver is not told about come from (for error messages).
+  Resolver(ArchParams& a, std::string unlisted) : a_(a), unlisted_(std::move(unlisted)) {}
+
+  // Lists that accept 'all' and are not given mean 'all' (as the WSE-2 default does), so that they follow the
+  // final routable colours.
+  void default_to_all() {
+    for (const auto& p : params())
+      if (p.all) {
+        all_.insert(p.info.key);
+        origins_[p.info.key] = Origin{unlisted_};
+      }
+  }
 
   void read_map(const YAML::Node& node, const std::string& prefix, const std::string& file) {
     for (const MapEntry& e : map_entries(node, file, prefix)) {
@@ -409,7 +418,7 @@ class Resolver {
   // Resolves the lists given as 'all' against the final values, then checks the constraints between fields.
   void finish() {
     for (const auto& key : all_) find_param(key)->set(a_, YAML::Node("all"), origins_.at(key).where);
-    check_whole(a_, origins_);
+    check_whole(a_, origins_, unlisted_);
   }
 
  private:
@@ -423,6 +432,7 @@ class Resolver {
   }
 
   ArchParams& a_;
+  std::string unlisted_;
   std::map<std::string, Origin> origins_;
   std::set<std::string> all_;
 };
@@ -453,26 +463,35 @@ ArchParams load_arch(const std::filesystem::path& file, const std::vector<std::s
     throw ConfigError(at_line(f, e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsMap()) throw ConfigError(f + ": expected a YAML map of parameters at the top level");
-  // A JSON result (--json) records its architecture under "config"; the rest of it is measurements.
+  // A JSON result (--json) records its architecture under "config", beside measurements that are not parameters.
   YAML::Node params_root = root;
-  for (const MapEntry& e : map_entries(root, f, ""))
-    if (e.name == "config" && e.value.IsMap()) params_root = e.value;
+  bool has_config = false, has_params = false;
+  for (const MapEntry& e : map_entries(root, f, "")) {
+    if (e.name == "config" && e.value.IsMap()) has_config = true;
+    if (is_metadata_key(e.name) || find_param(e.name) || !known_keys_under(e.name + ".").empty()) has_params = true;
+  }
+  if (has_config && !has_params) params_root = root["config"];
   ArchParams a;
   a.source = f;
-  Resolver r(a);
+  Resolver r(a, "the defaults (not set in " + f + ")");
+  r.default_to_all();
   r.read_map(params_root, "", f);
   for (std::size_t i = 0; i < overrides.size(); ++i) r.read_override(overrides[i], int(i));
   r.finish();
   return a;
 }
 
+namespace {
+std::string where_from(const ArchParams& a) { return a.source.empty() ? a.name : a.source; }
+}  // namespace
+
 void apply_overrides(ArchParams& a, const std::vector<std::string>& assignments) {
-  Resolver r(a);
+  Resolver r(a, where_from(a));
   for (std::size_t i = 0; i < assignments.size(); ++i) r.read_override(assignments[i], int(i));
   r.finish();
 }
 
-void validate(const ArchParams& a) { check_whole(a, {}); }
+void validate(const ArchParams& a) { check_whole(a, {}, where_from(a)); }
 
 namespace {
 

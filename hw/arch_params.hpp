@@ -109,7 +109,7 @@ const std::vector<ParamInfo>& arch_param_table();
 // Reads an architecture file and applies `overrides` ("key=value", dotted keys as in the table) on top. The file
 // is YAML (configs/wse2.yaml), the YAML `wafersim params` prints, or JSON (JSON is YAML): to_json's object or a
 // JSON result that records it under "config". Every key must be known, given once per map, of the right type and
-// within range; keys not given keep the WSE-2 defaults above. The overrides are applied together (their order does
+// within range; keys not given keep the WSE-2 defaults above ('all' for router.switch_colors). The overrides are applied together (their order does
 // not matter, a key may be overridden once), then the constraints between fields are checked on the whole. Errors
 // throw ConfigError naming the --set that set the offending value, else the file, line and key, and the limit.
 ArchParams load_arch(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});

@@ -53,8 +53,8 @@ parameters, so a run can be repeated from its JSON (`--arch result.json`); only 
 - Keys are the dotted keys above, written as nested maps; `name`, `description` and `source` are informational
   top-level keys. A section must be a map (`router: [1, 2]` is "expected a map", naming file, line and key). A key
   may appear once per map: yaml-cpp would keep both pairs, wafersim stops and names both lines. Unknown keys are
-  errors; keys not given keep the WSE-2 values. `router.switch_colors: all` means every routable colour of the
-  final configuration, overrides included.
+  errors; keys not given keep the WSE-2 values. `router.switch_colors: all` (also its value when not given) means
+  every routable colour of the final configuration, overrides included.
 - `--set KEY=VALUE` (the value is YAML: `--set 'host_io.reserved_colors=[5, 6, 7]'`) may be repeated, once per
   key. All overrides are applied first, then the whole is checked, so their order never matters. A value out of
   range names its `--set`; a constraint between fields (reserved and switchable colours routable, code reserve
@@ -64,7 +64,7 @@ parameters, so a run can be repeated from its JSON (`--arch result.json`); only 
 ```
 $ wafersim params --set router.routable_colors=8
 wafersim params: error: --set router.routable_colors=8: host_io.reserved_colors: colours 21, 22, 23 are not
-routable (limit: colours 0..7, router.routable_colors = 8); host_io.reserved_colors is from configs/wse2.yaml: line 28
+routable (limit: colours 0..7, router.routable_colors = 8); host_io.reserved_colors comes from configs/wse2.yaml: line 28
 $ wafersim params --set 'host_io.reserved_colors=[5, 6, 7]' --set router.routable_colors=8    # fine, any order
 ```
 )";

@@ -105,7 +105,13 @@ TEST(ArchFile, MissingFileIsNamed) {
 TEST(ArchFile, ConstraintBetweenFileValuesNamesTheLineAndTheLimit) {
   const std::string msg = yaml_error("router: { routable_colors: 8 }\nhost_io: { reserved_colors: [5, 9] }\n");
   contains(msg, {": line 2: host_io.reserved_colors: colour 9 is not routable", "colours 0..7",
-                 "router.routable_colors is from", ": line 1"});
+                 "router.routable_colors comes from", ": line 1"});
+}
+
+TEST(ArchFile, ConfigKeyBesideParametersIsUnknown) {
+  // Only a JSON result (no parameters at its top level) is read through its "config" object.
+  const std::string msg = yaml_error("fabric: { width: 4, height: 4 }\nconfig: { clock_hz: 1e9 }\n");
+  contains(msg, {": line 2: config: unknown key"});
 }
 
 TEST(ArchOverrides, ShrinkingTheColourBudgetNeedsNoParticularOrder) {
@@ -117,6 +123,18 @@ TEST(ArchOverrides, ShrinkingTheColourBudgetNeedsNoParticularOrder) {
   // 'all' in wse2.yaml means every routable colour of the final configuration.
   EXPECT_EQ(forward.router.switch_colors, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_EQ(params_only(forward), params_only(backward));
+}
+
+TEST(ArchOverrides, SwitchColoursNotGivenFollowTheRoutableColours) {
+  const hw::ArchParams a = hw::load_arch(preset("test-small"), {"host_io.reserved_colors=[4]", "router.routable_colors=5"});
+  EXPECT_EQ(a.router.switch_colors, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(ArchOverrides, DefaultFieldIsNamedAsADefault) {
+  const std::string file = preset("test-small");
+  const std::string msg = load_error(file, {"router.routable_colors=8"});
+  contains(msg, {"--set router.routable_colors=8: host_io.reserved_colors: colours 21, 22, 23 are not routable",
+                 "host_io.reserved_colors comes from the defaults (not set in " + file + ")"});
 }
 
 TEST(ArchOverrides, ShrinkingWse3ColoursTakesThreeOverridesInAnyOrder) {
@@ -134,7 +152,7 @@ TEST(ArchOverrides, ViolationIsBlamedOnTheSetWithTheFileLineOfTheOtherField) {
   EXPECT_EQ(msg.rfind("--set router.routable_colors=8: host_io.reserved_colors: colours 21, 22, 23 are not routable", 0), 0u)
       << msg;
   contains(msg, {"limit: colours 0..7",
-                 "host_io.reserved_colors is from " + file + ": line " + std::to_string(line_of(file, "reserved_colors"))});
+                 "host_io.reserved_colors comes from " + file + ": line " + std::to_string(line_of(file, "reserved_colors"))});
 }
 
 TEST(ArchOverrides, EveryViolationIsReported) {
