@@ -204,7 +204,10 @@ INSTANTIATE_TEST_SUITE_P(
                                                                "host_io.channel_words_per_cycle=0.3"}),
                       std::make_tuple(std::string("wse3"),
                                       std::vector<std::string>{"router.link_latency=3", "pe.sram_bytes=98304",
-                                                               "simulation.deadlock_cycles=1e5"})));
+                                                               "simulation.deadlock_cycles=1e5"})),
+    [](const auto& info) {
+      return std::get<0>(info.param) + (std::get<1>(info.param).empty() ? "" : "WithOverrides");
+    });
 
 TEST(ArchRoundTrip, YamlShowsUnitRangeAndProvenance) {
   const std::string y = hw::to_yaml(hw::load_arch(preset("wse2")));
