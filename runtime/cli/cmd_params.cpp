@@ -21,7 +21,7 @@ int params(int argc, char** argv) {
       ("markdown", po::bool_switch(&markdown), "print the reference table of WSE-2 and WSE-3 (docs/parameters.md)")
       ("wse3", po::value(&wse3_file)->default_value("wse3"), "with --markdown: the WSE-3 preset");
   po::variables_map vm;
-  if (!cli::parse_options(argc, argv, desc, vm, "[--arch FILE] [--set KEY=VALUE ...] [--markdown]")) return 0;
+  if (!cli::parse_options(argc, argv, desc, vm, "[--arch NAME|FILE] [--set KEY=VALUE ...] [--markdown]")) return 0;
   const hw::ArchParams arch = sim.arch();
   if (markdown) {
     std::cout << runtime::parameter_reference_markdown(arch, hw::load_arch(runtime::arch_file_path(wse3_file)));
