@@ -20,6 +20,8 @@ struct Param {
   ParamInfo info;
   std::function<void(ArchParams&, const YAML::Node&, const std::string& where)> set;
   std::function<nlohmann::json(const ArchParams&)> get;
+  // Lists that accept the word 'all': its value, which depends on other parameters (resolved last).
+  std::function<std::vector<int>(const ArchParams&)> all = nullptr;
 };
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
@@ -117,7 +119,7 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
                                    std::to_string(v.size()));
             ref(a) = v;
           },
-          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }};
+          [=](const ArchParams& a) { return nlohmann::json(ref(const_cast<ArchParams&>(a))); }, all};
 }
 
 const std::vector<Param>& params() {
@@ -240,28 +242,200 @@ std::string known_keys_under(const std::string& prefix) {
   return s;
 }
 
-void walk(ArchParams& a, const YAML::Node& node, const std::string& prefix, const std::string& where) {
-  for (const auto& kv : node) {
-    const std::string name = kv.first.as<std::string>();
-    const std::string key = prefix + name;
-    if (prefix.empty() && (name == "name" || name == "description")) {
-      if (!kv.second.IsScalar()) fail(where, key, "expected a string");
-      if (name == "name") a.name = kv.second.Scalar();
-      continue;
-    }
-    if (const Param* p = find_param(key)) {
-      p->set(a, kv.second, where);
-      continue;
-    }
-    if (kv.second.IsMap() && !known_keys_under(key + ".").empty()) {
-      walk(a, kv.second, key + ".", where);
-      continue;
-    }
-    const std::string known = known_keys_under(prefix);
-    fail(where, key, "unknown key (known " + (prefix.empty() ? std::string("top-level keys: name, description, ") : "keys here: ") +
-                         known + ")");
+// Top-level keys that describe a file rather than the hardware. `source` is written by to_json/to_yaml and
+// ignored on reading: a loaded architecture's source is the file it was loaded from.
+bool is_metadata_key(const std::string& name) { return name == "name" || name == "description" || name == "source"; }
+
+std::string at_line(const std::string& file, int line) { return file + ": line " + std::to_string(line); }
+
+struct MapEntry {
+  std::string name;
+  int line;  // 1-based line of the key
+  YAML::Node value;
+};
+
+// The pairs of a YAML map in file order. yaml-cpp keeps both pairs of a key given twice (and node[key] finds only
+// the first), so every map this project reads goes through here, and a repeated key is an error naming both lines.
+std::vector<MapEntry> map_entries(const YAML::Node& map, const std::string& file, const std::string& prefix) {
+  std::vector<MapEntry> out;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : map) {
+    const int line = kv.first.Mark().line + 1;
+    if (!kv.first.IsScalar())
+      fail(at_line(file, line), prefix.empty() ? "(top level)" : prefix.substr(0, prefix.size() - 1),
+           "expected a key name, got " + scalar_text(kv.first));
+    const std::string name = kv.first.Scalar();
+    const auto [first, fresh] = first_line.emplace(name, line);
+    if (!fresh)
+      fail(at_line(file, line), prefix + name,
+           "duplicate key (first given at line " + std::to_string(first->second) + "); a key may appear once per map");
+    out.push_back({name, line, kv.second});
   }
+  return out;
 }
+
+// Where a value came from, for error messages: "FILE: line N", "--set KEY=VALUE" or a default.
+struct Origin {
+  std::string where;
+  int set_index = -1;  // position among the --set overrides; -1 for the file or a default
+};
+
+// A constraint between fields that does not hold: keys[0] is the constrained field, the others set its limit.
+struct Violation {
+  std::vector<std::string> keys;
+  std::string problem;
+};
+
+std::string join_ints(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
+  return s;
+}
+
+std::vector<Violation> violations(const ArchParams& a) {
+  std::vector<Violation> out;
+  const std::string routable = "colours 0.." + std::to_string(a.router.routable_colors - 1) +
+                               ", router.routable_colors = " + std::to_string(a.router.routable_colors);
+  for (const char* key : {"host_io.reserved_colors", "router.switch_colors"}) {
+    const auto& colors = std::string(key) == "router.switch_colors" ? a.router.switch_colors : a.host_io.reserved_colors;
+    std::vector<int> bad;
+    for (int c : colors)
+      if (c >= a.router.routable_colors) bad.push_back(c);
+    if (!bad.empty())
+      out.push_back({{key, "router.routable_colors"},
+                     std::string(key) + ": " + (bad.size() == 1 ? "colour " : "colours ") + join_ints(bad) +
+                         (bad.size() == 1 ? " is" : " are") + " not routable (limit: " + routable + ")"});
+  }
+  if (a.router.router_latency + a.router.link_latency < 1)
+    out.push_back({{"router.link_latency", "router.router_latency"},
+                   "router.link_latency: a hop (router.router_latency + router.link_latency) must take at least one cycle"});
+  if (a.pe.code_reserve_bytes > a.pe.sram_bytes)
+    out.push_back({{"pe.code_reserve_bytes", "pe.sram_bytes"},
+                   "pe.code_reserve_bytes: " + std::to_string(a.pe.code_reserve_bytes) +
+                       " exceeds the SRAM (limit: pe.sram_bytes = " + std::to_string(a.pe.sram_bytes) + ")"});
+  if (a.pe.sram_bytes % a.pe.sram_banks != 0)
+    out.push_back({{"pe.sram_banks", "pe.sram_bytes"},
+                   "pe.sram_banks: pe.sram_bytes = " + std::to_string(a.pe.sram_bytes) + " does not divide into " +
+                       std::to_string(a.pe.sram_banks) + " equal banks"});
+  if (a.pe.local_task_max_id >= a.pe.task_ids)
+    out.push_back({{"pe.local_task_max_id", "pe.task_ids"},
+                   "pe.local_task_max_id: " + std::to_string(a.pe.local_task_max_id) +
+                       " must be below pe.task_ids (limit: " + std::to_string(a.pe.task_ids - 1) + ")"});
+  return out;
+}
+
+// Every violated constraint, one per line, each blamed on the --set that last touched one of its fields (that
+// is what the user just changed), else on the file line of the constrained field; the other fields' origins follow.
+// `unlisted` is the origin of the fields `origins` does not list.
+void check_whole(const ArchParams& a, const std::map<std::string, Origin>& origins, const std::string& unlisted) {
+  auto origin_of = [&](const std::string& key) {
+    const auto it = origins.find(key);
+    return it != origins.end() ? it->second : Origin{unlisted};
+  };
+  std::string msg;
+  for (const Violation& v : violations(a)) {
+    std::size_t blamed = 0;
+    for (std::size_t i = 1; i < v.keys.size(); ++i)
+      if (origin_of(v.keys[i]).set_index > origin_of(v.keys[blamed]).set_index) blamed = i;
+    std::string line = origin_of(v.keys[blamed]).where + ": " + v.problem;
+    for (std::size_t i = 0; i < v.keys.size(); ++i)
+      if (i != blamed) line += "; " + v.keys[i] + " comes from " + origin_of(v.keys[i]).where;
+    msg += (msg.empty() ? "" : "\n") + line;
+  }
+  if (!msg.empty()) throw ConfigError(msg);
+}
+
+// Fills an ArchParams from a file and --set overrides, remembering where every value came from, then checks the
+// whole once: overrides are independent of their order, and a constraint between fields can be satisfied by
+// several --set options together.
+class Resolver {
+ public:
+  // `unlisted`: where the values this resolver is not told about come from (for error messages).
+  Resolver(ArchParams& a, std::string unlisted) : a_(a), unlisted_(std::move(unlisted)) {}
+
+  // Lists that accept 'all' and are not given mean 'all' (as the WSE-2 default does), so that they follow the
+  // final routable colours.
+  void default_to_all() {
+    for (const auto& p : params())
+      if (p.all) {
+        all_.insert(p.info.key);
+        origins_[p.info.key] = Origin{unlisted_};
+      }
+  }
+
+  void read_map(const YAML::Node& node, const std::string& prefix, const std::string& file) {
+    for (const MapEntry& e : map_entries(node, file, prefix)) {
+      const std::string key = prefix + e.name;
+      const std::string where = at_line(file, e.line);
+      if (prefix.empty() && is_metadata_key(e.name)) {
+        if (!e.value.IsScalar()) fail(where, key, "expected a string, got " + scalar_text(e.value));
+        if (e.name == "name") a_.name = e.value.Scalar();
+        continue;
+      }
+      if (const Param* p = find_param(key)) {
+        set(*p, e.value, Origin{where});
+        continue;
+      }
+      const std::string below = known_keys_under(key + ".");
+      if (!below.empty()) {
+        if (!e.value.IsMap()) fail(where, key, "expected a map (keys: " + below + "), got " + scalar_text(e.value));
+        read_map(e.value, key + ".", file);
+        continue;
+      }
+      fail(where, key, "unknown key (known " +
+                           (prefix.empty() ? std::string("top-level keys: name, description, source, ") : "keys here: ") +
+                           known_keys_under(prefix) + ")");
+    }
+  }
+
+  void read_override(const std::string& assignment, int index) {
+    const std::string where = "--set " + assignment;
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos) throw ConfigError(where + ": expected KEY=VALUE");
+    const std::string key = assignment.substr(0, eq);
+    const Param* p = find_param(key);
+    if (!p) {
+      const auto dot = key.rfind('.');
+      const std::string prefix = dot == std::string::npos ? "" : key.substr(0, dot + 1);
+      std::string known = known_keys_under(prefix);
+      throw ConfigError(where + ": unknown parameter '" + key + "' (known " +
+                        (known.empty() || prefix.empty() ? "top-level keys: " + known_keys_under("")
+                                                         : "keys under " + prefix.substr(0, prefix.size() - 1) + ": " + known) +
+                        "; every key: docs/parameters.md)");
+    }
+    const auto earlier = origins_.find(key);
+    if (earlier != origins_.end() && earlier->second.set_index >= 0)
+      throw ConfigError(where + ": " + key + " is already set by " + earlier->second.where);
+    YAML::Node n;
+    try {
+      n = YAML::Load(assignment.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(where + ": malformed value: " + e.msg);
+    }
+    set(*p, n, Origin{where, index});
+  }
+
+  // Resolves the lists given as 'all' against the final values, then checks the constraints between fields.
+  void finish() {
+    for (const auto& key : all_) find_param(key)->set(a_, YAML::Node("all"), origins_.at(key).where);
+    check_whole(a_, origins_, unlisted_);
+  }
+
+ private:
+  void set(const Param& p, const YAML::Node& value, Origin origin) {
+    if (p.all && value.IsScalar() && value.Scalar() == "all")
+      all_.insert(p.info.key);
+    else
+      all_.erase(p.info.key);
+    p.set(a_, value, origin.where);
+    origins_[p.info.key] = std::move(origin);
+  }
+
+  ArchParams& a_;
+  std::string unlisted_;
+  std::map<std::string, Origin> origins_;
+  std::set<std::string> all_;
+};
 
 }  // namespace
 
@@ -274,76 +448,108 @@ const std::vector<ParamInfo>& arch_param_table() {
   return infos;
 }
 
-ArchParams load_arch(const std::filesystem::path& file) {
+ArchParams load_arch(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  const std::string f = file.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw ConfigError(f + ": is a directory, not an architecture file (a YAML or JSON file such as configs/wse2.yaml)");
+  if (!std::filesystem::exists(file, ec)) throw ConfigError(f + ": no such architecture file");
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file.string());
+    root = YAML::LoadFile(f);
   } catch (const YAML::BadFile&) {
-    throw ConfigError(file.string() + ": cannot open architecture file");
+    throw ConfigError(f + ": cannot open architecture file");
   } catch (const YAML::Exception& e) {
-    throw ConfigError(file.string() + ": line " + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
+    throw ConfigError(at_line(f, e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
-  if (!root.IsMap()) throw ConfigError(file.string() + ": expected a YAML map of parameters at the top level");
+  if (!root.IsMap()) throw ConfigError(f + ": expected a YAML map of parameters at the top level");
+  // A JSON result (--json) records its architecture under "config", beside measurements that are not parameters.
+  YAML::Node params_root = root;
+  bool has_config = false, has_params = false;
+  for (const MapEntry& e : map_entries(root, f, "")) {
+    if (e.name == "config" && e.value.IsMap()) has_config = true;
+    if (is_metadata_key(e.name) || find_param(e.name) || !known_keys_under(e.name + ".").empty()) has_params = true;
+  }
+  if (has_config && !has_params) params_root = root["config"];
   ArchParams a;
-  a.source = file.string();
-  walk(a, root, "", file.string());
-  validate(a);
+  a.source = f;
+  Resolver r(a, "the defaults (not set in " + f + ")");
+  r.default_to_all();
+  r.read_map(params_root, "", f);
+  for (std::size_t i = 0; i < overrides.size(); ++i) r.read_override(overrides[i], int(i));
+  r.finish();
   return a;
 }
 
-void apply_override(ArchParams& a, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos) throw ConfigError("--set " + assignment + ": expected KEY=VALUE");
-  const std::string key = assignment.substr(0, eq);
-  const Param* p = find_param(key);
-  if (!p) throw ConfigError("--set " + assignment + ": unknown parameter '" + key + "' (see docs/parameters.md)");
-  YAML::Node n;
-  try {
-    n = YAML::Load(assignment.substr(eq + 1));
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("--set " + assignment + ": malformed value: " + e.msg);
-  }
-  p->set(a, n, "--set");
-  validate(a);
+namespace {
+std::string where_from(const ArchParams& a) { return a.source.empty() ? a.name : a.source; }
+}  // namespace
+
+void apply_overrides(ArchParams& a, const std::vector<std::string>& assignments) {
+  Resolver r(a, where_from(a));
+  for (std::size_t i = 0; i < assignments.size(); ++i) r.read_override(assignments[i], int(i));
+  r.finish();
 }
 
-void validate(const ArchParams& a) {
-  const std::string where = a.source.empty() ? a.name : a.source;
-  for (int c : a.host_io.reserved_colors)
-    if (c >= a.router.routable_colors)
-      fail(where, "host_io.reserved_colors", "colour " + std::to_string(c) + " is not routable (router.routable_colors = " +
-                                                 std::to_string(a.router.routable_colors) + ")");
-  for (int c : a.router.switch_colors)
-    if (c >= a.router.routable_colors)
-      fail(where, "router.switch_colors", "colour " + std::to_string(c) + " is not routable (router.routable_colors = " +
-                                              std::to_string(a.router.routable_colors) + ")");
-  if (a.router.router_latency + a.router.link_latency < 1)
-    fail(where, "router.link_latency", "a hop must take at least one cycle");
-  if (a.pe.code_reserve_bytes > a.pe.sram_bytes)
-    fail(where, "pe.code_reserve_bytes", std::to_string(a.pe.code_reserve_bytes) + " exceeds pe.sram_bytes = " +
-                                             std::to_string(a.pe.sram_bytes));
-  if (a.pe.sram_bytes % a.pe.sram_banks != 0)
-    fail(where, "pe.sram_banks", "pe.sram_bytes (" + std::to_string(a.pe.sram_bytes) + ") must divide into " +
-                                     std::to_string(a.pe.sram_banks) + " equal banks");
-  if (a.pe.local_task_max_id >= a.pe.task_ids)
-    fail(where, "pe.local_task_max_id", "must be below pe.task_ids (" + std::to_string(a.pe.task_ids) + ")");
+void validate(const ArchParams& a) { check_whole(a, {}, where_from(a)); }
+
+namespace {
+
+template <typename Visit>
+void for_each_path(const ArchParams& a, Visit visit) {
+  for (const auto& p : params()) {
+    std::vector<std::string> parts;
+    std::size_t start = 0, dot;
+    while ((dot = p.info.key.find('.', start)) != std::string::npos) {
+      parts.push_back(p.info.key.substr(start, dot - start));
+      start = dot + 1;
+    }
+    parts.push_back(p.info.key.substr(start));
+    visit(p, parts, p.get(a));
+  }
 }
+
+}  // namespace
 
 nlohmann::json to_json(const ArchParams& a) {
   nlohmann::json j;
   j["name"] = a.name;
   if (!a.source.empty()) j["source"] = a.source;
-  for (const auto& p : params()) {
+  for_each_path(a, [&](const Param&, const std::vector<std::string>& parts, const nlohmann::json& value) {
     nlohmann::json* node = &j;
-    std::string key = p.info.key;
-    std::size_t dot;
-    while ((dot = key.find('.')) != std::string::npos) {
-      node = &(*node)[key.substr(0, dot)];
-      key = key.substr(dot + 1);
-    }
-    (*node)[key] = p.get(a);
-  }
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) node = &(*node)[parts[i]];
+    (*node)[parts.back()] = value;
+  });
   return j;
+}
+
+std::string to_yaml(const ArchParams& a) {
+  std::ostringstream os;
+  os << "# The " << a.name << " architecture as resolved by wafersim; --arch reads this file back.\n"
+     << "# Comments: unit, allowed range, provenance (docs/parameters.md).\n"
+     << "name: " << nlohmann::json(a.name).dump() << "\n";
+  if (!a.source.empty()) os << "source: " << nlohmann::json(a.source).dump() << "\n";
+  std::vector<std::string> open;  // the maps the previous key was in (the table lists a map's keys together)
+  for_each_path(a, [&](const Param& p, const std::vector<std::string>& parts, const nlohmann::json& value) {
+    std::size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    open.resize(common);
+    for (std::size_t i = common; i + 1 < parts.size(); ++i) {
+      os << std::string(2 * i, ' ') << parts[i] << ":\n";
+      open.push_back(parts[i]);
+    }
+    std::string text = value.dump();
+    if (value.is_array()) {
+      text = "[";
+      for (std::size_t i = 0; i < value.size(); ++i) text += (i ? ", " : "") + value[i].dump();
+      text += "]";
+    }
+    std::string line = std::string(2 * (parts.size() - 1), ' ') + parts.back() + ": " + text;
+    if (line.size() < 40) line.resize(40, ' ');
+    const ParamInfo& i = p.info;
+    os << line << "  # " << (i.unit.empty() ? "" : i.unit + ", ") << i.range << ", " << i.provenance << "\n";
+  });
+  return os.str();
 }
 
 }  // namespace wafersim::hw

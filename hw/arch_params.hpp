@@ -82,7 +82,7 @@ struct SimulationParams {
 
 struct ArchParams {
   std::string name = "wse2";
-  std::string source;  // file it was read from
+  std::string source;  // file it was read from (before any --set overrides)
   FabricParams fabric;
   double clock_hz = 1.1e9;
   RouterParams router;
@@ -106,14 +106,20 @@ struct ParamInfo {
 };
 const std::vector<ParamInfo>& arch_param_table();
 
-// Reads a YAML arch file. Every key must be known, of the right type and within range; errors throw
-// ConfigError naming the file, the key and the allowed range. Keys not given keep the WSE-2 defaults above.
-ArchParams load_arch(const std::filesystem::path& file);
-// Applies a "key=value" override (dotted key as in the table), validated like the file.
-void apply_override(ArchParams& arch, const std::string& assignment);
-// Checks cross-field constraints (queue counts, reserved colours within routable ones, ...).
+// Reads an architecture file and applies `overrides` ("key=value", dotted keys as in the table) on top. The file
+// is YAML (configs/wse2.yaml), the YAML `wafersim params` prints, or JSON (JSON is YAML): to_json's object or a
+// JSON result that records it under "config". Every key must be known, given once per map, of the right type and
+// within range; keys not given keep the WSE-2 defaults above ('all' for router.switch_colors). The overrides are applied together (their order does
+// not matter, a key may be overridden once), then the constraints between fields are checked on the whole. Errors
+// throw ConfigError naming the --set that set the offending value, else the file, line and key, and the limit.
+ArchParams load_arch(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+// Applies overrides to an architecture in memory, checked as above.
+void apply_overrides(ArchParams& arch, const std::vector<std::string>& assignments);
+// Checks the constraints between fields (reserved and switchable colours routable, code within SRAM, ...).
 void validate(const ArchParams& arch);
 
+// The resolved parameters (with name and source); load_arch reads both forms back to the same parameters.
 nlohmann::json to_json(const ArchParams& arch);
+std::string to_yaml(const ArchParams& arch);  // as configs/*.yaml, each value with unit, range and provenance
 
 }  // namespace wafersim::hw

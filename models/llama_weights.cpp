@@ -1,5 +1,8 @@
 #include "models/llama_weights.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <map>
 
 #include "common/error.hpp"
@@ -9,6 +12,58 @@ namespace wafersim::models {
 namespace {
 
 std::string eq(const char* field, int64_t value) { return std::string(field) + "=" + std::to_string(value); }
+
+// One NaN or Inf weight reaches every later activation through the norms and the softmax, so the tokens would be
+// meaningless: such a checkpoint is refused, naming the tensor, how many values and where the first one is.
+// Values whose exponent bits are all ones (NaN or Inf), counted on the stored bits: a fast pass over a clean
+// checkpoint, cheaper than widening every value to fp32.
+size_t count_non_finite_bits(const FloatTensor& t) {
+  const auto* p = static_cast<const uint8_t*>(t.raw());
+  auto count = [&](auto zero, decltype(zero) exponent) {
+    size_t c = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      decltype(zero) bits;
+      std::memcpy(&bits, p + i * sizeof bits, sizeof bits);
+      c += (bits & exponent) == exponent;
+    }
+    return c;
+  };
+  switch (t.dtype()) {
+    case DType::F16: return count(uint16_t{}, uint16_t{0x7c00});
+    case DType::BF16: return count(uint16_t{}, uint16_t{0x7f80});
+    default: return count(uint32_t{}, uint32_t{0x7f800000});  // F32: FloatTensor holds no other dtype
+  }
+}
+
+void check_finite(const FloatTensor& t, const std::string& file, const std::string& name) {
+  if (count_non_finite_bits(t) == 0) return;
+  constexpr size_t kChunk = 4096;
+  float buf[kChunk];
+  const auto* bytes = static_cast<const uint8_t*>(t.raw());
+  const size_t elem = dtype_size(t.dtype());
+  size_t nan = 0, inf = 0, first = 0;
+  float first_value = 0;
+  for (size_t i = 0; i < t.size(); i += kChunk) {
+    const size_t n = std::min(kChunk, t.size() - i);
+    convert_to_f32(t.dtype(), bytes + i * elem, n, buf);
+    for (size_t j = 0; j < n; ++j) {
+      if (std::isfinite(buf[j])) continue;
+      if (nan + inf == 0) first = i + j, first_value = buf[j];
+      ++(std::isnan(buf[j]) ? nan : inf);
+    }
+  }
+  if (nan + inf == 0) return;
+  std::string at = std::to_string(first);
+  if (t.shape().size() == 2) {
+    const auto cols = static_cast<size_t>(t.shape()[1]);
+    at += " (row " + std::to_string(first / cols) + ", column " + std::to_string(first % cols) + ")";
+  }
+  const std::string count = std::to_string(nan + inf) + (nan + inf == 1 ? " non-finite value" : " non-finite values");
+  const char* first_kind = std::isnan(first_value) ? "NaN" : first_value > 0 ? "+Inf" : "-Inf";
+  throw ConfigError(file + ": tensor '" + name + "' " + shape_string(t.shape()) + ": " + count + " (" +
+                    std::to_string(nan) + " NaN, " + std::to_string(inf) + " Inf), the first at index " + at + " is " +
+                    first_kind + "; a model with NaN/Inf weights cannot generate meaningful tokens");
+}
 
 }  // namespace
 
@@ -75,8 +130,10 @@ LlamaWeights load_llama_weights(const Checkpoint& checkpoint, const LlamaConfig&
       config, [&](const ExpectedTensor& e) {
         // Matrices stay in the file's dtype (memory-mapped, widened inside the kernels); norms and biases are
         // small and read as fp32.
-        return e.shape.size() == 2 ? checkpoint.load_float(e.name, e.shape, e.why)
-                                   : checkpoint.load_f32(e.name, e.shape, e.why);
+        FloatTensor t = e.shape.size() == 2 ? checkpoint.load_float(e.name, e.shape, e.why)
+                                            : checkpoint.load_f32(e.name, e.shape, e.why);
+        check_finite(t, checkpoint.find(e.name)->file->path().string(), e.name);
+        return t;
       });
 }
 

@@ -38,8 +38,9 @@ struct ExpectedTensor {
 };
 std::vector<ExpectedTensor> expected_tensors(const LlamaConfig& config);
 
-// Loads every tensor of `config` from `checkpoint` (missing, mis-shaped or non-float tensors and tensors of
-// layers beyond num_hidden_layers are ConfigErrors naming the file and the tensor).
+// Loads every tensor of `config` from `checkpoint` (missing, mis-shaped or non-float tensors, tensors of layers
+// beyond num_hidden_layers and tensors holding NaN/Inf values are ConfigErrors naming the file and the tensor;
+// for NaN/Inf also the count and the first index).
 LlamaWeights load_llama_weights(const Checkpoint& checkpoint, const LlamaConfig& config);
 
 // Builds the model from `tensor`, called once per expected_tensors(config) entry (loader, generator, tests).

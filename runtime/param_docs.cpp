@@ -41,6 +41,33 @@ std::string parameter_reference_markdown(const hw::ArchParams& wse2, const hw::A
     os << "| `" << p.key << "` | " << value_of(c2, p.key) << " | " << value_of(c3, p.key) << " | " << p.unit << " | "
        << p.range << " | " << p.provenance << " | " << p.doc << " |\n";
   }
+  os << R"(
+## Architecture files and overrides
+
+`--arch` takes a preset name, `wse2` or `wse3` (`configs/NAME.yaml`, looked up in `./configs`, then in the source
+tree), or a file: YAML like `configs/wse2.yaml`; the YAML `wafersim params` prints (every value commented with its
+unit, range and provenance); or JSON, which is YAML: the `config` object every `--json` result records, or the
+result file itself (its `config` is read, its measurements ignored). What wafersim writes loads back to the same
+parameters, so a run can be repeated from its JSON (`--arch result.json`); only `source` changes, to the file read.
+
+- Keys are the dotted keys above, written as nested maps; `name`, `description` and `source` are informational
+  top-level keys. A section must be a map (`router: [1, 2]` is "expected a map", naming file, line and key). A key
+  may appear once per map: yaml-cpp would keep both pairs, wafersim stops and names both lines. Unknown keys are
+  errors; keys not given keep the WSE-2 values. `router.switch_colors: all` (also its value when not given) means
+  every routable colour of the final configuration, overrides included.
+- `--set KEY=VALUE` (the value is YAML: `--set 'host_io.reserved_colors=[5, 6, 7]'`) may be repeated, once per
+  key. All overrides are applied first, then the whole is checked, so their order never matters. A value out of
+  range names its `--set`; a constraint between fields (reserved and switchable colours routable, code reserve
+  within SRAM, SRAM divisible into banks, local task IDs below the task count) that fails is blamed on the `--set`
+  that changed one of its fields, else on the file line, and names where the other field came from and the limit:
+
+```
+$ wafersim params --set router.routable_colors=8
+wafersim params: error: --set router.routable_colors=8: host_io.reserved_colors: colours 21, 22, 23 are not
+routable (limit: colours 0..7, router.routable_colors = 8); host_io.reserved_colors comes from configs/wse2.yaml: line 28
+$ wafersim params --set 'host_io.reserved_colors=[5, 6, 7]' --set router.routable_colors=8    # fine, any order
+```
+)";
   return os.str();
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <regex>
+#include <set>
 
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
@@ -25,9 +26,24 @@ std::string default_config_file(const std::string& name) {
   return std::string(WAFERSIM_SOURCE_DIR) + "/" + rel;
 }
 
+std::string arch_file_path(const std::string& arch) {
+  const bool bare_name = !arch.empty() && arch.find_first_of("/.") == std::string::npos;
+  if (!bare_name) return arch;
+  const std::string preset = default_config_file(arch + ".yaml");
+  if (std::filesystem::is_regular_file(preset)) return preset;
+  if (std::filesystem::exists(arch)) return arch;
+  std::set<std::string> presets;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(preset).parent_path(), ec))
+    if (e.path().extension() == ".yaml") presets.insert(e.path().stem().string());
+  std::string names;
+  for (const auto& n : presets) names += (names.empty() ? "" : ", ") + n;
+  throw ConfigError("--arch " + arch + ": no such file, and no preset of that name (presets: " + names + ")");
+}
+
 void SimOptions::add_to(po::options_description& desc, const std::string& default_mesh) {
   desc.add_options()
-      ("arch", po::value(&arch_file)->default_value(default_config_file("wse2.yaml")), "architecture YAML (configs/wse2.yaml, configs/wse3.yaml)")
+      ("arch", po::value(&arch_file)->default_value("wse2"), "architecture: a preset (wse2, wse3) or a YAML/JSON file (configs/*.yaml, `wafersim params` output, a --json result)")
       ("mesh", po::value(&mesh)->default_value(default_mesh), "simulated rectangle WxH (a sub-rectangle of the fabric)")
       ("set", po::value(&overrides)->composing(), "override a parameter, e.g. --set router.link_latency=2 (repeatable)")
       ("timing-only", po::bool_switch(&timing_only), "no payloads or SRAM contents (capacities still enforced)")
@@ -39,9 +55,7 @@ void SimOptions::add_to(po::options_description& desc, const std::string& defaul
 }
 
 hw::ArchParams SimOptions::arch() const {
-  hw::ArchParams a = hw::load_arch(arch_file);
-  for (const auto& o : overrides) hw::apply_override(a, o);
-  return a;
+  return hw::load_arch(arch_file_path(arch_file), overrides);
 }
 
 std::pair<int, int> SimOptions::mesh_size(const hw::ArchParams& arch) const {

@@ -17,7 +17,7 @@
 namespace wafersim::runtime {
 
 struct SimOptions {
-  std::string arch_file;              // --arch (default configs/wse2.yaml)
+  std::string arch_file;              // --arch: a preset name or a file (default wse2)
   std::string mesh;                   // --mesh WxH
   std::vector<std::string> overrides;  // --set key=value
   std::string vcd;                    // --vcd FILE
@@ -49,6 +49,8 @@ struct SimOptions {
 
 // configs/NAME relative to the working directory if it exists there, else in the source tree of this build.
 std::string default_config_file(const std::string& name);
+// The file an --arch value names: a bare name (no '/' or '.') is the preset configs/NAME.yaml, found as above.
+std::string arch_file_path(const std::string& arch);
 
 std::uint64_t peak_rss_bytes();
 

@@ -1,4 +1,5 @@
-// `wafersim params`: the hardware parameters with their values, units, ranges and provenance.
+// `wafersim params`: the resolved hardware parameters as YAML, each value with its unit, range and provenance; the
+// output is itself an architecture file (--arch reads it back to the same parameters). Or the reference table.
 #include <iostream>
 
 #include "runtime/cli/options.hpp"
@@ -15,18 +16,18 @@ int params(int argc, char** argv) {
   std::string wse3_file;
   po::options_description desc("options");
   desc.add_options()
-      ("arch", po::value(&sim.arch_file)->default_value(runtime::default_config_file("wse2.yaml")), "architecture YAML to resolve")
+      ("arch", po::value(&sim.arch_file)->default_value("wse2"), "architecture to resolve: a preset (wse2, wse3) or a YAML/JSON file")
       ("set", po::value(&sim.overrides)->composing(), "override a parameter (repeatable)")
       ("markdown", po::bool_switch(&markdown), "print the reference table of WSE-2 and WSE-3 (docs/parameters.md)")
-      ("wse3", po::value(&wse3_file)->default_value(runtime::default_config_file("wse3.yaml")), "with --markdown: the WSE-3 preset");
+      ("wse3", po::value(&wse3_file)->default_value("wse3"), "with --markdown: the WSE-3 preset");
   po::variables_map vm;
-  if (!cli::parse_options(argc, argv, desc, vm, "[--arch FILE] [--set KEY=VALUE ...] [--markdown]")) return 0;
+  if (!cli::parse_options(argc, argv, desc, vm, "[--arch NAME|FILE] [--set KEY=VALUE ...] [--markdown]")) return 0;
   const hw::ArchParams arch = sim.arch();
   if (markdown) {
-    std::cout << runtime::parameter_reference_markdown(arch, hw::load_arch(wse3_file));
+    std::cout << runtime::parameter_reference_markdown(arch, hw::load_arch(runtime::arch_file_path(wse3_file)));
     return 0;
   }
-  std::cout << hw::to_json(arch).dump(2) << "\n";
+  std::cout << hw::to_yaml(arch);
   return 0;
 }
 

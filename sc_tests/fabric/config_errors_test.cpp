@@ -93,10 +93,10 @@ TEST(ArchConfig, MalformedYamlNamesTheLine) {
 
 TEST(ArchConfig, OverrideIsValidatedLikeTheFile) {
   hw::ArchParams a;
-  hw::apply_override(a, "router.link_latency=3");
+  hw::apply_overrides(a, {"router.link_latency=3"});
   EXPECT_EQ(a.router.link_latency, 3);
-  EXPECT_THROW(hw::apply_override(a, "router.link_latency=-3"), ConfigError);
-  EXPECT_THROW(hw::apply_override(a, "router.nope=1"), ConfigError);
+  EXPECT_THROW(hw::apply_overrides(a, {"router.link_latency=-3"}), ConfigError);
+  EXPECT_THROW(hw::apply_overrides(a, {"router.nope=1"}), ConfigError);
 }
 
 TEST(ArchConfig, MeshLargerThanTheFabricIsRejected) {
