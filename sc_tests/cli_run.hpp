@@ -25,6 +25,25 @@ struct CliRun {
   std::string out;  // stdout and stderr
 };
 
+// The `wafersim` executable of this build directory, or an empty path if it is missing (callers then fail).
+inline std::filesystem::path built_wafersim() {
+  const std::filesystem::path exe = std::filesystem::path(WAFERSIM_BINARY_DIR) / "wafersim";
+  return std::filesystem::is_regular_file(exe) ? exe : std::filesystem::path();
+}
+
+// Runs a whole shell command (it may quote, redirect, wrap in `timeout`) and captures stdout and stderr together.
+inline CliRun run_cli(const std::string& command) {
+  CliRun r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -37,17 +56,7 @@ class CliTest : public ::testing::Test {
   const TestDir& dir() const { return dir_; }
 
   // Runs `wafersim <args>` through the shell (`args` may quote and redirect).
-  static CliRun run(const std::string& args) {
-    CliRun r;
-    FILE* p = ::popen((exe().string() + " " + args + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-  }
+  static CliRun run(const std::string& args) { return run_cli(exe().string() + " " + args); }
 
  private:
   TestDir dir_;

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "fabric/traffic.hpp"
+#include "bench/traffic.hpp"
 #include "fabric/wafer.hpp"
 #include "runtime/progress.hpp"
 
@@ -60,9 +60,9 @@ TEST(Progress, WaferReportsEveryEngineStepAndTheEndOfTheRun) {
   hw::ArchParams arch;
   fabric::Wafer::set_time_resolution();
   fabric::Fabric fab(arch, 6, 4);
-  fabric::TrafficConfig cfg;
+  bench::TrafficConfig cfg;
   cfg.cycles = 400;
-  fabric::Traffic traffic(fab, cfg);
+  bench::Traffic traffic(fab, cfg);
   fabric::Wafer wafer("wafer", fab);
   std::vector<std::pair<fabric::Cycle, bool>> reports;
   wafer.on_progress([&](fabric::Cycle now, bool running) { reports.emplace_back(now, running); });
