@@ -25,17 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::TestDir;
 
-std::vector<std::string> listing(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using test::listing;
+using test::slurp;
 
 // The message of the runtime_error that check_output_path throws ("" if it accepts the path).
 std::string check_error(const std::string& path, const std::string& option, bool allow_stdout = true) {
