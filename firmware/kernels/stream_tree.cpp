@@ -39,12 +39,16 @@ StreamTreeProgram::StreamTreeProgram(const StreamNode& node, const CollectiveCon
   }
   std::vector<Color> in_colors = node_.inputs;
   for (std::size_t i = 0; i + 1 < node_.inputs.size(); ++i) in_colors.push_back(node_.loopbacks[i]);
+  const auto free_iqs = std::count(iq_taken.begin(), iq_taken.end(), 0);
+  if (std::size_t(free_iqs) < in_colors.size())
+    throw CapacityError(kernel_ + ": a PE receives " + std::to_string(in_colors.size()) + " streams (" +
+                        std::to_string(node_.inputs.size()) + " inputs and their loop-backs) but only " +
+                        std::to_string(free_iqs) + " input queues are free (IQ 0 is memcpy's" +
+                        (q_.receive_iq >= 0 ? ", IQ " + std::to_string(q_.receive_iq) + " the result stream's" : "") +
+                        "): use fewer, larger groups");
   for (Color c : in_colors) {
     int q = 1;
     while (q < kMaxQueue && iq_taken[q]) ++q;
-    if (q == kMaxQueue)
-      throw CapacityError(kernel_ + ": a PE receives " + std::to_string(in_colors.size()) +
-                          " streams but only 7 input queues (1..7) are free");
     iq_taken[q] = 1;
     q_.iq_of.emplace_back(c, q);
     fabin_.push_back(fabin({.extent = cfg_.length, .color = c, .input_queue = q}));

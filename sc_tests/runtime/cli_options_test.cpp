@@ -113,6 +113,14 @@ TEST_F(CliOptions, KtreeGroupsAreCheckedAgainstTheLineAndReportedAsUsed) {
   EXPECT_EQ(read_json(json)["groups2"], 2);
 }
 
+TEST_F(CliOptions, KtreeGroupsThatNeedMoreInputQueuesThanThePeHasAreRefusedWithTheCount) {
+  // 16 single-PE groups under K=3: a group root merges 4 streams plus 3 loop-backs, one more than the 6 free IQs.
+  const CliRun r = run("bench allreduce --mesh 16x1 --k 3 --groups 16 --len 4");
+  EXPECT_EQ(r.status, 1) << r.out;
+  for (const char* words : {"receives 7 streams", "only 6 input queues are free", "IQ 0 is memcpy's"})
+    EXPECT_NE(r.out.find(words), std::string::npos) << words << " in: " << r.out;
+}
+
 TEST_F(CliOptions, StrayArgumentsAreRejectedByEveryCommand) {
   expect_usage_error("bench allreduce --mesh 4x1 --len 64 128", {"unexpected argument '128'"});
   expect_usage_error("bench fabric --mesh 4x4 extra", {"unexpected argument 'extra'"});
