@@ -5,7 +5,6 @@
 
 namespace wafersim {
 
-thread_local bool WorkerPool::in_job_ = false;
 
 WorkerPool::WorkerPool(int workers, bool spin) {
   spin_ = spin;

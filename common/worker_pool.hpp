@@ -42,7 +42,9 @@ class WorkerPool {
   std::atomic<std::uint64_t> gen_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  static thread_local bool in_job_;
+  // constinit: no dynamic initialisation, so every TU reads the TLS slot directly (no TLS wrapper call, which
+  // UBSan in GCC 12 misreports as a null load when the variable is defined in another TU).
+  static inline thread_local constinit bool in_job_ = false;
 };
 
 }  // namespace wafersim

@@ -2,7 +2,6 @@
 
 namespace wafersim::fabric::engine {
 
-thread_local Lane* AgentSchedule::tls_lane = nullptr;
 
 AgentSchedule::AgentSchedule(std::size_t n) {
   next_wake.assign(n, kNever);

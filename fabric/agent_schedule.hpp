@@ -162,7 +162,8 @@ struct AgentSchedule {
   }
 
   // An isolated agent stepping on a host thread: the lane that collects its queue events (set for the scope).
-  static thread_local Lane* tls_lane;
+  // constinit and defined here: every TU reads the TLS slot directly (see common/worker_pool.hpp).
+  static inline thread_local constinit Lane* tls_lane = nullptr;
   struct LaneScope {
     explicit LaneScope(Lane* lane) { tls_lane = lane; }
     ~LaneScope() { tls_lane = nullptr; }

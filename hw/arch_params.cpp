@@ -135,9 +135,9 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("router.routable_colors", [](ArchParams& a) -> int& { return a.router.routable_colors; }, 1, 31,
                                "colours", P, "routable colours 0..N-1 (24 on WSE-2 and WSE-3; 31 is the null colour)"));
     t.push_back(int_param<int>("router.router_latency", [](ArchParams& a) -> int& { return a.router.router_latency; }, 0, 1000,
-                               "cycles", A, "from arrival in a router to the earliest forward (not published)"));
+                               "cycles", A, "from arrival in a router to the earliest forward (not published; with the link, 2 cycles per hop as the SDK simulator's multicast trace shows: docs/timing-evidence.md)"));
     t.push_back(int_param<int>("router.link_latency", [](ArchParams& a) -> int& { return a.router.link_latency; }, 1, 1000,
-                               "cycles", A, "router-to-router link (not published; simulator traces show ~2 cycles/hop in all)"));
+                               "cycles", A, "router-to-router link (not published; the SDK simulator shows 2 cycles per hop in all, the SDK bandwidth test corrects by ~1: docs/timing-evidence.md)"));
     t.push_back(int_param<int>("router.ramp_latency", [](ArchParams& a) -> int& { return a.router.ramp_latency; }, 1, 1000,
                                "cycles", A, "between router and compute engine, each way (not published; 'a few cycles')"));
     t.push_back(int_param<int>("router.color_buffer_depth", [](ArchParams& a) -> int& { return a.router.color_buffer_depth; }, 1,
