@@ -1,13 +1,10 @@
-// Cycle counts of the streamed collectives follow their critical path, derived from the fabric's latency parameters:
-// a CE-to-CE stream over d hops takes 2*ramp + router + d*(router + link) cycles from the sender's push to the
-// receiver's microthread; a local loopback (d = 0) 2*ramp + router; a launched task starts its ops after
-// task_switch + dsd_setup; a stream of n elements adds n - 1 cycles behind its first element when nothing on the
-// path is shared. The model walks the plan's routes (tests below) and must match the fabric exactly for n = 1.
+// Cycle counts of the streamed collectives follow their critical path: the cost model (firmware/kernels/cost_model.hpp)
+// must match the fabric exactly for n = 1, on every plan and latency setting below.
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <map>
 
+#include "firmware/kernels/cost_model.hpp"
 #include "sc_tests/kernels/kernel_harness.hpp"
 
 using namespace wafersim;
@@ -15,66 +12,6 @@ using namespace wafersim::kernels;
 using namespace wafersim::kernels::test;
 
 namespace {
-
-struct Model {
-  const LinePlan& plan;
-  const hw::ArchParams& arch;
-  bool tie_penalty = true;  // two first elements arriving together: the RAMP's round robin may delay the first
-  std::map<int, hw::Cycle> emit_memo;
-
-  hw::Cycle stream_latency(int hops) const {
-    return 2u * arch.router.ramp_latency + arch.router.router_latency + hw::Cycle(hops) * arch.router.hop_latency();
-  }
-  const LineRoute& route(int p, Color c) const {
-    for (const LineRoute& r : plan.routes())
-      if (r.pos == p && r.color == c) return r;
-    throw std::logic_error("no route");
-  }
-  // First element of colour c reaches PE p's microthread.
-  hw::Cycle arrival(int p, Color c) {
-    int q = p, hops = 0;
-    while (!(route(q, c).rx & kRamp)) {
-      q += (route(q, c).rx & kLow) ? -1 : 1;
-      ++hops;
-    }
-    return emit(q) + stream_latency(hops);
-  }
-  // The PE pushes the first element of its out stream.
-  hw::Cycle emit(int p) {
-    if (auto it = emit_memo.find(p); it != emit_memo.end()) return it->second;
-    const StreamNode& n = plan.node(p);
-    hw::Cycle t = arch.pe.task_switch_cycles + arch.pe.dsd_setup_cycles;  // launched at cycle 0
-    if (!n.inputs.empty()) {
-      t = arrival(p, n.inputs[0]);
-      for (std::size_t i = 1; i < n.inputs.size(); ++i) {
-        const hw::Cycle ti = arrival(p, n.inputs[i]);
-        if (ti == t && tie_penalty) ++t;  // both want the RAMP in the same cycle: one waits a cycle
-        t = std::max(t + stream_latency(0), ti);
-      }
-    }
-    return emit_memo[p] = t;
-  }
-  // Cycle of the last element's arrival anywhere (the fabric then needs `tail` more cycles to go idle).
-  hw::Cycle last(std::uint32_t n) {
-    hw::Cycle t = 0;
-    for (int p = 0; p < plan.size(); ++p) {
-      const StreamNode& nd = plan.node(p);
-      if (nd.receive != kNoColor) t = std::max(t, arrival(p, nd.receive));
-      else if (nd.sends) t = std::max(t, emit(p));
-    }
-    return t + n - 1;
-  }
-};
-
-// The CE's completion of the last op activates a task (picked the next cycle, which runs task_switch cycles):
-// the fabric's last busy cycle is task_switch after the last element, and cycles count up to it inclusive.
-hw::Cycle tail(const hw::ArchParams& a) { return hw::Cycle(a.pe.task_switch_cycles) + 1; }
-
-// [best, worst] over the RAMP's round-robin choices at ties (equal when no two first elements meet at a CE).
-std::pair<hw::Cycle, hw::Cycle> model_cycles(const CollectiveLayout& c, const hw::ArchParams& a, std::uint32_t n) {
-  Model best{*c.plan, a, false, {}}, worst{*c.plan, a, true, {}};
-  return {best.last(n) + tail(a), worst.last(n) + tail(a)};
-}
 
 hw::ArchParams slow_arch() {
   hw::ArchParams a;
@@ -105,7 +42,7 @@ void expect_model(const std::string& name, int P, int groups, const hw::ArchPara
   const auto c = b(cfg, arch);
   const Outcome o = run_collective(b, cfg, 3, arch);
   EXPECT_TRUE(o.finished);
-  const auto [lo, hi] = model_cycles(c, arch, 1);
+  const auto [lo, hi] = predicted_cycles(c, arch, 1);
   EXPECT_GE(o.cycles, lo) << name << " P=" << P << " G=" << groups;
   EXPECT_LE(o.cycles, hi) << name << " P=" << P << " G=" << groups;
   EXPECT_LE(hi - lo, 3u);  // at most one cycle per join level on the critical path (K <= 3)

@@ -1,0 +1,23 @@
+// Closed-form critical-path cost model of the streamed collectives (chain reduce, broadcast, pipeline and K-tree
+// allreduce): walks a LinePlan's routes with the fabric's latency parameters and predicts the cycles a run takes.
+// A CE-to-CE stream over d hops takes 2*ramp + router + d*(router + link) cycles from the sender's push to the
+// receiver's microthread (d = 0: a local loopback); a launched task starts its ops after task_switch + dsd_setup; a
+// stream of n elements adds n - 1 cycles behind its first element. Exact for n = 1 (sc_tests/kernels/
+// allreduce_timing_test.cpp holds it to that); for longer streams a lower bound, since it ignores links shared
+// inside the stream. Not modelled: the ring allreduce, SRAM bank conflicts, contention between collectives.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+#include "firmware/kernels/collective.hpp"
+#include "hw/arch_params.hpp"
+
+namespace wafersim::kernels {
+
+// Predicted cycles of one run of collective `c` on `n`-element vectors, as [best, worst] over the RAMP's
+// round-robin choice when two first elements reach one compute engine in the same cycle (equal when none do).
+// Counts like the fabric: up to the last busy cycle inclusive (task_switch after the last element arrives).
+std::pair<hw::Cycle, hw::Cycle> predicted_cycles(const CollectiveLayout& c, const hw::ArchParams& arch,
+                                                 std::uint32_t n);
+
+}  // namespace wafersim::kernels
