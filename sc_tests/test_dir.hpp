@@ -3,6 +3,7 @@
 // the test ends. Every test that writes a file writes it here and reads only what it produced.
 #pragma once
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -56,6 +57,16 @@ inline std::vector<std::string> listing(const std::filesystem::path& dir) {
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A directory this process cannot create files in: sysfs for root (root may write into any mode-0555 directory),
+// else a read-only "ro" inside `dir` (give it owner_all again before the test ends so TestDir can remove it).
+inline std::filesystem::path unwritable_directory(const TestDir& dir) {
+  if (::geteuid() == 0) return "/sys";
+  const std::filesystem::path place = dir / "ro";
+  std::filesystem::create_directory(place);
+  std::filesystem::permissions(place, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  return place;
 }
 
 }  // namespace wafersim::test

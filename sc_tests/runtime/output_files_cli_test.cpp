@@ -78,13 +78,7 @@ TEST(OutputFilesCli, VcdIntoAMissingOrUnwritableDirectoryFailsBeforeTheRun) {
             std::string::npos)
       << r.out;
   EXPECT_LT(seconds_since(start), 5.0);
-  // Root may write into a mode-0555 directory; sysfs refuses even root.
-  fs::path place = "/sys";
-  if (::geteuid() != 0) {
-    place = dir / "ro";
-    fs::create_directory(place);
-    fs::permissions(place, fs::perms::owner_read | fs::perms::owner_exec);
-  }
+  const fs::path place = wafersim::test::unwritable_directory(dir);
   const std::string unwritable = (place / "wafersim_t.vcd").string();
   r = run_cli(exe + kSmallFabric + " --vcd " + unwritable);
   EXPECT_EQ(r.status, 1) << r.out;

@@ -75,13 +75,7 @@ TEST(OutputCheck, RefusesAPathThroughAFile) {
 
 TEST(OutputCheck, RefusesADirectoryThatTakesNoNewFile) {
   TestDir dir;
-  // Root may write into any mode-0555 directory; sysfs refuses even root.
-  fs::path place = "/sys";
-  if (::geteuid() != 0) {
-    place = dir / "ro";
-    fs::create_directory(place);
-    fs::permissions(place, fs::perms::owner_read | fs::perms::owner_exec);
-  }
+  const fs::path place = wafersim::test::unwritable_directory(dir);
   const std::string path = (place / "wafersim_r.json").string();
   const std::string err = check_error(path, "--json");
   EXPECT_NE(err.find("--json " + path + ": "), std::string::npos) << err;
