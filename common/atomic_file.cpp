@@ -55,6 +55,7 @@ void install_handler() {
     if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
     struct sigaction sa {};
     sa.sa_handler = remove_temporaries_and_die;
+    sa.sa_flags = SA_RESTART;  // under InterruptsDeferred the handler returns: system calls then go on
     sigemptyset(&sa.sa_mask);
     for (int other : kCleanupSignals) sigaddset(&sa.sa_mask, other);
     ::sigaction(sig, &sa, nullptr);
@@ -237,7 +238,7 @@ void write_file_atomically(const fs::path& path, const std::function<void(std::o
     if (!os) throw std::runtime_error(path.string() + ": cannot open " + out.temp().string() + " for writing");
     write(os);
     os.flush();
-    if (!os) throw std::runtime_error(path.string() + ": write failed (" + os_reason(errno) + ")");
+    if (!os) throw std::runtime_error(path.string() + ": write failed");  // errno is not reliable after a stream
   }
   out.commit();
 }

@@ -491,8 +491,6 @@ void apply_overrides(ArchParams& a, const std::vector<std::string>& assignments)
   r.finish();
 }
 
-void validate(const ArchParams& a) { check_whole(a, {}, where_from(a)); }
-
 namespace {
 
 template <typename Visit>

@@ -115,8 +115,6 @@ const std::vector<ParamInfo>& arch_param_table();
 ArchParams load_arch(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
 // Applies overrides to an architecture in memory, checked as above.
 void apply_overrides(ArchParams& arch, const std::vector<std::string>& assignments);
-// Checks the constraints between fields (reserved and switchable colours routable, code within SRAM, ...).
-void validate(const ArchParams& arch);
 
 // The resolved parameters (with name and source); load_arch reads both forms back to the same parameters.
 nlohmann::json to_json(const ArchParams& arch);

@@ -147,7 +147,7 @@ constexpr int64_t kTokenBlock = 16;
 // of a quarter million multiply-adds or more go to both cores.
 constexpr int64_t kParallelMacs = 1 << 18;
 
-// Worker threads for parallel_run, created on first use (grown when asked for more). Jobs are large and rare, so
+// Worker threads for parallel_run, created on first use (made anew when the worker count changes). Jobs are large and rare, so
 // the workers sleep between them instead of spinning; one caller at a time.
 std::mutex g_pool_mutex;
 std::unique_ptr<WorkerPool> g_pool;

@@ -9,8 +9,7 @@ namespace wafersim::runtime {
 
 Progress::Progress(std::string label, std::optional<std::uint64_t> end, std::ostream& os, bool in_place,
                    double first_seconds, double every_seconds)
-    : label_(std::move(label)), end_(end), os_(os), in_place_(in_place), first_(first_seconds),
-      every_(every_seconds), next_(first_seconds) {}
+    : label_(std::move(label)), end_(end), os_(os), in_place_(in_place), every_(every_seconds), next_(first_seconds) {}
 
 void Progress::report(std::uint64_t cycles, bool running) {
   const auto now = std::chrono::steady_clock::now();

@@ -31,7 +31,7 @@ class Progress {
   std::optional<std::uint64_t> end_;
   std::ostream& os_;
   bool in_place_;
-  double first_, every_;
+  double every_;
   std::optional<std::chrono::steady_clock::time_point> start_;
   std::optional<std::uint64_t> start_cycles_;
   double next_ = 0;

@@ -43,7 +43,7 @@ int demo(int argc, char** argv) {
   desc.add_options()
       ("out", po::value(&out)->default_value("out/demo"), "folder for the generated checkpoint and the JSON results")
       ("mesh", po::value(&mesh)->default_value("16x16"), "mesh of the collective and traffic steps")
-      ("arch", po::value(&arch)->default_value(runtime::default_config_file("wse2.yaml")), "architecture YAML")
+      ("arch", po::value(&arch)->default_value("wse2"), "architecture: wse2, wse3 or a YAML file")
       ("max-new-tokens", cli::number(&tokens, 0)->default_value(24), "tokens the model generates");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[--out DIR] [--mesh WxH] [--arch FILE]")) return 0;

@@ -153,7 +153,7 @@ int run_generate(int argc, char** argv) {
         {"simulated_cycles", nullptr},  // the CPU reference simulates no hardware
         {"config", models::to_hf_json(config)},
     });
-    write_file_atomically(json_path, [&](std::ostream& os) { os << out.dump(2) << "\n"; });
+    runtime::write_json(json_path, out);
   }
   return 0;
 }

@@ -34,7 +34,7 @@ bool parse_options(int argc, char** argv, po::options_description& desc, po::var
     // Report the first word that is not an option or an option's value.
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
-      if (a.rfind("-", 0) == 0) {
+      if (a.size() > 1 && a.rfind("-", 0) == 0) {  // a lone "-" is a word (standard output), not an option
         // an option: skip its value unless it is a switch or written --name=value
         if (a.find('=') != std::string::npos) continue;
         const std::string name = a.substr(a.find_first_not_of('-'));

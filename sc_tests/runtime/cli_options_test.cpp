@@ -128,6 +128,7 @@ TEST_F(CliOptions, StrayArgumentsAreRejectedByEveryCommand) {
   expect_usage_error("params extra", {"unexpected argument 'extra'"});
   expect_usage_error("generate --model " + (dir_ / "none").string() + " --prompt hi extra", {"unexpected argument 'extra'"});
   expect_usage_error("tokenize --tokenizer t.json --text hi extra", {"unexpected argument 'extra'"});
+  expect_usage_error("tokenize --tokenizer t.json --text hi -", {"unexpected argument '-'"});
   expect_usage_error("detokenize --tokenizer t.json --ids 1 extra", {"unexpected argument 'extra'"});
   const fs::path out = dir_ / "model";
   expect_usage_error("make-model --preset tiny --out " + out.string() + " extra", {"unexpected argument 'extra'"});
