@@ -25,7 +25,7 @@ class PeAgent {
   virtual bool busy() const = 0;
 
   // The router put colour c into teardown (a TEARDOWN command passed, or the colour started in teardown):
-  // the CE runs its teardown task (ID 29), which reconfigures and calls Router::exit_teardown(c). Called after the
+  // the CE runs its teardown task (ID 29), which reconfigures and leaves teardown (Transport::exit_teardown). Called after the
   // router phase; for an isolated agent, before this cycle's RAMP deliveries have reached its input queues.
   virtual void on_teardown(Color c, Cycle now) {}
 

@@ -3,7 +3,7 @@
 // rx mux / tx multicast, switch positions 0..3 driven by control wavelets (ADV/RST/TEARDOWN, ring and pop
 // modes), and a counter/range filter on delivery to the CE. One wavelet per output port per cycle, round-robin
 // between the colours competing for it. This class holds the state and the per-colour rules; the fabric engine
-// (fabric/fabric.cpp) moves wavelets between routers.
+// (fabric/router_phase.cpp) moves wavelets between routers.
 // Not modelled: the router's internal pipeline (router_latency is a parameter), colour swap, CE-inject mode.
 #pragma once
 #include <array>
