@@ -27,7 +27,7 @@ int bench_fabric(int argc, char** argv) {
        "none (only build the fabric)")
       ("cycles", cli::number<fabric::Cycle>(&traffic.cycles, 1, kMaxCycles)->default_value(2000),
        "cycles of injected traffic (the run stops there), at most 10^12")
-      ("rate", cli::number(&traffic.rate, 0.0, 1.0)->default_value(0.5), "uniform: injection probability per PE per cycle, (0, 1]")
+      ("rate", cli::number(&traffic.rate, 0.0, 1.0)->above()->default_value(0.5), "uniform: injection probability per PE per cycle, (0, 1]")
       ("hops", cli::number(&traffic.hops, 1)->default_value(3), "uniform: hops per wavelet (uses 4*(hops+1) colours)")
       ("seed", cli::number<std::uint64_t>(&traffic.seed, 0)->default_value(1), "random seed");
   po::variables_map vm;

@@ -172,7 +172,13 @@ bool writes_through(const std::string& path) {
   }
 }
 
-std::ostream& text_stream(const std::string& output) { return output == "-" ? std::cerr : std::cout; }
+std::ostream& text_stream(const std::string& output) {
+  struct stat out{}, named{};
+  const bool is_stdout = output == "-" || (!output.empty() && ::stat(output.c_str(), &named) == 0 &&
+                                           ::fstat(STDOUT_FILENO, &out) == 0 && named.st_dev == out.st_dev &&
+                                           named.st_ino == out.st_ino);
+  return is_stdout ? std::cerr : std::cout;
+}
 
 PendingOutput::PendingOutput(const fs::path& path, const std::string& temp_extension) : path_(path) {
   kind_ = classify(path.string(), target_);

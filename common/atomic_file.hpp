@@ -21,7 +21,8 @@ void check_output_path(const std::string& path, const std::string& option, bool 
 bool writes_through(const std::string& path);
 
 // Where a command prints its human-readable text: standard error when its data goes to standard output
-// (`output` is "-"), standard output otherwise.
+// (`output` is "-", or names the file standard output is open on: /dev/stdout, or the file stdout is redirected
+// to), standard output otherwise.
 std::ostream& text_stream(const std::string& output);
 
 // How an output path is written: renamed into place, copied to standard output ("-"), or written through to a

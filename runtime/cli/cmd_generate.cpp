@@ -43,7 +43,7 @@ int run_generate(int argc, char** argv) {
       ("seed", number<uint64_t>(0)->default_value(0), "sampling seed")
       ("temperature", number(0.0)->default_value(0.0), "0 = greedy; > 0 samples")
       ("top-k", number<int64_t>(0)->default_value(0), "sample among the K most likely tokens (0 = all)")
-      ("top-p", number(0.0, 1.0)->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
+      ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
       ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");

@@ -30,7 +30,8 @@ std::vector<std::string> command_line(int argc, char** argv);
 // An empty or blank text is an empty list only if `allow_empty`.
 std::vector<int> parse_int_list(const std::string& text, const std::string& option, bool allow_empty = false);
 
-// A number option whose value must lie in [lo, hi]. Integers are plain decimal digits (a sign only for signed
+// A number option whose value must lie in [lo, hi] (in (lo, hi] after ->above(), for values where lo itself means
+// nothing, such as a probability of 0). Integers are plain decimal digits (a sign only for signed
 // types): "-1" for an unsigned option, "1e3", "12abc" and overflow are errors rather than wrapped or truncated
 // values; floating-point values must be finite. The error names the option, the value and the range.
 template <class T>
@@ -39,6 +40,11 @@ class Number : public po::typed_value<T> {
 
  public:
   Number(T* store, T lo, T hi) : po::typed_value<T>(store), lo_(lo), hi_(hi) {}
+  // The lower bound is excluded.
+  Number* above() {
+    open_lo_ = true;
+    return this;
+  }
 
   void xparse(boost::any& out, const std::vector<std::string>& tokens) const override {
     po::validators::check_first_occurrence(out);
@@ -46,7 +52,7 @@ class Number : public po::typed_value<T> {
     T v{};
     const char* end = s.data() + s.size();
     auto [ptr, ec] = std::from_chars(s.data(), end, v);
-    bool ok = !s.empty() && ec == std::errc() && ptr == end && v >= lo_ && v <= hi_;
+    bool ok = !s.empty() && ec == std::errc() && ptr == end && (open_lo_ ? v > lo_ : v >= lo_) && v <= hi_;
     if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
     if (!ok)
       throw po::error_with_option_name("%canonical_option% " + s + ": expected " + describe(), "", s);
@@ -58,6 +64,11 @@ class Number : public po::typed_value<T> {
   std::string describe() const {
     std::ostringstream os;
     os << (std::is_integral_v<T> ? "an integer " : "a number ");
+    if (open_lo_) {
+      if (hi_ == std::numeric_limits<T>::max()) os << "> " << +lo_;
+      else os << "in (" << +lo_ << ", " << +hi_ << "]";
+      return os.str();
+    }
     if (hi_ == std::numeric_limits<T>::max() && (sizeof(T) >= 8 || std::is_floating_point_v<T>)) os << ">= " << +lo_;
     else os << "from " << +lo_ << " to " << +hi_;
     return os.str();
@@ -65,6 +76,7 @@ class Number : public po::typed_value<T> {
 
  private:
   T lo_, hi_;
+  bool open_lo_ = false;
 };
 
 template <class T>

@@ -56,7 +56,8 @@ TEST_F(CliOptions, NegativeCyclesAreRejectedNotWrappedIntoAnEndlessRun) {
   expect_usage_error("bench fabric --mesh 4x4 --cycles 1e3", {"--cycles", "1e3"});
   expect_usage_error("bench fabric --mesh 4x4 --seed -1", {"--seed", ">= 0"});
   expect_usage_error("bench fabric --mesh 4x4 --hops -2", {"--hops", "from 1 to 2147483647"});
-  expect_usage_error("bench fabric --mesh 4x4 --rate 1.5", {"--rate", "from 0 to 1"});
+  expect_usage_error("bench fabric --mesh 4x4 --rate 1.5", {"--rate", "in (0, 1]"});
+  expect_usage_error("bench fabric --mesh 4x4 --rate 0", {"--rate", "in (0, 1]"});
   expect_usage_error("bench fabric --mesh 4x4 --rate nan", {"--rate"});
 }
 
@@ -140,7 +141,8 @@ TEST_F(CliOptions, StrayArgumentsAreRejectedByEveryCommand) {
 TEST_F(CliOptions, OtherCommandsCheckTheirNumbersToo) {
   expect_usage_error("generate --model m --prompt hi --max-new-tokens -1", {"--max-new-tokens", ">= 0"});
   expect_usage_error("generate --model m --prompt hi --threads -1", {"--threads", "from 0 to 4096"});
-  expect_usage_error("generate --model m --prompt hi --top-p 2", {"--top-p", "from 0 to 1"});
+  expect_usage_error("generate --model m --prompt hi --top-p 2", {"--top-p", "in (0, 1]"});
+  expect_usage_error("generate --model m --prompt hi --top-p 0", {"--top-p", "in (0, 1]"});
   expect_usage_error("generate --model m --prompt hi --temperature -0.5", {"--temperature", ">= 0"});
   expect_usage_error("make-model --preset tiny --seed -1 --out " + (dir_ / "m").string(), {"--seed", ">= 0"});
   EXPECT_FALSE(fs::exists(dir_ / "m"));

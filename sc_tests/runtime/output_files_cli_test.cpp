@@ -128,13 +128,17 @@ TEST(OutputFilesCli, JsonDashPrintsValidJsonOnStandardOutput) {
   const std::string exe = wafersim_exe();
   ASSERT_FALSE(exe.empty());
   // Standard error is discarded inside the group, so that only standard output reaches the pipe.
-  for (const std::string args : {kSmallFabric, std::string(" bench allreduce --mesh 8x1 --len 4")}) {
+  for (const std::string& args : {std::string(kSmallFabric), std::string(" bench allreduce --mesh 8x1 --len 4")}) {
     const CliRun r = run_cli("{ " + exe + args + " --json - 2>/dev/null; }");
     ASSERT_EQ(r.status, 0) << r.out;
     nlohmann::json j;
     ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
     EXPECT_GT(j.at("simulated_cycles").get<long long>(), 0) << args;
   }
+  // /dev/stdout is standard output too: the human-readable text moves to standard error, the pipe holds JSON only.
+  const CliRun d = run_cli("{ " + exe + kSmallFabric + " --json /dev/stdout 2>/dev/null; }");
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_NO_THROW(nlohmann::json::parse(d.out)) << d.out;
   TestDir dir;
   ASSERT_EQ(run_cli(exe + " make-model --preset tiny --out " + (dir / "m").string()).status, 0);
   const CliRun t = run_cli("{ " + exe + " tokenize --tokenizer " + (dir / "m" / "tokenizer.json").string() +
