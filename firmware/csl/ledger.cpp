@@ -50,7 +50,7 @@ std::string ResourceLedger::held(Resource r) const {
 void ResourceLedger::check(const std::string& pe) const {
   if (conflicts_.empty()) return;
   const Conflict& c = conflicts_.front();
-  throw ConfigError(pe + ": " + to_string(c.r) + " " + std::to_string(c.id) + " claimed by " +
+  throw std::invalid_argument(pe + ": " + to_string(c.r) + " " + std::to_string(c.id) + " claimed by " +
                     names_[std::size_t(c.first)] + " and " + names_[std::size_t(c.second)]);
 }
 

@@ -29,7 +29,7 @@ class ResourceLedger {
   const std::string& holder(Resource r, int id) const;
   // The numbers of `r` held and by whom, for capacity errors: "1 (module 'rows' (ktree allreduce)), 2 (...)".
   std::string held(Resource r) const;
-  // Throws ConfigError "PE(3,1): input queue 2 claimed by module 'rows' (ktree allreduce) and module 'cols'
+  // Throws std::invalid_argument (as Program::attach does for queues and task IDs) "PE(3,1): input queue 2 claimed by module 'rows' (ktree allreduce) and module 'cols'
   // (ktree allreduce)" for the first conflict; `pe` is the PE's name.
   void check(const std::string& pe) const;
 

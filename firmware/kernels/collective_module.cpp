@@ -23,7 +23,8 @@ std::vector<Color> remaining_colors(const CollectivePlan& plan, const std::vecto
                                     const hw::ArchParams& arch) {
   const auto used = plan.line.colors_used();
   std::vector<Color> left;
-  for (Color c : ColorPool(pool, arch, plan.name).all())
+  const ColorPool all(pool, arch, plan.name);
+  for (Color c : all.all())
     if (std::find(used.begin(), used.end(), c) == used.end()) left.push_back(c);
   return left;
 }
