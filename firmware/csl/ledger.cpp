@@ -42,8 +42,12 @@ const std::string& ResourceLedger::holder(Resource r, int id) const {
 
 std::string ResourceLedger::held(Resource r) const {
   std::string s;
-  for (int id = 0; id < kSlots; ++id)
-    if (taken(r, id)) s += (s.empty() ? "" : ", ") + std::to_string(id) + " (" + holder(r, id) + ")";
+  for (std::size_t who = 0; who < names_.size(); ++who) {
+    std::string ids;
+    for (int id = 0; id < kSlots; ++id)
+      if (owner_[int(r)][std::size_t(id)] == int(who)) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    if (!ids.empty()) s += (s.empty() ? "" : "; ") + ids + " by " + names_[who];
+  }
   return s.empty() ? "none" : s;
 }
 

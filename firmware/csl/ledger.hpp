@@ -1,5 +1,5 @@
 // The per-PE resource ledger of a Program: which claimant (the program itself, or a module instance such as
-// "module 'rows' (ktree allreduce)") holds each input queue, output queue, microthread and task ID. Modules
+// "module 'rows' (ktree_allreduce)") holds each input queue, output queue, microthread and task ID. Modules
 // claim a number they were given or draw the first free one in an order; a second claim of a held number is kept
 // as a conflict and reported at load (Program::attach) naming the PE and both claimants. Colours are claimed per
 // route in the Layout (Layout::set_color_config's claimant), which sees every module of a PE.
@@ -27,10 +27,10 @@ class ResourceLedger {
   bool taken(Resource r, int id) const { return owner_[int(r)].at(std::size_t(id)) >= 0; }
   // Holder's name, or "" when free.
   const std::string& holder(Resource r, int id) const;
-  // The numbers of `r` held and by whom, for capacity errors: "1 (module 'rows' (ktree allreduce)), 2 (...)".
+  // The numbers of `r` held and by whom, for capacity errors: "1,2,4 by module 'rows' (ktree_allreduce); 3 by ...".
   std::string held(Resource r) const;
-  // Throws std::invalid_argument (as Program::attach does for queues and task IDs) "PE(3,1): input queue 2 claimed by module 'rows' (ktree allreduce) and module 'cols'
-  // (ktree allreduce)" for the first conflict; `pe` is the PE's name.
+  // Throws std::invalid_argument (as Program::attach does for queues and task IDs) for the first conflict, e.g.
+  // "PE(3,1): input queue 2 claimed by module 'rows' (ktree_allreduce) and module 'cols' (ktree_allreduce)".
   void check(const std::string& pe) const;
 
  private:
