@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "firmware/kernels/ktree_allreduce.hpp"
 #include "firmware/kernels/pipeline_allreduce.hpp"
 #include "runtime/device.hpp"
 
@@ -152,5 +153,30 @@ TEST(Device, DeadlockIsSurfacedWithTheFabricReport) {
     EXPECT_NE(m.find("device: the kernel launched at cycle 0 cannot finish"), std::string::npos) << m;
     EXPECT_NE(m.find("deadlock"), std::string::npos) << m;
     EXPECT_NE(m.find("PE(1,0)"), std::string::npos) << m;
+  }
+}
+
+TEST(Device, AnXyProgramRunsAgainOnNewDataAfterARun) {
+  // launch -> run -> copy new inputs -> launch again: the same modules (X then Y K-tree) reduce the new data.
+  const hw::ArchParams arch;
+  runtime::Device dev(arch, 5, 3);
+  kernels::CollectiveConfig cfg{.width = 5, .height = 3, .length = 4};
+  auto c = kernels::allreduce_xy(cfg, arch, [&](const kernels::CollectiveConfig& p) { return kernels::ktree_plan(p, arch); });
+  dev.load(*c.layout);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> in(5 * 3 * 4);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 7 + std::size_t(round) * 3) % 11) - 5.0f;
+    dev.memcpy_h2d<float>("x", {0, 0, 5, 3}, in, 4);
+    EXPECT_EQ(dev.launch(c.function), 15);
+    const auto r = dev.run();
+    ASSERT_TRUE(r.completed) << round;
+    EXPECT_TRUE(kernels::all_finished(*c.layout)) << round;
+    EXPECT_GT(r.cycles, 4u) << round;
+    const auto out = dev.memcpy_d2h<float>("x", {0, 0, 5, 3}, 4);
+    for (int k = 0; k < 4; ++k) {
+      float sum = 0;  // small integers: exact in fp32 in any order
+      for (int pe = 0; pe < 15; ++pe) sum += in[std::size_t(pe) * 4 + k];
+      for (int pe = 0; pe < 15; ++pe) EXPECT_EQ(out[std::size_t(pe) * 4 + k], sum) << "round " << round << " PE " << pe;
+    }
   }
 }
