@@ -65,7 +65,7 @@ class TwoRuns : public csl::Program {
 };
 
 struct Modules {
-  PlanPtr p1, p2;
+  PlanPtr p1{}, p2{};
   bool same_buffer = true;
   csl::ModuleParams m1{}, m2{};
 };
