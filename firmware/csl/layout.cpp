@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "fabric/transport.hpp"
+#include "hw/pe_agent.hpp"
 
 namespace wafersim::csl {
 
@@ -100,6 +101,38 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
       if (Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine)
         fabric.attach_agent(x0 + x, y0 + y, t.engine.get(), fabric.now());
   fabric_ = &fabric;
+}
+
+namespace {
+// Stands on a PE whose layout was unloaded: never busy, never stepped again.
+class IdleAgent final : public hw::PeAgent {
+ public:
+  hw::Cycle step(hw::Cycle, hw::PeQueues&) override { return hw::kNever; }
+  bool busy() const override { return false; }
+};
+IdleAgent idle_agent;
+}  // namespace
+
+void Layout::unload() {
+  if (!loaded()) throw std::logic_error("layout: unload before load");
+  fabric::Transport& f = *fabric_;
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x)
+      if (const Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine && t.engine->busy())
+        throw std::logic_error("layout: unload while PE" + xy(x0_ + x, y0_ + y) + " is busy (run the fabric first)");
+  for (const Route& r : routes_) f.set_color_config(x0_ + r.x, y0_ + r.y, r.color, hw::ColorConfig{});
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x) {
+      Tile& t = tiles_[std::size_t(y) * width_ + x];
+      if (!t.engine) continue;
+      const int fx = x0_ + x, fy = y0_ + y;
+      for (int c = 0; c < hw::kMaxColors; ++c) f.queues(fx, fy).bind_input_queue(hw::kUnbound, Color(c));
+      f.sram(fx, fy).release_all();
+      f.attach_agent(fx, fy, &idle_agent, f.now());
+      t.engine.reset();
+      t.program.reset();
+    }
+  fabric_ = nullptr;
 }
 
 std::vector<Color> Layout::colors_at(int x, int y) const {

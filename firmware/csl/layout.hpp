@@ -60,6 +60,10 @@ class Layout {
   // Throws ConfigError / CapacityError / std::invalid_argument naming the PE, program and symbol at fault.
   void load(fabric::Transport& fabric, int x0 = 0, int y0 = 0);
   bool loaded() const { return fabric_ != nullptr; }
+  // Takes the layout off its fabric after a run: its routes are cleared, its PEs' queue bindings undone and SRAM
+  // symbols freed, and its compute engines replaced by an idle agent and destroyed (programs too). Another layout
+  // may then be loaded on those PEs; this one may be loaded again. Throws std::logic_error if a PE is still busy.
+  void unload();
 
   // Colours routed through PE (x, y) by this layout (sorted), and the maximum over the rectangle.
   std::vector<Color> colors_at(int x, int y) const;
