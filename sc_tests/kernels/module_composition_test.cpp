@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"
 #include "fabric/fabric.hpp"
 #include "firmware/kernels/collective_module.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
@@ -322,4 +323,20 @@ TEST(ModuleLedger, DrawnQueuesOfTwoModulesNeverCollide) {
       EXPECT_EQ(std::adjacent_find(threads.begin(), threads.end()), threads.end()) << "PE " << x << "," << y;
       EXPECT_EQ(std::adjacent_find(iqs.begin(), iqs.end()), iqs.end()) << "PE " << x << "," << y;
     }
+}
+
+TEST(ModuleLedger, SramOverflowNamesThePeAndTheModuleSymbolThatDidNotFit) {
+  // fp16 data summed in fp32 by two rings: x (2 B per element) plus rows.acc and cols.acc (4 B each) per PE.
+  const hw::ArchParams arch;
+  CollectiveConfig cfg{.width = 3, .height = 2, .length = 7000, .dtype = DType::F16, .fp32_accumulate = true};
+  CollectiveLayout l = allreduce_xy(cfg, arch, ring);
+  fabric::Fabric f(arch, 3, 2);
+  try {
+    l.layout->load(f);
+    FAIL() << "loaded";
+  } catch (const CapacityError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("PE(0,0) program allreduce_xy"), std::string::npos) << m;
+    EXPECT_NE(m.find("cols.acc"), std::string::npos) << m;
+  }
 }
