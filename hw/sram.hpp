@@ -31,6 +31,7 @@ class Sram {
   const SramSymbol& allocate(const std::string& owner, const std::string& symbol, std::uint64_t bytes,
                              std::uint32_t align = 4);
   const SramSymbol* find(const std::string& symbol) const;
+  void release_all() { top_ = reserved_, symbols_.clear(); }  // every symbol freed (a layout unloaded); bytes stay
   const std::vector<SramSymbol>& symbols() const { return symbols_; }
 
   // Raw access (functional mode only; in timing-only mode reads return zeros and writes are dropped).

@@ -31,8 +31,12 @@ void Device::elaborate() {
 }
 
 void Device::load(csl::Layout& layout, int x0, int y0) {
-  if (layout_) throw std::logic_error("device: a layout is already loaded");
+  if (&layout == layout_) throw std::logic_error("device: this layout is already loaded");
+  if (launched_) throw std::logic_error("device: load while a launched kernel has not run");
+  if (layout_) layout_->unload();
+  layout_ = nullptr;
   layout.load(*fabric_, x0, y0);
+  if (ran_) fabric_->validate_routes();  // run() validates only before the first run
   layout_ = &layout;
   x0_ = x0;
   y0_ = y0;

@@ -3,7 +3,9 @@
 // launches exported functions, runs to completion and reports cycles and per-PE statistics. A deadlock (work
 // pending, nothing moving) surfaces as DeadlockError with the fabric's report.
 // memcpy is untimed by default; timed, it is an analytic edge-I/O model (see MemcpyTiming), not simulated wavelets.
-// Not modelled: the memcpy framework's support PEs and reserved-colour traffic; several layouts in flight at once.
+// After a run, load() may replace the layout (the previous one is unloaded: routes cleared, SRAM freed, compute
+// engines removed). Not modelled: the memcpy framework's support PEs and reserved-colour traffic; several layouts in
+// flight at once; the time a reload takes.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -67,7 +69,8 @@ class Device {
   fabric::Wafer& wafer() { return *wafer_; }
   const hw::ArchParams& arch() const { return arch_; }
 
-  // Loads a layout at (x0, y0) of the fabric. The device keeps a reference: the layout must outlive it.
+  // Loads a layout at (x0, y0) of the fabric, unloading the previous one (csl::Layout::unload) if any. The device
+  // keeps a reference: the layout must outlive it or the next load.
   void load(csl::Layout& layout, int x0 = 0, int y0 = 0);
   csl::Layout& layout() const;
 

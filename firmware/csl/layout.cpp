@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "fabric/transport.hpp"
+#include "hw/pe_agent.hpp"
 
 namespace wafersim::csl {
 
@@ -33,10 +34,14 @@ void Layout::set_tile_code(int x, int y, Factory factory) {
   tiles_[std::size_t(y) * width_ + x].factory = std::move(factory);
 }
 
-void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg) {
+void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg, const std::string& claimant) {
   check_xy(x, y, "set_color_config");
   if (loaded()) throw std::logic_error("layout: set_color_config after load (use the router's teardown API)");
-  routes_.emplace_back(x, y, c, cfg);
+  const std::string who = claimant.empty() ? "the layout" : claimant;
+  std::size_t i = 0;
+  while (i < claimants_.size() && claimants_[i] != who) ++i;
+  if (i == claimants_.size()) claimants_.push_back(who);
+  routes_.push_back({x, y, c, cfg, std::uint16_t(i)});
 }
 
 void Layout::export_symbol(const std::string& name) {
@@ -50,10 +55,22 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
                       " rectangle at offset " + xy(x0, y0) + " does not fit the " + std::to_string(fabric.width()) +
                       "x" + std::to_string(fabric.height()) + " fabric");
   const int colors = fabric.arch().router.routable_colors;
-  for (auto& [x, y, c, cfg] : routes_)
-    if (c >= colors)
-      throw ConfigError("layout: colour " + std::to_string(c) + " at PE" + xy(x, y) + " is not routable (0.." +
+  // A colour configured twice at a PE: name both claimants (bit c of a PE's mask: colour c configured).
+  std::vector<std::uint64_t> configured(tiles_.size(), 0);
+  for (const Route& r : routes_) {
+    if (r.color >= colors)
+      throw ConfigError("layout: colour " + std::to_string(r.color) + " at PE" + xy(r.x, r.y) + " is not routable (0.." +
                         std::to_string(colors - 1) + ")");
+    std::uint64_t& m = configured[std::size_t(r.y) * width_ + r.x];
+    if (m & (1ull << r.color)) {
+      const auto first = std::find_if(routes_.begin(), routes_.end(), [&](const Route& o) {
+        return o.x == r.x && o.y == r.y && o.color == r.color;
+      });
+      throw ConfigError("PE" + xy(x0 + r.x, y0 + r.y) + ": colour " + std::to_string(r.color) + " claimed by " +
+                        claimants_[first->claimant] + " and " + claimants_[r.claimant]);
+    }
+    m |= 1ull << r.color;
+  }
   x0_ = x0;
   y0_ = y0;
   for (int y = 0; y < height_; ++y) {
@@ -61,7 +78,11 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
       Tile& t = tiles_[std::size_t(y) * width_ + x];
       if (!t.factory) continue;
       const int fx = x0 + x, fy = y0 + y;
-      t.program = t.factory(x, y);
+      try {
+        t.program = t.factory(x, y);
+      } catch (const CapacityError& e) {
+        throw CapacityError("PE" + xy(fx, fy) + ": " + e.what());
+      }
       if (!t.program) throw std::invalid_argument("layout: the factory of PE" + xy(x, y) + " built no program");
       t.engine = std::make_unique<hw::ComputeEngine>(fabric.arch(), fx, fy, fabric.sram(fx, fy), fabric.queues(fx, fy));
       t.program->fabric_ = &fabric;
@@ -74,7 +95,7 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
       t.engine->set_waker([&fabric, pe](hw::Cycle at) { fabric.wake(pe, std::max(at, fabric.now())); });
     }
   }
-  for (auto& [x, y, c, cfg] : routes_) fabric.set_color_config(x0 + x, y0 + y, c, cfg);
+  for (const Route& r : routes_) fabric.set_color_config(x0 + r.x, y0 + r.y, r.color, r.cfg);
   for (int y = 0; y < height_; ++y)
     for (int x = 0; x < width_; ++x)
       if (Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine)
@@ -82,10 +103,42 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
   fabric_ = &fabric;
 }
 
+namespace {
+// Stands on a PE whose layout was unloaded: never busy, never stepped again.
+class IdleAgent final : public hw::PeAgent {
+ public:
+  hw::Cycle step(hw::Cycle, hw::PeQueues&) override { return hw::kNever; }
+  bool busy() const override { return false; }
+};
+IdleAgent idle_agent;
+}  // namespace
+
+void Layout::unload() {
+  if (!loaded()) throw std::logic_error("layout: unload before load");
+  fabric::Transport& f = *fabric_;
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x)
+      if (const Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine && t.engine->busy())
+        throw std::logic_error("layout: unload while PE" + xy(x0_ + x, y0_ + y) + " is busy (run the fabric first)");
+  for (const Route& r : routes_) f.set_color_config(x0_ + r.x, y0_ + r.y, r.color, hw::ColorConfig{});
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x) {
+      Tile& t = tiles_[std::size_t(y) * width_ + x];
+      if (!t.engine) continue;
+      const int fx = x0_ + x, fy = y0_ + y;
+      for (int c = 0; c < hw::kMaxColors; ++c) f.queues(fx, fy).bind_input_queue(hw::kUnbound, Color(c));
+      f.sram(fx, fy).release_all();
+      f.attach_agent(fx, fy, &idle_agent, f.now());
+      t.engine.reset();
+      t.program.reset();
+    }
+  fabric_ = nullptr;
+}
+
 std::vector<Color> Layout::colors_at(int x, int y) const {
   std::vector<Color> v;
-  for (auto& [rx, ry, c, cfg] : routes_)
-    if (rx == x && ry == y && std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
+  for (const Route& r : routes_)
+    if (r.x == x && r.y == y && std::find(v.begin(), v.end(), r.color) == v.end()) v.push_back(r.color);
   std::sort(v.begin(), v.end());
   return v;
 }

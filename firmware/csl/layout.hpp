@@ -1,6 +1,7 @@
 // The CSL layout block in C++: a rectangle of PEs, which Program (with which parameters) runs on each PE, the colour
 // routes and switch positions of every PE, and the symbols exported to the host. load() validates it and attaches
-// one compute engine per used PE to a fabric::Fabric. Not modelled: memcpy support PEs and their reserved routes
+// one compute engine per used PE to a fabric::Fabric. Every route has a claimant (a module instance, or the layout
+// itself); a colour configured twice at one PE is an error at load naming the PE and both claimants. Not modelled: memcpy support PEs and their reserved routes
 // (the host runtime adds those), WSE-3 queue/microthread configuration.
 #pragma once
 #include <functional>
@@ -47,8 +48,9 @@ class Layout {
   void set_tile_program(int x, int y, Args... args) {
     set_tile_code(x, y, [=](int, int) { return std::make_unique<P>(args...); });
   }
-  // CSL @set_color_config: the route of colour `c` at PE (x, y).
-  void set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg);
+  // CSL @set_color_config: the route of colour `c` at PE (x, y), claimed by `claimant` (e.g. "module 'rows'
+  // (ktree_allreduce)"; empty: "the layout").
+  void set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg, const std::string& claimant = {});
   // CSL @export_name: a symbol the host may read and write; every programmed PE must define it.
   void export_symbol(const std::string& name);
   const std::vector<std::string>& exported_symbols() const { return exported_; }
@@ -58,6 +60,10 @@ class Layout {
   // Throws ConfigError / CapacityError / std::invalid_argument naming the PE, program and symbol at fault.
   void load(fabric::Transport& fabric, int x0 = 0, int y0 = 0);
   bool loaded() const { return fabric_ != nullptr; }
+  // Takes the layout off its fabric after a run: its routes are cleared, its PEs' queue bindings undone and SRAM
+  // symbols freed, and its compute engines replaced by an idle agent and destroyed (programs too). Another layout
+  // may then be loaded on those PEs; this one may be loaded again. Throws std::logic_error if a PE is still busy.
+  void unload();
 
   // Colours routed through PE (x, y) by this layout (sorted), and the maximum over the rectangle.
   std::vector<Color> colors_at(int x, int y) const;
@@ -102,7 +108,14 @@ class Layout {
   int width_, height_;
   int x0_ = 0, y0_ = 0;
   std::vector<Tile> tiles_;
-  std::vector<std::tuple<int, int, Color, hw::ColorConfig>> routes_;
+  struct Route {
+    int x, y;
+    Color color;
+    hw::ColorConfig cfg;
+    std::uint16_t claimant;  // index into claimants_
+  };
+  std::vector<Route> routes_;
+  std::vector<std::string> claimants_;
   std::vector<std::string> exported_;
   fabric::Transport* fabric_ = nullptr;
 };

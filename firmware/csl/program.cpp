@@ -9,6 +9,7 @@
 #include <typeinfo>
 
 #include "fabric/transport.hpp"
+#include "firmware/csl/module.hpp"
 
 namespace wafersim::csl {
 
@@ -19,8 +20,8 @@ constexpr int kReservedLocalLow = 27;  // 27, 28: memcpy; 29: teardown; 30: time
 
 // ---- symbols ------------------------------------------------------------------------------------------------
 
-ArrayBase::ArrayBase(Program* program, std::string name, std::uint32_t count, std::uint8_t elem_bytes)
-    : program_(program), name_(std::move(name)), count_(count), elem_bytes_(elem_bytes) {
+ArrayBase::ArrayBase(Program* program, std::string name, std::uint32_t count, hw::ElemType type)
+    : program_(program), name_(std::move(name)), count_(count), elem_bytes_(std::uint8_t(hw::elem_bytes(type))), type_(type) {
   if (program_->attached())
     throw std::logic_error("symbol '" + name_ + "' declared after the program was attached");
   program_->arrays_.push_back(this);
@@ -120,6 +121,12 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
   return std::monostate{};
 }
 
+std::optional<hw::ElemType> Operand::type() const {
+  if (kind_ == Kind::Mem) return mem_.array->elem_type();
+  if (kind_ == Kind::Fabric) return type_;
+  return std::nullopt;
+}
+
 // ---- tasks --------------------------------------------------------------------------------------------------
 
 TaskBase::TaskBase(Program* p, hw::TaskKind kind, int id, std::string label)
@@ -134,6 +141,11 @@ LocalTask::LocalTask(Program* p, std::function<void()> body, std::string label)
 LocalTask::LocalTask(Program* p, int id, std::function<void()> body, std::string label)
     : TaskBase(p, hw::TaskKind::Local, id, std::move(label)) {
   body_ = [b = std::move(body)](TaskArg) { b(); };
+}
+
+LocalTask::LocalTask(Module* m, std::function<void()> body, std::string label, int id)
+    : LocalTask(&m->program(), id, std::move(body), std::move(label)) {
+  module_ = m;
 }
 
 DataTask::DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue, std::string label)
@@ -180,6 +192,13 @@ void Program::attach(hw::ComputeEngine& ce) {
     a->address_ = s.offset;
     a->allocated_ = true;
   }
+  // Explicit task IDs (a data task's is its colour) join the modules' claims; a number claimed twice is an error
+  // naming the PE and both claimants.
+  const std::string self = "program " + name();
+  auto claimant = [&](const TaskBase& t) { return t.module_ ? t.module_->claimant() : self; };
+  for (TaskBase* t : tasks_)
+    if (t->id_ >= 0) ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
+  ledger_.check(ce.name());
   // Queues: explicit bindings first (fabin DSDs, data tasks with a queue), then data tasks with auto queues.
   for (auto [iq, color] : queue_bindings_) ce.bind_input_queue(iq, color);
   auto iq_free = [&](int iq) {
@@ -212,8 +231,9 @@ void Program::attach(hw::ComputeEngine& ce) {
   for (TaskBase* t : tasks_) {
     if (t->id_ >= 0) continue;
     for (int id = std::min(kReservedLocalLow - 1, ce.arch().pe.local_task_max_id); id >= 0 && t->id_ < 0; --id)
-      if (ce.kind(id) == hw::TaskKind::Unbound) t->id_ = id;
+      if (ce.kind(id) == hw::TaskKind::Unbound && !ledger_.taken(Resource::TaskId, id)) t->id_ = id;
     if (t->id_ < 0) throw std::invalid_argument(who + ": no free local task ID left");
+    ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
     ce.bind_local_task(t->id_, t->body_, t->label_);
   }
   for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, fn);
@@ -252,14 +272,20 @@ void Program::call(const std::string& fn) {
 
 void Program::export_function(std::string n, std::function<void()> fn) { exports_[std::move(n)] = std::move(fn); }
 
-hw::FabinDsd Program::fabin(FabinSpec spec) {
+Fabin Program::fabin(FabinSpec spec) {
   if (ce_) ce_->bind_input_queue(spec.input_queue, spec.color);
   else queue_bindings_.emplace_back(spec.input_queue, spec.color);
-  return hw::FabinDsd{spec.color, spec.input_queue, spec.extent};
+  Fabin d;
+  d.color = spec.color;
+  d.iq = spec.input_queue;
+  d.extent = spec.extent;
+  d.type = spec.type;
+  return d;
 }
 
-hw::FaboutDsd Program::fabout(FaboutSpec spec) {
-  hw::FaboutDsd d;
+Fabout Program::fabout(FaboutSpec spec) {
+  Fabout d;
+  d.type = spec.type;
   d.color = spec.color;
   d.oq = spec.output_queue;
   d.extent = spec.extent;
@@ -331,6 +357,37 @@ void Program::sub16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Sub16
 void Program::and16(Operand d, Operand a, Operand b, Async o) { op(OpCode::And16, d, a, b, {}, o); }
 void Program::or16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Or16, d, a, b, {}, o); }
 void Program::xor16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Xor16, d, a, b, {}, o); }
+
+hw::ElemType Program::common_type(const char* fn, std::initializer_list<const Operand*> ops) const {
+  std::optional<hw::ElemType> t;
+  for (const Operand* o : ops) {
+    const auto ot = o->type();
+    if (!ot) continue;
+    if (t && *t != *ot)
+      throw std::invalid_argument(owner() + ": " + fn + ": operands of different element types (use the typed builtin, " +
+                                  "e.g. fh2s / fs2h / fmachs)");
+    t = ot;
+  }
+  if (!t) throw std::invalid_argument(owner() + ": " + fn + ": no operand has an element type (declare the fabric DSD's .type)");
+  if (*t != hw::ElemType::F16 && *t != hw::ElemType::F32)
+    throw std::invalid_argument(owner() + ": " + fn + ": integer operands (use the 16/32-bit integer builtins)");
+  return *t;
+}
+
+void Program::fmov(Operand d, Operand a, Async o) {
+  op(common_type("fmov", {&d, &a}) == hw::ElemType::F32 ? OpCode::Fmovs : OpCode::Fmovh, d, a, {}, {}, o);
+}
+void Program::fadd(Operand d, Operand a, Operand b, Async o) {
+  op(common_type("fadd", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fadds : OpCode::Faddh, d, a, b, {}, o);
+}
+void Program::fmax(Operand d, Operand a, Operand b, Async o) {
+  op(common_type("fmax", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmaxs : OpCode::Fmaxh, d, a, b, {}, o);
+}
+void Program::fmac(Operand d, Operand a, Operand b, Operand s, Async o) {
+  const hw::ElemType acc = common_type("fmac", {&d, &a});
+  if (acc == hw::ElemType::F32 && b.type() == hw::ElemType::F16) return op(OpCode::Fmachs, d, a, b, s, o);
+  op(common_type("fmac", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmacs : OpCode::Fmach, d, a, b, s, o);
+}
 
 void Program::map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element) {
   auto mem = [&](const Operand& o, const char* role) {

@@ -1,17 +1,21 @@
 // The CSL-like per-PE program: symbols in SRAM (Array, Var), tasks bound to task IDs (DataTask, LocalTask,
 // ControlTask), DSDs (mem1d, mem4d, fabin, fabout) and DSD builtins with CSL's async options, exported functions.
 // A Program is plain C++ that drives one hw::ComputeEngine; timing comes from the CE (see compute_engine.hpp).
+// Parts of a program can be modules (module.hpp, CSL's @import_module); the program's ResourceLedger records who
+// holds each queue, microthread and task ID of the PE.
 // Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation, WSE-3 microthread IDs.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "firmware/csl/ledger.hpp"
 #include "hw/compute_engine.hpp"
 #include "hw/dsd.hpp"
 #include "common/fp16.hpp"
@@ -31,6 +35,7 @@ using f16 = Half;
 using Priority = hw::Priority;
 
 class Program;
+class Module;
 
 // ---- symbols ------------------------------------------------------------------------------------------------
 
@@ -38,17 +43,27 @@ template <class T>
 concept Element = std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, std::uint16_t> ||
                   std::is_same_v<T, std::int16_t> || std::is_same_v<T, std::uint32_t> || std::is_same_v<T, std::int32_t>;
 
+// The DSD element type of an array element (what the type-generic builtins dispatch on).
+template <Element T>
+constexpr hw::ElemType elem_type_of() {
+  if constexpr (std::is_same_v<T, float>) return hw::ElemType::F32;
+  else if constexpr (std::is_same_v<T, f16>) return hw::ElemType::F16;
+  else if constexpr (sizeof(T) == 2) return hw::ElemType::U16;
+  else return hw::ElemType::U32;
+}
+
 // A named vector in the PE's SRAM, allocated when the program is attached to its compute engine (owner
 // "PE(x,y) program NAME"); the host reads and writes it by name.
 class ArrayBase {
  public:
-  ArrayBase(Program* program, std::string name, std::uint32_t count, std::uint8_t elem_bytes);
+  ArrayBase(Program* program, std::string name, std::uint32_t count, hw::ElemType type);
   ArrayBase(const ArrayBase&) = delete;
   ArrayBase& operator=(const ArrayBase&) = delete;
 
   const std::string& name() const { return name_; }
   std::uint32_t size() const { return count_; }
   std::uint8_t elem_bytes() const { return elem_bytes_; }
+  hw::ElemType elem_type() const { return type_; }
   std::uint64_t bytes() const { return std::uint64_t(count_) * elem_bytes_; }  // 64-bit: no wrap before the SRAM check
   std::uint32_t address() const;  // byte address in SRAM; throws before the program is attached
   bool allocated() const { return allocated_; }
@@ -64,6 +79,7 @@ class ArrayBase {
   std::string name_;
   std::uint32_t count_;
   std::uint8_t elem_bytes_;
+  hw::ElemType type_;
   std::uint32_t address_ = 0;
   bool allocated_ = false;
 };
@@ -72,7 +88,7 @@ template <Element T>
 class Array : public ArrayBase {
  public:
   Array(Program* program, std::string name, std::uint32_t count)
-      : ArrayBase(program, std::move(name), count, sizeof(T)) {}
+      : ArrayBase(program, std::move(name), count, elem_type_of<T>()) {}
 
   std::vector<T> read() const {
     std::vector<T> v(size());
@@ -125,6 +141,7 @@ struct FabinSpec {
   std::uint32_t extent = 0;
   Color color = 0;
   int input_queue = 1;
+  std::optional<hw::ElemType> type = {};  // element type of the stream, for the type-generic builtins
 };
 struct FaboutSpec {
   std::uint32_t extent = 0;
@@ -133,6 +150,14 @@ struct FaboutSpec {
   bool control = false;         // every wavelet is a control wavelet
   bool advance_switch = false;  // one ADV control wavelet follows the last wavelet
   int index_base = -1;          // >= 0: 16-bit elements carry index_base + k in the upper half
+  std::optional<hw::ElemType> type = {};  // element type of the stream, for the type-generic builtins
+};
+// Fabric DSDs as fabin()/fabout() return them: the hardware DSD and, if declared, the stream's element type.
+struct Fabin : hw::FabinDsd {
+  std::optional<hw::ElemType> type;
+};
+struct Fabout : hw::FaboutDsd {
+  std::optional<hw::ElemType> type;
 };
 
 // An operand of a builtin: a DSD, an array (whole), a pointer to a scalar (`&var`), or an immediate number.
@@ -145,6 +170,8 @@ class Operand {
   Operand(Var<T>* v) : kind_(Kind::Mem), mem_(scalar(*v)) {}
   Operand(const hw::FabinDsd& d) : kind_(Kind::Fabric), hw_(d) {}
   Operand(const hw::FaboutDsd& d) : kind_(Kind::Fabric), hw_(d) {}
+  Operand(const Fabin& d) : kind_(Kind::Fabric), hw_(hw::FabinDsd(d)), type_(d.type) {}
+  Operand(const Fabout& d) : kind_(Kind::Fabric), hw_(hw::FaboutDsd(d)), type_(d.type) {}
   Operand(float v) : kind_(Kind::Number), number_(v) {}
   Operand(double v) : kind_(Kind::Number), number_(v) {}
   Operand(int v) : kind_(Kind::Number), number_(v) {}
@@ -154,6 +181,8 @@ class Operand {
 
   hw::Operand resolve(hw::ElemType t) const;
   bool empty() const { return kind_ == Kind::None; }
+  // The element type of a memory operand (its array's) or of a typed fabric DSD; none for numbers.
+  std::optional<hw::ElemType> type() const;
 
  private:
   enum class Kind { None, Mem, Fabric, Number, Bits } kind_ = Kind::None;
@@ -161,6 +190,7 @@ class Operand {
   hw::Operand hw_;
   double number_ = 0;
   std::uint32_t bits_ = 0;
+  std::optional<hw::ElemType> type_;  // typed fabric DSDs
 };
 
 // ---- tasks --------------------------------------------------------------------------------------------------
@@ -178,6 +208,7 @@ class TaskBase {
   int id_;
   std::string label_;
   int iq_ = -1;  // data tasks
+  const Module* module_ = nullptr;  // the module instance that declared it (ledger claimant), or none
   std::function<void(TaskArg)> body_;
 };
 
@@ -187,6 +218,8 @@ class LocalTask : public TaskBase {
  public:
   LocalTask(Program* p, std::function<void()> body, std::string label = {});
   LocalTask(Program* p, int id, std::function<void()> body, std::string label = {});
+  // A task of a module instance: its ID comes from the program's ledger (or `id`), claimed by the module.
+  LocalTask(Module* m, std::function<void()> body, std::string label = {}, int id = -1);
 };
 
 // Activated by a wavelet arriving on `color` (task ID = colour, WSE-2); the wavelet is its argument.
@@ -244,6 +277,9 @@ class Program {
   int x() const { return engine().x(); }
   int y() const { return engine().y(); }
 
+  // The PE's resource ledger (queues, microthreads, task IDs), shared by the program and its modules.
+  ResourceLedger& ledger() { return ledger_; }
+
   // ---- host side
   ArrayBase& symbol(const std::string& name) const;  // throws naming the program and its symbols
   bool has_symbol(const std::string& name) const;
@@ -256,8 +292,8 @@ class Program {
  protected:
   // ---- comptime
   void export_function(std::string name, std::function<void()> fn);
-  hw::FabinDsd fabin(FabinSpec spec);    // binds the input queue to the colour
-  hw::FaboutDsd fabout(FaboutSpec spec);
+  Fabin fabin(FabinSpec spec);    // binds the input queue to the colour
+  Fabout fabout(FaboutSpec spec);
   void set_teardown_handler(Color color, std::function<void(Color)> handler);
   // Inside a teardown handler (CSL tile_config.color_config / teardown.exit): reconfigure a colour of this PE's
   // router (resets its switch and filter state), then leave teardown. Need a fabric (Layout::load).
@@ -273,6 +309,14 @@ class Program {
   Cycle now() const { return engine().time(); }
   // Charges cycles of scalar work to the running task (C++ code in a body is otherwise free).
   void charge(Cycle cycles) { engine().charge(cycles); }
+
+  // ---- type-generic builtins: the element type comes from the operands (arrays, typed fabric DSDs), which must
+  // agree; fmac with an f32 dest and src0 and an f16 src1 is fmachs. Throws std::invalid_argument naming the program
+  // if the types disagree or no operand has one.
+  void fmov(Operand dest, Operand src, Async opt = {});
+  void fadd(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmax(Operand dest, Operand src0, Operand src1, Async opt = {});
+  void fmac(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
 
   // ---- builtins (dest first, as in CSL). Fabric operands require {.async = true}.
   void fmach(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
@@ -308,10 +352,13 @@ class Program {
  private:
   friend class ArrayBase;
   friend class Layout;
+  friend class Module;
   friend class TaskBase;
   void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
   std::string owner() const;
+  // The element type the typed operands among `ops` share (generic builtin `fn`); throws if they disagree or none.
+  hw::ElemType common_type(const char* fn, std::initializer_list<const Operand*> ops) const;
   fabric::Transport& transport() const;  // throws if the program was not loaded
 
   hw::ComputeEngine* ce_ = nullptr;
@@ -322,6 +369,7 @@ class Program {
   std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::map<std::string, std::function<void()>> exports_;
+  ResourceLedger ledger_;
 };
 
 }  // namespace wafersim::csl

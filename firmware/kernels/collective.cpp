@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
+#include "firmware/kernels/collective_module.hpp"
 
 namespace wafersim::kernels {
 
@@ -151,22 +152,6 @@ hw::DirMask to_dirs(Axis axis, std::uint8_t m) {
   if (m & kHigh) d |= bit(axis == Axis::X ? Dir::East : Dir::South);
   if (m & kRamp) d |= bit(Dir::Ramp);
   return d;
-}
-
-void finish_layout(CollectiveLayout& out, const CollectiveConfig& cfg, const LinePlan& plan) {
-  for (int l = 0; l < cfg.lines(); ++l)
-    for (const LineRoute& r : plan.routes()) {
-      int x, y;
-      line_to_xy(cfg, l, r.pos, x, y);
-      hw::ColorConfig c;
-      c.rx = to_dirs(cfg.axis, r.rx);
-      c.tx = to_dirs(cfg.axis, r.tx);
-      out.layout->set_color_config(x, y, r.color, c);
-    }
-  out.layout->export_symbol("x");
-  out.colors_per_pe_max = plan.colors_per_pe_max();
-  out.colors_used = plan.colors_used();
-  out.plan = std::make_shared<const LinePlan>(plan);
 }
 
 void validate(const CollectiveConfig& cfg, const std::string& kernel) {

@@ -2,7 +2,8 @@
 // K-tree allreduce): element type, reduction, the colour budget, and the per-line "stream plan" (which PE streams
 // what to whom on which colour, with which route at every PE) that the collectives build and stream_tree.hpp runs.
 // Fidelity: every wavelet crosses the cycle-level fabric, one vector element per wavelet (fp16 in the low half).
-// Not modelled: simd_32/simd_64 packing of two fp16 per wavelet, collectives over both axes at once.
+// The collectives are modules (collective_module.hpp); several of them run in one program, on both axes.
+// Not modelled: simd_32/simd_64 packing of two fp16 per wavelet.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -111,6 +112,8 @@ class LinePlan {
   std::vector<std::uint32_t> used_;  // per position: bit c = colour c configured
 };
 
+struct CollectivePlan;
+
 // A collective ready to load: the layout (programs export the vector "x" and the function `function`), the colours
 // it configures, and the per-PE maximum that must fit the router's colours minus host I/O's.
 struct CollectiveLayout {
@@ -118,29 +121,21 @@ struct CollectiveLayout {
   std::string function;
   int colors_per_pe_max = 0;
   std::vector<Color> colors_used;
-  CollectiveConfig config;
-  std::shared_ptr<const LinePlan> plan;  // the per-line plan (routes of every line; nodes of stream kernels)
+  CollectiveConfig config;                             // of the first phase
+  std::shared_ptr<const LinePlan> plan;                // the first phase's per-line plan (routes; stream nodes)
+  std::vector<std::shared_ptr<const CollectivePlan>> phases;  // run in order by every PE (collective_module.hpp)
 };
 
 // Maps a line position to rectangle coordinates and a LineDir mask to hw::Dir bits.
 void line_to_xy(const CollectiveConfig& cfg, int line, int pos, int& x, int& y);
 hw::DirMask to_dirs(Axis axis, std::uint8_t line_mask);
-// Finishes a collective whose programs are set: applies the routes of `plan` to every line, exports the vector
-// "x" and records the colours used and the plan.
-void finish_layout(CollectiveLayout& out, const CollectiveConfig& cfg, const LinePlan& plan);
 // Checks the configuration (rectangle, length, fp32 accumulation only for fp16 sums). Throws ConfigError.
 void validate(const CollectiveConfig& cfg, const std::string& kernel);
 
 // ---- host-side helpers (untimed memcpy of the vector "x"; values as float, converted to/from the dtype)
 void write_x(csl::Layout& layout, const CollectiveConfig& cfg, int x, int y, const std::vector<float>& values);
 std::vector<float> read_x(const csl::Layout& layout, const CollectiveConfig& cfg, int x, int y);
-// Whether every program of the layout finished its part of the collective.
+// Whether every program of the layout finished its part of the collective (CollectiveProgram::finished).
 bool all_finished(const csl::Layout& layout);
-
-// A program of a collective that can say whether its part is done (tests and the host runtime use it).
-class CollectiveProgram : public csl::Program {
- public:
-  virtual bool finished() const = 0;
-};
 
 }  // namespace wafersim::kernels

@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "firmware/kernels/collective_module.hpp"
+
 namespace wafersim::kernels {
 
 namespace {
@@ -66,9 +68,24 @@ std::pair<hw::Cycle, hw::Cycle> predicted_cycles(const CollectiveLayout& c, cons
                                                  std::uint32_t n) {
   // The CE's completion of the last op activates a task (picked the next cycle, which runs task_switch cycles):
   // the fabric's last busy cycle is task_switch after the last element, and cycles count up to it inclusive.
+  // The next phase is launched by that task: its first task_switch cycles are the previous phase's tail.
+  if (!has_cost_model(c)) throw std::logic_error("cost model: the ring allreduce has none");
   const hw::Cycle tail = hw::Cycle(arch.pe.task_switch_cycles) + 1;
-  CriticalPath best{*c.plan, arch, false, {}}, worst{*c.plan, arch, true, {}};
-  return {best.last(n) + tail, worst.last(n) + tail};
+  std::pair<hw::Cycle, hw::Cycle> total{0, 0};
+  for (std::size_t i = 0; i < c.phases.size(); ++i) {
+    CriticalPath best{c.phases[i]->line, arch, false, {}}, worst{c.phases[i]->line, arch, true, {}};
+    const hw::Cycle shared = i == 0 ? 0 : arch.pe.task_switch_cycles;
+    total.first += best.last(n) + tail - shared;
+    total.second += worst.last(n) + tail - shared;
+  }
+  return total;
 }
+
+bool has_cost_model(const CollectiveLayout& c) {
+  return !c.phases.empty() &&
+         std::none_of(c.phases.begin(), c.phases.end(), [](const auto& p) { return p->kind == Collective::Ring; });
+}
+
+bool cost_model_exact(const CollectiveLayout& c) { return has_cost_model(c) && c.phases.size() == 1; }
 
 }  // namespace wafersim::kernels

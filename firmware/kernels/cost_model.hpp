@@ -4,7 +4,10 @@
 // receiver's microthread (d = 0: a local loopback); a launched task starts its ops after task_switch + dsd_setup; a
 // stream of n elements adds n - 1 cycles behind its first element. Exact for n = 1 (sc_tests/kernels/
 // allreduce_timing_test.cpp holds it to that); for longer streams a lower bound, since it ignores links shared
-// inside the stream. Not modelled: the ring allreduce, SRAM bank conflicts, contention between collectives.
+// inside the stream. Several phases in one program (allreduce_xy): the sum of the phases, less the task switch the
+// next phase's launch shares with the previous phase's tail; an estimate (it assumes every line of a phase finishes
+// at once, which holds when all lines run the same plan). Not modelled: the ring allreduce, SRAM bank conflicts,
+// contention between collectives.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -19,5 +22,9 @@ namespace wafersim::kernels {
 // Counts like the fabric: up to the last busy cycle inclusive (task_switch after the last element arrives).
 std::pair<hw::Cycle, hw::Cycle> predicted_cycles(const CollectiveLayout& c, const hw::ArchParams& arch,
                                                  std::uint32_t n);
+// Whether the model covers `c` (every phase a stream collective: not the ring), and whether it claims to be exact
+// for n = 1 (a single phase).
+bool has_cost_model(const CollectiveLayout& c);
+bool cost_model_exact(const CollectiveLayout& c);
 
 }  // namespace wafersim::kernels

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "common/error.hpp"
-#include "firmware/kernels/stream_tree.hpp"
 
 namespace wafersim::kernels {
 
@@ -26,12 +25,14 @@ std::vector<KTreeGroup> ktree_groups(int P, int G) {
   return groups;
 }
 
-CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt) {
+PlanPtr ktree_plan(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt) {
   validate(cfg, "ktree_allreduce");
   if (opt.k != 2 && opt.k != 3) throw ConfigError("ktree_allreduce: k = " + std::to_string(opt.k) + " (2 or 3 supported)");
   const int P = cfg.line_length();
   ColorPool pool(cfg.colors, arch, "ktree_allreduce");
-  LinePlan plan(P);
+  auto out = std::make_shared<CollectivePlan>(
+      CollectivePlan{.kind = Collective::KTree, .name = "ktree_allreduce", .cfg = cfg, .line = LinePlan(P)});
+  LinePlan& plan = out->line;
   if (P > 1) {
     const Color a0 = pool.take("phase-1 even links"), a1 = pool.take("phase-1 odd links");
     const Color b0 = pool.take("phase-2 even links"), b1 = pool.take("phase-2 odd links");
@@ -90,7 +91,11 @@ CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchPara
     plan.multicast(top.at(0), 0, P - 1, bc, true);
     plan.assign_loopbacks(pool);
   }
-  return build_stream_layout(cfg, plan, "ktree_allreduce", "allreduce");
+  return out;
+}
+
+CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt) {
+  return collective_layout({ktree_plan(cfg, arch, opt)}, "ktree_allreduce", "allreduce");
 }
 
 }  // namespace wafersim::kernels

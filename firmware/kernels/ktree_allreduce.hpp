@@ -8,7 +8,7 @@
 // Critical path ~ g/2 + G/2 CE stages and P hops (docs/collectives.md has the exact count).
 // Not modelled: K > 3; K = 3 with single-PE groups (a root would join more streams than it has input queues).
 #pragma once
-#include "firmware/kernels/collective.hpp"
+#include "firmware/kernels/collective_module.hpp"
 
 namespace wafersim::kernels {
 
@@ -20,6 +20,7 @@ struct KTreeOptions {
 
 // Colours per PE: K=2 at most 6 (2 phase-1, 2 phase-2, 1 broadcast, 1 join loopback at roots); K=3 at most 9
 // (2 more phase-3 link colours, up to 2 join loopbacks where a phase-3 stream enters). Launch: "allreduce".
+PlanPtr ktree_plan(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt = {});
 CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt = {});
 constexpr int ktree_allreduce_colors_per_pe_max(int k = 2) { return k == 2 ? 6 : 9; }
 int ktree_default_groups(int P, int k = 2);

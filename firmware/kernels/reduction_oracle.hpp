@@ -23,6 +23,12 @@ struct ReducedElement {
 ReducedElement reduce_line(const CollectiveConfig& cfg, int line, std::uint32_t k,
                            const std::function<double(int x, int y, std::uint32_t k)>& input);
 
+// Element k reduced over the whole rectangle by a reduction along X, then along Y (allreduce_xy): exact in double; the
+// bound adds every row's bound to the bound of the column reduction of the row results (each row's result is rounded
+// to the element type before the Y phase).
+ReducedElement reduce_mesh(const CollectiveConfig& cfg, std::uint32_t k,
+                           const std::function<double(int x, int y, std::uint32_t k)>& input);
+
 // n inputs uniform in [-1, 1) from `rng`, rounded to the element type (what a PE's vector can hold).
 template <class Rng>
 std::vector<float> random_inputs(std::size_t n, Rng& rng, DType t) {

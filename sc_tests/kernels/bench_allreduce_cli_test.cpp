@@ -44,3 +44,46 @@ TEST_F(BenchAllreduceCli, BadOptionsAreUsageErrors) {
   EXPECT_EQ(run("bench allreduce --k 4").status, 2);
   EXPECT_EQ(run("bench allreduce --verify --timing-only").status, 2);
 }
+
+TEST_F(BenchAllreduceCli, AxisXyReducesTheWholeMeshInOneProgram) {
+  const fs::path json = dir() / "bench_allreduce_xy.json";
+  for (const char* algo : {"ktree", "pipeline", "ring"}) {
+    const CliRun r = run(std::string("bench allreduce --axis xy --algo ") + algo +
+                         " --mesh 7x4 --len 5 --dtype fp16 --verify --json " + json.string());
+    ASSERT_EQ(r.status, 0) << algo << "\n" << r.out;
+    EXPECT_NE(r.out.find("verified        yes"), std::string::npos) << r.out;
+    std::ifstream in(json);
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["axis"], "xy");
+    EXPECT_EQ(j["P"], 28);  // every PE of the mesh
+    EXPECT_EQ(j["verified"], true);
+    if (std::string(algo) == "ring") {
+      EXPECT_TRUE(j["model_cycles"].is_null());
+    } else {
+      EXPECT_EQ(j["model"], "estimate");
+      // The estimate ignores the RAMP's sharing among a CE's streams: it may not exceed the simulation by more than
+      // the handover's few cycles.
+      EXPECT_LE(j["model_cycles"][0].get<long>(), j["simulated_cycles"].get<long>() + 4) << algo;
+    }
+    if (std::string(algo) == "ktree") {
+      EXPECT_EQ(j["groups"], 3);    // round(sqrt(7))
+      EXPECT_EQ(j["groups_y"], 2);  // round(sqrt(4))
+    }
+  }
+  // --timing-only runs the same program without payloads.
+  const CliRun t = run("bench allreduce --axis xy --mesh 16x16 --len 8 --timing-only");
+  EXPECT_EQ(t.status, 0) << t.out;
+  EXPECT_NE(t.out.find("finished        yes"), std::string::npos) << t.out;
+}
+
+TEST_F(BenchAllreduceCli, AxisXyModelIsWithinAFewCyclesForOneElement) {
+  const fs::path json = dir() / "bench_allreduce_xy1.json";
+  const CliRun r = run("bench allreduce --axis xy --mesh 9x6 --len 1 --json " + json.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(json);
+  const auto j = nlohmann::json::parse(in);
+  const long sim = j["simulated_cycles"].get<long>(), lo = j["model_cycles"][0].get<long>(),
+             hi = j["model_cycles"][1].get<long>();
+  EXPECT_LE(lo - 3, sim);
+  EXPECT_GE(hi + 3, sim);
+}

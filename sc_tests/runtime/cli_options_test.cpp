@@ -114,11 +114,13 @@ TEST_F(CliOptions, KtreeGroupsAreCheckedAgainstTheLineAndReportedAsUsed) {
   EXPECT_EQ(read_json(json)["groups2"], 2);
 }
 
-TEST_F(CliOptions, KtreeGroupsThatNeedMoreInputQueuesThanThePeHasAreRefusedWithTheCount) {
-  // 16 single-PE groups under K=3: a group root merges 4 streams plus 3 loop-backs, one more than the 6 free IQs.
-  const CliRun r = run("bench allreduce --mesh 16x1 --k 3 --groups 16 --len 4");
+TEST_F(CliOptions, KtreeGroupsThatNeedMoreInputQueuesThanThePeHasAreRefusedWithTheHolders) {
+  // 16 single-PE groups under K=3 along X and Y in one program: at PE(8,0) the X module's streams take all 8 input
+  // queues (IQ 0 included: the model's host copies do not stream through it), none is left for the Y module.
+  const CliRun r = run("bench allreduce --mesh 16x16 --axis xy --k 3 --groups 16 --len 2");
   EXPECT_EQ(r.status, 1) << r.out;
-  for (const char* words : {"receives 7 streams", "only 6 input queues are free", "IQ 0 is memcpy's"})
+  for (const char* words : {"PE(8,0): module 'cols' (ktree_allreduce): needs an input queue",
+                            "input queues held: 0,1,2,3,4,5,6,7 by module 'rows' (ktree_allreduce)"})
     EXPECT_NE(r.out.find(words), std::string::npos) << words << " in: " << r.out;
 }
 

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "firmware/kernels/ktree_allreduce.hpp"
 #include "firmware/kernels/pipeline_allreduce.hpp"
+#include "firmware/kernels/ring_allreduce.hpp"
 #include "runtime/device.hpp"
 
 using namespace wafersim;
@@ -153,4 +155,68 @@ TEST(Device, DeadlockIsSurfacedWithTheFabricReport) {
     EXPECT_NE(m.find("deadlock"), std::string::npos) << m;
     EXPECT_NE(m.find("PE(1,0)"), std::string::npos) << m;
   }
+}
+
+TEST(Device, AnXyProgramRunsAgainOnNewDataAfterARun) {
+  // launch -> run -> copy new inputs -> launch again: the same modules (X then Y K-tree) reduce the new data.
+  const hw::ArchParams arch;
+  runtime::Device dev(arch, 5, 3);
+  kernels::CollectiveConfig cfg{.width = 5, .height = 3, .length = 4};
+  auto c = kernels::allreduce_xy(cfg, arch, [&](const kernels::CollectiveConfig& p) { return kernels::ktree_plan(p, arch); });
+  dev.load(*c.layout);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> in(5 * 3 * 4);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 7 + std::size_t(round) * 3) % 11) - 5.0f;
+    dev.memcpy_h2d<float>("x", {0, 0, 5, 3}, in, 4);
+    EXPECT_EQ(dev.launch(c.function), 15);
+    const auto r = dev.run();
+    ASSERT_TRUE(r.completed) << round;
+    EXPECT_TRUE(kernels::all_finished(*c.layout)) << round;
+    EXPECT_GT(r.cycles, 4u) << round;
+    const auto out = dev.memcpy_d2h<float>("x", {0, 0, 5, 3}, 4);
+    for (int k = 0; k < 4; ++k) {
+      float sum = 0;  // small integers: exact in fp32 in any order
+      for (int pe = 0; pe < 15; ++pe) sum += in[std::size_t(pe) * 4 + k];
+      for (int pe = 0; pe < 15; ++pe) EXPECT_EQ(out[std::size_t(pe) * 4 + k], sum) << "round " << round << " PE " << pe;
+    }
+  }
+}
+
+TEST(Device, LoadsAnotherLayoutAfterARunAndBothComputeTheirResults) {
+  // A: pipeline allreduce along X; B: ring allreduce along Y on other colours' worth of routes, then A's twin again.
+  // Each load unloads the previous layout: its routes, queue bindings, SRAM symbols and compute engines go.
+  const hw::ArchParams arch;
+  runtime::Device dev(arch, 6, 3);
+  auto check = [&](kernels::CollectiveLayout& c, int round) {
+    dev.load(*c.layout);
+    const kernels::CollectiveConfig& cfg = c.config;
+    std::vector<float> in(6 * 3 * cfg.length);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 5 + std::size_t(round)) % 9) - 4.0f;
+    dev.memcpy_h2d<float>("x", {0, 0, 6, 3}, in, cfg.length);
+    dev.launch(c.function);
+    const auto r = dev.run();
+    ASSERT_TRUE(r.completed) << round;
+    EXPECT_TRUE(kernels::all_finished(*c.layout)) << round;
+    const auto out = dev.memcpy_d2h<float>("x", {0, 0, 6, 3}, cfg.length);
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 6; ++x)
+        for (std::uint32_t k = 0; k < cfg.length; ++k) {
+          float sum = 0;  // small integers: exact in any order
+          for (int p = 0; p < cfg.line_length(); ++p) {
+            const int sx = cfg.axis == kernels::Axis::X ? p : x, sy = cfg.axis == kernels::Axis::X ? y : p;
+            sum += in[(std::size_t(sy) * 6 + sx) * cfg.length + k];
+          }
+          EXPECT_EQ(out[(std::size_t(y) * 6 + x) * cfg.length + k], sum) << "round " << round << " PE " << x << "," << y;
+        }
+    // Only this layout's symbols occupy the SRAM: x (and the ring's nothing else for fp32).
+    EXPECT_EQ(dev.pe_stats(0, 0).sram_bytes_used, arch.pe.code_reserve_bytes + 4 * cfg.length) << round;
+  };
+  auto a = kernels::pipeline_allreduce({.width = 6, .height = 3, .axis = kernels::Axis::X, .length = 8}, arch);
+  auto b = kernels::ring_allreduce({.width = 6, .height = 3, .axis = kernels::Axis::Y, .length = 5}, arch);
+  auto a2 = kernels::pipeline_allreduce({.width = 6, .height = 3, .axis = kernels::Axis::X, .length = 8}, arch);
+  check(a, 0);
+  check(b, 1);
+  EXPECT_FALSE(a.layout->loaded());
+  check(a2, 2);
+  EXPECT_THROW(dev.load(*a2.layout), std::logic_error);  // already loaded
 }

@@ -1,0 +1,74 @@
+// CSL's @import_module in C++: a Module is a part of a Program with its own symbols (named "instance.name"), tasks,
+// DSDs and state, instantiated as a member of the program with parameters. Its input/output queues (each claiming
+// the microthread of the same number, as on WSE-2) and task IDs are passed in (ModuleParams, used in order) or
+// drawn from the program's per-PE ResourceLedger; a number claimed twice is an error at load naming the PE and both
+// module instances. Its colours are claimed where its routes are set (Layout::set_color_config's claimant).
+// A module's entry points are ordinary member functions called from the program's tasks, taking CSL's async
+// options, e.g. `rows.allreduce(x, n, {.activate = next})` (firmware/kernels/collective_module.hpp).
+// Not modelled: CSL's comptime parameter checking beyond what the constructors check; WSE-3 microthread IDs.
+#pragma once
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "firmware/csl/ledger.hpp"
+#include "firmware/csl/program.hpp"
+
+namespace wafersim::csl {
+
+// Resources handed to a module instance; each list is used in order before the ledger is asked for more.
+struct ModuleParams {
+  std::vector<int> input_queues{};
+  std::vector<int> output_queues{};
+  std::vector<int> task_ids{};
+};
+
+class Module {
+ public:
+  // `instance`: the member's name in the program ("rows"); `kind`: what it is ("ktree_allreduce"), a literal.
+  Module(Program* program, std::string instance, const char* kind, ModuleParams params = {});
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  const std::string& instance() const { return instance_; }
+  const char* kind() const { return kind_; }
+  std::string claimant() const { return "module '" + instance_ + "' (" + kind_ + ")"; }  // ledger and errors
+  Program& program() const { return *program_; }
+  std::string symbol_name(const std::string& name) const { return instance_ + "." + name; }
+
+ protected:
+  // A queue for `purpose`: the next given one, else the first in `order` free in the ledger (and, with
+  // `with_microthread`, whose microthread is free too). Claims it (and its microthread). Throws CapacityError naming
+  // the module, the purpose and what is held when none is free.
+  int input_queue(const std::string& purpose, bool with_microthread);
+  int output_queue(const std::string& purpose);
+  // The next given task ID, or -1 (drawn at attach, claimed for this module).
+  int task_id();
+  // How many input queues a draw could still return.
+  int free_input_queues() const;
+
+  // CSL builtins and task control, as a module calls them.
+  Fabin fabin(FabinSpec s) { return program_->fabin(s); }
+  Fabout fabout(FaboutSpec s) { return program_->fabout(s); }
+  void fmov(Operand d, Operand s, Async o = {}) { program_->fmov(d, s, o); }
+  void fadd(Operand d, Operand a, Operand b, Async o = {}) { program_->fadd(d, a, b, o); }
+  void fmax(Operand d, Operand a, Operand b, Async o = {}) { program_->fmax(d, a, b, o); }
+  void fmac(Operand d, Operand a, Operand b, Operand s, Async o = {}) { program_->fmac(d, a, b, s, o); }
+  void fh2s(Operand d, Operand s, Async o = {}) { program_->fh2s(d, s, o); }
+  void fs2h(Operand d, Operand s, Async o = {}) { program_->fs2h(d, s, o); }
+  void activate(TaskRef t) { program_->activate(t); }
+  void block(TaskRef t) { program_->block(t); }
+  void unblock(TaskRef t) { program_->unblock(t); }
+
+ private:
+  int draw(Resource r, std::vector<int>& given, std::size_t& used, std::initializer_list<int> order,
+           bool with_microthread, const std::string& purpose);
+  Program* program_;
+  std::string instance_;
+  const char* kind_;
+  ModuleParams params_;
+  std::size_t iq_used_ = 0, oq_used_ = 0, task_used_ = 0;
+};
+
+}  // namespace wafersim::csl
