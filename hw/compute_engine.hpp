@@ -177,6 +177,8 @@ class ComputeEngine : public PeAgent {
   std::uint32_t op_length(const DsdOp& op) const;
   void validate(const DsdOp& op) const;
   void run_memory_op(const DsdOp& op, std::uint32_t n);
+  template <OpCode C>
+  void run_typed(const DsdOp& op, std::uint32_t n);
   std::uint32_t read_elem(const Operand& o, std::uint32_t k, ElemType t) const;
   void write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits);
   int microthread_of(const DsdOp& op) const;
