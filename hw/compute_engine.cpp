@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "common/fp16.hpp"
+#include "hw/dsd_ops.hpp"
 
 namespace wafersim::hw {
 
@@ -14,6 +17,42 @@ namespace {
 constexpr int kTeardownTask = 29;
 
 std::string str(int v) { return std::to_string(v); }
+
+// Task labels, shared by every CE that binds the same label (PEs running the same program). Nodes never move.
+const std::string* intern(std::string label) {
+  static std::mutex mu;
+  static std::unordered_set<std::string> table;
+  std::lock_guard lock(mu);
+  return &*table.insert(std::move(label)).first;
+}
+const std::string kNoLabel;
+
+// Byte address of element k of a memory operand: a linear walk (a scalar, a mem1d, a mem4d with one dimension of
+// extent > 1 first) or, for a general mem4d, MemDsd::address.
+struct Walk {
+  const MemDsd* general = nullptr;
+  std::int64_t first = 0, step = 0;
+  std::uint32_t addr(std::uint32_t k) const {
+    return general ? general->address(k) : static_cast<std::uint32_t>(first + std::int64_t(k) * step);
+  }
+};
+Walk walk(const MemDsd& m) {
+  if (m.scalar_ref) return {nullptr, m.base, 0};
+  if (std::uint64_t(m.extent[1]) * m.extent[2] * m.extent[3] == 1)
+    return {nullptr, std::int64_t(m.base) + std::int64_t(m.offset) * m.elem_bytes,
+            std::int64_t(m.stride[0]) * m.elem_bytes};
+  return {&m, 0, 0};
+}
+// A source of a memory-only operation: an immediate (its bits in the element format) or a memory operand.
+struct Source {
+  bool immediate = false;
+  std::uint32_t bits = 0;
+  Walk w;
+};
+Source source(const Operand& o, int bytes) {
+  if (auto* imm = std::get_if<Immediate>(&o)) return {true, bytes == 2 ? (imm->bits & 0xffffu) : imm->bits, {}};
+  return {false, 0, walk(std::get<MemDsd>(o))};
+}
 }  // namespace
 
 float TaskArg::f32() const { return std::bit_cast<float>(payload); }
@@ -32,20 +71,33 @@ void ComputeEngine::fail(const std::string& what) const { throw std::invalid_arg
 
 // ---- binding ------------------------------------------------------------------------------------------------
 
+int ComputeEngine::checked(int id) {
+  if (id < 0 || id >= 64) throw std::out_of_range("task ID " + str(id) + " outside 0..63");
+  return id;
+}
+
+TaskKind ComputeEngine::kind(int id) const {
+  const std::uint64_t b = bit(checked(id));
+  if (!(bound_ & b)) return TaskKind::Unbound;
+  return (data_ & b) ? TaskKind::Data : (control_ & b) ? TaskKind::Control : TaskKind::Local;
+}
+
+const std::string& ComputeEngine::label(int id) const { return is_bound(checked(id)) ? *task(id).label : kNoLabel; }
+
+int ComputeEngine::input_queue_of_task(Color color) const {
+  return (data_ & bit(checked(color))) ? task(color).iq : kUnbound;
+}
+
 void ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::string label) {
   if (color >= arch_.router.routable_colors)
     fail("data task on colour " + str(color) + ": only colours 0.." + str(arch_.router.routable_colors - 1) +
          " are routable");
-  Task& t = tasks_[color];
-  if (t.kind != TaskKind::Unbound)
-    fail("task ID " + str(color) + " is already bound (" + t.label + "); a data task on colour " + str(color) +
-         " needs that ID");
+  if (is_bound(color))
+    fail("task ID " + str(color) + " is already bound (" + *task(color).label + "); a data task on colour " +
+         str(color) + " needs that ID");
   bind_input_queue(iq, color);
-  t.kind = TaskKind::Data;
-  bound_ |= std::uint64_t{1} << color;
-  t.iq = iq;
-  t.body = std::move(body);
-  t.label = label.empty() ? "data task " + str(color) : std::move(label);
+  bind_task(color, 63, TaskKind::Data, "data", std::move(body), std::move(label));
+  task(color).iq = static_cast<std::int8_t>(iq);
 }
 
 void ComputeEngine::bind_local_task(int id, TaskBody body, std::string label) {
@@ -59,12 +111,15 @@ void ComputeEngine::bind_control_task(int id, TaskBody body, std::string label) 
 void ComputeEngine::bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body,
                               std::string label) {
   if (id < 0 || id > max_id) fail(std::string(kind_name) + " task ID " + str(id) + " outside 0.." + str(max_id));
-  Task& t = tasks_[id];
-  if (t.kind != TaskKind::Unbound) fail("task ID " + str(id) + " is already bound (" + t.label + ")");
-  t.kind = kind;
-  bound_ |= std::uint64_t{1} << id;
+  if (is_bound(id)) fail("task ID " + str(id) + " is already bound (" + *task(id).label + ")");
+  if (in_task_) fail("task ID " + str(id) + ": tasks are bound at load, not from a running task");
+  BoundTask t;
   t.body = std::move(body);
-  t.label = label.empty() ? std::string(kind_name) + " task " + str(id) : std::move(label);
+  t.label = intern(label.empty() ? std::string(kind_name) + " task " + str(id) : std::move(label));
+  tasks_.insert(tasks_.begin() + std::popcount(bound_ & (bit(id) - 1)), std::move(t));
+  bound_ |= bit(id);
+  if (kind == TaskKind::Data) data_ |= bit(id);
+  if (kind == TaskKind::Control) control_ |= bit(id);
 }
 
 void ComputeEngine::bind_input_queue(int iq, Color color) {
@@ -80,7 +135,10 @@ void ComputeEngine::bind_input_queue(int iq, Color color) {
   queues_.bind_input_queue(iq, color);
 }
 
-void ComputeEngine::set_priority(int id, Priority p) { tasks_.at(id).priority = p; }
+void ComputeEngine::set_priority(int id, Priority p) {
+  if (p == Priority::High) high_ |= bit(checked(id));
+  else high_ &= ~bit(checked(id));
+}
 
 void ComputeEngine::set_boot(std::function<bool()> boot) {
   boot_ = std::move(boot);
@@ -95,16 +153,16 @@ void ComputeEngine::set_teardown_handler(Color color, std::function<void(Color)>
 
 void ComputeEngine::activate(int id) {
   if (id < 0 || id >= 64) fail("activate: task ID " + str(id) + " outside 0..63");
-  if (tasks_[id].kind == TaskKind::Unbound) fail("activate: no task is bound to ID " + str(id));
-  tasks_[id].activated = true;
+  if (!is_bound(id)) fail("activate: no task is bound to ID " + str(id));
+  activated_ |= bit(id);
 }
 void ComputeEngine::block(int id) {
   if (id < 0 || id >= 64) fail("block: task ID " + str(id) + " outside 0..63");
-  tasks_[id].blocked = true;
+  blocked_ |= bit(id);
 }
 void ComputeEngine::unblock(int id) {
   if (id < 0 || id >= 64) fail("unblock: task ID " + str(id) + " outside 0..63");
-  tasks_[id].blocked = false;
+  blocked_ &= ~bit(id);
 }
 void ComputeEngine::wake() {
   if (waker_) waker_(now_);
@@ -222,12 +280,38 @@ void ComputeEngine::write_elem(const Operand& o, std::uint32_t k, ElemType t, st
 
 void ComputeEngine::run_memory_op(const DsdOp& op, std::uint32_t n) {
   if (!sram_.functional()) return;  // timing-only: no contents, same cycles
-  const OpInfo& info = op_info(op.code);
+  ops::dispatch(op.code, [&]<OpCode C>() { run_typed<C>(op, n); });
+}
+
+// One loop per op code: element types and the element function are compile-time constants; operands are walked,
+// read and written in element order, as the op's definition (a destination may alias a source).
+template <OpCode C>
+void ComputeEngine::run_typed(const DsdOp& op, std::uint32_t n) {
+  constexpr OpInfo info = ops::info(C);
+  constexpr int db = ops::bytes(info.dest), b0 = ops::bytes(info.src0), b1 = ops::bytes(info.src1);
+  using D = std::conditional_t<db == 2, std::uint16_t, std::uint32_t>;
+  std::uint8_t* const mem = sram_.data();
+  const std::uint64_t cap = sram_.capacity();
+  const auto load = [&]<int B>(const Source& s, std::uint32_t k) -> std::uint32_t {
+    if (s.immediate) return s.bits;
+    const std::uint32_t addr = s.w.addr(k);
+    std::uint32_t v = 0;
+    if (addr + std::uint64_t(B) > cap) sram_.read(addr, &v, B);  // throws std::out_of_range
+    else std::memcpy(&v, mem + addr, B);
+    return v;
+  };
+  const Source s0 = source(op.src0, b0);
+  const Source s1 = info.num_srcs == 2 ? source(op.src1, b1) : Source{true, 0, {}};
+  const Source sc = info.has_scalar ? source(op.scalar, b1) : Source{true, 0, {}};
+  const Walk dest = walk(std::get<MemDsd>(op.dest));
   for (std::uint32_t k = 0; k < n; ++k) {
-    const std::uint32_t a = read_elem(op.src0, k, info.src0);
-    const std::uint32_t b = info.num_srcs == 2 ? read_elem(op.src1, k, info.src1) : 0;
-    const std::uint32_t c = info.has_scalar ? read_elem(op.scalar, k, info.src1) : 0;
-    write_elem(op.dest, k, info.dest, apply_op(op.code, a, b, c));
+    const std::uint32_t a = load.template operator()<b0>(s0, k);
+    const std::uint32_t b = load.template operator()<b1>(s1, k);
+    const std::uint32_t c = load.template operator()<b1>(sc, k);
+    const D r = static_cast<D>(ops::elem<C>(a, b, c));
+    const std::uint32_t addr = dest.addr(k);
+    if (addr + std::uint64_t(db) > cap) sram_.write(addr, &r, db);  // throws std::out_of_range
+    else std::memcpy(mem + addr, &r, db);
   }
 }
 
@@ -253,8 +337,8 @@ void ComputeEngine::execute(const DsdOp& op) {
     return;
   }
   const int ut = microthread_of(op);
-  uts_[ut].pending.emplace_back(op, cursor_);
-  start_pending(ut, cursor_ + arch_.pe.dsd_setup_cycles);
+  if (uts_[ut]) uts_[ut]->pending.emplace_back(op, cursor_);  // busy: FIFO
+  else start(ut, op, cursor_, cursor_ + arch_.pe.dsd_setup_cycles);
 }
 
 void ComputeEngine::map(const MemDsd& dest, const MemDsd& src, const std::function<float(float)>& fn,
@@ -282,12 +366,9 @@ void ComputeEngine::charge(Cycle cycles) {
   cursor_ += cycles;
 }
 
-void ComputeEngine::start_pending(int ut, Cycle earliest) {
-  Microthread& m = uts_[ut];
-  if (m.active || m.pending.empty()) return;
-  auto [op, issued] = m.pending.front();
-  m.pending.pop_front();
-  m.active = true;
+void ComputeEngine::start(int ut, const DsdOp& op, Cycle issued, Cycle earliest) {
+  if (!uts_[ut]) uts_[ut] = std::make_unique<Microthread>();
+  Microthread& m = *uts_[ut];
   active_uts_ |= 1u << ut;
   m.op = op;
   m.length = op_length(op);
@@ -301,9 +382,9 @@ void ComputeEngine::start_pending(int ut, Cycle earliest) {
     if (auto* f = std::get_if<FabinDsd>(o)) ++iq_readers_[f->iq];
 }
 
-void ComputeEngine::complete(Microthread& m, Cycle now) {
-  m.active = false;
-  active_uts_ &= ~(1u << static_cast<int>(&m - uts_.data()));
+void ComputeEngine::complete(int ut, Cycle now) {
+  Microthread& m = *uts_[ut];
+  active_uts_ &= ~(1u << ut);
   m.stalled = false;
   ++stats_.async_ops;
   const Cycle moves = m.done + (m.adv_sent ? 1 : 0);
@@ -313,12 +394,19 @@ void ComputeEngine::complete(Microthread& m, Cycle now) {
     if (auto* f = std::get_if<FabinDsd>(o)) --iq_readers_[f->iq];
   if (m.op.options.activate >= 0) activate(m.op.options.activate);
   if (m.op.options.unblock >= 0) unblock(m.op.options.unblock);
-  start_pending(static_cast<int>(&m - uts_.data()), now + 1);
+  if (m.pending.empty()) {
+    uts_[ut].reset();  // nothing queued: the microthread's state goes
+    return;
+  }
+  const auto [op, issued] = m.pending.front();
+  m.pending.erase(m.pending.begin());
+  start(ut, op, issued, now + 1);
 }
 
 bool ComputeEngine::advance_microthread(int ut, Cycle now) {
-  Microthread& m = uts_[ut];
-  if (!m.active || m.ready > now || m.last == now) return false;
+  if (!(active_uts_ & (1u << ut))) return false;
+  Microthread& m = *uts_[ut];
+  if (m.ready > now || m.last == now) return false;
   const OpInfo& info = op_info(m.op.code);
   // Control wavelets at the head of a fabin queue are not data: they activate their entrypoint's task.
   for (const Operand* o : {&m.op.src0, &m.op.src1}) {
@@ -328,8 +416,8 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
         const Wavelet w = queues_.pop_input(f->iq);
         ++stats_.wavelets_received;
         const int entry = ControlPayload::decode(w.payload).entrypoint;
-        if (entry != kNullColor && tasks_[entry].kind != TaskKind::Unbound) {
-          tasks_[entry].arg = w.data16();
+        if (entry != kNullColor && is_bound(entry)) {
+          task(entry).arg = w.data16();
           activate(entry);
         }
       }
@@ -352,7 +440,7 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
       m.adv_sent = true;
     }
     m.last = now;
-    complete(m, now);
+    complete(ut, now);
     return true;
   }
   for (const Operand* o : {&m.op.src0, &m.op.src1}) {
@@ -399,7 +487,7 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   ++m.done;
   m.last = now;
   if (m.done == m.length && !(out && out->advance_switch)) {
-    complete(m, now);
+    complete(ut, now);
     return true;
   }
   return false;
@@ -414,12 +502,12 @@ void ComputeEngine::drain_control_heads(Cycle now) {
     WaveletQueue& q = queues_.iq(iq);
     if (q.empty() || !q.front().control || iq_owned_by_microthread(iq)) continue;
     while (!q.empty() && q.front().control) {
-      if (tasks_[q.front().color].blocked) break;  // a blocked colour leaves its control wavelets queued too
+      if (blocked_ & bit(q.front().color)) break;  // a blocked colour leaves its control wavelets queued too
       const Wavelet w = queues_.pop_input(iq);
       ++stats_.wavelets_received;
       const int entry = ControlPayload::decode(w.payload).entrypoint;
-      if (entry != kNullColor && tasks_[entry].kind != TaskKind::Unbound) {
-        tasks_[entry].arg = w.data16();
+      if (entry != kNullColor && is_bound(entry)) {
+        task(entry).arg = w.data16();
         activate(entry);
       }
     }
@@ -427,27 +515,26 @@ void ComputeEngine::drain_control_heads(Cycle now) {
 }
 
 int ComputeEngine::pick_task() const {
-  int best = -1;
-  for (std::uint64_t rest = bound_; rest != 0; rest &= rest - 1) {
+  // Runnable: activated or (data task) its IQ's head is a data wavelet nobody else reads; not blocked. The lowest
+  // ID among the high-priority runnable tasks, else the lowest runnable ID.
+  std::uint64_t ready = activated_;
+  for (std::uint64_t rest = data_ & ~activated_ & ~blocked_; rest != 0; rest &= rest - 1) {
     const int id = std::countr_zero(rest);
-    const Task& t = tasks_[id];
-    if (t.blocked) continue;
-    bool ready = t.activated;
-    if (!ready && t.kind == TaskKind::Data && !iq_owned_by_microthread(t.iq)) {
-      const WaveletQueue& q = queues_.iq(t.iq);
-      ready = !q.empty() && !q.front().control;
-    }
-    if (!ready) continue;
-    if (best < 0 || t.priority > tasks_[best].priority) best = id;
+    const int iq = task(id).iq;
+    if (iq_owned_by_microthread(iq)) continue;
+    const WaveletQueue& q = queues_.iq(iq);
+    if (!q.empty() && !q.front().control) ready |= bit(id);
   }
-  return best;
+  ready &= bound_ & ~blocked_;
+  if (ready == 0) return -1;
+  return std::countr_zero((ready & high_) ? (ready & high_) : ready);
 }
 
 void ComputeEngine::run_task(int id, Cycle now) {
-  Task& t = tasks_[id];
+  BoundTask& t = task(id);
   TaskArg arg;
-  if (t.activated) {
-    t.activated = false;
+  if (activated_ & bit(id)) {
+    activated_ &= ~bit(id);
     arg.payload = t.arg;
     t.arg = 0;
   } else {
@@ -490,7 +577,7 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
           ++stats_.tasks_run;
         }
         progress = true;
-      } else if (!teardown_pending_.empty() && !tasks_[kTeardownTask].blocked) {
+      } else if (!teardown_pending_.empty() && !(blocked_ & bit(kTeardownTask))) {
         // System teardown task (ID 29): runs the handlers of the colours in teardown.
         std::vector<Color> pending;
         pending.swap(teardown_pending_);
@@ -514,8 +601,8 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
     }
   }
   Cycle next = main_free_ > now ? main_free_ : kNever;
-  for (const Microthread& m : uts_) {
-    if (!m.active) continue;
+  for (std::uint32_t rest = active_uts_; rest != 0; rest &= rest - 1) {
+    const Microthread& m = *uts_[std::countr_zero(rest)];
     if (m.ready > now) next = std::min(next, m.ready);
     else if (!m.stalled) next = std::min(next, now + 1);
   }
@@ -524,13 +611,21 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
 
 bool ComputeEngine::busy() const {
   if (in_task_ || main_free_ > now_ || !boot_done_ || !teardown_pending_.empty()) return true;
-  for (const Microthread& m : uts_)
-    if (m.active || !m.pending.empty()) return true;
+  if (active_uts_ != 0) return true;  // a queued op implies a running one on its microthread
   // Wavelets delivered but not consumed (e.g. a blocked colour) are pending work: a run that ends with them is
   // reported as a deadlock naming the queue, instead of completing silently.
   for (int iq = 0; iq < queues_.num_input_queues(); ++iq)
     if (!queues_.iq(iq).empty()) return true;
   return pick_task() >= 0;
+}
+
+std::size_t ComputeEngine::host_bytes() const {
+  std::size_t n = sizeof(*this) + tasks_.capacity() * sizeof(BoundTask) +
+                  teardown_handlers_.capacity() * sizeof(teardown_handlers_[0]) +
+                  teardown_pending_.capacity() * sizeof(Color);
+  for (const auto& m : uts_)
+    if (m) n += sizeof(Microthread) + m->pending.capacity() * sizeof(m->pending[0]);
+  return n;
 }
 
 void ComputeEngine::on_teardown(Color c, Cycle now) {
@@ -542,13 +637,13 @@ void ComputeEngine::describe_wait(std::ostream& os) const {
   os << name() << ":";
   bool any = false;
   if (main_free_ > now_) {
-    os << " main thread runs " << (running_ >= 0 ? tasks_[running_].label : "start") << " until cycle " << main_free_
+    os << " main thread runs " << (running_ >= 0 ? label(running_) : "start") << " until cycle " << main_free_
        << ";";
     any = true;
   }
   for (int ut = 0; ut < 8; ++ut) {
-    const Microthread& m = uts_[ut];
-    if (!m.active) continue;
+    if (!(active_uts_ & (1u << ut))) continue;
+    const Microthread& m = *uts_[ut];
     os << " microthread " << ut << " " << op_info(m.op.code).name << " " << m.done << "/" << m.length;
     if (m.stalled)
       os << " waits on " << (m.wait_on_output ? "OQ " : "IQ ") << m.wait_queue
@@ -557,20 +652,17 @@ void ComputeEngine::describe_wait(std::ostream& os) const {
     os << ";";
     any = true;
   }
-  for (int id = 0; id < 64; ++id) {
-    const Task& t = tasks_[id];
-    if (t.activated && t.blocked) {
-      os << " " << t.label << " activated but blocked;";
-      any = true;
-    }
+  for (std::uint64_t rest = activated_ & blocked_; rest != 0; rest &= rest - 1) {
+    os << " " << label(std::countr_zero(rest)) << " activated but blocked;";
+    any = true;
   }
   for (int iq = 0; iq < queues_.num_input_queues(); ++iq) {
     const WaveletQueue& q = queues_.iq(iq);
     if (q.empty() || iq_owned_by_microthread(iq)) continue;
     const Color c = q.front().color;
     os << " IQ " << iq << " (colour " << int(c) << ") holds " << q.size() << " wavelet(s)";
-    if (tasks_[c].kind != TaskKind::Data) os << " and no data task is bound";
-    else if (tasks_[c].blocked) os << ", colour blocked";
+    if (!(data_ & bit(c))) os << " and no data task is bound";
+    else if (blocked_ & bit(c)) os << ", colour blocked";
     os << ";";
     any = true;
   }

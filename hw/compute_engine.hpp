@@ -5,11 +5,15 @@
 // Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost only their DSD
 // operations), contention between the main thread and microthreads for the datapath, FIFOs. Bank conflicts only
 // as an optional heuristic (pe.bank_conflicts, off by default; see op_cycles).
+// Host memory (meshes up to 720x720 CEs): per-task state is bitmasks over the 64 task IDs; bodies are stored only
+// for bound tasks, in ID order; labels are interned in a process-wide table (PEs running the same program share
+// them); a microthread's state is allocated only while it runs an operation. host_bytes() counts it all.
 #pragma once
 #include <array>
+#include <bit>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -87,17 +91,22 @@ class ComputeEngine : public PeAgent {
   void set_waker(std::function<void(Cycle)> waker) { waker_ = std::move(waker); }
   // Teardown handler, run by the system teardown task (ID 29) when the router puts `color` into teardown.
   void set_teardown_handler(Color color, std::function<void(Color)> handler);
+  // A program whose task bodies touch host state shared with other PEs (e.g. a test collecting results in one
+  // vector) says so before the CE is attached: the fabric then steps every compute engine serially. Otherwise a
+  // CE without teardown handlers is isolated (PeAgent::isolated): task bodies touch only this PE's SRAM, queues,
+  // program and CE, so CEs step on the host threads. (Teardown handlers reconfigure the router: not isolated.)
+  void set_shares_host_state(bool shares) { shares_host_state_ = shares; }
 
-  TaskKind kind(int id) const { return tasks_.at(id).kind; }
-  const std::string& label(int id) const { return tasks_.at(id).label; }
-  int input_queue_of_task(Color color) const { return tasks_.at(color).iq; }
+  TaskKind kind(int id) const;
+  const std::string& label(int id) const;  // empty for an unbound ID
+  int input_queue_of_task(Color color) const;
 
   // ---- Task state: from task bodies, microthread completion, or the host (then wake() the CE).
   void activate(int id);
   void block(int id);  // blocking a colour = blocking its data task ID (WSE-2); wavelets stay in the IQ
   void unblock(int id);
-  bool activated(int id) const { return tasks_.at(id).activated; }
-  bool blocked(int id) const { return tasks_.at(id).blocked; }
+  bool activated(int id) const { return (activated_ & bit(checked(id))) != 0; }
+  bool blocked(int id) const { return (blocked_ & bit(checked(id))) != 0; }
   void wake();  // asks the waker for a step at the current cycle
 
   // ---- DSD operations (from task bodies).
@@ -120,29 +129,35 @@ class ComputeEngine : public PeAgent {
   // Busy: a task or microthread runs or is runnable, or an input queue holds wavelets nobody consumed yet.
   // Activated-but-blocked tasks alone do not make the PE busy.
   bool busy() const override;
+  bool isolated() const override { return !shares_host_state_ && teardown_handlers_.empty(); }
   void on_teardown(Color c, Cycle now) override;
   void describe_wait(std::ostream& os) const override;
 
   // Cycles charged by a memory-only operation of length n (exposed for tests and planners).
   Cycle op_cycles(const DsdOp& op, std::uint32_t n) const;
 
+  // Host memory this CE holds: sizeof plus the heap it owns (bound-task table, running microthreads, teardown
+  // handlers). Not counted: heap behind the captures of task bodies and handlers (std::function does not say;
+  // the program's own closures live there), and the shared label table.
+  std::size_t host_bytes() const;
+
  private:
   // Binds a local or control task to `id` (0..max_id); errors name the kind and the ID.
   void bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body, std::string label);
 
-  struct Task {
-    TaskKind kind = TaskKind::Unbound;
-    bool activated = false;
-    bool blocked = false;
-    Priority priority = Priority::Low;
-    int iq = kUnbound;        // data tasks: the input queue of their colour
-    std::uint32_t arg = 0;    // control tasks: pending argument
+  static constexpr std::uint64_t bit(int id) { return std::uint64_t{1} << id; }
+  // `id` if it is a task ID (0..63), else throws std::out_of_range.
+  static int checked(int id);
+
+  // A bound task; the table holds them in ID order (slot = number of bound IDs below).
+  struct BoundTask {
     TaskBody body;
-    std::string label;
+    const std::string* label = nullptr;  // interned
+    std::uint32_t arg = 0;               // control tasks: pending argument
+    std::int8_t iq = kUnbound;           // data tasks: the input queue of their colour
   };
   struct Microthread {
-    std::deque<std::pair<DsdOp, Cycle>> pending;  // ops waiting for this microthread, with issue cycles
-    bool active = false;
+    std::vector<std::pair<DsdOp, Cycle>> pending;  // ops waiting for this microthread, with issue cycles (FIFO)
     DsdOp op;
     std::uint32_t length = 0, done = 0;
     bool adv_sent = false;  // advance_switch control wavelet sent
@@ -155,16 +170,23 @@ class ComputeEngine : public PeAgent {
     Color wait_color = 0;
   };
 
+  BoundTask& task(int id) { return tasks_[std::popcount(bound_ & (bit(id) - 1))]; }
+  const BoundTask& task(int id) const { return tasks_[std::popcount(bound_ & (bit(id) - 1))]; }
+  bool is_bound(int id) const { return (bound_ & bit(id)) != 0; }
+  void set_label(int id, BoundTask& t, std::string label, const char* kind_name);
   std::uint32_t op_length(const DsdOp& op) const;
   void validate(const DsdOp& op) const;
   void run_memory_op(const DsdOp& op, std::uint32_t n);
+  template <OpCode C>
+  void run_typed(const DsdOp& op, std::uint32_t n);
   std::uint32_t read_elem(const Operand& o, std::uint32_t k, ElemType t) const;
   void write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits);
   int microthread_of(const DsdOp& op) const;
   // Moves the microthread forward at `now` (at most one element per cycle); returns true if it completed.
   bool advance_microthread(int ut, Cycle now);
-  void start_pending(int ut, Cycle now);
-  void complete(Microthread& m, Cycle now);
+  // Starts `op` (issued at `issued`) on microthread `ut`, not before `earliest`.
+  void start(int ut, const DsdOp& op, Cycle issued, Cycle earliest);
+  void complete(int ut, Cycle now);
   void drain_control_heads(Cycle now);
   int pick_task() const;
   void run_task(int id, Cycle now);
@@ -175,11 +197,14 @@ class ComputeEngine : public PeAgent {
   int x_, y_;
   Sram& sram_;
   PeQueues& queues_;
-  std::array<Task, 64> tasks_{};
-  std::uint64_t bound_ = 0;  // bit i: task ID i is bound
-  std::array<Microthread, 8> uts_{};
-  std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation
-  std::array<int, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
+  // Task state, bit i for task ID i.
+  std::uint64_t bound_ = 0;
+  std::uint64_t data_ = 0, control_ = 0;  // kind of a bound task (else local)
+  std::uint64_t activated_ = 0, blocked_ = 0, high_ = 0;  // high_: Priority::High
+  std::vector<BoundTask> tasks_;  // bound tasks in ID order
+  std::array<std::unique_ptr<Microthread>, 8> uts_{};  // allocated while microthread u runs an operation
+  std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation (uts_[u] is allocated)
+  std::array<std::uint8_t, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::vector<Color> teardown_pending_;
   std::function<bool()> boot_;
@@ -189,6 +214,7 @@ class ComputeEngine : public PeAgent {
   Cycle cursor_ = 0;          // main thread time cursor
   Cycle main_free_ = 0;       // cycle at which the running task ends
   bool in_task_ = false;
+  bool shares_host_state_ = false;
   int running_ = -1;
   Stats stats_;
 };
