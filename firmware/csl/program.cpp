@@ -82,6 +82,8 @@ MemDsd increment_offset(MemDsd d, std::int32_t delta) {
   return d;
 }
 
+Operand::Operand(const Dsr& r) : kind_(Kind::Mem), mem_(r.dsd_), in_dsr_(true) {}
+
 hw::Operand Operand::resolve(hw::ElemType t) const {
   switch (kind_) {
     case Kind::None: return std::monostate{};
@@ -109,6 +111,7 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
         throw std::out_of_range(a.program().engine().name() + ": DSD over '" + a.name() + "' reaches elements [" +
                                 str(lo) + ", " + str(hi) + "] outside its " + str(a.size()) + " elements");
       m.base = a.address();
+      m.in_dsr = in_dsr_;
       if (mem_.scalar) {
         m.base += std::uint32_t(m.offset) * m.elem_bytes;
         m.offset = 0;
@@ -146,6 +149,8 @@ ControlTask::ControlTask(Program* p, int id, std::function<void(TaskArg)> body, 
     : TaskBase(p, hw::TaskKind::Control, id, std::move(label)) {
   body_ = std::move(body);
 }
+
+void run_coroutine(Program& p, Coro c) { p.engine().run_coroutine(std::move(c)); }
 
 // ---- program ------------------------------------------------------------------------------------------------
 
@@ -255,7 +260,7 @@ void Program::export_function(std::string n, std::function<void()> fn) { exports
 hw::FabinDsd Program::fabin(FabinSpec spec) {
   if (ce_) ce_->bind_input_queue(spec.input_queue, spec.color);
   else queue_bindings_.emplace_back(spec.input_queue, spec.color);
-  return hw::FabinDsd{spec.color, spec.input_queue, spec.extent};
+  return hw::FabinDsd{spec.color, spec.simd_mode, spec.input_queue, spec.extent};
 }
 
 hw::FaboutDsd Program::fabout(FaboutSpec spec) {
@@ -267,6 +272,7 @@ hw::FaboutDsd Program::fabout(FaboutSpec spec) {
   d.advance_switch = spec.advance_switch;
   d.stamp_index = spec.index_base >= 0;
   d.index_base = static_cast<std::uint16_t>(std::max(spec.index_base, 0));
+  d.simd = spec.simd_mode;
   return d;
 }
 
@@ -291,7 +297,7 @@ void Program::block(TaskRef t) { engine().block(t.resolve()); }
 void Program::unblock(TaskRef t) { engine().unblock(t.resolve()); }
 void Program::set_priority(TaskRef t, Priority p) { engine().set_priority(t.resolve(), p); }
 
-void Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
+Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
                  const Operand& scalar, const Async& opt) {
   const hw::OpInfo& info = hw::op_info(code);
   hw::DsdOp o;
@@ -303,34 +309,34 @@ void Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, cons
   o.options.async = opt.async;
   o.options.activate = opt.activate.resolve();
   o.options.unblock = opt.unblock.resolve();
-  engine().execute(o);
+  return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 
 using hw::OpCode;
-void Program::fmach(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmach, d, a, b, s, o); }
-void Program::fmachs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmachs, d, a, b, s, o); }
-void Program::fmacs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmacs, d, a, b, s, o); }
-void Program::faddh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Faddh, d, a, b, {}, o); }
-void Program::fadds(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fadds, d, a, b, {}, o); }
-void Program::fsubh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubh, d, a, b, {}, o); }
-void Program::fsubs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubs, d, a, b, {}, o); }
-void Program::fmulh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmulh, d, a, b, {}, o); }
-void Program::fmuls(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmuls, d, a, b, {}, o); }
-void Program::fmaxh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxh, d, a, b, {}, o); }
-void Program::fmaxs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxs, d, a, b, {}, o); }
-void Program::fmovh(Operand d, Operand a, Async o) { op(OpCode::Fmovh, d, a, {}, {}, o); }
-void Program::fmovs(Operand d, Operand a, Async o) { op(OpCode::Fmovs, d, a, {}, {}, o); }
-void Program::fnegh(Operand d, Operand a, Async o) { op(OpCode::Fnegh, d, a, {}, {}, o); }
-void Program::fnegs(Operand d, Operand a, Async o) { op(OpCode::Fnegs, d, a, {}, {}, o); }
-void Program::mov16(Operand d, Operand a, Async o) { op(OpCode::Mov16, d, a, {}, {}, o); }
-void Program::mov32(Operand d, Operand a, Async o) { op(OpCode::Mov32, d, a, {}, {}, o); }
-void Program::fh2s(Operand d, Operand a, Async o) { op(OpCode::Fh2s, d, a, {}, {}, o); }
-void Program::fs2h(Operand d, Operand a, Async o) { op(OpCode::Fs2h, d, a, {}, {}, o); }
-void Program::add16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Add16, d, a, b, {}, o); }
-void Program::sub16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Sub16, d, a, b, {}, o); }
-void Program::and16(Operand d, Operand a, Operand b, Async o) { op(OpCode::And16, d, a, b, {}, o); }
-void Program::or16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Or16, d, a, b, {}, o); }
-void Program::xor16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Xor16, d, a, b, {}, o); }
+Issued Program::fmach(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmach, d, a, b, s, o); }
+Issued Program::fmachs(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmachs, d, a, b, s, o); }
+Issued Program::fmacs(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmacs, d, a, b, s, o); }
+Issued Program::faddh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Faddh, d, a, b, {}, o); }
+Issued Program::fadds(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fadds, d, a, b, {}, o); }
+Issued Program::fsubh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fsubh, d, a, b, {}, o); }
+Issued Program::fsubs(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fsubs, d, a, b, {}, o); }
+Issued Program::fmulh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmulh, d, a, b, {}, o); }
+Issued Program::fmuls(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmuls, d, a, b, {}, o); }
+Issued Program::fmaxh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmaxh, d, a, b, {}, o); }
+Issued Program::fmaxs(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmaxs, d, a, b, {}, o); }
+Issued Program::fmovh(Operand d, Operand a, Async o) { return op(OpCode::Fmovh, d, a, {}, {}, o); }
+Issued Program::fmovs(Operand d, Operand a, Async o) { return op(OpCode::Fmovs, d, a, {}, {}, o); }
+Issued Program::fnegh(Operand d, Operand a, Async o) { return op(OpCode::Fnegh, d, a, {}, {}, o); }
+Issued Program::fnegs(Operand d, Operand a, Async o) { return op(OpCode::Fnegs, d, a, {}, {}, o); }
+Issued Program::mov16(Operand d, Operand a, Async o) { return op(OpCode::Mov16, d, a, {}, {}, o); }
+Issued Program::mov32(Operand d, Operand a, Async o) { return op(OpCode::Mov32, d, a, {}, {}, o); }
+Issued Program::fh2s(Operand d, Operand a, Async o) { return op(OpCode::Fh2s, d, a, {}, {}, o); }
+Issued Program::fs2h(Operand d, Operand a, Async o) { return op(OpCode::Fs2h, d, a, {}, {}, o); }
+Issued Program::add16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Add16, d, a, b, {}, o); }
+Issued Program::sub16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Sub16, d, a, b, {}, o); }
+Issued Program::and16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::And16, d, a, b, {}, o); }
+Issued Program::or16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Or16, d, a, b, {}, o); }
+Issued Program::xor16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Xor16, d, a, b, {}, o); }
 
 void Program::map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element) {
   auto mem = [&](const Operand& o, const char* role) {
@@ -340,6 +346,19 @@ void Program::map(Operand dest, Operand src, const std::function<float(float)>& 
     return std::get<hw::MemDsd>(r);
   };
   engine().map(mem(dest, "dest"), mem(src, "src"), fn, cycles_per_element);
+}
+
+Dsr Program::load_dsr(const MemDsd& d) {
+  charge(Cycle(engine().arch().pe.dsr_load_cycles));
+  return Dsr(d);
+}
+
+void Program::map_loop(std::uint32_t n, const std::function<void(std::uint32_t)>& body) {
+  const Cycle per_element = Cycle(engine().arch().pe.map_element_cycles);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    charge(per_element);
+    body(k);
+  }
 }
 
 void Program::send_control(Color color, int oq, std::uint32_t payload, Async opt) {

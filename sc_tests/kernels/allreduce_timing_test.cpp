@@ -20,7 +20,7 @@ hw::ArchParams slow_arch() {
   a.router.ramp_latency = 4;
   a.router.color_buffer_depth = 6;
   a.pe.task_switch_cycles = 3;
-  a.pe.dsd_setup_cycles = 2;
+  a.pe.dsd_issue_cycles = 2;
   return a;
 }
 
