@@ -177,8 +177,8 @@ const std::vector<Param>& params() {
                                "fits it); WSE-3: SDK-simulator @map sweep, docs/timing-evidence.md 4.4"));
     t.push_back(int_param<int>("pe.simd_chunk_cycles", [](ArchParams& a) -> int& { return a.pe.simd_chunk_cycles; }, 1, 1000,
                                "cycles", F,
-                               "cycles per SIMD chunk of an operation (chunk = its SIMD width of elements); WSE-3 2: a "
-                               "second 8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4)"));
+                               "cycles per SIMD chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32; narrower "
+                               "chunks take 1); WSE-3 2: a second 8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4)"));
     t.push_back(int_param<int>("pe.map_element_cycles", [](ArchParams& a) -> int& { return a.pe.map_element_cycles; }, 0, 1000,
                                "cycles", F,
                                "loop overhead per element of an @map, besides the operations its body issues (WSE-3: "

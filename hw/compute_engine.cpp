@@ -251,9 +251,14 @@ Cycle ComputeEngine::op_cycles(const DsdOp& op, std::uint32_t n) const {
     if (auto* m = std::get_if<MemDsd>(o)) loads += !m->scalar_ref && !m->in_dsr;
     else loads += is_fabric(*o);
   }
+  // A chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32) takes simd_chunk_cycles, others one cycle
+  // (the WSE-3 sweep of timing-evidence 4.4 sees ~4 fp16 lanes per cycle at the published width 8).
   const PeParams& pe = arch_.pe;
+  const OpInfo& info = op_info(op.code);
+  const int bits = 8 * w * std::max({elem_bytes(info.dest), elem_bytes(info.src0), elem_bytes(info.src1)});
+  const Cycle chunk = bits > 64 ? Cycle(pe.simd_chunk_cycles) : 1;
   return Cycle(loads) * Cycle(pe.dsr_load_cycles) + Cycle(pe.dsd_issue_cycles) +
-         Cycle(pe.simd_chunk_cycles) * ((Cycle(n) + Cycle(w) - 1) / Cycle(w)) + Cycle(pe.fp_pipeline_latency);
+         chunk * ((Cycle(n) + Cycle(w) - 1) / Cycle(w)) + Cycle(pe.fp_pipeline_latency);
 }
 
 std::uint32_t ComputeEngine::read_elem(const Operand& o, std::uint32_t k, ElemType t) const {

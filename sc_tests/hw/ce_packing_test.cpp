@@ -97,3 +97,37 @@ TEST(FabricPacking, UnpackedFp16CostsTheLinkTimeOfFp32) {
   const Result off = stream(512, true, hw::SimdMode::Off), fp32 = stream(512, false);
   EXPECT_EQ(off.done_at, fp32.done_at);
 }
+
+TEST(FabricPacking, PackingNeedsSixteenBitElementsAndOneModePerOperation) {
+  struct P : csl::Program {
+    csl::Array<float> s{this, "s", 4};
+    csl::Array<f16> h{this, "h", 4};
+    int which = 0;
+    csl::LocalTask t{this, 1, [this] {
+                       if (which == 0)
+                         fmovs(fabout({.extent = 4, .color = 3, .output_queue = 2, .simd_mode = hw::SimdMode::Simd32}), s,
+                               {.async = true});
+                       else
+                         fmovh(fabout({.extent = 4, .color = 3, .output_queue = 2, .simd_mode = hw::SimdMode::Simd32}),
+                               fabin({.extent = 4, .color = 5, .input_queue = 3}), {.async = true});
+                     }};
+    void init() override { activate(t); }
+  };
+  for (int which : {0, 1}) {
+    hw::ArchParams arch;
+    hw::Sram sram(arch.pe.sram_bytes, arch.pe.code_reserve_bytes, true);
+    hw::PeQueues queues(0, arch.queues.input_depths, arch.queues.output_depths, nullptr);
+    hw::ComputeEngine ce(arch, 2, 0, sram, queues);
+    P p;
+    p.which = which;
+    p.attach(ce);
+    try {
+      ce.step(0, queues);
+      FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("PE(2,0)"), std::string::npos) << m;
+      EXPECT_NE(m.find(which == 0 ? "needs 16-bit elements" : "different simd modes"), std::string::npos) << m;
+    }
+  }
+}

@@ -58,7 +58,7 @@ TEST(CollectiveTiming, PipelineLatencyIsPMinus1StagesPlusPMinus1Hops) {
   for (int P : {2, 3, 7, 16}) {
     expect_model("pipeline", P, 0, a);
     // Closed form (docs/collectives.md): ts + su + (P-1)(2R + r + h) + 2R + r + (P-1)h + ts + 1.
-    const hw::Cycle S = 2 * 2 + 1 + 2, closed = 2 + 1 + (P - 1) * S + 5 + (P - 1) * 2 + 3;
+    const hw::Cycle S = 2 * 2 + 1 + 2, closed = 2 + 3 + (P - 1) * S + 5 + (P - 1) * 2 + 3;  // su = 3 (issue)
     CollectiveConfig cfg{.width = P, .height = 1, .length = 1};
     EXPECT_EQ(run_collective(algo("pipeline"), cfg).cycles, closed) << P;
   }
