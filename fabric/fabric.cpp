@@ -44,10 +44,12 @@ const hw::ColorConfig& Fabric::color_config(int x, int y, Color c) const {
 }
 
 void Fabric::reconfigure_color(int x, int y, Color c, const hw::ColorConfig& cfg) {
+  check_not_isolated(x, y, "reconfigure_color");
   mesh_.routers[index(x, y)].set_color_config(c, cfg);
 }
 
 void Fabric::exit_teardown(int x, int y, Color c) {
+  check_not_isolated(x, y, "exit_teardown");
   mesh_.routers[index(x, y)].exit_teardown(c);
   impl_->routers.activate(index(x, y), impl_->routers.next_active);
   impl_->any_ready = true;
@@ -76,6 +78,16 @@ void Fabric::attach_agent(int x, int y, hw::PeAgent* agent, Cycle start) {
   impl_->agents.attach(mesh_, pe, agent);
   queues(x, y);
   wake(pe, start);
+}
+
+// Isolated agents step concurrently (or, with one thread, in PE order, which must give the same outcome): they may
+// not change a router.
+void Fabric::check_not_isolated(int x, int y, const char* what) const {
+  const engine::AgentSchedule& a = impl_->agents;
+  if (a.in_agent_phase && a.all_isolated())
+    throw std::logic_error("PE(" + std::to_string(x) + "," + std::to_string(y) + "): " + what +
+                           " called by an isolated agent (a compute engine changes its router only from a teardown "
+                           "handler; see hw::PeAgent::isolated)");
 }
 
 void Fabric::wake(int pe, Cycle at) {

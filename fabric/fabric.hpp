@@ -107,6 +107,8 @@ class Fabric final : public Transport, private hw::QueueListener {
  private:
   void on_input_popped(int pe, int q) override;
   void on_output_pushed(int pe) override;
+  // Throws std::logic_error if an isolated agent is stepping (it may not change a router).
+  void check_not_isolated(int x, int y, const char* what) const;
   void step(Cycle last);   // the cycle now(), or a block of cycles up to `last` (engine::CycleBlocks::length)
   void step_cycle();       // cycle_step.cpp
   void step_block(int k);  // cycles now() .. now()+k-1 in one sweep (cycle_block.cpp)

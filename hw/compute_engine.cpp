@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/fp16.hpp"
+#include "hw/dsd_ops.hpp"
 
 namespace wafersim::hw {
 
@@ -25,6 +26,33 @@ const std::string* intern(std::string label) {
   return &*table.insert(std::move(label)).first;
 }
 const std::string kNoLabel;
+
+// Byte address of element k of a memory operand: a linear walk (a scalar, a mem1d, a mem4d with one dimension of
+// extent > 1 first) or, for a general mem4d, MemDsd::address.
+struct Walk {
+  const MemDsd* general = nullptr;
+  std::int64_t first = 0, step = 0;
+  std::uint32_t addr(std::uint32_t k) const {
+    return general ? general->address(k) : static_cast<std::uint32_t>(first + std::int64_t(k) * step);
+  }
+};
+Walk walk(const MemDsd& m) {
+  if (m.scalar_ref) return {nullptr, m.base, 0};
+  if (std::uint64_t(m.extent[1]) * m.extent[2] * m.extent[3] == 1)
+    return {nullptr, std::int64_t(m.base) + std::int64_t(m.offset) * m.elem_bytes,
+            std::int64_t(m.stride[0]) * m.elem_bytes};
+  return {&m, 0, 0};
+}
+// A source of a memory-only operation: an immediate (its bits in the element format) or a memory operand.
+struct Source {
+  bool immediate = false;
+  std::uint32_t bits = 0;
+  Walk w;
+};
+Source source(const Operand& o, int bytes) {
+  if (auto* imm = std::get_if<Immediate>(&o)) return {true, bytes == 2 ? (imm->bits & 0xffffu) : imm->bits, {}};
+  return {false, 0, walk(std::get<MemDsd>(o))};
+}
 }  // namespace
 
 float TaskArg::f32() const { return std::bit_cast<float>(payload); }
@@ -278,12 +306,38 @@ void ComputeEngine::write_elem(const Operand& o, std::uint32_t k, ElemType t, st
 
 void ComputeEngine::run_memory_op(const DsdOp& op, std::uint32_t n) {
   if (!sram_.functional()) return;  // timing-only: no contents, same cycles
-  const OpInfo& info = op_info(op.code);
+  ops::dispatch(op.code, [&]<OpCode C>() { run_typed<C>(op, n); });
+}
+
+// One loop per op code: element types and the element function are compile-time constants; operands are walked,
+// read and written in element order, as the op's definition (a destination may alias a source).
+template <OpCode C>
+void ComputeEngine::run_typed(const DsdOp& op, std::uint32_t n) {
+  constexpr OpInfo info = ops::info(C);
+  constexpr int db = ops::bytes(info.dest), b0 = ops::bytes(info.src0), b1 = ops::bytes(info.src1);
+  using D = std::conditional_t<db == 2, std::uint16_t, std::uint32_t>;
+  std::uint8_t* const mem = sram_.data();
+  const std::uint64_t cap = sram_.capacity();
+  const auto load = [&]<int B>(const Source& s, std::uint32_t k) -> std::uint32_t {
+    if (s.immediate) return s.bits;
+    const std::uint32_t addr = s.w.addr(k);
+    std::uint32_t v = 0;
+    if (addr + std::uint64_t(B) > cap) sram_.read(addr, &v, B);  // throws std::out_of_range
+    else std::memcpy(&v, mem + addr, B);
+    return v;
+  };
+  const Source s0 = source(op.src0, b0);
+  const Source s1 = info.num_srcs == 2 ? source(op.src1, b1) : Source{true, 0, {}};
+  const Source sc = info.has_scalar ? source(op.scalar, b1) : Source{true, 0, {}};
+  const Walk dest = walk(std::get<MemDsd>(op.dest));
   for (std::uint32_t k = 0; k < n; ++k) {
-    const std::uint32_t a = read_elem(op.src0, k, info.src0);
-    const std::uint32_t b = info.num_srcs == 2 ? read_elem(op.src1, k, info.src1) : 0;
-    const std::uint32_t c = info.has_scalar ? read_elem(op.scalar, k, info.src1) : 0;
-    write_elem(op.dest, k, info.dest, apply_op(op.code, a, b, c));
+    const std::uint32_t a = load.template operator()<b0>(s0, k);
+    const std::uint32_t b = load.template operator()<b1>(s1, k);
+    const std::uint32_t c = load.template operator()<b1>(sc, k);
+    const D r = static_cast<D>(ops::elem<C>(a, b, c));
+    const std::uint32_t addr = dest.addr(k);
+    if (addr + std::uint64_t(db) > cap) sram_.write(addr, &r, db);  // throws std::out_of_range
+    else std::memcpy(mem + addr, &r, db);
   }
 }
 

@@ -96,6 +96,11 @@ class ComputeEngine : public PeAgent {
   void set_waker(std::function<void(Cycle)> waker) { waker_ = std::move(waker); }
   // Teardown handler, run by the system teardown task (ID 29) when the router puts `color` into teardown.
   void set_teardown_handler(Color color, std::function<void(Color)> handler);
+  // A program whose task bodies touch host state shared with other PEs (e.g. a test collecting results in one
+  // vector) says so before the CE is attached: the fabric then steps every compute engine serially. Otherwise a
+  // CE without teardown handlers is isolated (PeAgent::isolated): task bodies touch only this PE's SRAM, queues,
+  // program and CE, so CEs step on the host threads. (Teardown handlers reconfigure the router: not isolated.)
+  void set_shares_host_state(bool shares) { shares_host_state_ = shares; }
 
   TaskKind kind(int id) const;
   const std::string& label(int id) const;  // empty for an unbound ID
@@ -135,6 +140,7 @@ class ComputeEngine : public PeAgent {
   // Busy: a task or microthread runs or is runnable, or an input queue holds wavelets nobody consumed yet.
   // Activated-but-blocked tasks alone do not make the PE busy.
   bool busy() const override;
+  bool isolated() const override { return !shares_host_state_ && teardown_handlers_.empty(); }
   void on_teardown(Color c, Cycle now) override;
   void describe_wait(std::ostream& os) const override;
 
@@ -183,6 +189,8 @@ class ComputeEngine : public PeAgent {
   std::uint32_t op_length(const DsdOp& op) const;
   void validate(const DsdOp& op) const;
   void run_memory_op(const DsdOp& op, std::uint32_t n);
+  template <OpCode C>
+  void run_typed(const DsdOp& op, std::uint32_t n);
   std::uint32_t read_elem(const Operand& o, std::uint32_t k, ElemType t) const;
   void write_elem(const Operand& o, std::uint32_t k, ElemType t, std::uint32_t bits);
   int microthread_of(const DsdOp& op) const;
@@ -224,6 +232,7 @@ class ComputeEngine : public PeAgent {
   Cycle cursor_ = 0;          // main thread time cursor
   Cycle main_free_ = 0;       // cycle at which the running task ends (kNever: it waits on a blocking op)
   bool in_task_ = false;
+  bool shares_host_state_ = false;
   int running_ = -1;
   // Blocking operations: the waiting task's coroutine, the innermost frame to resume, when the task was picked.
   Coro coro_;

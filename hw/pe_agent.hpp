@@ -31,7 +31,8 @@ class PeAgent {
 
   // True if step() and on_teardown() touch nothing but this agent's own state and its own PeQueues (no
   // Fabric::wake, no state shared with other agents): the fabric may then run them on a host thread concurrently
-  // with other isolated agents. Compute engines are not isolated (task bodies are arbitrary C++); traffic drivers are.
+  // with other isolated agents (in PE order with one thread: the outcome does not depend on the thread count).
+  // Traffic drivers are; compute engines are unless their program says otherwise (ComputeEngine::isolated).
   virtual bool isolated() const { return false; }
 
   // One line on what the agent waits for, for deadlock reports ("task 3 fmacs waits on IQ 2 (colour 5)").

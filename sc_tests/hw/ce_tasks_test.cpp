@@ -456,3 +456,15 @@ TEST(TaskIds, ActivatingAnUnboundIdIsAnError) {
     EXPECT_NE(std::string(e.what()).find("PE(0,0): activate: no task is bound to ID 12"), std::string::npos) << e.what();
   }
 }
+
+// A CE steps on the host threads (isolated) unless its program shares host state or it has teardown handlers
+// (they reconfigure the router).
+TEST(CeTasks, IsolatedUnlessTheProgramSharesHostStateOrHandlesTeardown) {
+  wafersim::test::SinglePe a;
+  EXPECT_TRUE(a.ce.isolated());
+  a.ce.set_shares_host_state(true);
+  EXPECT_FALSE(a.ce.isolated());
+  wafersim::test::SinglePe b;
+  b.ce.set_teardown_handler(3, [](hw::Color) {});
+  EXPECT_FALSE(b.ce.isolated());
+}
