@@ -124,7 +124,7 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
 
 const std::vector<Param>& params() {
   static const std::vector<Param> table = [] {
-    const std::string P = "published", A = "assumption";
+    const std::string P = "published", A = "assumption", F = "fitted (WSE-3) / assumption (WSE-2)";
     std::vector<Param> t;
     t.push_back(int_param<int>("fabric.width", [](ArchParams& a) -> int& { return a.fabric.width; }, 1, 4096, "PEs", P,
                                "usable fabric columns (WSE-2 757, WSE-3 762; SDK fabric dims)"));
@@ -162,7 +162,7 @@ const std::vector<Param>& params() {
                                          [](ArchParams& a) -> std::uint32_t& { return a.pe.code_reserve_bytes; }, 0, 1 << 30,
                                          "bytes", A, "SRAM kept for code and the runtime before any symbol is allocated"));
     t.push_back(bool_param("pe.bank_conflicts", [](ArchParams& a) -> bool& { return a.pe.bank_conflicts; }, A,
-                           "charge SRAM bank-conflict stalls (refinement; off by default)"));
+                           "halve an op's SIMD width when its two vector sources break the SDK's bank rule (see docs/firmware.md)"));
     t.push_back(int_param<int>("pe.task_ids", [](ArchParams& a) -> int& { return a.pe.task_ids; }, 1, 64, "ids", P,
                                "task IDs per PE"));
     t.push_back(int_param<int>("pe.local_task_max_id", [](ArchParams& a) -> int& { return a.pe.local_task_max_id; }, 0, 63,
@@ -171,8 +171,24 @@ const std::vector<Param>& params() {
                                "hardware microthreads for async fabric DSD operations"));
     t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
                                "cycles", A, "from task selection to its first instruction (not published)"));
-    t.push_back(int_param<int>("pe.dsd_setup_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_setup_cycles; }, 0, 1000,
-                               "cycles", A, "fixed cost of issuing one DSD operation (not published)"));
+    t.push_back(int_param<int>("pe.dsd_issue_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_issue_cycles; }, 0, 1000,
+                               "cycles", F,
+                               "per-operation issue cost of a DSD operation, task- or @map-issued (the MeshGEMV calibration "
+                               "fits it); WSE-3: SDK-simulator @map sweep, docs/timing-evidence.md 4.4"));
+    t.push_back(int_param<int>("pe.simd_chunk_cycles", [](ArchParams& a) -> int& { return a.pe.simd_chunk_cycles; }, 1, 1000,
+                               "cycles", F,
+                               "cycles per SIMD chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32; narrower "
+                               "chunks take 1); WSE-3 2: a second 8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4)"));
+    t.push_back(int_param<int>("pe.map_element_cycles", [](ArchParams& a) -> int& { return a.pe.map_element_cycles; }, 0, 1000,
+                               "cycles", F,
+                               "loop overhead per element of an @map, besides the operations its body issues (WSE-3: "
+                               "issue + map + chunk + 3 DSR loads / 8 = 8.4 vs 8.3 measured per element, 4.4)"));
+    t.push_back(int_param<int>("pe.dsr_load_cycles", [](ArchParams& a) -> int& { return a.pe.dsr_load_cycles; }, 0, 1000,
+                               "cycles", A, "one @load_to_dsr (a DSD into a data structure register; not published)"));
+    t.push_back(int_param<int>("pe.fp_pipeline_latency", [](ArchParams& a) -> int& { return a.pe.fp_pipeline_latency; }, 0,
+                               1000, "cycles", A,
+                               "extra cycles after a streamed main-thread operation before the next instruction (not "
+                               "published; 0 = throughput model, timing-evidence 4.5)"));
     auto simd = [&](const char* name, int SimdParams::*m, const std::string& prov, const char* doc) {
       t.push_back(int_param<int>(std::string("pe.simd.") + name, [m](ArchParams& a) -> int& { return a.pe.simd.*m; }, 1, 64,
                                  "ops/cycle", prov, doc));

@@ -51,12 +51,20 @@ struct PeParams {
   std::uint32_t sram_bytes = 49152;     // per-PE SRAM, code and data
   int sram_banks = 8;                   // banks of sram_bytes / sram_banks, 16-bit interleave
   std::uint32_t code_reserve_bytes = 4096;  // SRAM reserved for code and runtime (assumption)
-  bool bank_conflicts = false;          // model bank-conflict stalls (refinement, off by default)
+  bool bank_conflicts = true;           // halve a SIMD op's width on the SDK's bank-conflict rule (assumption)
   int task_ids = 64;
   int local_task_max_id = 30;           // local tasks are 0..local_task_max_id (WSE-3: 8..30)
   int microthreads = 8;
   int task_switch_cycles = 2;           // cycles from task selection to its first instruction (assumption)
-  int dsd_setup_cycles = 1;             // fixed cost of issuing one DSD operation (assumption)
+  // DSD operation cost (docs/timing-evidence.md 4.4): DSR loads + dsd_issue_cycles + chunk * ceil(n / width) +
+  // fp_pipeline_latency, whether a task or an @map loop issues it (chunk = simd_chunk_cycles for chunks wider than
+  // 64 bits per operand, else 1); an @map loop adds map_element_cycles per element, and loading a DSD into a
+  // register (DSR) costs dsr_load_cycles.
+  int dsd_issue_cycles = 3;             // per-operation issue cost (WSE-3 fitted, WSE-2 assumption)
+  int simd_chunk_cycles = 1;            // cycles per SIMD chunk wider than 64 bits (WSE-2 has none; WSE-3 2 fitted)
+  int map_element_cycles = 3;           // per-element overhead of an @map loop (WSE-3 fitted, WSE-2 assumption)
+  int dsr_load_cycles = 1;              // one @load_to_dsr (assumption)
+  int fp_pipeline_latency = 0;          // extra cycles before a streamed op's result is usable (assumption)
   SimdParams simd;
 };
 

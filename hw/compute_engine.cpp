@@ -238,29 +238,55 @@ void ComputeEngine::validate(const DsdOp& op) const {
     if (f->oq < 0 || f->oq >= queues_.num_output_queues()) fail(opn + ": " + describe(op.dest) + ": no such output queue");
     if (f->color >= kMaxColors) fail(opn + ": " + describe(op.dest) + ": colour out of range");
   }
-  const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
-  if (fabric && !op.options.async)
-    fail(opn + ": an operation with a fabric operand must be asynchronous (.async = true, .activate = next_task): "
-               "a blocking fabric operation cannot stop a C++ task body halfway");
+  // simd_32 / simd_64: every fabric operand of the op in the same mode, on 16-bit elements.
+  std::optional<SimdMode> mode;
+  auto check_simd = [&](const Operand& o, ElemType t, const char* role) {
+    SimdMode m;
+    if (auto* f = std::get_if<FabinDsd>(&o)) m = f->simd;
+    else if (auto* f = std::get_if<FaboutDsd>(&o)) m = f->simd;
+    else return;
+    if (m != SimdMode::Off && elem_bytes(t) != 2)
+      fail(opn + ": " + role + " " + describe(o) + ": a simd_32/simd_64 fabric operand needs 16-bit elements");
+    if (auto* f = std::get_if<FaboutDsd>(&o); f && m != SimdMode::Off && f->stamp_index)
+      fail(opn + ": " + role + " " + describe(o) + ": index stamping uses the upper half, it cannot be packed");
+    if (mode && *mode != m) fail(opn + ": its fabric operands use different simd modes");
+    mode = m;
+  };
+  check_simd(op.dest, info.dest, "dest");
+  check_simd(op.src0, info.src0, "src0");
+  if (info.num_srcs == 2) check_simd(op.src1, info.src1, "src1");
 }
 
 Cycle ComputeEngine::op_cycles(const DsdOp& op, std::uint32_t n) const {
   int w = simd_width(op.code, arch_.pe.simd);
   for (const Operand* o : {&op.dest, &op.src0, &op.src1})
     if (auto* m = std::get_if<MemDsd>(o)) w = std::min(w, stride_width_cap(*m));
-  // Optional bank-conflict refinement (SDK "SIMD mode" appendix): SRAM is 8 banks with 16-bit interleave and a
-  // cycle can read two 64-bit source windows only from disjoint banks, i.e. when the sources' 16-bit word
-  // addresses differ by 4 modulo 8. Two unit-stride vector sources that violate this need two cycles per group.
+  // Bank rule (SDK "SIMD mode" appendix, published): 8 banks, successive 16-bit words in successive banks; the two
+  // reads of a cycle must come from banks with bank1 % 4 != bank2 % 4. Two vector sources whose start words are
+  // equal modulo 4 conflict; the op then runs at half width (the penalty is an assumption).
   if (arch_.pe.bank_conflicts && w > 1) {
     auto* a = std::get_if<MemDsd>(&op.src0);
     auto* b = std::get_if<MemDsd>(&op.src1);
     if (a && b && !a->scalar_ref && !b->scalar_ref && a->length() > 1 && b->length() > 1) {
       const std::int64_t wa = a->address(0) / 2, wb = b->address(0) / 2;
-      if ((((wa - wb) % 8) + 8) % 8 != 4) w = std::max(1, w / 2);
+      if ((wa - wb) % 4 == 0) w = std::max(1, w / 2);
     }
   }
   w = std::max(w, 1);
-  return (Cycle(n) + Cycle(w) - 1) / Cycle(w) + Cycle(arch_.pe.dsd_setup_cycles);
+  // DSD operands not held in a DSD register are loaded first (scalar pointers and immediates are not DSDs).
+  int loads = 0;
+  for (const Operand* o : {&op.dest, &op.src0, &op.src1}) {
+    if (auto* m = std::get_if<MemDsd>(o)) loads += !m->scalar_ref && !m->in_dsr;
+    else loads += is_fabric(*o);
+  }
+  // A chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32) takes simd_chunk_cycles, others one cycle
+  // (the WSE-3 sweep of timing-evidence 4.4 sees ~4 fp16 lanes per cycle at the published width 8).
+  const PeParams& pe = arch_.pe;
+  const OpInfo& info = op_info(op.code);
+  const int bits = 8 * w * std::max({elem_bytes(info.dest), elem_bytes(info.src0), elem_bytes(info.src1)});
+  const Cycle chunk = bits > 64 ? Cycle(pe.simd_chunk_cycles) : 1;
+  return Cycle(loads) * Cycle(pe.dsr_load_cycles) + Cycle(pe.dsd_issue_cycles) +
+         chunk * ((Cycle(n) + Cycle(w) - 1) / Cycle(w)) + Cycle(pe.fp_pipeline_latency);
 }
 
 std::uint32_t ComputeEngine::read_elem(const Operand& o, std::uint32_t k, ElemType t) const {
@@ -321,8 +347,16 @@ int ComputeEngine::microthread_of(const DsdOp& op) const {
   return std::get<FabinDsd>(op.src1).iq;
 }
 
-void ComputeEngine::execute(const DsdOp& op) {
+void ComputeEngine::check_awaited() const {
+  if (unawaited_)
+    fail(std::string(op_info(blocking_op_).name) +
+         ": a blocking fabric operation (no .async) must be awaited: `co_await` it in a task body that returns "
+         "csl::Coro, or issue it with .async = true");
+}
+
+bool ComputeEngine::execute(const DsdOp& op) {
   if (!in_task_) fail(std::string(op_info(op.code).name) + ": DSD operations run only inside a task");
+  check_awaited();
   validate(op);
   const std::uint32_t n = op_length(op);
   const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
@@ -334,16 +368,38 @@ void ComputeEngine::execute(const DsdOp& op) {
     // picker runs only after the current task ends).
     if (op.options.activate >= 0) activate(op.options.activate);
     if (op.options.unblock >= 0) unblock(op.options.unblock);
-    return;
+    return false;
   }
   const int ut = microthread_of(op);
   if (uts_[ut]) uts_[ut]->pending.emplace_back(op, cursor_);  // busy: FIFO
-  else start(ut, op, cursor_, cursor_ + arch_.pe.dsd_setup_cycles);
+  else start(ut, op, cursor_, cursor_ + arch_.pe.dsd_issue_cycles);
+  if (op.options.async) return false;
+  unawaited_ = true;
+  blocking_op_ = op.code;
+  return true;
+}
+
+void ComputeEngine::suspend_main(std::coroutine_handle<> h) {
+  if (!unawaited_) fail("suspend_main: no blocking operation was issued");
+  unawaited_ = false;
+  waiting_ = true;
+  resume_ = h;
+}
+
+void ComputeEngine::run_coroutine(Coro c) {
+  if (!in_task_) fail("a coroutine task body runs only inside a task");
+  if (c.done()) {
+    c.rethrow();
+    return;
+  }
+  if (!waiting_) fail("a coroutine task body suspended on something other than a blocking DSD operation");
+  coro_ = std::move(c);
 }
 
 void ComputeEngine::map(const MemDsd& dest, const MemDsd& src, const std::function<float(float)>& fn,
                         Cycle cycles_per_element) {
   if (!in_task_) fail("map: DSD operations run only inside a task");
+  check_awaited();
   const std::uint32_t n = dest.scalar_ref ? src.length() : dest.length();
   if (!src.scalar_ref && src.length() != n)
     fail("map: source has length " + str(src.length()) + " but the destination " + str(n));
@@ -357,12 +413,16 @@ void ComputeEngine::map(const MemDsd& dest, const MemDsd& src, const std::functi
       sram_.write(dest.scalar_ref ? dest.base : dest.address(k), &r, dest.elem_bytes);
     }
   }
-  cursor_ += Cycle(n) * cycles_per_element + Cycle(arch_.pe.dsd_setup_cycles);
+  const PeParams& pe = arch_.pe;
+  const int loads = int(!dest.scalar_ref && !dest.in_dsr) + int(!src.scalar_ref && !src.in_dsr);
+  cursor_ += Cycle(loads) * Cycle(pe.dsr_load_cycles) + Cycle(pe.dsd_issue_cycles) +
+             Cycle(n) * (Cycle(pe.map_element_cycles) + cycles_per_element);
   ++stats_.dsd_ops;
 }
 
 void ComputeEngine::charge(Cycle cycles) {
   if (!in_task_) fail("charge: scalar work is charged only inside a task");
+  check_awaited();
   cursor_ += cycles;
 }
 
@@ -374,12 +434,18 @@ void ComputeEngine::start(int ut, const DsdOp& op, Cycle issued, Cycle earliest)
   m.length = op_length(op);
   m.done = 0;
   m.adv_sent = false;
-  m.ready = std::max(earliest, issued + Cycle(arch_.pe.dsd_setup_cycles));
+  m.ready = std::max(earliest, issued + Cycle(arch_.pe.dsd_issue_cycles));
   m.started = m.ready;
   m.last = kNever;
   m.stalled = false;
-  for (const Operand* o : {&m.op.src0, &m.op.src1})
-    if (auto* f = std::get_if<FabinDsd>(o)) ++iq_readers_[f->iq];
+  m.simd = SimdMode::Off;
+  if (auto* f = std::get_if<FaboutDsd>(&m.op.dest)) m.simd = f->simd;
+  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
+    if (auto* f = std::get_if<FabinDsd>(o)) {
+      ++iq_readers_[f->iq];
+      m.simd = f->simd;  // validate() made the modes of an op's fabric operands equal
+    }
+  }
 }
 
 void ComputeEngine::complete(int ut, Cycle now) {
@@ -387,13 +453,18 @@ void ComputeEngine::complete(int ut, Cycle now) {
   active_uts_ &= ~(1u << ut);
   m.stalled = false;
   ++stats_.async_ops;
-  const Cycle moves = m.done + (m.adv_sent ? 1 : 0);
+  const Cycle per_move = m.simd == SimdMode::Off ? 1 : 2;
+  const Cycle moves = (m.done + per_move - 1) / per_move + (m.adv_sent ? 1 : 0);
   const Cycle span = now >= m.started ? now - m.started + 1 : 0;
   if (span > moves) stats_.microthread_stall_cycles += span - moves;
   for (const Operand* o : {&m.op.src0, &m.op.src1})
     if (auto* f = std::get_if<FabinDsd>(o)) --iq_readers_[f->iq];
   if (m.op.options.activate >= 0) activate(m.op.options.activate);
   if (m.op.options.unblock >= 0) unblock(m.op.options.unblock);
+  if (!m.op.options.async) {  // a blocking op: the waiting body continues the next cycle
+    waiting_ = false;
+    main_free_ = now + 1;
+  }
   if (m.pending.empty()) {
     uts_[ut].reset();  // nothing queued: the microthread's state goes
     return;
@@ -443,8 +514,13 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
     complete(ut, now);
     return true;
   }
+  // One move: one wavelet per fabric operand, carrying one element, or two 16-bit elements (simd_32, simd_64);
+  // simd_64 moves only while its input queues hold two wavelets (or the last one).
+  const std::uint32_t per_wavelet = m.simd == SimdMode::Off ? 1 : 2;
+  const std::uint32_t moved = std::min(per_wavelet, m.length - m.done);
+  const int ready = m.simd == SimdMode::Simd64 && m.length - m.done > 2 ? 2 : 1;
   for (const Operand* o : {&m.op.src0, &m.op.src1}) {
-    if (auto* f = std::get_if<FabinDsd>(o); f && queues_.iq(f->iq).empty()) {
+    if (auto* f = std::get_if<FabinDsd>(o); f && queues_.iq(f->iq).size() < ready) {
       m.stalled = true;
       m.wait_on_output = false;
       m.wait_queue = f->iq;
@@ -460,31 +536,46 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
     return false;
   }
   m.stalled = false;
-  auto src = [&](const Operand& o, ElemType t) -> std::uint32_t {
+  std::uint32_t in0 = 0, in1 = 0;  // payloads popped for src0 / src1 when they are fabin operands
+  auto pop = [&](const Operand& o, std::uint32_t& word) {
     if (auto* f = std::get_if<FabinDsd>(&o)) {
-      const Wavelet w = queues_.pop_input(f->iq);
+      word = queues_.pop_input(f->iq).payload;
       ++stats_.wavelets_received;
-      return elem_bytes(t) == 2 ? (w.payload & 0xffffu) : w.payload;
+    }
+  };
+  pop(m.op.src0, in0);
+  if (info.num_srcs == 2) pop(m.op.src1, in1);
+  auto src = [&](const Operand& o, std::uint32_t w, ElemType t, std::uint32_t j) -> std::uint32_t {
+    if (std::holds_alternative<FabinDsd>(o)) {
+      if (per_wavelet == 2) return (j % 2) ? (w >> 16) : (w & 0xffffu);
+      return elem_bytes(t) == 2 ? (w & 0xffffu) : w;
     }
     if (!sram_.functional() && std::holds_alternative<MemDsd>(o)) return 0;
-    return read_elem(o, m.done, t);
+    return read_elem(o, m.done + j, t);
   };
-  const std::uint32_t a = src(m.op.src0, info.src0);
-  const std::uint32_t b = info.num_srcs == 2 ? src(m.op.src1, info.src1) : 0;
-  const std::uint32_t c = info.has_scalar ? src(m.op.scalar, info.src1) : 0;
-  const std::uint32_t r = apply_op(m.op.code, a, b, c);
-  if (out) {
-    std::uint32_t payload = r;
-    if (elem_bytes(info.dest) == 2) {
-      payload &= 0xffffu;
-      if (out->stamp_index) payload |= std::uint32_t(std::uint16_t(out->index_base + m.done)) << 16;
+  std::uint32_t out_word = 0;
+  for (std::uint32_t j = 0; j < moved; ++j) {
+    const std::uint32_t a = src(m.op.src0, in0, info.src0, j);
+    const std::uint32_t b = info.num_srcs == 2 ? src(m.op.src1, in1, info.src1, j) : 0;
+    const std::uint32_t c = info.has_scalar ? src(m.op.scalar, in1, info.src1, j) : 0;
+    const std::uint32_t r = apply_op(m.op.code, a, b, c);
+    if (out) {
+      std::uint32_t payload = r;
+      if (elem_bytes(info.dest) == 2) {
+        payload &= 0xffffu;
+        if (per_wavelet == 2) payload <<= 16 * (j % 2);
+        else if (out->stamp_index) payload |= std::uint32_t(std::uint16_t(out->index_base + m.done + j)) << 16;
+      }
+      out_word |= payload;
+    } else if (sram_.functional()) {
+      write_elem(m.op.dest, m.done + j, info.dest, r);
     }
-    queues_.push_output(out->oq, Wavelet{payload, out->color, out->control}, now);
-    ++stats_.wavelets_sent;
-  } else if (sram_.functional()) {
-    write_elem(m.op.dest, m.done, info.dest, r);
   }
-  ++m.done;
+  if (out) {
+    queues_.push_output(out->oq, Wavelet{out_word, out->color, out->control}, now);
+    ++stats_.wavelets_sent;
+  }
+  m.done += moved;
   m.last = now;
   if (m.done == m.length && !(out && out->advance_switch)) {
     complete(ut, now);
@@ -551,8 +642,34 @@ void ComputeEngine::run_task(int id, Cycle now) {
     throw;
   }
   in_task_ = false;
+  check_awaited();
+  if (coro_) {  // the body waits on a blocking operation: the main thread stays with it
+    picked_ = now;
+    main_free_ = kNever;
+    return;
+  }
+  end_task(now, now);
+}
+
+void ComputeEngine::resume_task(Cycle now) {
+  in_task_ = true;
+  cursor_ = now;
+  std::exchange(resume_, {}).resume();  // a coroutine's exceptions stay in its promise (rethrown below)
+  in_task_ = false;
+  check_awaited();
+  if (!coro_.done()) {
+    if (!waiting_) fail("a coroutine task body suspended on something other than a blocking DSD operation");
+    main_free_ = kNever;
+    return;
+  }
+  const Coro ended = std::move(coro_);
+  ended.rethrow();
+  end_task(picked_, now);
+}
+
+void ComputeEngine::end_task(Cycle picked, Cycle now) {
   main_free_ = std::max(cursor_, now + 1);
-  stats_.main_busy_cycles += main_free_ - now;
+  stats_.main_busy_cycles += main_free_ - picked;
   ++stats_.tasks_run;
 }
 
@@ -564,18 +681,18 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
       progress |= advance_microthread(std::countr_zero(rest), now);
     drain_control_heads(now);
     if (main_free_ <= now) {
-      if (!boot_done_) {
+      if (coro_) {  // its blocking operation completed
+        resume_task(now);
+        progress = true;
+      } else if (!boot_done_) {
         boot_done_ = true;
         in_task_ = true;
         running_ = -1;
         cursor_ = now + Cycle(arch_.pe.task_switch_cycles);
         const bool worked = boot_();
         in_task_ = false;
-        if (worked) {
-          main_free_ = std::max(cursor_, now + 1);
-          stats_.main_busy_cycles += main_free_ - now;
-          ++stats_.tasks_run;
-        }
+        check_awaited();
+        if (worked) end_task(now, now);
         progress = true;
       } else if (!teardown_pending_.empty() && !(blocked_ & bit(kTeardownTask))) {
         // System teardown task (ID 29): runs the handlers of the colours in teardown.
@@ -588,9 +705,8 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
           for (auto& [hc, fn] : teardown_handlers_)
             if (hc == c) fn(c);
         in_task_ = false;
-        main_free_ = std::max(cursor_, now + 1);
-        stats_.main_busy_cycles += main_free_ - now;
-        ++stats_.tasks_run;
+        check_awaited();
+        end_task(now, now);
         progress = true;
       } else if (int id = pick_task(); id >= 0) {
         run_task(id, now);
@@ -636,7 +752,10 @@ void ComputeEngine::on_teardown(Color c, Cycle now) {
 void ComputeEngine::describe_wait(std::ostream& os) const {
   os << name() << ":";
   bool any = false;
-  if (main_free_ > now_) {
+  if (waiting_) {
+    os << " main thread in " << label(running_) << " waits for its blocking " << op_info(blocking_op_).name << ";";
+    any = true;
+  } else if (main_free_ > now_) {
     os << " main thread runs " << (running_ >= 0 ? label(running_) : "start") << " until cycle " << main_free_
        << ";";
     any = true;

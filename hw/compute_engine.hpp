@@ -1,16 +1,19 @@
 // Compute engine (CE) of one PE: the hardware task picker (64 task IDs: data tasks bound to colours, local tasks,
 // control tasks; activated + unblocked = runnable; priorities; run to completion), DSD operations executed by the
-// main thread (memory operands) or by microthreads (async operations with a fabric operand), and the SRAM they use.
-// Event-driven: an idle CE costs nothing; step() does all that is due at `now` and names the next cycle it needs.
-// Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost only their DSD
-// operations), contention between the main thread and microthreads for the datapath, FIFOs. Bank conflicts only
-// as an optional heuristic (pe.bank_conflicts, off by default; see op_cycles).
+// main thread (memory operands) or by microthreads (operations with a fabric operand: async, or blocking the main
+// thread until they complete, from a coroutine task body), and the SRAM they use; the DSD cost model of
+// docs/firmware.md (DSR loads, issue, SIMD chunks, the SDK's bank rule, FP pipeline latency; simd_32/simd_64 packing
+// on fabric operands). Event-driven: an idle CE costs nothing; step() does all that is due at `now` and names the
+// next cycle it needs. Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost
+// only their DSD operations and what they charge()), contention between the main thread and microthreads for the
+// datapath, FIFOs.
 // Host memory (meshes up to 720x720 CEs): per-task state is bitmasks over the 64 task IDs; bodies are stored only
 // for bound tasks, in ID order; labels are interned in a process-wide table (PEs running the same program share
 // them); a microthread's state is allocated only while it runs an operation. host_bytes() counts it all.
 #pragma once
 #include <array>
 #include <bit>
+#include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "hw/arch_params.hpp"
+#include "hw/coro.hpp"
 #include "hw/dsd.hpp"
 #include "hw/pe_agent.hpp"
 #include "hw/pe_queues.hpp"
@@ -45,15 +49,16 @@ using TaskBody = std::function<void(TaskArg)>;
 
 // Timing rules (documented in docs/firmware.md):
 // - A task picked at cycle t starts its body at t + task_switch_cycles; each memory-only DSD operation in the body
-//   adds ceil(n / w) + dsd_setup_cycles, w = min(SIMD width of the op, stride caps of its memory operands); the
+//   adds op_cycles (loads of its DSD operands not held in DSRs, issue, SIMD chunks, FP pipeline latency); the
 //   task ends at the sum (at least one cycle after it was picked) and the picker selects again at that cycle.
 // - Task bodies run functionally at once when the task starts; an async operation issued from a body starts on
 //   its microthread at the body's time cursor (t + switch + cycles of the ops before it).
-// - A microthread starts dsd_setup_cycles after issue and then moves at most one element per cycle, and only in
-//   a cycle where every fabin operand has a wavelet and the fabout operand has room (stall otherwise).
-// - A fabric DSD operation must be async: a blocking fabric op inside a C++ task body would need coroutines.
-//   The CSL idiom that replaces it: issue the op with `.async = true, .activate = next_task` and continue there.
-// - A second async op on a busy microthread waits for it (FIFO per microthread).
+// - A microthread starts dsd_issue_cycles after issue and then moves at most one wavelet per fabric operand per
+//   cycle (one element, or two 16-bit elements with simd_32; simd_64 moves two wavelets when both are there), and
+//   only in a cycle where every fabin operand has its wavelets and the fabout operand has room (stall otherwise).
+// - A fabric operation without options.async blocks: the running task's coroutine (hw/coro.hpp) suspends on it
+//   (suspend_main); no other task is picked until it completes; the body resumes the cycle after its last element.
+// - A second op on a busy microthread waits for it (FIFO per microthread).
 class ComputeEngine : public PeAgent {
  public:
   struct Stats {
@@ -111,18 +116,24 @@ class ComputeEngine : public PeAgent {
 
   // ---- DSD operations (from task bodies).
   // Memory-only, synchronous: executed at once, cycles charged to the running task.
-  // With a fabric operand: must have options.async; queued on its microthread (ID = OQ of the fabout, else IQ of
-  // the first fabin). Throws std::invalid_argument (operand types, lengths, missing async) naming the PE and op.
-  void execute(const DsdOp& op);
+  // With a fabric operand: queued on its microthread (ID = OQ of the fabout, else IQ of the first fabin); without
+  // options.async it is blocking: returns true, and the running coroutine must suspend_main() before it issues
+  // anything else or returns. Throws std::invalid_argument (operand types, lengths, simd modes) naming the PE and op.
+  bool execute(const DsdOp& op);
   // CSL @map on the main thread: dest[k] = fn(src[k]) over memory DSDs of f32 (4-byte) or f16 (2-byte) elements
-  // (each side converted through float), costing n * cycles_per_element + dsd_setup_cycles. The cost of the
-  // callback is the caller's statement (the SDK does not publish one).
+  // (each side converted through float), costing one operation (loads + issue) plus n * (map_element_cycles +
+  // cycles_per_element). The cost of the callback is the caller's statement (the SDK does not publish one).
   void map(const MemDsd& dest, const MemDsd& src, const std::function<float(float)>& fn, Cycle cycles_per_element);
   // Cycle of the main thread's time cursor: inside a task body, the start of the next operation.
   Cycle time() const { return cursor_; }
   // Charges `cycles` of scalar work to the running task (task bodies' C++ code is otherwise free): kernels use it
   // to account for what a CSL task would execute outside DSD operations (e.g. an exp approximation per element).
   void charge(Cycle cycles);
+  // Coroutine task bodies: a body that called a Coro-returning function hands it over here. Ended: rethrows what
+  // it threw. Suspended on a blocking operation: the CE keeps it and the main thread until it ends.
+  void run_coroutine(Coro c);
+  // From the awaiter of a blocking operation (csl::Issued): suspends coroutine `h` until that operation completes.
+  void suspend_main(std::coroutine_handle<> h);
 
   // ---- PeAgent
   Cycle step(Cycle now, PeQueues& queues) override;
@@ -164,6 +175,7 @@ class ComputeEngine : public PeAgent {
     Cycle ready = 0;        // earliest cycle of the next element
     Cycle last = kNever;    // cycle of the last element moved
     Cycle started = 0;
+    SimdMode simd = SimdMode::Off;  // of the op's fabric operands
     bool stalled = false;
     bool wait_on_output = false;  // stalled on a full OQ (else an empty IQ)
     int wait_queue = 0;
@@ -190,6 +202,12 @@ class ComputeEngine : public PeAgent {
   void drain_control_heads(Cycle now);
   int pick_task() const;
   void run_task(int id, Cycle now);
+  // Resumes the waiting coroutine at `now`; ends its task if it ran to its end.
+  void resume_task(Cycle now);
+  // Ends the task (or boot/teardown work) picked at `picked`: the main thread is free at the cursor.
+  void end_task(Cycle picked, Cycle now);
+  // Throws if a blocking operation was issued and not awaited.
+  void check_awaited() const;
   bool iq_owned_by_microthread(int iq) const;
   [[noreturn]] void fail(const std::string& what) const;
 
@@ -212,10 +230,17 @@ class ComputeEngine : public PeAgent {
   std::function<void(Cycle)> waker_;
   Cycle now_ = 0;             // cycle of the current/last step
   Cycle cursor_ = 0;          // main thread time cursor
-  Cycle main_free_ = 0;       // cycle at which the running task ends
+  Cycle main_free_ = 0;       // cycle at which the running task ends (kNever: it waits on a blocking op)
   bool in_task_ = false;
   bool shares_host_state_ = false;
   int running_ = -1;
+  // Blocking operations: the waiting task's coroutine, the innermost frame to resume, when the task was picked.
+  Coro coro_;
+  std::coroutine_handle<> resume_;
+  Cycle picked_ = 0;
+  bool unawaited_ = false;        // a blocking op was issued and its coroutine has not suspended on it yet
+  bool waiting_ = false;          // the main thread waits for a blocking op
+  OpCode blocking_op_ = OpCode::Fmovs;
   Stats stats_;
 };
 

@@ -58,12 +58,15 @@ std::string describe(const Operand& o) {
     return "mem" + std::string(m->dims == 1 ? "1d" : "4d") + "@" + std::to_string(m->base) + "[" +
            std::to_string(m->length()) + "]";
   }
+  auto mode = [](SimdMode m) {
+    return m == SimdMode::Simd32 ? std::string(", simd_32") : m == SimdMode::Simd64 ? std::string(", simd_64") : "";
+  };
   if (auto* f = std::get_if<FabinDsd>(&o))
     return "fabin(colour " + std::to_string(f->color) + ", IQ " + std::to_string(f->iq) + ", " +
-           std::to_string(f->extent) + ")";
+           std::to_string(f->extent) + mode(f->simd) + ")";
   if (auto* f = std::get_if<FaboutDsd>(&o))
     return "fabout(colour " + std::to_string(f->color) + ", OQ " + std::to_string(f->oq) + ", " +
-           std::to_string(f->extent) + ")";
+           std::to_string(f->extent) + mode(f->simd) + ")";
   if (std::holds_alternative<Immediate>(o)) return "immediate";
   return "none";
 }

@@ -1,7 +1,8 @@
 // Data structure descriptors (DSDs) and DSD operations of the compute engine: memory vectors (mem1d, mem4d), fabric
 // input/output streams (fabin, fabout), immediates, and the op codes with their element semantics and SIMD width.
 // Fidelity: element-exact results (fp16 rounded per operation), throughput from SimdParams with the SDK's stride
-// penalties. Not modelled: DSRs as a finite register file, FIFOs, @map, simd_32/simd_64 fabric modes, bank conflicts.
+// penalties and bank rule (ComputeEngine::op_cycles). A memory operand may be marked as held in a DSD register
+// (csl::Dsr): the operation does not pay its load. Not modelled: DSRs as a finite register file, FIFOs.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -25,6 +26,7 @@ struct MemDsd {
   std::array<std::int32_t, 4> stride{1, 0, 0, 0};
   std::int32_t offset = 0;
   bool scalar_ref = false;
+  bool in_dsr = false;  // already loaded into a DSD register (csl::Dsr): no load cost
 
   std::uint32_t length() const { return extent[0] * extent[1] * extent[2] * extent[3]; }
   std::uint32_t address(std::uint32_t k) const {
@@ -37,10 +39,18 @@ struct MemDsd {
   }
 };
 
-// A stream of `extent` wavelets arriving on `color` in input queue `iq` (the queue is bound to the colour).
-// 16-bit operations use the low half of each payload.
+// SDK simd_mode of a fabric DSD in a 16-bit operation. Off: one value per wavelet (low half). Simd32: two values
+// per wavelet, element 2k in the low half and 2k+1 in the high half (an odd last element leaves the high half 0).
+// Simd64: packed the same way; an operation reading it moves only while two wavelets are ready (or the last one
+// is), one wavelet per cycle (the ramp's rate; the SDK moves four values per step, at the same link rate).
+// `extent` counts elements (values), not wavelets.
+enum class SimdMode : std::uint8_t { Off, Simd32, Simd64 };
+
+// A stream of `extent` elements arriving on `color` in input queue `iq` (the queue is bound to the colour).
+// 16-bit operations use the low half of each payload, or both halves with a simd_mode.
 struct FabinDsd {
   Color color = 0;
+  SimdMode simd = SimdMode::Off;
   int iq = 0;
   std::uint32_t extent = 0;
 };
@@ -48,9 +58,10 @@ struct FabinDsd {
 // A stream of `extent` wavelets sent on `color` through output queue `oq`. `control`: every wavelet is a control
 // wavelet. `advance_switch`: after the last wavelet, one control wavelet with a single ADV command (ce_ignore,
 // no entrypoint) follows, which advances the switches of the colour along its path (see docs/firmware.md).
-// `stamp_index`: 16-bit elements go out as (index_base + k) << 16 | data.
+// `stamp_index`: 16-bit elements go out as (index_base + k) << 16 | data (not with a simd_mode).
 struct FaboutDsd {
   Color color = 0;
+  SimdMode simd = SimdMode::Off;
   int oq = 0;
   std::uint32_t extent = 0;
   bool control = false;

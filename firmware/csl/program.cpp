@@ -83,6 +83,8 @@ MemDsd increment_offset(MemDsd d, std::int32_t delta) {
   return d;
 }
 
+Operand::Operand(const Dsr& r) : kind_(Kind::Mem), mem_(r.dsd_), in_dsr_(true) {}
+
 hw::Operand Operand::resolve(hw::ElemType t) const {
   switch (kind_) {
     case Kind::None: return std::monostate{};
@@ -110,6 +112,7 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
         throw std::out_of_range(a.program().engine().name() + ": DSD over '" + a.name() + "' reaches elements [" +
                                 str(lo) + ", " + str(hi) + "] outside its " + str(a.size()) + " elements");
       m.base = a.address();
+      m.in_dsr = in_dsr_;
       if (mem_.scalar) {
         m.base += std::uint32_t(m.offset) * m.elem_bytes;
         m.offset = 0;
@@ -158,6 +161,8 @@ ControlTask::ControlTask(Program* p, int id, std::function<void(TaskArg)> body, 
     : TaskBase(p, hw::TaskKind::Control, id, std::move(label)) {
   body_ = std::move(body);
 }
+
+void run_coroutine(Program& p, Coro c) { p.engine().run_coroutine(std::move(c)); }
 
 // ---- program ------------------------------------------------------------------------------------------------
 
@@ -277,6 +282,7 @@ Fabin Program::fabin(FabinSpec spec) {
   else queue_bindings_.emplace_back(spec.input_queue, spec.color);
   Fabin d;
   d.color = spec.color;
+  d.simd = spec.simd_mode;
   d.iq = spec.input_queue;
   d.extent = spec.extent;
   d.type = spec.type;
@@ -293,6 +299,7 @@ Fabout Program::fabout(FaboutSpec spec) {
   d.advance_switch = spec.advance_switch;
   d.stamp_index = spec.index_base >= 0;
   d.index_base = static_cast<std::uint16_t>(std::max(spec.index_base, 0));
+  d.simd = spec.simd_mode;
   return d;
 }
 
@@ -317,7 +324,7 @@ void Program::block(TaskRef t) { engine().block(t.resolve()); }
 void Program::unblock(TaskRef t) { engine().unblock(t.resolve()); }
 void Program::set_priority(TaskRef t, Priority p) { engine().set_priority(t.resolve(), p); }
 
-void Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
+Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
                  const Operand& scalar, const Async& opt) {
   const hw::OpInfo& info = hw::op_info(code);
   hw::DsdOp o;
@@ -329,34 +336,34 @@ void Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, cons
   o.options.async = opt.async;
   o.options.activate = opt.activate.resolve();
   o.options.unblock = opt.unblock.resolve();
-  engine().execute(o);
+  return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 
 using hw::OpCode;
-void Program::fmach(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmach, d, a, b, s, o); }
-void Program::fmachs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmachs, d, a, b, s, o); }
-void Program::fmacs(Operand d, Operand a, Operand b, Operand s, Async o) { op(OpCode::Fmacs, d, a, b, s, o); }
-void Program::faddh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Faddh, d, a, b, {}, o); }
-void Program::fadds(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fadds, d, a, b, {}, o); }
-void Program::fsubh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubh, d, a, b, {}, o); }
-void Program::fsubs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fsubs, d, a, b, {}, o); }
-void Program::fmulh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmulh, d, a, b, {}, o); }
-void Program::fmuls(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmuls, d, a, b, {}, o); }
-void Program::fmaxh(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxh, d, a, b, {}, o); }
-void Program::fmaxs(Operand d, Operand a, Operand b, Async o) { op(OpCode::Fmaxs, d, a, b, {}, o); }
-void Program::fmovh(Operand d, Operand a, Async o) { op(OpCode::Fmovh, d, a, {}, {}, o); }
-void Program::fmovs(Operand d, Operand a, Async o) { op(OpCode::Fmovs, d, a, {}, {}, o); }
-void Program::fnegh(Operand d, Operand a, Async o) { op(OpCode::Fnegh, d, a, {}, {}, o); }
-void Program::fnegs(Operand d, Operand a, Async o) { op(OpCode::Fnegs, d, a, {}, {}, o); }
-void Program::mov16(Operand d, Operand a, Async o) { op(OpCode::Mov16, d, a, {}, {}, o); }
-void Program::mov32(Operand d, Operand a, Async o) { op(OpCode::Mov32, d, a, {}, {}, o); }
-void Program::fh2s(Operand d, Operand a, Async o) { op(OpCode::Fh2s, d, a, {}, {}, o); }
-void Program::fs2h(Operand d, Operand a, Async o) { op(OpCode::Fs2h, d, a, {}, {}, o); }
-void Program::add16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Add16, d, a, b, {}, o); }
-void Program::sub16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Sub16, d, a, b, {}, o); }
-void Program::and16(Operand d, Operand a, Operand b, Async o) { op(OpCode::And16, d, a, b, {}, o); }
-void Program::or16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Or16, d, a, b, {}, o); }
-void Program::xor16(Operand d, Operand a, Operand b, Async o) { op(OpCode::Xor16, d, a, b, {}, o); }
+Issued Program::fmach(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmach, d, a, b, s, o); }
+Issued Program::fmachs(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmachs, d, a, b, s, o); }
+Issued Program::fmacs(Operand d, Operand a, Operand b, Operand s, Async o) { return op(OpCode::Fmacs, d, a, b, s, o); }
+Issued Program::faddh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Faddh, d, a, b, {}, o); }
+Issued Program::fadds(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fadds, d, a, b, {}, o); }
+Issued Program::fsubh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fsubh, d, a, b, {}, o); }
+Issued Program::fsubs(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fsubs, d, a, b, {}, o); }
+Issued Program::fmulh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmulh, d, a, b, {}, o); }
+Issued Program::fmuls(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmuls, d, a, b, {}, o); }
+Issued Program::fmaxh(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmaxh, d, a, b, {}, o); }
+Issued Program::fmaxs(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Fmaxs, d, a, b, {}, o); }
+Issued Program::fmovh(Operand d, Operand a, Async o) { return op(OpCode::Fmovh, d, a, {}, {}, o); }
+Issued Program::fmovs(Operand d, Operand a, Async o) { return op(OpCode::Fmovs, d, a, {}, {}, o); }
+Issued Program::fnegh(Operand d, Operand a, Async o) { return op(OpCode::Fnegh, d, a, {}, {}, o); }
+Issued Program::fnegs(Operand d, Operand a, Async o) { return op(OpCode::Fnegs, d, a, {}, {}, o); }
+Issued Program::mov16(Operand d, Operand a, Async o) { return op(OpCode::Mov16, d, a, {}, {}, o); }
+Issued Program::mov32(Operand d, Operand a, Async o) { return op(OpCode::Mov32, d, a, {}, {}, o); }
+Issued Program::fh2s(Operand d, Operand a, Async o) { return op(OpCode::Fh2s, d, a, {}, {}, o); }
+Issued Program::fs2h(Operand d, Operand a, Async o) { return op(OpCode::Fs2h, d, a, {}, {}, o); }
+Issued Program::add16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Add16, d, a, b, {}, o); }
+Issued Program::sub16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Sub16, d, a, b, {}, o); }
+Issued Program::and16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::And16, d, a, b, {}, o); }
+Issued Program::or16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Or16, d, a, b, {}, o); }
+Issued Program::xor16(Operand d, Operand a, Operand b, Async o) { return op(OpCode::Xor16, d, a, b, {}, o); }
 
 hw::ElemType Program::common_type(const char* fn, std::initializer_list<const Operand*> ops) const {
   std::optional<hw::ElemType> t;
@@ -374,19 +381,19 @@ hw::ElemType Program::common_type(const char* fn, std::initializer_list<const Op
   return *t;
 }
 
-void Program::fmov(Operand d, Operand a, Async o) {
-  op(common_type("fmov", {&d, &a}) == hw::ElemType::F32 ? OpCode::Fmovs : OpCode::Fmovh, d, a, {}, {}, o);
+Issued Program::fmov(Operand d, Operand a, Async o) {
+  return op(common_type("fmov", {&d, &a}) == hw::ElemType::F32 ? OpCode::Fmovs : OpCode::Fmovh, d, a, {}, {}, o);
 }
-void Program::fadd(Operand d, Operand a, Operand b, Async o) {
-  op(common_type("fadd", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fadds : OpCode::Faddh, d, a, b, {}, o);
+Issued Program::fadd(Operand d, Operand a, Operand b, Async o) {
+  return op(common_type("fadd", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fadds : OpCode::Faddh, d, a, b, {}, o);
 }
-void Program::fmax(Operand d, Operand a, Operand b, Async o) {
-  op(common_type("fmax", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmaxs : OpCode::Fmaxh, d, a, b, {}, o);
+Issued Program::fmax(Operand d, Operand a, Operand b, Async o) {
+  return op(common_type("fmax", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmaxs : OpCode::Fmaxh, d, a, b, {}, o);
 }
-void Program::fmac(Operand d, Operand a, Operand b, Operand s, Async o) {
+Issued Program::fmac(Operand d, Operand a, Operand b, Operand s, Async o) {
   const hw::ElemType acc = common_type("fmac", {&d, &a});
   if (acc == hw::ElemType::F32 && b.type() == hw::ElemType::F16) return op(OpCode::Fmachs, d, a, b, s, o);
-  op(common_type("fmac", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmacs : OpCode::Fmach, d, a, b, s, o);
+  return op(common_type("fmac", {&d, &a, &b}) == hw::ElemType::F32 ? OpCode::Fmacs : OpCode::Fmach, d, a, b, s, o);
 }
 
 void Program::map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element) {
@@ -397,6 +404,19 @@ void Program::map(Operand dest, Operand src, const std::function<float(float)>& 
     return std::get<hw::MemDsd>(r);
   };
   engine().map(mem(dest, "dest"), mem(src, "src"), fn, cycles_per_element);
+}
+
+Dsr Program::load_dsr(const MemDsd& d) {
+  charge(Cycle(engine().arch().pe.dsr_load_cycles));
+  return Dsr(d);
+}
+
+void Program::map_loop(std::uint32_t n, const std::function<void(std::uint32_t)>& body) {
+  const Cycle per_element = Cycle(engine().arch().pe.map_element_cycles);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    charge(per_element);
+    body(k);
+  }
 }
 
 void Program::send_control(Color color, int oq, std::uint32_t payload, Async opt) {

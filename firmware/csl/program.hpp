@@ -3,8 +3,13 @@
 // A Program is plain C++ that drives one hw::ComputeEngine; timing comes from the CE (see compute_engine.hpp).
 // Parts of a program can be modules (module.hpp, CSL's @import_module); the program's ResourceLedger records who
 // holds each queue, microthread and task ID of the PE.
-// Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation, WSE-3 microthread IDs.
+// A task body is void, or a coroutine (returns Coro) that may `co_await` a blocking fabric builtin (no .async).
+// DSD registers (Dsr) and @map loops (map_loop) charge the DSD cost model of docs/firmware.md.
+// Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation (any number of Dsrs),
+// WSE-3 microthread IDs.
 #pragma once
+#include <concepts>
+#include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +22,7 @@
 
 #include "firmware/csl/ledger.hpp"
 #include "hw/compute_engine.hpp"
+#include "hw/coro.hpp"
 #include "hw/dsd.hpp"
 #include "common/fp16.hpp"
 #include "hw/route_config.hpp"
@@ -33,9 +39,11 @@ using hw::Cycle;
 using hw::TaskArg;
 using f16 = Half;
 using Priority = hw::Priority;
+using Coro = hw::Coro;
 
 class Program;
 class Module;
+class Dsr;
 
 // ---- symbols ------------------------------------------------------------------------------------------------
 
@@ -138,10 +146,11 @@ MemDsd scalar(const ArrayBase& array, std::uint32_t i = 0);
 MemDsd increment_offset(MemDsd d, std::int32_t delta);
 
 struct FabinSpec {
-  std::uint32_t extent = 0;
+  std::uint32_t extent = 0;  // elements
   Color color = 0;
   int input_queue = 1;
   std::optional<hw::ElemType> type = {};  // element type of the stream, for the type-generic builtins
+  hw::SimdMode simd_mode = hw::SimdMode::Off;  // simd_32 / simd_64: two 16-bit values per wavelet (hw/dsd.hpp)
 };
 struct FaboutSpec {
   std::uint32_t extent = 0;
@@ -151,6 +160,7 @@ struct FaboutSpec {
   bool advance_switch = false;  // one ADV control wavelet follows the last wavelet
   int index_base = -1;          // >= 0: 16-bit elements carry index_base + k in the upper half
   std::optional<hw::ElemType> type = {};  // element type of the stream, for the type-generic builtins
+  hw::SimdMode simd_mode = hw::SimdMode::Off;  // simd_32 / simd_64: two 16-bit values per wavelet (hw/dsd.hpp)
 };
 // Fabric DSDs as fabin()/fabout() return them: the hardware DSD and, if declared, the stream's element type.
 struct Fabin : hw::FabinDsd {
@@ -166,6 +176,7 @@ class Operand {
   Operand() = default;
   Operand(const MemDsd& d) : kind_(Kind::Mem), mem_(d) {}
   Operand(const ArrayBase& a) : kind_(Kind::Mem), mem_(mem1d(a)) {}
+  Operand(const Dsr& r);
   template <Element T>
   Operand(Var<T>* v) : kind_(Kind::Mem), mem_(scalar(*v)) {}
   Operand(const hw::FabinDsd& d) : kind_(Kind::Fabric), hw_(d) {}
@@ -191,6 +202,7 @@ class Operand {
   double number_ = 0;
   std::uint32_t bits_ = 0;
   std::optional<hw::ElemType> type_;  // typed fabric DSDs
+  bool in_dsr_ = false;  // a Dsr: the operation does not load it
 };
 
 // ---- tasks --------------------------------------------------------------------------------------------------
@@ -214,12 +226,21 @@ class TaskBase {
 
 // Activated by @activate, or by the completion of an async operation. id -1: assigned at attach, from the highest
 // free local ID downwards (IDs 27..30 stay free for memcpy, teardown and timer).
+// A body returning Coro may co_await blocking fabric operations (the task ends when the coroutine does).
 class LocalTask : public TaskBase {
  public:
   LocalTask(Program* p, std::function<void()> body, std::string label = {});
   LocalTask(Program* p, int id, std::function<void()> body, std::string label = {});
   // A task of a module instance: its ID comes from the program's ledger (or `id`), claimed by the module.
   LocalTask(Module* m, std::function<void()> body, std::string label = {}, int id = -1);
+  template <std::invocable F>
+    requires std::same_as<std::invoke_result_t<F&>, Coro>
+  LocalTask(Program* p, F body, std::string label = {}) : LocalTask(p, -1, std::move(body), std::move(label)) {}
+  template <std::invocable F>
+    requires std::same_as<std::invoke_result_t<F&>, Coro>
+  LocalTask(Program* p, int id, F body, std::string label = {})
+      : LocalTask(p, id, std::function<void()>([p, b = std::move(body)] { run_coroutine(*p, b()); }),
+                  std::move(label)) {}
 };
 
 // Activated by a wavelet arriving on `color` (task ID = colour, WSE-2); the wavelet is its argument.
@@ -227,13 +248,28 @@ class LocalTask : public TaskBase {
 class DataTask : public TaskBase {
  public:
   DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue = -1, std::string label = {});
+  template <std::invocable<TaskArg> F>
+    requires std::same_as<std::invoke_result_t<F&, TaskArg>, Coro>
+  DataTask(Program* p, Color color, F body, int input_queue = -1, std::string label = {})
+      : DataTask(p, color,
+                 std::function<void(TaskArg)>([p, b = std::move(body)](TaskArg a) { run_coroutine(*p, b(a)); }),
+                 input_queue, std::move(label)) {}
 };
 
 // Activated by a control wavelet whose entrypoint is `id`; the argument carries its 16-bit data.
 class ControlTask : public TaskBase {
  public:
   ControlTask(Program* p, int id, std::function<void(TaskArg)> body, std::string label = {});
+  template <std::invocable<TaskArg> F>
+    requires std::same_as<std::invoke_result_t<F&, TaskArg>, Coro>
+  ControlTask(Program* p, int id, F body, std::string label = {})
+      : ControlTask(p, id,
+                    std::function<void(TaskArg)>([p, b = std::move(body)](TaskArg a) { run_coroutine(*p, b(a)); }),
+                    std::move(label)) {}
 };
+
+// Hands a coroutine task body that has just returned (ended or suspended on a blocking operation) to the CE.
+void run_coroutine(Program& p, Coro c);
 
 // A task named in @activate/@block/@unblock or an async option: a task object or a raw ID (colour).
 struct TaskRef {
@@ -250,6 +286,33 @@ struct Async {
   bool async = false;
   TaskRef activate = {};
   TaskRef unblock = {};
+};
+
+// What a DSD builtin returns. In a Coro body, `co_await fmovs(dest, fabin_dsd)` (no .async) waits until that
+// blocking fabric operation has completed; co_await after any other operation does not suspend. A blocking
+// fabric operation that is not co_awaited is an error (a void body cannot wait).
+struct Issued {
+  hw::ComputeEngine* blocking = nullptr;  // set for a blocking fabric operation
+  bool await_ready() const noexcept { return blocking == nullptr; }
+  void await_suspend(std::coroutine_handle<> h) const { blocking->suspend_main(h); }
+  void await_resume() const noexcept {}
+};
+
+// ---- DSD registers ------------------------------------------------------------------------------------------
+
+// A memory DSD loaded into a data structure register (CSL @get_dsr + @load_to_dsr, made by Program::load_dsr,
+// which charges pe.dsr_load_cycles). Operations that name a Dsr do not load that operand again; operations on
+// plain DSDs load each DSD operand (docs/firmware.md, DSD cost model). advance() is @increment_dsd_offset on the
+// register (its cost is part of an @map loop's pe.map_element_cycles).
+class Dsr {
+ public:
+  void advance(std::int32_t delta) { dsd_.shape.offset += delta; }
+
+ private:
+  friend class Program;
+  friend class Operand;
+  explicit Dsr(const MemDsd& d) : dsd_(d) {}
+  MemDsd dsd_;
 };
 
 // ---- the program --------------------------------------------------------------------------------------------
@@ -313,39 +376,50 @@ class Program {
   // ---- type-generic builtins: the element type comes from the operands (arrays, typed fabric DSDs), which must
   // agree; fmac with an f32 dest and src0 and an f16 src1 is fmachs. Throws std::invalid_argument naming the program
   // if the types disagree or no operand has one.
-  void fmov(Operand dest, Operand src, Async opt = {});
-  void fadd(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmax(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmac(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  Issued fmov(Operand dest, Operand src, Async opt = {});
+  Issued fadd(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmax(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmac(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
 
-  // ---- builtins (dest first, as in CSL). Fabric operands require {.async = true}.
-  void fmach(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
-  void fmachs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
-  void fmacs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
-  void faddh(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fadds(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fsubh(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fsubs(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmulh(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmuls(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmaxh(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmaxs(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void fmovh(Operand dest, Operand src, Async opt = {});
-  void fmovs(Operand dest, Operand src, Async opt = {});
-  void fnegh(Operand dest, Operand src, Async opt = {});
-  void fnegs(Operand dest, Operand src, Async opt = {});
-  void mov16(Operand dest, Operand src, Async opt = {});
-  void mov32(Operand dest, Operand src, Async opt = {});
-  void fh2s(Operand dest, Operand src, Async opt = {});
-  void fs2h(Operand dest, Operand src, Async opt = {});
-  void add16(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void sub16(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void and16(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void or16(Operand dest, Operand src0, Operand src1, Async opt = {});
-  void xor16(Operand dest, Operand src0, Operand src1, Async opt = {});
-  // CSL @map: dest[k] = fn(src[k]) over memory DSDs of float or f16 elements, charged n * cycles_per_element +
-  // setup cycles (state the cost of your callback; e.g. an exp approximation of ~10 instructions).
+  // ---- builtins (dest first, as in CSL). A fabric operation without {.async = true} blocks: co_await it in a
+  // Coro body (see Issued).
+  Issued fmach(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  Issued fmachs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  Issued fmacs(Operand dest, Operand src0, Operand src1, Operand scalar, Async opt = {});
+  Issued faddh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fadds(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fsubh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fsubs(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmulh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmuls(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmaxh(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmaxs(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued fmovh(Operand dest, Operand src, Async opt = {});
+  Issued fmovs(Operand dest, Operand src, Async opt = {});
+  Issued fnegh(Operand dest, Operand src, Async opt = {});
+  Issued fnegs(Operand dest, Operand src, Async opt = {});
+  Issued mov16(Operand dest, Operand src, Async opt = {});
+  Issued mov32(Operand dest, Operand src, Async opt = {});
+  Issued fh2s(Operand dest, Operand src, Async opt = {});
+  Issued fs2h(Operand dest, Operand src, Async opt = {});
+  Issued add16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued sub16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued and16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued or16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  Issued xor16(Operand dest, Operand src0, Operand src1, Async opt = {});
+  // CSL @map with a value callback: dest[k] = fn(src[k]) over memory DSDs of float or f16 elements, charged as one
+  // DSD operation (two DSD loads + issue) plus n * (pe.map_element_cycles + cycles_per_element) (state the cost of
+  // your callback; e.g. an exp approximation of ~10 instructions).
   void map(Operand dest, Operand src, const std::function<float(float)>& fn, Cycle cycles_per_element = 1);
+  // ---- DSD registers and @map loops (DSD cost model in docs/firmware.md)
+  // Loads a memory DSD into a DSD register: pe.dsr_load_cycles.
+  Dsr load_dsr(const MemDsd& d);
+  // CSL @map whose callback issues DSD operations: body(k) for k = 0..n-1 on the main thread, each element
+  // charged pe.map_element_cycles besides the operations it issues (which pay issue + SIMD chunks; operands held
+  // in Dsrs are not reloaded). E.g. a GEMV column loop:
+  //   Dsr y = load_dsr(mem1d(y_arr)), a = load_dsr(mem1d(A, {.extent = M}));
+  //   map_loop(N, [&](std::uint32_t k) { fmach(y, y, a, scalar(x, k)); a.advance(M); });
+  void map_loop(std::uint32_t n, const std::function<void(std::uint32_t)>& body);
   // Sends one control wavelet (e.g. switch commands built with hw::ControlPayload) on `color` through `oq`.
   void send_control(Color color, int oq, std::uint32_t payload, Async opt = {.async = true});
 
@@ -354,7 +428,7 @@ class Program {
   friend class Layout;
   friend class Module;
   friend class TaskBase;
-  void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
+  Issued op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
   std::string owner() const;
   // The element type the typed operands among `ops` share (generic builtin `fn`); throws if they disagree or none.

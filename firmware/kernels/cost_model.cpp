@@ -39,7 +39,7 @@ struct CriticalPath {
   hw::Cycle emit(int p) {
     if (auto it = emit_memo.find(p); it != emit_memo.end()) return it->second;
     const StreamNode& n = plan.node(p);
-    hw::Cycle t = arch.pe.task_switch_cycles + arch.pe.dsd_setup_cycles;  // launched at cycle 0
+    hw::Cycle t = arch.pe.task_switch_cycles + arch.pe.dsd_issue_cycles;  // launched at cycle 0
     if (!n.inputs.empty()) {
       t = arrival(p, n.inputs[0]);
       for (std::size_t i = 1; i < n.inputs.size(); ++i) {

@@ -20,7 +20,7 @@ hw::ArchParams slow_arch() {
   a.router.ramp_latency = 4;
   a.router.color_buffer_depth = 6;
   a.pe.task_switch_cycles = 3;
-  a.pe.dsd_setup_cycles = 2;
+  a.pe.dsd_issue_cycles = 2;
   return a;
 }
 
@@ -58,7 +58,7 @@ TEST(CollectiveTiming, PipelineLatencyIsPMinus1StagesPlusPMinus1Hops) {
   for (int P : {2, 3, 7, 16}) {
     expect_model("pipeline", P, 0, a);
     // Closed form (docs/collectives.md): ts + su + (P-1)(2R + r + h) + 2R + r + (P-1)h + ts + 1.
-    const hw::Cycle S = 2 * 2 + 1 + 2, closed = 2 + 1 + (P - 1) * S + 5 + (P - 1) * 2 + 3;
+    const hw::Cycle S = 2 * 2 + 1 + 2, closed = 2 + 3 + (P - 1) * S + 5 + (P - 1) * 2 + 3;  // su = 3 (issue)
     CollectiveConfig cfg{.width = P, .height = 1, .length = 1};
     EXPECT_EQ(run_collective(algo("pipeline"), cfg).cycles, closed) << P;
   }
