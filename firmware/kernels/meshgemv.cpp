@@ -1,6 +1,7 @@
 #include "firmware/kernels/meshgemv.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.hpp"
 #include "firmware/kernels/cost_model.hpp"
@@ -170,6 +171,28 @@ bool gemv_finished(const GemvLayout& g) {
     for (int x = 0; x < g.cfg.P; ++x)
       if (!static_cast<const GemvProgram&>(g.layout->program(x, y)).finished()) return false;
   return true;
+}
+
+std::vector<double> gemv_error_bounds(const GemvConfig& cfg, const std::vector<float>& x, const std::vector<float>& w) {
+  const bool fp16 = !cfg.fp32_accumulate;
+  const double u = fp16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+  const Split ks(cfg.k, cfg.P);
+  std::vector<double> bound(cfg.n, 0.0);
+  for (std::uint32_t j = 0; j < cfg.n; ++j) {
+    double local = 0, blocks = 0, y = 0;
+    for (int p = 0; p < cfg.P; ++p) {
+      double s = 0;
+      for (std::uint32_t r = ks.first(p); r < ks.first(p) + ks.valid(p); ++r) {
+        const double prod = double(x[r]) * w[std::size_t(r) * cfg.n + j];
+        s += prod;
+        local += std::abs(s) + (fp16 ? std::abs(prod) : 0.0);
+      }
+      blocks += std::abs(s);
+      y += s;
+    }
+    bound[j] = 1.05 * u * (local + (cfg.P - 1) * blocks + std::abs(y));
+  }
+  return bound;
 }
 
 hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch) {

@@ -67,6 +67,14 @@ bool gemv_finished(const GemvLayout& g);
 hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch);
 // The cost model's [best, worst] cycles of one run; none for the ring.
 std::optional<std::pair<hw::Cycle, hw::Cycle>> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch);
+// Error bound of every y[j] against the exact product of the (fp16-rounded) inputs, following the kernel's order of
+// operations to first order in u, the unit roundoff of the accumulation type (fp16: 2^-11, fp32: 2^-24): inside PE p
+// the running sum S_r = sum_{i<=r} x_i W_ij rounds once per step (|error| <= u |S_r|), and with fp16 accumulation
+// each product too (u |x_r W_rj|; fp32 products of fp16 inputs are exact); the allreduce adds the P block sums T_p
+// in at most P - 1 additions, each rounding a partial sum of magnitude <= sum_p |T_p|; the final rounding adds
+// u |y_j|. bound_j = 1.05 * u * (sum_p sum_r (|S_r| [+ |x_r W_rj|]) + (P - 1) sum_p |T_p| + |y_j|); 1.05 covers the
+// second-order terms for the shapes a PE holds.
+std::vector<double> gemv_error_bounds(const GemvConfig& cfg, const std::vector<float>& x, const std::vector<float>& w);
 // Useful FMACs of the product (k * n: the padding is not useful).
 inline std::uint64_t gemv_useful_fmacs(const GemvConfig& cfg) { return std::uint64_t(cfg.k) * cfg.n; }
 

@@ -40,24 +40,12 @@ GemvRun run_gemv(const GemvConfig& cfg, unsigned seed = 1, const hw::ArchParams&
   return r;
 }
 
-// Error bound of a sum of K products of fp16 inputs, accumulated in a type with unit roundoff u (fp16: 2^-11, fp32:
-// 2^-24): every product and every addition (at most K - 1 inside the PEs and the allreduce together, plus the zero
-// start and the final rounding) rounds once with relative error <= u, and each rounding error is at most u times the
-// magnitude of a partial sum, itself <= sum_k |x_k w_kn|. So |y - exact| <= (K + 2) * u * sum_k |x_k w_kn| to first
-// order; the factor 1.01 covers the second-order terms. fp32 products of fp16 inputs are exact (22-bit products),
-// which the bound does not exploit.
-double tolerance(const GemvRun& r, const GemvConfig& cfg, std::uint32_t col) {
-  double abs_sum = 0;
-  for (std::uint32_t k = 0; k < cfg.k; ++k) abs_sum += std::abs(double(r.x[k]) * r.w[std::size_t(k) * cfg.n + col]);
-  const double u = cfg.fp32_accumulate ? std::ldexp(1.0, -24) : std::ldexp(1.0, -11);
-  return 1.01 * (cfg.k + 2) * u * abs_sum;
-}
-
 void expect_product(const GemvRun& r, const GemvConfig& cfg, const std::string& what) {
   ASSERT_TRUE(r.finished) << what;
   const std::vector<double> exact = matmul(r.x, r.w, 1, cfg.k, cfg.n);
+  const std::vector<double> tol = gemv_error_bounds(cfg, r.x, r.w);  // from the accumulation type's roundoff
   for (std::uint32_t j = 0; j < cfg.n; ++j)
-    ASSERT_LE(std::abs(r.y[j] - exact[j]), tolerance(r, cfg, j))
+    ASSERT_LE(std::abs(r.y[j] - exact[j]), tol[j])
         << what << " y[" << j << "] = " << r.y[j] << ", exact " << exact[j];
 }
 
