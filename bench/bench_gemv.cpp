@@ -104,7 +104,7 @@ int bench_gemv(int argc, char** argv) {
   const double efficiency = double(kernels::gemv_useful_fmacs(cfg)) / (double(P) * P * simd * cycles);
   // The critical path computes for the local GEMV's cycles, then waits on the allreduce (fabric and CE stages).
   const double comm_share = std::max(0.0, (cycles - double(local)) / cycles);
-  const std::string model_kind = !model ? "" : g.ns.block == 1 ? "exact" : "lower bound";
+  const std::string model_kind = kernels::gemv_model_kind(g);
 
   std::ostream& report = text_stream(sim.json);
   report << "bench gemv: " << algo
@@ -115,10 +115,8 @@ int bench_gemv(int argc, char** argv) {
          << accum << " accumulation, blocks " << g.ks.block << "x" << g.ns.block << ", on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
          << "  model cycles        "
-         << (model ? std::to_string(model->first) +
-                         (model->second != model->first ? ".." + std::to_string(model->second) : "") + " (" +
-                         model_kind + "; local GEMV " + std::to_string(local) + ")"
-                   : std::string("none (the ring allreduce has no cost model)"))
+         << model.first << (model.second != model.first ? ".." + std::to_string(model.second) : "") << " ("
+         << model_kind << "; local GEMV " << local << ")"
          << "\n"
          << "  microseconds        " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
          << "  compute efficiency  " << efficiency << " (useful FMACs / (PEs x SIMD " << simd << " x cycles))\n"
@@ -148,8 +146,8 @@ int bench_gemv(int argc, char** argv) {
     j["compute_efficiency"] = efficiency;
     j["comm_share"] = comm_share;
     j["local_cycles"] = local;
-    j["model_cycles"] = model ? nlohmann::json({model->first, model->second}) : nlohmann::json(nullptr);
-    j["model"] = model ? nlohmann::json(model_kind) : nlohmann::json(nullptr);
+    j["model_cycles"] = {model.first, model.second};
+    j["model"] = model_kind;
     j["colors_per_pe_max"] = g.colors_per_pe_max;
     j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe;
     j["finished"] = finished;

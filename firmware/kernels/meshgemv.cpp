@@ -226,13 +226,39 @@ hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch) {
   return t;
 }
 
-std::optional<std::pair<hw::Cycle, hw::Cycle>> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch) {
-  if (g.cfg.algo == GemvAlgo::Ring) return std::nullopt;
+namespace {
+// The ring allreduce of n elements: 2(P - 1) steps in lock step; a step is the join task's switch, the send's DSD
+// setup, the stream latency over the longest ring edge and the largest chunk's remaining elements.
+hw::Cycle ring_cycles(const CollectivePlan& plan, const hw::ArchParams& arch, std::uint32_t n) {
+  const int P = plan.line.size();
+  if (P == 1) return 0;
+  int hops = 0;
+  std::uint32_t chunk = 0;
+  for (int i = 0; i < P; ++i) {
+    hops = std::max(hops, std::abs(plan.ring[std::size_t(i)] - plan.ring[std::size_t((i + 1) % P)]));
+    chunk = std::max(chunk, std::uint32_t(std::uint64_t(n) * (i + 1) / P - std::uint64_t(n) * i / P));
+  }
+  const hw::Cycle latency = 2u * arch.router.ramp_latency + arch.router.router_latency +
+                            hw::Cycle(hops) * arch.router.hop_latency();
+  const hw::Cycle step = hw::Cycle(arch.pe.task_switch_cycles) + arch.pe.dsd_setup_cycles + latency + chunk - 1;
+  return 2 * hw::Cycle(P - 1) * step;
+}
+}  // namespace
+
+std::pair<hw::Cycle, hw::Cycle> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch) {
+  const hw::Cycle local = gemv_local_cycles(g.cfg, arch);
+  if (g.cfg.algo == GemvAlgo::Ring) {
+    const hw::Cycle t = local + ring_cycles(*g.plan, arch, g.ns.block);
+    return {t, t};
+  }
   CollectiveLayout c;
   c.phases = {g.plan};
-  auto m = predicted_cycles(c, arch, g.ns.block);
-  const hw::Cycle local = gemv_local_cycles(g.cfg, arch);
-  return std::pair{m.first + local, m.second + local};
+  const auto m = predicted_cycles(c, arch, g.ns.block);
+  return {m.first + local, m.second + local};
+}
+
+const char* gemv_model_kind(const GemvLayout& g) {
+  return g.cfg.algo == GemvAlgo::Ring ? "estimate" : g.ns.block == 1 ? "exact" : "lower bound";
 }
 
 }  // namespace wafersim::kernels

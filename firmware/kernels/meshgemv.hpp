@@ -10,14 +10,14 @@
 // The allreduce leaves the result on every PE of a row, so no separate broadcast step is needed; the host reads
 // y block j from PE (0, j).
 // Cost model (gemv_model_cycles): the local GEMV's cycles (the compute engine's own op_cycles for the zeroing op and
-// each row's FMAC) plus the collective's critical path (cost_model.hpp), launched when the local GEMV ends (every
-// PE has the same padded blocks, so all end together). Exact when the collective model is exact (N block = 1
-// element), otherwise a lower bound like the collective model; the ring has none.
+// each row's FMAC) plus the allreduce, launched when the local GEMV ends (every PE has the same padded blocks, so
+// all end together). Mesh and pipeline: the collective's critical path (cost_model.hpp), exact when that is (N
+// block = 1 element), otherwise a lower bound like it. Ring: 2(P - 1) lock-step steps of task switch + DSD setup +
+// stream latency over the longest ring edge + largest chunk - 1; an estimate (held within a few cycles by a test).
 // Not modelled: the host's memcpy of x and W (untimed), x arriving from a previous layer, simd_32 packing.
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,8 +65,9 @@ bool gemv_finished(const GemvLayout& g);
 
 // Cycles of the local GEMV on one PE (zeroing y, then one FMAC per W row), from the compute engine's op costs.
 hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch);
-// The cost model's [best, worst] cycles of one run; none for the ring.
-std::optional<std::pair<hw::Cycle, hw::Cycle>> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch);
+// The cost model's [best, worst] cycles of one run, and what they are: "exact", "lower bound" or "estimate".
+std::pair<hw::Cycle, hw::Cycle> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch);
+const char* gemv_model_kind(const GemvLayout& g);
 // Error bound of every y[j] against the exact product of the (fp16-rounded) inputs, following the kernel's order of
 // operations to first order in u, the unit roundoff of the accumulation type (fp16: 2^-11, fp32: 2^-24): inside PE p
 // the running sum S_r = sum_{i<=r} x_i W_ij rounds once per step (|error| <= u |S_r|), and with fp16 accumulation
