@@ -1,5 +1,5 @@
 // `wafersim bench gemm`: C = A*B (A: m x k, B: k x n, fp16) on a P x P mesh with MeshGEMM (--algo mesh, the
-// INTERLEAVE ring) or Cannon (--algo cannon, the linear ring with its wrap-around), loaded and fed through the host
+// INTERLEAVE ring), Cannon (--algo cannon, the linear ring with its wrap-around) or SUMMA (--algo summa), loaded and fed through the host
 // runtime's Device; prints cycles, microseconds, compute efficiency, communication share, the cost model's cycles,
 // colours and SRAM per PE, optionally checks C against a CPU matmul (--verify: exit 1 on mismatch). docs/kernels-gemm.md.
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "firmware/kernels/cannon.hpp"
 #include "firmware/kernels/meshgemm.hpp"
+#include "firmware/kernels/summa.hpp"
 #include "runtime/cli/options.hpp"
 #include "runtime/device.hpp"
 #include "runtime/sim_options.hpp"
@@ -26,7 +27,7 @@ int bench_gemm(int argc, char** argv) {
   po::options_description desc("options");
   sim.add_to(desc, "4x4");
   desc.add_options()
-      ("algo", po::value(&algo)->default_value("mesh"), "mesh (MeshGEMM, INTERLEAVE ring) | cannon")
+      ("algo", po::value(&algo)->default_value("mesh"), "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa")
       ("m", cli::number<std::uint32_t>(&m, 1)->default_value(64), "rows of A and C")
       ("k", cli::number<std::uint32_t>(&k, 1)->default_value(64), "columns of A, rows of B")
       ("n", cli::number<std::uint32_t>(&n, 1)->default_value(64), "columns of B and C")
@@ -36,7 +37,8 @@ int bench_gemm(int argc, char** argv) {
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
   sim.check_outputs();
-  if (algo != "mesh" && algo != "cannon") throw cli::UsageError("--algo " + algo + ": expected mesh or cannon");
+  if (algo != "mesh" && algo != "cannon" && algo != "summa")
+    throw cli::UsageError("--algo " + algo + ": expected mesh, cannon or summa");
   if (accum != "fp16" && accum != "fp32") throw cli::UsageError("--accum " + accum + ": expected fp16 or fp32");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
 
@@ -46,7 +48,9 @@ int bench_gemm(int argc, char** argv) {
   const kernels::GemmConfig cfg{.P = w, .m = m, .k = k, .n = n, .fp32_accumulate = accum == "fp32"};
   runtime::Stopwatch clock;
   // Limits (SRAM, colours) are checked here, before the device is built.
-  kernels::GemmLayout g = algo == "mesh" ? kernels::meshgemm(cfg, arch) : kernels::cannon_gemm(cfg, arch);
+  kernels::GemmLayout g = algo == "mesh"     ? kernels::meshgemm(cfg, arch)
+                          : algo == "cannon" ? kernels::cannon_gemm(cfg, arch)
+                                             : kernels::summa_gemm(cfg, arch);
   runtime::Device dev(arch, w, h, sim.data_mode());
   sim.start_trace(dev.wafer());
   dev.load(*g.layout);
@@ -92,7 +96,8 @@ int bench_gemm(int argc, char** argv) {
         }
       }
   }
-  const hw::Cycle model = kernels::shift_gemm_model_cycles(g, arch, g.layout->engine(0, 0));
+  const hw::Cycle model = algo == "summa" ? kernels::summa_model_cycles(g, arch, g.layout->engine(0, 0))
+                                          : kernels::shift_gemm_model_cycles(g, arch, g.layout->engine(0, 0));
   // Useful FMACs over what the mesh could do at full SIMD width; the critical path waits on the fabric in the cycles
   // the busiest PE's main thread is idle.
   const int simd = hw::simd_width(cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach, arch.pe.simd);
@@ -147,7 +152,7 @@ int bench_gemm(int argc, char** argv) {
   return ok ? 0 : 1;
 }
 
-const cli::CommandRegistration reg("bench gemm", "MeshGEMM / Cannon C = A*B on a PxP mesh: cycles, efficiency, model",
+const cli::CommandRegistration reg("bench gemm", "MeshGEMM / Cannon / SUMMA C = A*B on a PxP mesh: cycles, efficiency, model",
                                    bench_gemm);
 
 }  // namespace

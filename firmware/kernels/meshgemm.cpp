@@ -126,7 +126,7 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
   check_gemm(cfg, arch, name, cfg.P >= 1 ? shift_gemm_sram_bytes(cfg) : 0);
   const int P = cfg.P;
   GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = name, .cfg = cfg, .sm = Split(cfg.m, P),
-               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .hops_max = 0, .colors_per_pe_max = 0,
+               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .hops_max = 0, .colors_per_pe_max = 0,
                .colors_used = {}, .sram_bytes_per_pe = 0};
   // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]).
   std::vector<int> rev(order.rbegin(), order.rend());
@@ -182,8 +182,8 @@ void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vect
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
       const int kx = position(g.ring, x), ky = position(g.ring, y), t = (kx + ky) % P;
-      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, t)));
-      layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sk, g.sn, t, kx)));
+      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, g.skewed ? t : kx)));
+      layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx)));
     }
 }
 

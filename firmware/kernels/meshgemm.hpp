@@ -42,6 +42,7 @@ struct GemmLayout {
   GemmConfig cfg;
   Split sm, sk, sn;                  // M, K, N in P blocks
   std::vector<int> ring;             // the ring order of a line (logical position -> physical index)
+  bool skewed = true;                // the host pre-skews A and B (shift GEMMs); else PE (x, y) gets A(y,x), B(y,x)
   int hops_max = 0;                  // the longest ring edge
   int colors_per_pe_max = 0;
   std::vector<Color> colors_used;
@@ -59,7 +60,7 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
                       const std::string& name);
 GemmLayout meshgemm(const GemmConfig& cfg, const hw::ArchParams& arch);
 
-// Host side (untimed memcpy): writes the pre-skewed, padded blocks of A (M x K) and B (K x N), row-major floats
+// Host side (untimed memcpy): writes the (pre-skewed if g.skewed) padded blocks of A (M x K) and B (K x N), row-major floats
 // rounded to fp16; reads C back (M x N) without the padding.
 void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                        const std::vector<float>& b);
@@ -68,7 +69,7 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
 // Whether every PE finished its steps (after a run).
 bool gemm_finished(const GemmLayout& g);
 
-// Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_mesh_test.cpp holds it within 5%): the op costs
+// Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5%): the op costs
 // are asked of the compute engine `ce` that runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`.
 // Per step: the task switch, mb*kb fmac row ops of nb elements and, when the step shifts, the four completion tasks
 // and whatever the longest transfer (setup + ramps + hops + max(mb*kb, kb*nb) elements) outlasts the compute.
