@@ -114,7 +114,7 @@ int bench_gemm(int argc, char** argv) {
   report << "bench gemm: " << g.name << " C[" << m << "x" << n << "] = A[" << m << "x" << k << "] * B[" << k << "x"
          << n << "] on " << w << "x" << h << ", " << accum << " accumulation on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
-         << "  model cycles        " << model << " (estimate)\n"
+         << "  model cycles        " << model << (algo == "summa" ? " (lower bound)" : " (estimate)") << "\n"
          << "  microseconds        " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
          << "  compute efficiency  " << efficiency << " (SIMD width " << simd << ")\n"
          << "  comm share          " << comm_share << "\n"
