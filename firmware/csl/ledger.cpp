@@ -25,18 +25,18 @@ int ResourceLedger::index_of(const std::string& claimant) {
 }
 
 void ResourceLedger::claim(Resource r, int id, const std::string& claimant) {
-  if (id < 0 || id >= kSlots)
+  if (id < 0 || id >= slots(r))
     throw ConfigError(claimant + ": " + to_string(r) + " " + std::to_string(id) + " does not exist (0.." +
-                      std::to_string(kSlots - 1) + ")");
+                      std::to_string(slots(r) - 1) + ")");
   const auto who = std::int8_t(index_of(claimant));
-  std::int8_t& owner = owner_[int(r)][std::size_t(id)];
+  std::int8_t& owner = owner_[slot(r, id)];
   if (owner < 0) owner = who;
   else conflicts_.push_back({r, std::int8_t(id), owner, who});
 }
 
 const std::string& ResourceLedger::holder(Resource r, int id) const {
   static const std::string none;
-  const int o = owner_[int(r)].at(std::size_t(id));
+  const int o = taken(r, id) ? owner_[slot(r, id)] : -1;
   return o < 0 ? none : names_[std::size_t(o)];
 }
 
@@ -44,8 +44,8 @@ std::string ResourceLedger::held(Resource r) const {
   std::string s;
   for (std::size_t who = 0; who < names_.size(); ++who) {
     std::string ids;
-    for (int id = 0; id < kSlots; ++id)
-      if (owner_[int(r)][std::size_t(id)] == int(who)) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    for (int id = 0; id < slots(r); ++id)
+      if (owner_[slot(r, id)] == int(who)) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     if (!ids.empty()) s += (s.empty() ? "" : "; ") + ids + " by " + names_[who];
   }
   return s.empty() ? "none" : s;

@@ -20,11 +20,12 @@ const char* to_string(Resource r);  // "input queue", "output queue", "microthre
 
 class ResourceLedger {
  public:
-  static constexpr int kSlots = 64;  // numbers 0..63 of every resource (task IDs: 0..63)
+  // Numbers per resource: queues and microthreads 0..7 (hw::PeQueues::kMaxQueues), task IDs 0..63.
+  static constexpr int slots(Resource r) { return r == Resource::TaskId ? 64 : 8; }
 
   // Claims `id` for `claimant`; if another claimant holds it, the conflict is kept for check().
   void claim(Resource r, int id, const std::string& claimant);
-  bool taken(Resource r, int id) const { return owner_[int(r)].at(std::size_t(id)) >= 0; }
+  bool taken(Resource r, int id) const { return id >= 0 && id < slots(r) && owner_[slot(r, id)] >= 0; }
   // Holder's name, or "" when free.
   const std::string& holder(Resource r, int id) const;
   // The numbers of `r` held and by whom, for capacity errors: "1,2,4 by module 'rows' (ktree_allreduce); 3 by ...".
@@ -35,9 +36,10 @@ class ResourceLedger {
 
  private:
   int index_of(const std::string& claimant);
-  std::array<std::array<std::int8_t, kSlots>, 4> owner_ = [] {
-    std::array<std::array<std::int8_t, kSlots>, 4> a{};
-    for (auto& row : a) row.fill(-1);
+  static constexpr std::size_t slot(Resource r, int id) { return std::size_t(int(r) * 8 + id); }  // TaskId last
+  std::array<std::int8_t, 3 * 8 + 64> owner_ = [] {  // per number: index into names_, -1 free (88 bytes a PE)
+    std::array<std::int8_t, 3 * 8 + 64> a{};
+    a.fill(-1);
     return a;
   }();
   std::vector<std::string> names_;

@@ -8,7 +8,6 @@
 #include <stdexcept>
 #include <typeinfo>
 
-#include "common/error.hpp"
 #include "fabric/transport.hpp"
 #include "firmware/csl/module.hpp"
 
@@ -172,10 +171,6 @@ std::string Program::name() const {
   return n;
 }
 
-std::string Program::claimant(const TaskBase& t) const {
-  return t.module_ ? t.module_->claimant() : "program " + name();
-}
-
 std::string Program::owner() const {
   return (ce_ ? ce_->name() + " " : std::string()) + "program " + name();
 }
@@ -199,6 +194,8 @@ void Program::attach(hw::ComputeEngine& ce) {
   }
   // Explicit task IDs (a data task's is its colour) join the modules' claims; a number claimed twice is an error
   // naming the PE and both claimants.
+  const std::string self = "program " + name();
+  auto claimant = [&](const TaskBase& t) { return t.module_ ? t.module_->claimant() : self; };
   for (TaskBase* t : tasks_)
     if (t->id_ >= 0) ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
   ledger_.check(ce.name());

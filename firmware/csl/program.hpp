@@ -1,6 +1,8 @@
 // The CSL-like per-PE program: symbols in SRAM (Array, Var), tasks bound to task IDs (DataTask, LocalTask,
 // ControlTask), DSDs (mem1d, mem4d, fabin, fabout) and DSD builtins with CSL's async options, exported functions.
 // A Program is plain C++ that drives one hw::ComputeEngine; timing comes from the CE (see compute_engine.hpp).
+// Parts of a program can be modules (module.hpp, CSL's @import_module); the program's ResourceLedger records who
+// holds each queue, microthread and task ID of the PE.
 // Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation, WSE-3 microthread IDs.
 #pragma once
 #include <cstdint>
@@ -355,7 +357,6 @@ class Program {
   void op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
   std::string owner() const;
-  std::string claimant(const TaskBase& t) const;  // ledger name: the task's module, else "program NAME"
   // The element type the typed operands among `ops` share (generic builtin `fn`); throws if they disagree or none.
   hw::ElemType common_type(const char* fn, std::initializer_list<const Operand*> ops) const;
   fabric::Transport& transport() const;  // throws if the program was not loaded
