@@ -97,6 +97,44 @@ int position(const std::vector<int>& order, int v) {
 
 }  // namespace
 
+XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
+                       const std::string& claimant) {
+  // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]).
+  const std::vector<int> rev(order.rbegin(), order.rend());
+  LinePlan px(P), py(P);
+  const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev, pool);
+  XyRings r;
+  for (int j = 0; j < P && P > 1; ++j) r.hops_max = std::max(r.hops_max, std::abs(rev[j] - rev[(j + 1) % P]));
+  for (int p = 0; p < P; ++p) {
+    const std::size_t j = std::size_t(position(rev, p)), in = std::size_t((int(j) + P - 1) % P);
+    r.tx_x.push_back(ex[j]);
+    r.rx_x.push_back(ex[in]);
+    r.tx_y.push_back(ey[j]);
+    r.rx_y.push_back(ey[in]);
+  }
+  for (int l = 0; l < P; ++l) {
+    for (const LineRoute& lr : px.routes()) {
+      hw::ColorConfig c;
+      c.rx = to_dirs(Axis::X, lr.rx);
+      c.tx = to_dirs(Axis::X, lr.tx);
+      layout.set_color_config(lr.pos, l, lr.color, c, claimant);
+    }
+    for (const LineRoute& lr : py.routes()) {
+      hw::ColorConfig c;
+      c.rx = to_dirs(Axis::Y, lr.rx);
+      c.tx = to_dirs(Axis::Y, lr.tx);
+      layout.set_color_config(l, lr.pos, lr.color, c, claimant);
+    }
+  }
+  r.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max();
+  r.colors_used = px.colors_used();
+  for (Color c : py.colors_used()) r.colors_used.push_back(c);
+  std::sort(r.colors_used.begin(), r.colors_used.end());
+  return r;
+}
+
+int ring_position(const std::vector<int>& order, int v) { return position(order, v); }
+
 std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg) {
   const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
   std::uint64_t e = align4(2ull * 2 * sm.block * sk.block);
@@ -128,41 +166,20 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
   GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = name, .cfg = cfg, .sm = Split(cfg.m, P),
                .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .hops_max = 0, .colors_per_pe_max = 0,
                .colors_used = {}, .sram_bytes_per_pe = 0};
-  // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]).
-  std::vector<int> rev(order.rbegin(), order.rend());
   ColorPool pool(cfg.colors, arch, name);
-  LinePlan px(P), py(P);
-  const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev, pool);
-  for (int j = 0; j < P && P > 1; ++j) g.hops_max = std::max(g.hops_max, std::abs(rev[j] - rev[(j + 1) % P]));
-  const auto tx = [&](const std::vector<Color>& e, int phys) { return e[std::size_t(position(rev, phys))]; };
-  const auto rx = [&](const std::vector<Color>& e, int phys) { return e[std::size_t((position(rev, phys) + P - 1) % P)]; };
+  const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings");
+  g.hops_max = rings.hops_max;
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x)
       g.layout->set_tile_program<ShiftGemm>(
           x, y,
           ShiftGemm::Params{.P = P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
-                            .acc32 = cfg.fp32_accumulate, .tx_a = tx(ex, x), .rx_a = rx(ex, x),
-                            .tx_b = tx(ey, y), .rx_b = rx(ey, y)});
-  const std::string claimant = name + " rings";
-  for (int l = 0; l < P; ++l) {
-    for (const LineRoute& r : px.routes()) {
-      hw::ColorConfig c;
-      c.rx = to_dirs(Axis::X, r.rx);
-      c.tx = to_dirs(Axis::X, r.tx);
-      g.layout->set_color_config(r.pos, l, r.color, c, claimant);
-    }
-    for (const LineRoute& r : py.routes()) {
-      hw::ColorConfig c;
-      c.rx = to_dirs(Axis::Y, r.rx);
-      c.tx = to_dirs(Axis::Y, r.tx);
-      g.layout->set_color_config(l, r.pos, r.color, c, claimant);
-    }
-  }
+                            .acc32 = cfg.fp32_accumulate, .tx_a = rings.tx_x[std::size_t(x)],
+                            .rx_a = rings.rx_x[std::size_t(x)], .tx_b = rings.tx_y[std::size_t(y)],
+                            .rx_b = rings.rx_y[std::size_t(y)]});
   for (const char* s : {"a", "b", "c"}) g.layout->export_symbol(s);
-  g.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max();
-  for (Color c : px.colors_used()) g.colors_used.push_back(c);
-  for (Color c : py.colors_used()) g.colors_used.push_back(c);
-  std::sort(g.colors_used.begin(), g.colors_used.end());
+  g.colors_per_pe_max = rings.colors_per_pe_max;
+  g.colors_used = rings.colors_used;
   g.sram_bytes_per_pe = shift_gemm_sram_bytes(cfg);
   return g;
 }

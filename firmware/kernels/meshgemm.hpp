@@ -49,6 +49,19 @@ struct GemmLayout {
   std::uint64_t sram_bytes_per_pe = 0;  // symbols (above the code reserve, 4-byte aligned)
 };
 
+// The ring `order` (a permutation of 0..P-1) routed along every row (X) and every column (Y) of `layout`, blocks moving
+// to the previous ring position; per physical index, the colour it sends on and the one it receives on.
+struct XyRings {
+  std::vector<Color> tx_x, rx_x, tx_y, rx_y;
+  int hops_max = 0;  // the longest ring edge
+  int colors_per_pe_max = 0;
+  std::vector<Color> colors_used;
+};
+XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
+                       const std::string& claimant);
+// The logical ring position of physical index v.
+int ring_position(const std::vector<int>& order, int v);
+
 // SRAM bytes per PE of the shift GEMMs' symbols (two A blocks, two B blocks, one C block; 4-byte aligned).
 std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg);
 // Checks shape and SRAM before building: ConfigError (shape) or CapacityError naming the kernel, the bytes needed and
