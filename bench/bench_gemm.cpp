@@ -1,5 +1,6 @@
 // `wafersim bench gemm`: C = A*B (A: m x k, B: k x n, fp16) on a P x P mesh with MeshGEMM (--algo mesh, the
-// INTERLEAVE ring), Cannon (--algo cannon, the linear ring with its wrap-around) or SUMMA (--algo summa), loaded and fed through the host
+// INTERLEAVE ring), Cannon (--algo cannon, the linear ring with its wrap-around), SUMMA (--algo summa), or
+// C = A*B^T with B stored n x k by dist-GEMM-T (--algo dist-t), loaded and fed through the host
 // runtime's Device; prints cycles, microseconds, compute efficiency, communication share, the cost model's cycles,
 // colours and SRAM per PE, optionally checks C against a CPU matmul (--verify: exit 1 on mismatch). docs/kernels-gemm.md.
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "firmware/kernels/cannon.hpp"
+#include "firmware/kernels/dist_gemm_t.hpp"
 #include "firmware/kernels/meshgemm.hpp"
 #include "firmware/kernels/summa.hpp"
 #include "runtime/cli/options.hpp"
@@ -27,7 +29,7 @@ int bench_gemm(int argc, char** argv) {
   po::options_description desc("options");
   sim.add_to(desc, "4x4");
   desc.add_options()
-      ("algo", po::value(&algo)->default_value("mesh"), "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa")
+      ("algo", po::value(&algo)->default_value("mesh"), "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa | dist-t (C = A*B^T, B given n x k)")
       ("m", cli::number<std::uint32_t>(&m, 1)->default_value(64), "rows of A and C")
       ("k", cli::number<std::uint32_t>(&k, 1)->default_value(64), "columns of A, rows of B")
       ("n", cli::number<std::uint32_t>(&n, 1)->default_value(64), "columns of B and C")
@@ -37,8 +39,9 @@ int bench_gemm(int argc, char** argv) {
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
   sim.check_outputs();
-  if (algo != "mesh" && algo != "cannon" && algo != "summa")
-    throw cli::UsageError("--algo " + algo + ": expected mesh, cannon or summa");
+  if (algo != "mesh" && algo != "cannon" && algo != "summa" && algo != "dist-t")
+    throw cli::UsageError("--algo " + algo + ": expected mesh, cannon, summa or dist-t");
+  const bool transposed = algo == "dist-t";
   if (accum != "fp16" && accum != "fp32") throw cli::UsageError("--accum " + accum + ": expected fp16 or fp32");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
 
@@ -50,7 +53,8 @@ int bench_gemm(int argc, char** argv) {
   // Limits (SRAM, colours) are checked here, before the device is built.
   kernels::GemmLayout g = algo == "mesh"     ? kernels::meshgemm(cfg, arch)
                           : algo == "cannon" ? kernels::cannon_gemm(cfg, arch)
-                                             : kernels::summa_gemm(cfg, arch);
+                          : algo == "summa"  ? kernels::summa_gemm(cfg, arch)
+                                             : kernels::dist_gemm_t(cfg, arch);
   runtime::Device dev(arch, w, h, sim.data_mode());
   sim.start_trace(dev.wafer());
   dev.load(*g.layout);
@@ -65,8 +69,9 @@ int bench_gemm(int argc, char** argv) {
   std::vector<float> a, b;
   if (!sim.timing_only) {
     a = random_half(std::size_t(m) * k);
-    b = random_half(std::size_t(k) * n);
-    kernels::write_gemm_inputs(*g.layout, g, a, b);
+    b = random_half(std::size_t(k) * n);  // dist-t: B is n x k
+    if (transposed) kernels::write_gemm_t_inputs(*g.layout, g, a, b);
+    else kernels::write_gemm_inputs(*g.layout, g, a, b);
   }
   sim.show_progress(dev.wafer(), "bench gemm");
   dev.launch("gemm");
@@ -78,12 +83,19 @@ int bench_gemm(int argc, char** argv) {
   double max_err = 0, max_tol = 0;
   if (verify) {
     const auto c = kernels::read_gemm_output(*g.layout, g);
+    if (transposed) {  // compare with A * (B^T)
+      std::vector<float> bt(b.size());
+      for (std::uint32_t j = 0; j < n; ++j)
+        for (std::uint32_t p = 0; p < k; ++p) bt[std::size_t(p) * n + j] = b[std::size_t(j) * k + p];
+      b = bt;
+    }
     const auto exact = kernels::matmul(a, b, m, k, n);
     for (std::uint32_t i = 0; i < m && ok; ++i)
       for (std::uint32_t j = 0; j < n; ++j) {
         double bound = 0;
         for (std::uint32_t p = 0; p < k; ++p) bound += std::abs(double(a[std::size_t(i) * k + p]) * b[std::size_t(p) * n + j]);
-        const double tol = kernels::gemm_tolerance(cfg.fp32_accumulate, k, bound);
+        // dist-t: P - 1 more additions (the reduction) per output.
+        const double tol = kernels::gemm_tolerance(cfg.fp32_accumulate, transposed ? k + std::uint32_t(w) : k, bound);
         const std::size_t e = std::size_t(i) * n + j;
         const double err = std::abs(c[e] - exact[e]);
         max_err = std::max(max_err, err);
@@ -96,8 +108,10 @@ int bench_gemm(int argc, char** argv) {
         }
       }
   }
-  const hw::Cycle model = algo == "summa" ? kernels::summa_model_cycles(g, arch, g.layout->engine(0, 0))
-                                          : kernels::shift_gemm_model_cycles(g, arch, g.layout->engine(0, 0));
+  const hw::ComputeEngine& ce = g.layout->engine(0, 0);
+  const hw::Cycle model = algo == "summa"  ? kernels::summa_model_cycles(g, arch, ce)
+                          : transposed     ? kernels::dist_gemm_t_model_cycles(g, arch, ce)
+                                           : kernels::shift_gemm_model_cycles(g, arch, ce);
   // Useful FMACs over what the mesh could do at full SIMD width; the critical path waits on the fabric in the cycles
   // the busiest PE's main thread is idle.
   const int simd = hw::simd_width(cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach, arch.pe.simd);
@@ -111,8 +125,10 @@ int bench_gemm(int argc, char** argv) {
   const double rss_mib = double(runtime::peak_rss_bytes()) / (1 << 20);
 
   std::ostream& report = text_stream(sim.json);
-  report << "bench gemm: " << g.name << " C[" << m << "x" << n << "] = A[" << m << "x" << k << "] * B[" << k << "x"
-         << n << "] on " << w << "x" << h << ", " << accum << " accumulation on " << arch.name << "\n"
+  report << "bench gemm: " << g.name << " C[" << m << "x" << n << "] = A[" << m << "x" << k << "] * "
+         << (transposed ? "B[" + std::to_string(n) + "x" + std::to_string(k) + "]^T"
+                        : "B[" + std::to_string(k) + "x" + std::to_string(n) + "]")
+         << " on " << w << "x" << h << ", " << accum << " accumulation on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
          << "  model cycles        " << model << (algo == "summa" ? " (lower bound)" : " (estimate)") << "\n"
          << "  microseconds        " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
@@ -152,7 +168,7 @@ int bench_gemm(int argc, char** argv) {
   return ok ? 0 : 1;
 }
 
-const cli::CommandRegistration reg("bench gemm", "MeshGEMM / Cannon / SUMMA C = A*B on a PxP mesh: cycles, efficiency, model",
+const cli::CommandRegistration reg("bench gemm", "MeshGEMM / Cannon / SUMMA C = A*B, dist-GEMM-T C = A*B^T on a PxP mesh: cycles, efficiency, model",
                                    bench_gemm);
 
 }  // namespace

@@ -18,7 +18,7 @@ TEST_F(BenchGemmCli, EveryAlgorithmVerifiesAndWritesDocumentedKeys) {
   std::ifstream doc_in(fs::path(WAFERSIM_SOURCE_DIR) / "docs/results.md");
   const std::string doc((std::istreambuf_iterator<char>(doc_in)), std::istreambuf_iterator<char>());
   const fs::path json = dir() / "gemm.json";
-  for (const char* algo : {"mesh", "cannon", "summa"})
+  for (const char* algo : {"mesh", "cannon", "summa", "dist-t"})
     for (const char* accum : {"fp16", "fp32"}) {
       const CliRun r = run(std::string("bench gemm --algo ") + algo + " --accum " + accum +
                            " --mesh 3x3 --m 7 --k 10 --n 5 --verify --json " + json.string());

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "fabric/fabric.hpp"
 #include "firmware/kernels/cannon.hpp"
+#include "firmware/kernels/dist_gemm_t.hpp"
 #include "firmware/kernels/meshgemm.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
 #include "firmware/kernels/summa.hpp"
@@ -89,6 +90,52 @@ TEST_P(GemmShiftTest, MeshCannonAndSummaMatchTheCpuMatmul) {
 
 INSTANTIATE_TEST_SUITE_P(P, GemmShiftTest,
                          ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 8), ::testing::Bool()));
+
+// dist-GEMM-T: C = A * B^T with B (n x k) as stored; tolerance for k products plus the P-1 adds of the reduction.
+TEST_P(GemmShiftTest, DistGemmTMatchesTheCpuMatmulWithBTransposed) {
+  const auto [P, acc32] = GetParam();
+  for (const auto& [m, k, n] : {std::tuple{7u, 11u, 5u}, std::tuple{3u * P, 2u * P, 4u * P}}) {
+    const hw::ArchParams arch;
+    fabric::Fabric f(arch, P, P);
+    GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc32}, arch);
+    g.layout->load(f);
+    std::mt19937 rng(unsigned(P * 17 + m));
+    const auto a = random_half_matrix(std::size_t(m) * k, rng);
+    const auto b = random_half_matrix(std::size_t(n) * k, rng);  // n x k
+    write_gemm_t_inputs(*g.layout, g, a, b);
+    g.layout->call("gemm");
+    ASSERT_TRUE(f.run().completed);
+    EXPECT_TRUE(gemm_finished(g));
+    std::vector<float> bt(std::size_t(k) * n);
+    for (std::uint32_t j = 0; j < n; ++j)
+      for (std::uint32_t p = 0; p < k; ++p) bt[std::size_t(p) * n + j] = b[std::size_t(j) * k + p];
+    const auto exact = matmul(a, bt, m, k, n);
+    const auto c = read_gemm_output(*g.layout, g);
+    for (std::uint32_t i = 0; i < m; ++i)
+      for (std::uint32_t j = 0; j < n; ++j) {
+        double bound = 0;
+        for (std::uint32_t p = 0; p < k; ++p) bound += std::abs(double(a[std::size_t(i) * k + p]) * bt[std::size_t(p) * n + j]);
+        const std::size_t e = std::size_t(i) * n + j;
+        ASSERT_LE(std::abs(c[e] - exact[e]), gemm_tolerance(acc32, k + std::uint32_t(P), bound))
+            << "P=" << P << " C[" << i << "][" << j << "]";
+      }
+  }
+}
+
+TEST(GemmMesh, DistGemmTCostModelWithinTenPercent) {
+  const hw::ArchParams arch;
+  for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
+                                        std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true}}) {
+    fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
+    GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, arch);
+    g.layout->load(f);
+    g.layout->call("gemm");
+    const auto r = f.run();
+    ASSERT_TRUE(r.completed);
+    const double model = double(dist_gemm_t_model_cycles(g, arch, g.layout->engine(0, 0)));
+    EXPECT_NEAR(model, double(r.cycles), 0.10 * double(r.cycles)) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+  }
+}
 
 TEST(GemmMesh, EveryRingEdgeIsAtMostTwoHopsAndCannonWrapsAround) {
   const hw::ArchParams arch;
