@@ -66,14 +66,13 @@ class DistGemmT : public GemmProgram {
       fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
       fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
     }
-    // part[r][:] = sum_q A[r][q] * B[:, q] (B block row-major nb x kb: column q has stride kb).
+    // part^T[c][:] = sum_q B[c][q] * A^T[q][:] (unit-stride rows of A^T; B's elements are the scalars).
     fmov(*part_, 0.0f);
-    for (std::uint32_t r = 0; r < p_.mb; ++r) {
-      const auto row = csl::mem1d(*part_, {.extent = p_.nb, .offset = std::int32_t(r * p_.nb)});
+    for (std::uint32_t c = 0; c < p_.nb; ++c) {
+      const auto row = csl::mem1d(*part_, {.extent = p_.mb, .offset = std::int32_t(c * p_.mb)});
       for (std::uint32_t q = 0; q < p_.kb; ++q)
-        fmac(row, row,
-             csl::mem1d(b_, {.extent = p_.nb, .stride = std::int32_t(p_.kb), .offset = cur * std::int32_t(sb) + std::int32_t(q)}),
-             csl::scalar(a_, r * p_.kb + q));
+        fmac(row, row, csl::mem1d(a_, {.extent = p_.mb, .offset = std::int32_t(q * p_.mb)}),
+             csl::scalar(b_, std::uint32_t(cur) * sb + c * p_.kb + q));
     }
     // The row's chain towards the root jb, each PE sending to the previous ring position: jb-1, jb-2, ..., jb+1, jb.
     const int jb = (p_.ky + s_) % P, d = ((p_.kx - jb) % P + P) % P;
@@ -118,7 +117,7 @@ GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
   const int P = cfg.P;
   GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "dist_gemm_t", .cfg = cfg,
                .sm = Split(cfg.m, P), .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = interleave_ring(P),
-               .skewed = false, .hops_max = 0, .colors_per_pe_max = 0, .colors_used = {},
+               .skewed = false, .c_transposed = true, .hops_max = 0, .colors_per_pe_max = 0, .colors_used = {},
                .sram_bytes_per_pe = dist_gemm_t_sram_bytes(cfg)};
   ColorPool pool(cfg.colors, arch, "dist_gemm_t");
   const XyRings rings = route_xy_rings(*g.layout, P, g.ring, pool, "dist_gemm_t rings");
@@ -147,7 +146,11 @@ void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::ve
   for (int y = 0; y < g.cfg.P; ++y)
     for (int x = 0; x < g.cfg.P; ++x) {
       const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
-      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, kx)));
+      const auto blk = block_of(a, g.sm, g.sk, ky, kx);  // mb x kb, stored transposed (kb x mb)
+      std::vector<float> at(blk.size());
+      for (std::uint32_t r = 0; r < g.sm.block; ++r)
+        for (std::uint32_t q = 0; q < g.sk.block; ++q) at[std::size_t(q) * g.sm.block + r] = blk[std::size_t(r) * g.sk.block + q];
+      layout.write_symbol<f16>(x, y, "a", to_half(at));
       layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sn, g.sk, ky, kx)));
     }
 }
@@ -158,15 +161,10 @@ hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& ar
   const bool f32 = g.cfg.fp32_accumulate;
   hw::DsdOp mac, zero, add;
   mac.code = f32 ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
-  hw::MemDsd column;  // B's column: stride kb caps the SIMD width
-  column.elem_bytes = 2;
-  column.extent = {nb, 1, 1, 1};
-  column.stride = {std::int32_t(kb), 0, 0, 0};
-  mac.src1 = column;
   zero.code = f32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
   add.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  const hw::Cycle compute = ce.op_cycles(zero, mb * nb) + hw::Cycle(mb) * kb * ce.op_cycles(mac, nb);
+  const hw::Cycle compute = ce.op_cycles(zero, mb * nb) + hw::Cycle(nb) * kb * ce.op_cycles(mac, mb);
   const hw::Cycle edge = 2 * hw::Cycle(arch.router.ramp_latency) + hw::Cycle(arch.router.router_latency) +
                          2 * hw::Cycle(arch.router.hop_latency()) + hw::Cycle(arch.pe.dsd_setup_cycles);
   const hw::Cycle reduce = P == 1 ? ce.op_cycles(add, mb * nb) : hw::Cycle(P - 1) * edge + hw::Cycle(mb) * nb;

@@ -43,6 +43,7 @@ struct GemmLayout {
   Split sm, sk, sn;                  // M, K, N in P blocks
   std::vector<int> ring;             // the ring order of a line (logical position -> physical index)
   bool skewed = true;                // the host pre-skews A and B (shift GEMMs); else PE (x, y) gets A(y,x), B(y,x)
+  bool c_transposed = false;         // each PE holds its C block transposed (nb x mb: dist-GEMM-T)
   int hops_max = 0;                  // the longest ring edge
   int colors_per_pe_max = 0;
   std::vector<Color> colors_used;
