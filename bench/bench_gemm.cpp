@@ -29,7 +29,8 @@ int bench_gemm(int argc, char** argv) {
   po::options_description desc("options");
   sim.add_to(desc, "4x4");
   desc.add_options()
-      ("algo", po::value(&algo)->default_value("mesh"), "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa | dist-t (C = A*B^T, B given n x k)")
+      ("algo", po::value(&algo)->default_value("mesh"),
+       "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa | dist-t (C = A*B^T, B given n x k)")
       ("m", cli::number<std::uint32_t>(&m, 1)->default_value(64), "rows of A and C")
       ("k", cli::number<std::uint32_t>(&k, 1)->default_value(64), "columns of A, rows of B")
       ("n", cli::number<std::uint32_t>(&n, 1)->default_value(64), "columns of B and C")
@@ -93,7 +94,8 @@ int bench_gemm(int argc, char** argv) {
     for (std::uint32_t i = 0; i < m && ok; ++i)
       for (std::uint32_t j = 0; j < n; ++j) {
         double bound = 0;
-        for (std::uint32_t p = 0; p < k; ++p) bound += std::abs(double(a[std::size_t(i) * k + p]) * b[std::size_t(p) * n + j]);
+        for (std::uint32_t p = 0; p < k; ++p)
+          bound += std::abs(double(a[std::size_t(i) * k + p]) * b[std::size_t(p) * n + j]);
         // dist-t: P - 1 more additions (the reduction) per output.
         const double tol = kernels::gemm_tolerance(cfg.fp32_accumulate, transposed ? k + std::uint32_t(w) : k, bound);
         const std::size_t e = std::size_t(i) * n + j;
@@ -168,7 +170,9 @@ int bench_gemm(int argc, char** argv) {
   return ok ? 0 : 1;
 }
 
-const cli::CommandRegistration reg("bench gemm", "MeshGEMM / Cannon / SUMMA C = A*B, dist-GEMM-T C = A*B^T on a PxP mesh: cycles, efficiency, model",
+const cli::CommandRegistration reg("bench gemm",
+                                   "MeshGEMM / Cannon / SUMMA C = A*B, dist-GEMM-T C = A*B^T on a PxP mesh: cycles, "
+                                   "efficiency, model",
                                    bench_gemm);
 
 }  // namespace

@@ -149,7 +149,8 @@ void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::ve
       const auto blk = block_of(a, g.sm, g.sk, ky, kx);  // mb x kb, stored transposed (kb x mb)
       std::vector<float> at(blk.size());
       for (std::uint32_t r = 0; r < g.sm.block; ++r)
-        for (std::uint32_t q = 0; q < g.sk.block; ++q) at[std::size_t(q) * g.sm.block + r] = blk[std::size_t(r) * g.sk.block + q];
+        for (std::uint32_t q = 0; q < g.sk.block; ++q)
+          at[std::size_t(q) * g.sm.block + r] = blk[std::size_t(r) * g.sk.block + q];
       layout.write_symbol<f16>(x, y, "a", to_half(at));
       layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sn, g.sk, ky, kx)));
     }

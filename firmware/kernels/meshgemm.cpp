@@ -164,7 +164,8 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
   check_gemm(cfg, arch, name, cfg.P >= 1 ? shift_gemm_sram_bytes(cfg) : 0);
   const int P = cfg.P;
   GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = name, .cfg = cfg, .sm = Split(cfg.m, P),
-               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .c_transposed = false, .hops_max = 0, .colors_per_pe_max = 0,
+               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .c_transposed = false,
+               .hops_max = 0, .colors_per_pe_max = 0,
                .colors_used = {}, .sram_bytes_per_pe = 0};
   ColorPool pool(cfg.colors, arch, name);
   const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings");
@@ -218,7 +219,8 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
       if (g.c_transposed) {
         std::vector<float> t(blk.size());
         for (std::uint32_t r = 0; r < g.sm.block; ++r)
-          for (std::uint32_t j = 0; j < g.sn.block; ++j) t[std::size_t(r) * g.sn.block + j] = blk[std::size_t(j) * g.sm.block + r];
+          for (std::uint32_t j = 0; j < g.sn.block; ++j)
+            t[std::size_t(r) * g.sn.block + j] = blk[std::size_t(j) * g.sm.block + r];
         blk.swap(t);
       }
       put_block(c, g.sm, g.sn, position(g.ring, y), position(g.ring, x), blk);

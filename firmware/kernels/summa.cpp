@@ -145,7 +145,8 @@ GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
   std::vector<int> order(static_cast<std::size_t>(P));
   std::iota(order.begin(), order.end(), 0);
   GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "summa", .cfg = cfg, .sm = Split(cfg.m, P),
-               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = false, .c_transposed = false, .hops_max = P - 1,
+               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = false,
+               .c_transposed = false, .hops_max = P - 1,
                .colors_per_pe_max = 0, .colors_used = {}, .sram_bytes_per_pe = summa_sram_bytes(cfg)};
   SummaColors col{};
   if (P > 1) {

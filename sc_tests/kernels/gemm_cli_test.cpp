@@ -43,7 +43,10 @@ TEST_F(BenchGemmCli, TimingOnlyGivesTheSameCycles) {
   const CliRun b = run("bench gemm --mesh 4x4 --m 16 --k 16 --n 16 --timing-only");
   ASSERT_EQ(a.status, 0) << a.out;
   ASSERT_EQ(b.status, 0) << b.out;
-  const auto cycles = [](const std::string& out) { return out.substr(out.find("cycles"), out.find('\n', out.find("cycles")) - out.find("cycles")); };
+  const auto cycles = [](const std::string& out) {
+    const auto at = out.find("cycles");
+    return out.substr(at, out.find('\n', at) - at);
+  };
   EXPECT_EQ(cycles(a.out), cycles(b.out));
 }
 

@@ -114,7 +114,8 @@ TEST_P(GemmShiftTest, DistGemmTMatchesTheCpuMatmulWithBTransposed) {
     for (std::uint32_t i = 0; i < m; ++i)
       for (std::uint32_t j = 0; j < n; ++j) {
         double bound = 0;
-        for (std::uint32_t p = 0; p < k; ++p) bound += std::abs(double(a[std::size_t(i) * k + p]) * bt[std::size_t(p) * n + j]);
+        for (std::uint32_t p = 0; p < k; ++p)
+          bound += std::abs(double(a[std::size_t(i) * k + p]) * bt[std::size_t(p) * n + j]);
         const std::size_t e = std::size_t(i) * n + j;
         ASSERT_LE(std::abs(c[e] - exact[e]), gemm_tolerance(acc32, k + std::uint32_t(P), bound))
             << "P=" << P << " C[" << i << "][" << j << "]";
