@@ -1,5 +1,5 @@
 // `wafersim bench gemm` end to end: the printed summary, the JSON keys (each listed in docs/results.md), --verify's
-// exit status for every algorithm, --timing-only, the SRAM refusal before simulating, usage errors.
+// exit status for every algorithm, --timing-only, --vcd, the SRAM refusal before simulating, usage errors.
 #include "sc_tests/cli_run.hpp"
 #include <gtest/gtest.h>
 
@@ -48,6 +48,14 @@ TEST_F(BenchGemmCli, TimingOnlyGivesTheSameCycles) {
     return out.substr(at, out.find('\n', at) - at);
   };
   EXPECT_EQ(cycles(a.out), cycles(b.out));
+}
+
+TEST_F(BenchGemmCli, VcdTracesTheRun) {
+  const fs::path vcd = dir() / "gemm.vcd";
+  const CliRun r = run("bench gemm --mesh 4x4 --m 8 --k 8 --n 8 --vcd " + vcd.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(fs::exists(vcd));
+  EXPECT_GT(fs::file_size(vcd), 1000u);
 }
 
 TEST_F(BenchGemmCli, RefusesAShapeOverSramBeforeSimulating) {
