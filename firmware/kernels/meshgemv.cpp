@@ -240,7 +240,7 @@ hw::Cycle ring_cycles(const CollectivePlan& plan, const hw::ArchParams& arch, st
   }
   const hw::Cycle latency = 2u * arch.router.ramp_latency + arch.router.router_latency +
                             hw::Cycle(hops) * arch.router.hop_latency();
-  const hw::Cycle step = hw::Cycle(arch.pe.task_switch_cycles) + arch.pe.dsd_setup_cycles + latency + chunk - 1;
+  const hw::Cycle step = hw::Cycle(arch.pe.task_switch_cycles) + arch.pe.dsd_issue_cycles + latency + chunk - 1;
   return 2 * hw::Cycle(P - 1) * step;
 }
 }  // namespace

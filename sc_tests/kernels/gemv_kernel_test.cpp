@@ -119,7 +119,7 @@ TEST(GemvKernel, RingEstimateIsWithinAFewCycles) {
 TEST(GemvKernel, LocalCyclesFollowTheComputeEnginesOpCosts) {
   hw::ArchParams arch;
   const GemvConfig cfg{.P = 2, .k = 9, .n = 17};  // blocks 5 x 9
-  const hw::Cycle setup = arch.pe.dsd_setup_cycles;
+  const hw::Cycle setup = arch.pe.dsd_issue_cycles;
   auto ceil_div = [](hw::Cycle a, hw::Cycle b) { return (a + b - 1) / b; };
   EXPECT_EQ(gemv_local_cycles(cfg, arch), ceil_div(9, arch.pe.simd.fp16_ops) + setup +
                                               5 * (ceil_div(9, arch.pe.simd.fmach) + setup));

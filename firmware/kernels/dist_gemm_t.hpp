@@ -1,0 +1,30 @@
+// dist-GEMM-T (WaferLLM): C[M x N] = A[M x K] * B[N x K]^T without transposing B. PE (x, y) at ring positions
+// (kx, ky) of the INTERLEAVE ring keeps A block (ky, kx), stored transposed by the host (kb x mb: A is the activation,
+// laid out as the kernel reads it), and starts with B block (ky, kx) (nb x kb, B's own row-major layout: no skew, no
+// transpose). Step s (0..P-1): the PE holds B block (jb, kx), jb = (ky + s) mod P, computes the partial product
+// transposed, (A(ky, kx) * B(jb, kx)^T)^T (nb x mb: `nb * kb` unit-stride fmac row ops over rows of A^T, B's elements
+// as the scalars), and the row reduces its P partials to the rotating root kx = jb, which accumulates C(ky, jb): a
+// streamed chain along the X ring from position jb-1 backwards round to jb (each PE adds its partial to the stream
+// and forwards it in one operation, every edge at most 2 hops). Meanwhile B shifts along Y on the ring (double buffered).
+// Every PE is the root of exactly one step and ends with C(ky, kx).
+// Not overlapped: a step's partial is reduced before the next one is computed (one partial buffer).
+// Not modelled: simd_32 packing; non-square meshes.
+#pragma once
+#include "firmware/kernels/meshgemm.hpp"
+
+namespace wafersim::kernels {
+
+// SRAM bytes per PE: A block, two B blocks (fp16), the partial and C (fp16 or fp32), 4-byte aligned.
+std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg);
+// `cfg.n` is the rows of B (and columns of C), `cfg.k` the columns of A and B.
+GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch);
+// Host side: A (m x k) and B (n x k), row-major, rounded to fp16; C (held transposed per PE) comes back with
+// read_gemm_output.
+void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
+                         const std::vector<float>& b);
+// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10%): per step the task switch,
+// zeroing the partial, the FMAC ops, then the reduction chain (P-1 edges of ramp + router + at most 2 hops and
+// the adding op's setup, then mb*nb elements) and the completion task.
+hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
+
+}  // namespace wafersim::kernels

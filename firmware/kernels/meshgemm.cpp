@@ -1,0 +1,266 @@
+#include "firmware/kernels/meshgemm.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.hpp"
+#include "firmware/kernels/ring_allreduce.hpp"
+
+namespace wafersim::kernels {
+namespace {
+
+using csl::f16;
+
+std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
+
+// Queues of the four transfers: sends on OQ 1 and 2, receives on IQ 3 and 4 (distinct microthreads).
+constexpr int kSendA = 1, kSendB = 2, kRecvA = 3, kRecvB = 4;
+
+// The per-PE program. Step s (0..P-1) computes C += A[cur] * B[cur] while, if another step follows, A[cur] leaves
+// for the previous ring position along X and B[cur] for the previous one along Y, and the next blocks arrive in
+// A[nxt], B[nxt]. Each transfer's completion activates its own task; the fourth one to run starts the next step.
+class ShiftGemm : public GemmProgram {
+ public:
+  struct Params {
+    int P;
+    std::uint32_t mb, kb, nb;
+    bool acc32;
+    Color tx_a, rx_a, tx_b, rx_b;  // kNoColor when P == 1
+  };
+  explicit ShiftGemm(Params p)
+      : p_(p),
+        a_(this, "a", 2 * p.mb * p.kb),
+        b_(this, "b", 2 * p.kb * p.nb),
+        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(std::make_unique<csl::Array<float>>(this, "c", p.mb * p.nb))
+                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * p.nb)),
+        step_task_(this, [this] { step(); }, "step"),
+        sent_a_(this, [this] { arrived(); }, "sent_a"),
+        sent_b_(this, [this] { arrived(); }, "sent_b"),
+        got_a_(this, [this] { arrived(); }, "got_a"),
+        got_b_(this, [this] { arrived(); }, "got_b") {
+    if (p_.P > 1) {
+      tx_a_ = fabout({.extent = p.mb * p.kb, .color = p.tx_a, .output_queue = kSendA, .type = hw::ElemType::F16});
+      tx_b_ = fabout({.extent = p.kb * p.nb, .color = p.tx_b, .output_queue = kSendB, .type = hw::ElemType::F16});
+      rx_a_ = fabin({.extent = p.mb * p.kb, .color = p.rx_a, .input_queue = kRecvA, .type = hw::ElemType::F16});
+      rx_b_ = fabin({.extent = p.kb * p.nb, .color = p.rx_b, .input_queue = kRecvB, .type = hw::ElemType::F16});
+    }
+  }
+  std::string name() const override { return "shift_gemm"; }
+  void init() override {
+    export_function("gemm", [this] {
+      s_ = 0;
+      done_ = false;
+      activate(step_task_);
+    });
+  }
+  bool finished() const override { return done_; }
+
+ private:
+  void step() {
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const std::int32_t cur = s_ % 2, nxt = 1 - cur;
+    if (s_ == 0) fmov(*c_, 0.0f);
+    if (s_ + 1 < p_.P) {
+      pending_ = 4;
+      fmov(tx_a_, csl::mem1d(a_, {.extent = sa, .offset = cur * std::int32_t(sa)}), {.async = true, .activate = sent_a_});
+      fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
+      fmov(csl::mem1d(a_, {.extent = sa, .offset = nxt * std::int32_t(sa)}), rx_a_, {.async = true, .activate = got_a_});
+      fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
+    }
+    // C[i][:] += A[i][p] * B[p][:], one row operation per (i, p).
+    for (std::uint32_t i = 0; i < p_.mb; ++i) {
+      const auto crow = csl::mem1d(*c_, {.extent = p_.nb, .offset = std::int32_t(i * p_.nb)});
+      for (std::uint32_t q = 0; q < p_.kb; ++q)
+        fmac(crow, crow, csl::mem1d(b_, {.extent = p_.nb, .offset = std::int32_t(cur * sb + q * p_.nb)}),
+             csl::scalar(a_, cur * sa + i * p_.kb + q));
+    }
+    ++s_;
+    if (s_ == p_.P) done_ = true;
+  }
+  void arrived() {
+    if (--pending_ == 0) activate(step_task_);
+  }
+
+  Params p_;
+  csl::Array<f16> a_, b_;
+  std::unique_ptr<csl::ArrayBase> c_;
+  csl::LocalTask step_task_, sent_a_, sent_b_, got_a_, got_b_;
+  csl::Fabout tx_a_{}, tx_b_{};
+  csl::Fabin rx_a_{}, rx_b_{};
+  int s_ = 0, pending_ = 0;
+  bool done_ = false;
+};
+
+int position(const std::vector<int>& order, int v) {
+  return int(std::find(order.begin(), order.end(), v) - order.begin());
+}
+
+}  // namespace
+
+XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
+                       const std::string& claimant) {
+  // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]).
+  const std::vector<int> rev(order.rbegin(), order.rend());
+  LinePlan px(P), py(P);
+  const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev, pool);
+  XyRings r;
+  for (int j = 0; j < P && P > 1; ++j) r.hops_max = std::max(r.hops_max, std::abs(rev[j] - rev[(j + 1) % P]));
+  for (int p = 0; p < P; ++p) {
+    const std::size_t j = std::size_t(position(rev, p)), in = std::size_t((int(j) + P - 1) % P);
+    r.tx_x.push_back(ex[j]);
+    r.rx_x.push_back(ex[in]);
+    r.tx_y.push_back(ey[j]);
+    r.rx_y.push_back(ey[in]);
+  }
+  for (int l = 0; l < P; ++l) {
+    for (const LineRoute& lr : px.routes()) {
+      hw::ColorConfig c;
+      c.rx = to_dirs(Axis::X, lr.rx);
+      c.tx = to_dirs(Axis::X, lr.tx);
+      layout.set_color_config(lr.pos, l, lr.color, c, claimant);
+    }
+    for (const LineRoute& lr : py.routes()) {
+      hw::ColorConfig c;
+      c.rx = to_dirs(Axis::Y, lr.rx);
+      c.tx = to_dirs(Axis::Y, lr.tx);
+      layout.set_color_config(l, lr.pos, lr.color, c, claimant);
+    }
+  }
+  r.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max();
+  r.colors_used = px.colors_used();
+  for (Color c : py.colors_used()) r.colors_used.push_back(c);
+  std::sort(r.colors_used.begin(), r.colors_used.end());
+  return r;
+}
+
+int ring_position(const std::vector<int>& order, int v) { return position(order, v); }
+
+std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg) {
+  const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
+  std::uint64_t e = align4(2ull * 2 * sm.block * sk.block);
+  e = align4(e + 2ull * 2 * sk.block * sn.block);
+  return align4(e + std::uint64_t(cfg.fp32_accumulate ? 4 : 2) * sm.block * sn.block);
+}
+
+void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
+                std::uint64_t sram_bytes) {
+  if (cfg.P < 1) throw ConfigError(kernel + ": mesh side P = " + std::to_string(cfg.P) + " must be at least 1");
+  if (cfg.m < 1 || cfg.k < 1 || cfg.n < 1)
+    throw ConfigError(kernel + ": m, k and n must be at least 1 (got " + std::to_string(cfg.m) + ", " +
+                      std::to_string(cfg.k) + ", " + std::to_string(cfg.n) + ")");
+  const std::uint64_t limit = arch.pe.sram_bytes > std::uint64_t(arch.pe.code_reserve_bytes)
+                                  ? arch.pe.sram_bytes - arch.pe.code_reserve_bytes
+                                  : 0;
+  if (sram_bytes > limit)
+    throw CapacityError(kernel + ": m=" + std::to_string(cfg.m) + " k=" + std::to_string(cfg.k) + " n=" +
+                        std::to_string(cfg.n) + " on " + std::to_string(cfg.P) + "x" + std::to_string(cfg.P) +
+                        " needs " + std::to_string(sram_bytes) + " bytes of SRAM per PE but only " +
+                        std::to_string(limit) + " are free (" + std::to_string(arch.pe.sram_bytes) + " less " +
+                        std::to_string(arch.pe.code_reserve_bytes) + " reserved for code, " + arch.name + ")");
+}
+
+GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::vector<int>& order,
+                      const std::string& name) {
+  check_gemm(cfg, arch, name, cfg.P >= 1 ? shift_gemm_sram_bytes(cfg) : 0);
+  const int P = cfg.P;
+  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = name, .cfg = cfg, .sm = Split(cfg.m, P),
+               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .c_transposed = false,
+               .hops_max = 0, .colors_per_pe_max = 0,
+               .colors_used = {}, .sram_bytes_per_pe = 0};
+  ColorPool pool(cfg.colors, arch, name);
+  const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings");
+  g.hops_max = rings.hops_max;
+  for (int y = 0; y < P; ++y)
+    for (int x = 0; x < P; ++x)
+      g.layout->set_tile_program<ShiftGemm>(
+          x, y,
+          ShiftGemm::Params{.P = P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
+                            .acc32 = cfg.fp32_accumulate, .tx_a = rings.tx_x[std::size_t(x)],
+                            .rx_a = rings.rx_x[std::size_t(x)], .tx_b = rings.tx_y[std::size_t(y)],
+                            .rx_b = rings.rx_y[std::size_t(y)]});
+  for (const char* s : {"a", "b", "c"}) g.layout->export_symbol(s);
+  g.colors_per_pe_max = rings.colors_per_pe_max;
+  g.colors_used = rings.colors_used;
+  g.sram_bytes_per_pe = shift_gemm_sram_bytes(cfg);
+  return g;
+}
+
+GemmLayout meshgemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
+  return shift_gemm(cfg, arch, interleave_ring(cfg.P), "meshgemm");
+}
+
+void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
+                       const std::vector<float>& b) {
+  const int P = g.cfg.P;
+  const auto to_half = [](const std::vector<float>& v) {
+    std::vector<f16> h(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) h[i] = f16(v[i]);
+    return h;
+  };
+  for (int y = 0; y < P; ++y)
+    for (int x = 0; x < P; ++x) {
+      const int kx = position(g.ring, x), ky = position(g.ring, y), t = (kx + ky) % P;
+      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, g.skewed ? t : kx)));
+      layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx)));
+    }
+}
+
+std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout& g) {
+  const int P = g.cfg.P;
+  std::vector<float> c(std::size_t(g.cfg.m) * g.cfg.n, 0.0f);
+  for (int y = 0; y < P; ++y)
+    for (int x = 0; x < P; ++x) {
+      std::vector<float> blk;
+      if (g.cfg.fp32_accumulate) {
+        blk = layout.read_symbol<float>(x, y, "c");
+      } else {
+        for (const f16 h : layout.read_symbol<f16>(x, y, "c")) blk.push_back(h.to_float());
+      }
+      if (g.c_transposed) {
+        std::vector<float> t(blk.size());
+        for (std::uint32_t r = 0; r < g.sm.block; ++r)
+          for (std::uint32_t j = 0; j < g.sn.block; ++j)
+            t[std::size_t(r) * g.sn.block + j] = blk[std::size_t(j) * g.sm.block + r];
+        blk.swap(t);
+      }
+      put_block(c, g.sm, g.sn, position(g.ring, y), position(g.ring, x), blk);
+    }
+  return c;
+}
+
+hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce) {
+  const int P = g.cfg.P;
+  const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
+  hw::DsdOp mac, zero;
+  mac.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
+  zero.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
+  const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
+  const hw::Cycle compute = hw::Cycle(mb) * kb * ce.op_cycles(mac, nb);
+  const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
+  const hw::Cycle transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
+                             hw::Cycle(arch.router.router_latency) + hw::Cycle(g.hops_max) * arch.router.hop_latency() +
+                             elems;
+  const hw::Cycle events = 4 * (sw + 1);  // the four completion tasks, each at least one cycle
+  hw::Cycle t = ce.op_cycles(zero, mb * nb);
+  for (int s = 0; s < P; ++s) {
+    t += sw + compute;
+    if (s + 1 < P) t += std::max<hw::Cycle>(events, transfer > compute ? transfer - compute + sw + 1 : events);
+  }
+  return t;
+}
+
+bool gemm_finished(const GemmLayout& g) {
+  for (int y = 0; y < g.cfg.P; ++y)
+    for (int x = 0; x < g.cfg.P; ++x)
+      if (!dynamic_cast<const GemmProgram&>(g.layout->program(x, y)).finished()) return false;
+  return true;
+}
+
+double gemm_tolerance(bool fp32_accumulate, std::uint32_t k, double bound) {
+  // fmach rounds the product and the sum (2 roundings per term); fmachs only the sum (the product is exact).
+  const double u = fp32_accumulate ? std::ldexp(1.0, -24) : std::ldexp(1.0, -11);
+  const double roundings = fp32_accumulate ? 1.0 : 2.0;
+  return roundings * double(k + 1) * u * bound + 1e-7;
+}
+
+}  // namespace wafersim::kernels

@@ -1,0 +1,96 @@
+// MeshGEMM (WaferLLM, paper Algorithm 1): C[M x N] = A[M x K] * B[K x N] on a P x P region. Every PE holds one
+// block of A (M/P x K/P), one of B (K/P x N/P), both fp16, and accumulates one block of C. The blocks of A shift
+// along X and those of B along Y on the INTERLEAVE ring of each line (even positions ascending, then odd descending),
+// so every ring edge spans at most 2 hops and runs on a pass-through colour; P compute-shift steps, each computing on
+// the current blocks while the next ones arrive (double buffering: two buffers per operand).
+// Alignment: the host pre-skews both A and B by ring position (Cannon's alignment on the ring's logical order: the
+// PE at ring positions (kx, ky) starts with A block (ky, kx+ky) and B block (kx+ky, kx)); the paper aligns A on the
+// device, which costs one extra shift phase and is not modelled here.
+// Accumulation: fp16 (fmach, as the paper's code) or fp32 (fmachs), selectable.
+// Shapes that P does not divide are zero-padded by the host (tiling.hpp) and un-padded on the way back.
+// Cannon (cannon.hpp) is the same program on the linear ring 0..P-1 with its (P-1)-hop wrap-around edge.
+// Fidelity: one fp16 element per wavelet; the local product is mb*kb fmac row operations of nb elements.
+// Not modelled: simd_32 packing of two fp16 per wavelet; non-square meshes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "firmware/kernels/collective.hpp"
+#include "firmware/kernels/tiling.hpp"
+
+namespace wafersim::kernels {
+
+struct GemmConfig {
+  int P = 1;                       // the mesh side (P x P PEs)
+  std::uint32_t m = 1, k = 1, n = 1;
+  bool fp32_accumulate = false;    // fmachs into an fp32 C (else fmach into an fp16 C)
+  std::vector<Color> colors{};     // colours the kernel may use (empty: every routable colour not reserved)
+};
+
+// A GEMM kernel's per-PE program: says whether its part of the product is done.
+class GemmProgram : public csl::Program {
+ public:
+  virtual bool finished() const = 0;
+};
+
+// A shift GEMM ready to load: programs export "a" (2 blocks), "b" (2 blocks), "c" and the function "gemm".
+struct GemmLayout {
+  std::unique_ptr<csl::Layout> layout;
+  std::string name;                  // "meshgemm" or "cannon"
+  GemmConfig cfg;
+  Split sm, sk, sn;                  // M, K, N in P blocks
+  std::vector<int> ring;             // the ring order of a line (logical position -> physical index)
+  bool skewed = true;                // the host pre-skews A and B (shift GEMMs); else PE (x, y) gets A(y,x), B(y,x)
+  bool c_transposed = false;         // each PE holds its C block transposed (nb x mb: dist-GEMM-T)
+  int hops_max = 0;                  // the longest ring edge
+  int colors_per_pe_max = 0;
+  std::vector<Color> colors_used;
+  std::uint64_t sram_bytes_per_pe = 0;  // symbols (above the code reserve, 4-byte aligned)
+};
+
+// The ring `order` (a permutation of 0..P-1) routed along every row (X) and every column (Y) of `layout`, blocks moving
+// to the previous ring position; per physical index, the colour it sends on and the one it receives on.
+struct XyRings {
+  std::vector<Color> tx_x, rx_x, tx_y, rx_y;
+  int hops_max = 0;  // the longest ring edge
+  int colors_per_pe_max = 0;
+  std::vector<Color> colors_used;
+};
+XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
+                       const std::string& claimant);
+// The logical ring position of physical index v.
+int ring_position(const std::vector<int>& order, int v);
+
+// SRAM bytes per PE of the shift GEMMs' symbols (two A blocks, two B blocks, one C block; 4-byte aligned).
+std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg);
+// Checks shape and SRAM before building: ConfigError (shape) or CapacityError naming the kernel, the bytes needed and
+// the limit (pe.sram_bytes - pe.code_reserve_bytes).
+void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
+                std::uint64_t sram_bytes);
+// The shift GEMM on ring `order` (a permutation of 0..P-1) along both axes: MeshGEMM and Cannon.
+GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::vector<int>& order,
+                      const std::string& name);
+GemmLayout meshgemm(const GemmConfig& cfg, const hw::ArchParams& arch);
+
+// Host side (untimed memcpy): writes the (pre-skewed if g.skewed) padded blocks of A (M x K) and B (K x N), row-major floats
+// rounded to fp16; reads C back (M x N) without the padding.
+void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
+                       const std::vector<float>& b);
+std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout& g);
+
+// Whether every PE finished its steps (after a run).
+bool gemm_finished(const GemmLayout& g);
+
+// Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5%): the op costs
+// are asked of the compute engine `ce` that runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`.
+// Per step: the task switch, mb*kb fmac row ops of nb elements and, when the step shifts, the four completion tasks
+// and whatever the longest transfer (setup + ramps + hops + max(mb*kb, kb*nb) elements) outlasts the compute.
+hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
+
+// Tolerance of |C - exact| for one output of a K-long dot product: fp16 accumulation rounds each of K additions at
+// half an fp16 ulp of the partial sum, fp32 at half an fp32 ulp; `bound` is the largest |partial sum| (sum |a||b|).
+double gemm_tolerance(bool fp32_accumulate, std::uint32_t k, double bound);
+
+}  // namespace wafersim::kernels

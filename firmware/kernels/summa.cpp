@@ -1,0 +1,199 @@
+#include "firmware/kernels/summa.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace wafersim::kernels {
+namespace {
+
+using csl::f16;
+using hw::bit;
+using hw::Dir;
+
+std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
+
+// Sends on OQ 1 (A) and 2 (B); receives on IQ 3 (A from the west root side: "east" colour), 4 ("west" colour),
+// 5 (B, "south" colour), 6 ("north" colour).
+constexpr int kSendA = 1, kSendB = 2, kRecvAE = 3, kRecvAW = 4, kRecvBS = 5, kRecvBN = 6;
+
+struct SummaColors {
+  Color a_east, a_west, b_south, b_north;
+};
+
+class Summa : public GemmProgram {
+ public:
+  struct Params {
+    int P, x, y;
+    std::uint32_t mb, kb, nb;
+    bool acc32;
+    SummaColors col;
+  };
+  explicit Summa(Params p)
+      : p_(p),
+        a_(this, "a", p.mb * p.kb),
+        b_(this, "b", p.kb * p.nb),
+        abuf_(this, "abuf", 2 * p.mb * p.kb),
+        bbuf_(this, "bbuf", 2 * p.kb * p.nb),
+        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(std::make_unique<csl::Array<float>>(this, "c", p.mb * p.nb))
+                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * p.nb)),
+        launch_(this, [this] { post(0); }, "launch"),
+        step_task_(this, [this] { step(); }, "step"),
+        got_a1_(this, [this] { arrived(); }, "got_a1"),
+        got_a2_(this, [this] { arrived(); }, "got_a2"),
+        got_b1_(this, [this] { arrived(); }, "got_b1"),
+        got_b2_(this, [this] { arrived(); }, "got_b2") {
+    const std::uint32_t sa = p.mb * p.kb, sb = p.kb * p.nb;
+    const auto f = hw::ElemType::F16;
+    if (p_.P > 1) {
+      tx_ae_ = fabout({.extent = sa, .color = p.col.a_east, .output_queue = kSendA, .type = f});
+      tx_aw_ = fabout({.extent = sa, .color = p.col.a_west, .output_queue = kSendA, .type = f});
+      tx_bs_ = fabout({.extent = sb, .color = p.col.b_south, .output_queue = kSendB, .type = f});
+      tx_bn_ = fabout({.extent = sb, .color = p.col.b_north, .output_queue = kSendB, .type = f});
+      rx_ae_ = fabin({.extent = sa, .color = p.col.a_east, .input_queue = kRecvAE, .type = f});
+      rx_aw_ = fabin({.extent = sa, .color = p.col.a_west, .input_queue = kRecvAW, .type = f});
+      rx_bs_ = fabin({.extent = sb, .color = p.col.b_south, .input_queue = kRecvBS, .type = f});
+      rx_bn_ = fabin({.extent = sb, .color = p.col.b_north, .input_queue = kRecvBN, .type = f});
+    }
+  }
+  std::string name() const override { return "summa"; }
+  void init() override {
+    export_function("gemm", [this] {
+      s_ = 0;
+      done_ = false;
+      activate(p_.P == 1 ? step_task_ : launch_);
+    });
+  }
+  bool finished() const override { return done_; }
+
+ private:
+  // Receives the blocks of step t into buffer t % 2 and, as a root of step t, multicasts its own blocks.
+  void post(int t) {
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const auto abuf = csl::mem1d(abuf_, {.extent = sa, .offset = std::int32_t((t % 2) * sa)});
+    const auto bbuf = csl::mem1d(bbuf_, {.extent = sb, .offset = std::int32_t((t % 2) * sb)});
+    pending_ = 2 + (p_.x == t ? 1 : 0) + (p_.y == t ? 1 : 0);
+    if (p_.x == t) {  // root along the row: west stream, then east stream; both come back through the ramp
+      fmov(tx_aw_, a_, {.async = true});
+      fmov(tx_ae_, a_, {.async = true});
+      fmov(abuf, rx_aw_, {.async = true, .activate = got_a2_});
+    }
+    fmov(abuf, p_.x >= t ? rx_ae_ : rx_aw_, {.async = true, .activate = got_a1_});
+    if (p_.y == t) {
+      fmov(tx_bn_, b_, {.async = true});
+      fmov(tx_bs_, b_, {.async = true});
+      fmov(bbuf, rx_bn_, {.async = true, .activate = got_b2_});
+    }
+    fmov(bbuf, p_.y >= t ? rx_bs_ : rx_bn_, {.async = true, .activate = got_b1_});
+  }
+  void arrived() {
+    if (--pending_ == 0) activate(step_task_);
+  }
+  void step() {
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const std::uint32_t cur = std::uint32_t(s_ % 2);
+    if (s_ == 0) fmov(*c_, 0.0f);
+    if (s_ + 1 < p_.P) post(s_ + 1);
+    const csl::ArrayBase& a = p_.P == 1 ? static_cast<const csl::ArrayBase&>(a_) : abuf_;
+    const csl::ArrayBase& b = p_.P == 1 ? static_cast<const csl::ArrayBase&>(b_) : bbuf_;
+    const std::uint32_t ao = p_.P == 1 ? 0 : cur * sa, bo = p_.P == 1 ? 0 : cur * sb;
+    for (std::uint32_t i = 0; i < p_.mb; ++i) {
+      const auto crow = csl::mem1d(*c_, {.extent = p_.nb, .offset = std::int32_t(i * p_.nb)});
+      for (std::uint32_t q = 0; q < p_.kb; ++q)
+        fmac(crow, crow, csl::mem1d(b, {.extent = p_.nb, .offset = std::int32_t(bo + q * p_.nb)}),
+             csl::scalar(a, ao + i * p_.kb + q));
+    }
+    if (++s_ == p_.P) done_ = true;
+  }
+
+  Params p_;
+  csl::Array<f16> a_, b_, abuf_, bbuf_;
+  std::unique_ptr<csl::ArrayBase> c_;
+  csl::LocalTask launch_, step_task_, got_a1_, got_a2_, got_b1_, got_b2_;
+  csl::Fabout tx_ae_{}, tx_aw_{}, tx_bs_{}, tx_bn_{};
+  csl::Fabin rx_ae_{}, rx_aw_{}, rx_bs_{}, rx_bn_{};
+  int s_ = 0, pending_ = 0;
+  bool done_ = false;
+};
+
+// The route of a multicast colour along a line at position p: from the low side and the ramp to the high side and
+// the ramp (`high`), or the reverse.
+hw::ColorConfig multicast_route(Axis axis, int p, int P, bool high) {
+  const bool first = p == 0, last = p == P - 1;
+  hw::ColorConfig c;
+  const std::uint8_t in = high ? (first ? 0 : kLow) : (last ? 0 : kHigh);
+  const std::uint8_t out = high ? (last ? 0 : kHigh) : (first ? 0 : kLow);
+  c.rx = to_dirs(axis, std::uint8_t(in | kRamp));
+  c.tx = to_dirs(axis, std::uint8_t(out | kRamp));
+  return c;
+}
+
+}  // namespace
+
+std::uint64_t summa_sram_bytes(const GemmConfig& cfg) {
+  const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
+  const std::uint64_t sa = 2ull * sm.block * sk.block, sb = 2ull * sk.block * sn.block;
+  std::uint64_t e = align4(sa);
+  e = align4(e + sb);
+  e = align4(e + 2 * sa);
+  e = align4(e + 2 * sb);
+  return align4(e + std::uint64_t(cfg.fp32_accumulate ? 4 : 2) * sm.block * sn.block);
+}
+
+GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
+  check_gemm(cfg, arch, "summa", cfg.P >= 1 ? summa_sram_bytes(cfg) : 0);
+  const int P = cfg.P;
+  std::vector<int> order(static_cast<std::size_t>(P));
+  std::iota(order.begin(), order.end(), 0);
+  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "summa", .cfg = cfg, .sm = Split(cfg.m, P),
+               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = false,
+               .c_transposed = false, .hops_max = P - 1,
+               .colors_per_pe_max = 0, .colors_used = {}, .sram_bytes_per_pe = summa_sram_bytes(cfg)};
+  SummaColors col{};
+  if (P > 1) {
+    ColorPool pool(cfg.colors, arch, "summa");
+    col = {pool.take("A east multicast"), pool.take("A west multicast"), pool.take("B south multicast"),
+           pool.take("B north multicast")};
+    g.colors_used = {col.a_east, col.a_west, col.b_south, col.b_north};
+    std::sort(g.colors_used.begin(), g.colors_used.end());
+    g.colors_per_pe_max = 4;
+  }
+  for (int y = 0; y < P; ++y)
+    for (int x = 0; x < P; ++x) {
+      g.layout->set_tile_program<Summa>(x, y,
+                                        Summa::Params{.P = P, .x = x, .y = y, .mb = g.sm.block, .kb = g.sk.block,
+                                                      .nb = g.sn.block, .acc32 = cfg.fp32_accumulate, .col = col});
+      if (P == 1) continue;
+      const std::string who = "summa multicasts";
+      g.layout->set_color_config(x, y, col.a_east, multicast_route(Axis::X, x, P, true), who);
+      g.layout->set_color_config(x, y, col.a_west, multicast_route(Axis::X, x, P, false), who);
+      g.layout->set_color_config(x, y, col.b_south, multicast_route(Axis::Y, y, P, true), who);
+      g.layout->set_color_config(x, y, col.b_north, multicast_route(Axis::Y, y, P, false), who);
+    }
+  for (const char* s : {"a", "b", "c"}) g.layout->export_symbol(s);
+  return g;
+}
+
+hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce) {
+  const int P = g.cfg.P;
+  const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
+  hw::DsdOp mac, zero;
+  mac.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
+  zero.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
+  const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
+  const hw::Cycle compute = hw::Cycle(mb) * kb * ce.op_cycles(mac, nb);
+  const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
+  // The farthest receiver of a root: west stream, then east stream, over up to P-1 hops.
+  const hw::Cycle bcast = P == 1 ? 0
+                                 : hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
+                                       hw::Cycle(arch.router.router_latency) +
+                                       hw::Cycle(P - 1) * arch.router.hop_latency() + 2 * elems;
+  const hw::Cycle events = P == 1 ? 0 : 2 * (sw + 1);  // the last receive completion tasks
+  hw::Cycle t = (P == 1 ? sw : bcast + events) + ce.op_cycles(zero, mb * nb);
+  for (int s = 0; s < P; ++s) {
+    t += (s == 0 && P > 1 ? sw : 0) + compute;
+    if (s + 1 < P) t += sw + events + (bcast > compute ? bcast - compute : 0);
+  }
+  return t;
+}
+
+}  // namespace wafersim::kernels

@@ -1,0 +1,26 @@
+// SUMMA, the second MeshGEMM baseline: C = A*B on a P x P mesh without pre-skew. PE (x, y) owns A block (y, x) and
+// B block (y, x); at step t the PEs of column t multicast their A block along their rows and the PEs of row t their B
+// block down their columns, and every PE accumulates C += A(y, t) * B(t, x). A row uses two colours for A: "east"
+// (rx west+ramp, tx east+ramp) and "west" (rx east+ramp, tx west+ramp), so the root's stream reaches every PE on
+// its side in one pass of the router (pass-through multicast, up to P-1 hops) and, through the ramp, the root itself;
+// columns likewise for B ("south", "north"): 4 colours per PE.
+// Double buffering: the roots of step t+1 send while step t computes, into the second receive buffer. A root sends
+// its west stream, then its east stream, on one output queue; a PE starts sending only after it received the
+// previous step's blocks, which arrive after the previous root's both streams left it, so two roots' streams never
+// meet in a router's rx mux.
+// Not modelled: SUMMA's panel size other than one block per step; simd_32 packing.
+#pragma once
+#include "firmware/kernels/meshgemm.hpp"
+
+namespace wafersim::kernels {
+
+// SRAM bytes per PE: own A and B blocks, two receive buffers each, the C block (4-byte aligned).
+std::uint64_t summa_sram_bytes(const GemmConfig& cfg);
+GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch);
+// Cost model, a lower bound (sc_tests/kernels/gemm_kernels_test.cpp holds the cycles within 50% above it; it ignores
+// the lag between PEs that the moving roots create, which stalls a root's streams): the first broadcast, then per
+// step the task switch, the FMAC row ops and what the next broadcast (west then east stream of the larger block, up
+// to P-1 hops) outlasts the compute, with the receive completion tasks.
+hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
+
+}  // namespace wafersim::kernels

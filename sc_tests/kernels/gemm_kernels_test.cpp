@@ -1,0 +1,188 @@
+// MeshGEMM, Cannon and SUMMA against the CPU matmul: P in {1,2,3,4,5,8}, odd shapes P does not divide, fp16 and fp32
+// accumulation with tolerances derived from the accumulation type; the INTERLEAVE ring's properties; the SRAM
+// refusal; the cost model within its stated bound.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "common/error.hpp"
+#include "fabric/fabric.hpp"
+#include "firmware/kernels/cannon.hpp"
+#include "firmware/kernels/dist_gemm_t.hpp"
+#include "firmware/kernels/meshgemm.hpp"
+#include "firmware/kernels/ring_allreduce.hpp"
+#include "firmware/kernels/summa.hpp"
+
+namespace wafersim::kernels {
+namespace {
+
+using Builder = GemmLayout (*)(const GemmConfig&, const hw::ArchParams&);
+
+std::vector<float> random_half_matrix(std::size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = csl::f16(d(rng)).to_float();  // exactly representable in fp16
+  return v;
+}
+
+struct GemmRun {
+  hw::Cycle cycles = 0, model = 0;
+  bool finished = false;
+};
+
+GemmRun run_and_check(Builder build, const GemmConfig& cfg, unsigned seed) {
+  const hw::ArchParams arch;
+  fabric::Fabric f(arch, cfg.P, cfg.P);
+  GemmLayout g = build(cfg, arch);
+  g.layout->load(f);
+  std::mt19937 rng(seed);
+  const auto a = random_half_matrix(std::size_t(cfg.m) * cfg.k, rng);
+  const auto b = random_half_matrix(std::size_t(cfg.k) * cfg.n, rng);
+  write_gemm_inputs(*g.layout, g, a, b);
+  g.layout->call("gemm");
+  const auto r = f.run();
+  EXPECT_TRUE(r.completed);
+  const auto& ce = g.layout->engine(0, 0);
+  GemmRun out{.cycles = r.cycles,
+              .model = g.name == "summa" ? summa_model_cycles(g, arch, ce) : shift_gemm_model_cycles(g, arch, ce),
+              .finished = gemm_finished(g)};
+  const auto c = read_gemm_output(*g.layout, g);
+  const auto exact = matmul(a, b, cfg.m, cfg.k, cfg.n);
+  for (std::uint32_t i = 0; i < cfg.m; ++i)
+    for (std::uint32_t j = 0; j < cfg.n; ++j) {
+      double bound = 0;
+      for (std::uint32_t p = 0; p < cfg.k; ++p)
+        bound += std::abs(double(a[std::size_t(i) * cfg.k + p]) * b[std::size_t(p) * cfg.n + j]);
+      const double tol = gemm_tolerance(cfg.fp32_accumulate, cfg.k, bound);
+      const std::size_t e = std::size_t(i) * cfg.n + j;
+      EXPECT_LE(std::abs(c[e] - exact[e]), tol) << g.name << " P=" << cfg.P << " C[" << i << "][" << j << "]";
+      if (std::abs(c[e] - exact[e]) > tol) return out;
+    }
+  return out;
+}
+
+TEST(GemmInterleaveRing, IsAPermutationWithEdgesOfAtMostTwoHops) {
+  for (int n = 3; n <= 64; ++n) {
+    const auto r = interleave_ring(n);
+    ASSERT_EQ(int(r.size()), n);
+    EXPECT_EQ(std::set<int>(r.begin(), r.end()).size(), std::size_t(n)) << n;
+    EXPECT_EQ(*std::min_element(r.begin(), r.end()), 0);
+    EXPECT_EQ(*std::max_element(r.begin(), r.end()), n - 1);
+    for (int k = 0; k < n; ++k) EXPECT_LE(std::abs(r[k] - r[(k + 1) % n]), 2) << "N=" << n << " edge " << k;
+  }
+}
+
+class GemmShiftTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
+
+TEST_P(GemmShiftTest, MeshCannonAndSummaMatchTheCpuMatmul) {
+  const auto [P, acc32] = GetParam();
+  // Odd shapes that P (> 1) does not divide, and one that it does.
+  for (const auto& [m, k, n] : {std::tuple{7u, 11u, 5u}, std::tuple{3u * P, 2u * P, 4u * P}}) {
+    const GemmConfig cfg{.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc32};
+    for (Builder b : {&meshgemm, &cannon_gemm, &summa_gemm}) {
+      const GemmRun r = run_and_check(b, cfg, unsigned(P * 131 + m));
+      EXPECT_TRUE(r.finished);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(P, GemmShiftTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 8), ::testing::Bool()));
+
+// dist-GEMM-T: C = A * B^T with B (n x k) as stored; tolerance for k products plus the P-1 adds of the reduction.
+TEST_P(GemmShiftTest, DistGemmTMatchesTheCpuMatmulWithBTransposed) {
+  const auto [P, acc32] = GetParam();
+  for (const auto& [m, k, n] : {std::tuple{7u, 11u, 5u}, std::tuple{3u * P, 2u * P, 4u * P}}) {
+    const hw::ArchParams arch;
+    fabric::Fabric f(arch, P, P);
+    GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc32}, arch);
+    g.layout->load(f);
+    std::mt19937 rng(unsigned(P * 17 + m));
+    const auto a = random_half_matrix(std::size_t(m) * k, rng);
+    const auto b = random_half_matrix(std::size_t(n) * k, rng);  // n x k
+    write_gemm_t_inputs(*g.layout, g, a, b);
+    g.layout->call("gemm");
+    ASSERT_TRUE(f.run().completed);
+    EXPECT_TRUE(gemm_finished(g));
+    std::vector<float> bt(std::size_t(k) * n);
+    for (std::uint32_t j = 0; j < n; ++j)
+      for (std::uint32_t p = 0; p < k; ++p) bt[std::size_t(p) * n + j] = b[std::size_t(j) * k + p];
+    const auto exact = matmul(a, bt, m, k, n);
+    const auto c = read_gemm_output(*g.layout, g);
+    for (std::uint32_t i = 0; i < m; ++i)
+      for (std::uint32_t j = 0; j < n; ++j) {
+        double bound = 0;
+        for (std::uint32_t p = 0; p < k; ++p)
+          bound += std::abs(double(a[std::size_t(i) * k + p]) * bt[std::size_t(p) * n + j]);
+        const std::size_t e = std::size_t(i) * n + j;
+        ASSERT_LE(std::abs(c[e] - exact[e]), gemm_tolerance(acc32, k + std::uint32_t(P), bound))
+            << "P=" << P << " C[" << i << "][" << j << "]";
+      }
+  }
+}
+
+TEST(GemmMesh, DistGemmTCostModelWithinTenPercent) {
+  const hw::ArchParams arch;
+  for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
+                                        std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true}}) {
+    fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
+    GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, arch);
+    g.layout->load(f);
+    g.layout->call("gemm");
+    const auto r = f.run();
+    ASSERT_TRUE(r.completed);
+    const double model = double(dist_gemm_t_model_cycles(g, arch, g.layout->engine(0, 0)));
+    EXPECT_NEAR(model, double(r.cycles), 0.10 * double(r.cycles)) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+  }
+}
+
+TEST(GemmMesh, EveryRingEdgeIsAtMostTwoHopsAndCannonWrapsAround) {
+  const hw::ArchParams arch;
+  for (int P : {3, 5, 8}) {
+    const GemmConfig cfg{.P = P, .m = 8, .k = 8, .n = 8};
+    EXPECT_EQ(meshgemm(cfg, arch).hops_max, 2) << P;
+    EXPECT_EQ(cannon_gemm(cfg, arch).hops_max, P - 1) << P;
+  }
+}
+
+TEST(GemmMesh, RefusesAShapeThatDoesNotFitInSram) {
+  const hw::ArchParams arch;
+  EXPECT_THROW(summa_gemm({.P = 2, .m = 512, .k = 512, .n = 512}, arch), CapacityError);
+  try {
+    meshgemm({.P = 2, .m = 512, .k = 512, .n = 512}, arch);
+    FAIL() << "no CapacityError";
+  } catch (const CapacityError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("meshgemm"), std::string::npos) << what;
+    EXPECT_NE(what.find("bytes of SRAM per PE but only"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::to_string(arch.pe.sram_bytes - arch.pe.code_reserve_bytes)), std::string::npos) << what;
+  }
+}
+
+TEST(GemmMesh, RefusesAColourPlanOverBudget) {
+  const hw::ArchParams arch;
+  EXPECT_THROW(meshgemm({.P = 4, .m = 8, .k = 8, .n = 8, .colors = {0, 1, 2}}, arch), CapacityError);
+  EXPECT_THROW(summa_gemm({.P = 4, .m = 8, .k = 8, .n = 8, .colors = {0, 1, 2}}, arch), CapacityError);
+}
+
+// Over compute-bound and transfer-bound shapes: the shift GEMMs' model is an estimate within 5%; SUMMA's is a lower
+// bound within 50% (it ignores the lag between PEs that the moving multicast roots create).
+TEST(GemmMesh, CostModelsWithinTheirBounds) {
+  for (Builder b : {&meshgemm, &cannon_gemm, &summa_gemm})
+    for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
+                                          std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true}}) {
+      const GemmRun r = run_and_check(b, {.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, 3);
+      if (b == &summa_gemm) {
+        EXPECT_LE(r.model, r.cycles) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+        EXPECT_LE(double(r.cycles), 1.5 * double(r.model)) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+        continue;
+      }
+      EXPECT_NEAR(double(r.model), double(r.cycles), 0.05 * double(r.cycles))
+          << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+    }
+}
+
+}  // namespace
+}  // namespace wafersim::kernels
