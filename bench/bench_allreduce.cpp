@@ -60,7 +60,8 @@ int bench_allreduce(int argc, char** argv) {
       ("len", cli::number<std::uint64_t>(&len, 1)->default_value(64), "elements per PE (at most what fits the SRAM)")
       ("groups", cli::number(&groups, 0)->default_value(0),
        "ktree: level-1 groups G, 1..P (0: round(sqrt(P)), K=3: round(P^(2/3))); --axis xy: both phases")
-      ("k", cli::number(&k, 2, 3)->default_value(2), "ktree: levels, 2 or 3")
+      ("levels", cli::number(&k, 2, 3)->default_value(2), "ktree: levels K, 2 or 3")
+      ("k", cli::number<int>(2, 3), "alias of --levels")
       ("groups2", cli::number(&groups2, 0)->default_value(0), "ktree K=3: groups of level-1 roots, 1..G (0: round(P^(1/3)))")
       ("dtype", po::value(&dtype)->default_value("fp32"), "fp16 | fp32")
       ("op", po::value(&op)->default_value("sum"), "sum | max")
@@ -77,10 +78,14 @@ int bench_allreduce(int argc, char** argv) {
   if (dtype != "fp16" && dtype != "fp32") throw cli::UsageError("--dtype " + dtype + ": expected fp16 or fp32");
   if (op != "sum" && op != "max") throw cli::UsageError("--op " + op + ": expected sum or max");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
-  for (const char* option : {"groups", "k", "groups2"})
-    if (algo != "ktree" && !vm[option].defaulted())
+  if (vm.count("k")) {
+    if (!vm["levels"].defaulted()) throw cli::UsageError("--k is an alias of --levels: give one of them");
+    k = vm["k"].as<int>();
+  }
+  for (const char* option : {"groups", "levels", "k", "groups2"})
+    if (algo != "ktree" && vm.count(option) && !vm[option].defaulted())
       throw cli::UsageError(std::string("--") + option + " applies to --algo ktree only (not " + algo + ")");
-  if (k != 3 && !vm["groups2"].defaulted()) throw cli::UsageError("--groups2 applies to --k 3 only");
+  if (k != 3 && !vm["groups2"].defaulted()) throw cli::UsageError("--groups2 applies to --levels 3 only");
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
@@ -223,7 +228,7 @@ int bench_allreduce(int argc, char** argv) {
     j["groups_y"] = algo == "ktree" && xy ? nlohmann::json(groups_y) : nlohmann::json(nullptr);
     j["model_cycles"] = modelled ? nlohmann::json({model.first, model.second}) : nlohmann::json(nullptr);
     j["model"] = modelled ? nlohmann::json(model_kind) : nlohmann::json(nullptr);
-    j["k"] = algo == "ktree" ? nlohmann::json(k) : nlohmann::json(nullptr);
+    j["levels"] = algo == "ktree" ? nlohmann::json(k) : nlohmann::json(nullptr);
     j["groups2"] = algo == "ktree" && k == 3 ? nlohmann::json(groups2) : nlohmann::json(nullptr);
     j["dtype"] = dtype;
     j["op"] = op;

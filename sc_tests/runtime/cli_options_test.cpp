@@ -95,9 +95,12 @@ TEST_F(CliOptions, KtreeGroupsAreCheckedAgainstTheLineAndReportedAsUsed) {
   expect_usage_error("bench allreduce --mesh 8x1 --groups -1", {"--groups", "-1", "from 0 to"});
   expect_usage_error("bench allreduce --mesh 8x1 --groups 100", {"--groups 100", "from 1 to 8", "along x", "8x1"});
   expect_usage_error("bench allreduce --mesh 2x8 --axis y --groups 9", {"--groups 9", "from 1 to 8", "along y"});
-  expect_usage_error("bench allreduce --mesh 8x1 --groups2 2", {"--groups2", "--k 3"});
+  expect_usage_error("bench allreduce --mesh 8x1 --groups2 2", {"--groups2", "--levels 3"});
   expect_usage_error("bench allreduce --mesh 8x1 --k 3 --groups 2 --groups2 3", {"--groups2 3", "from 1 to G = 2"});
   expect_usage_error("bench allreduce --mesh 8x1 --k 4", {"--k", "from 2 to 3"});
+  expect_usage_error("bench allreduce --mesh 8x1 --levels 4", {"--levels", "from 2 to 3"});
+  expect_usage_error("bench allreduce --mesh 8x1 --levels 3 --k 2", {"--k is an alias of --levels"});
+  expect_usage_error("bench allreduce --mesh 8x1 --algo ring --levels 3", {"--levels", "--algo ktree only"});
   expect_usage_error("bench allreduce --mesh 8x1 --algo ring --groups 2", {"--groups", "ktree only"});
 
   const fs::path json = dir_ / "ktree.json";
@@ -107,8 +110,9 @@ TEST_F(CliOptions, KtreeGroupsAreCheckedAgainstTheLineAndReportedAsUsed) {
   EXPECT_EQ(read_json(json)["groups"], 3);
   EXPECT_TRUE(read_json(json)["groups2"].is_null());
   // K=3 on 8 PEs: defaults G = round(8^(2/3)) = 4, G2 = round(8^(1/3)) = 2.
-  r = run("bench allreduce --mesh 8x1 --k 3 --verify --json " + json.string());
+  r = run("bench allreduce --mesh 8x1 --levels 3 --verify --json " + json.string());
   ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read_json(json)["levels"], 3);
   EXPECT_NE(r.out.find("K=3 G=4 G2=2 along"), std::string::npos) << r.out;
   EXPECT_EQ(read_json(json)["groups"], 4);
   EXPECT_EQ(read_json(json)["groups2"], 2);
