@@ -160,16 +160,15 @@ hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& ar
   const int P = g.cfg.P;
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
   const bool f32 = g.cfg.fp32_accumulate;
-  hw::DsdOp mac, zero, add;
-  mac.code = f32 ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
-  zero.code = f32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
-  add.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  const hw::Cycle compute = ce.op_cycles(zero, mb * nb) + hw::Cycle(nb) * kb * ce.op_cycles(mac, mb);
+  // Every step zeroes `part` and runs its row loop over the unit-stride rows of A^T.
+  const hw::Cycle compute = gemm_zero_cycles(g, ce, "part", mb * nb) + gemm_row_fmac_cycles(g, ce, "part", "a", 0, nb, kb, mb);
+  const hw::MemDsd c = gemm_symbol_dsd(g, "c", 0, mb * nb), part = gemm_symbol_dsd(g, "part", 0, mb * nb);
+  const hw::Cycle add = ce.op_cycles({.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh, .dest = c, .src0 = c, .src1 = part}, mb * nb);
   const hw::Cycle edge = 2 * hw::Cycle(arch.router.ramp_latency) + hw::Cycle(arch.router.router_latency) +
                          2 * hw::Cycle(arch.router.hop_latency()) + hw::Cycle(arch.pe.dsd_issue_cycles);
-  const hw::Cycle reduce = P == 1 ? ce.op_cycles(add, mb * nb) : hw::Cycle(P - 1) * edge + hw::Cycle(mb) * nb;
-  hw::Cycle t = ce.op_cycles(zero, mb * nb);
+  const hw::Cycle reduce = P == 1 ? add : hw::Cycle(P - 1) * edge + hw::Cycle(mb) * nb;
+  hw::Cycle t = gemm_zero_cycles(g, ce, "c", mb * nb);
   for (int s = 0; s < P; ++s) t += sw + compute + reduce + sw + 1;
   return t;
 }

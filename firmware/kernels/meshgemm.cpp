@@ -228,21 +228,55 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
   return c;
 }
 
+hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t offset, std::uint32_t n) {
+  const csl::ArrayBase& a = g.layout->program(0, 0).symbol(name);
+  hw::MemDsd d;
+  d.base = a.address();
+  d.elem_bytes = a.elem_bytes();
+  d.extent = {n, 1, 1, 1};
+  d.offset = std::int32_t(offset);
+  return d;
+}
+
+hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, std::uint32_t n) {
+  const bool acc32 = g.cfg.fp32_accumulate;
+  return ce.op_cycles({.code = acc32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh, .dest = gemm_symbol_dsd(g, dst, 0, n),
+                       .src0 = hw::Immediate{}},
+                      n);
+}
+
+hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len) {
+  const bool acc32 = g.cfg.fp32_accumulate;
+  hw::MemDsd scalar;  // a pointer to one element: not a DSD to load, not a vector source
+  scalar.scalar_ref = true;
+  scalar.elem_bytes = 2;
+  hw::Cycle t = 0;
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    const hw::MemDsd row = gemm_symbol_dsd(g, dst, r * len, len);
+    for (std::uint32_t q = 0; q < kb; ++q)
+      t += ce.op_cycles({.code = acc32 ? hw::OpCode::Fmachs : hw::OpCode::Fmach, .dest = row, .src0 = row,
+                         .src1 = gemm_symbol_dsd(g, src, src_offset + q * len, len), .scalar = scalar},
+                        len);
+  }
+  return t;
+}
+
 hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce) {
   const int P = g.cfg.P;
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
-  hw::DsdOp mac, zero;
-  mac.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
-  zero.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  const hw::Cycle compute = hw::Cycle(mb) * kb * ce.op_cycles(mac, nb);
+  // Step s multiplies the B buffer s % 2 (double buffering).
+  const hw::Cycle computes[2] = {gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb),
+                                 gemm_row_fmac_cycles(g, ce, "c", "b", kb * nb, mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
   const hw::Cycle transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
                              hw::Cycle(arch.router.router_latency) + hw::Cycle(g.hops_max) * arch.router.hop_latency() +
                              elems;
   const hw::Cycle events = 4 * (sw + 1);  // the four completion tasks, each at least one cycle
-  hw::Cycle t = ce.op_cycles(zero, mb * nb);
+  hw::Cycle t = gemm_zero_cycles(g, ce, "c", mb * nb);
   for (int s = 0; s < P; ++s) {
+    const hw::Cycle compute = computes[s % 2];
     t += sw + compute;
     if (s + 1 < P) t += std::max<hw::Cycle>(events, transfer > compute ? transfer - compute + sw + 1 : events);
   }

@@ -81,6 +81,15 @@ void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vect
 std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout& g);
 
 // Whether every PE finished its steps (after a run).
+// The main-thread operations of the GEMM kernels, priced by `ce` (ComputeEngine::op_cycles: DSD loads, issue, SIMD
+// width, stride caps and the bank rule) with the operands' real addresses in PE (0, 0)'s program of `g` (every PE
+// allocates the same symbols): zeroing `n` accumulator elements at symbol `dst`, and the row-FMAC loop
+//   for r < rows, q < kb: fmac(dst[r*len .. +len], dst[r*len ..], src[src_offset + q*len .. +len], scalar)
+// n elements of symbol `name` from element `offset`, as a memory DSD at its address in PE (0, 0)'s program.
+hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t offset, std::uint32_t n);
+hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, std::uint32_t n);
+hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len);
 bool gemm_finished(const GemmLayout& g);
 
 // Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5%): the op costs

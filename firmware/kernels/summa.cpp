@@ -176,11 +176,11 @@ GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
 hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce) {
   const int P = g.cfg.P;
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
-  hw::DsdOp mac, zero;
-  mac.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmachs : hw::OpCode::Fmach;
-  zero.code = g.cfg.fp32_accumulate ? hw::OpCode::Fmovs : hw::OpCode::Fmovh;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  const hw::Cycle compute = hw::Cycle(mb) * kb * ce.op_cycles(mac, nb);
+  // Step s multiplies B's buffer s % 2 (P = 1: B itself).
+  const hw::Cycle computes[2] = {
+      P == 1 ? gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb) : gemm_row_fmac_cycles(g, ce, "c", "bbuf", 0, mb, kb, nb),
+      P == 1 ? 0 : gemm_row_fmac_cycles(g, ce, "c", "bbuf", kb * nb, mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
   // The farthest receiver of a root: west stream, then east stream, over up to P-1 hops.
   const hw::Cycle bcast = P == 1 ? 0
@@ -188,8 +188,9 @@ hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, co
                                        hw::Cycle(arch.router.router_latency) +
                                        hw::Cycle(P - 1) * arch.router.hop_latency() + 2 * elems;
   const hw::Cycle events = P == 1 ? 0 : 2 * (sw + 1);  // the last receive completion tasks
-  hw::Cycle t = (P == 1 ? sw : bcast + events) + ce.op_cycles(zero, mb * nb);
+  hw::Cycle t = (P == 1 ? sw : bcast + events) + gemm_zero_cycles(g, ce, "c", mb * nb);
   for (int s = 0; s < P; ++s) {
+    const hw::Cycle compute = computes[s % 2];
     t += (s == 0 && P > 1 ? sw : 0) + compute;
     if (s + 1 < P) t += sw + events + (bcast > compute ? bcast - compute : 0);
   }

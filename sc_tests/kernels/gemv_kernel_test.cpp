@@ -118,13 +118,17 @@ TEST(GemvKernel, RingEstimateIsWithinAFewCycles) {
 
 TEST(GemvKernel, LocalCyclesFollowTheComputeEnginesOpCosts) {
   hw::ArchParams arch;
+  arch.pe.bank_conflicts = false;  // the placement-dependent halving is the CE's (ce_timing_test); here the formula
   const GemvConfig cfg{.P = 2, .k = 9, .n = 17};  // blocks 5 x 9
-  const hw::Cycle setup = arch.pe.dsd_issue_cycles;
   auto ceil_div = [](hw::Cycle a, hw::Cycle b) { return (a + b - 1) / b; };
-  EXPECT_EQ(gemv_local_cycles(cfg, arch), ceil_div(9, arch.pe.simd.fp16_ops) + setup +
-                                              5 * (ceil_div(9, arch.pe.simd.fmach) + setup));
-  arch.pe.simd.fmach = 1;  // the model follows a changed op cost without edits
-  EXPECT_EQ(gemv_local_cycles(cfg, arch), ceil_div(9, arch.pe.simd.fp16_ops) + setup + 5 * (9 + setup));
+  // Zeroing y: one DSD to load (the immediate is none); each FMAC: three (y twice, the W row; x[j] is a scalar).
+  auto op = [&](hw::Cycle loads, hw::Cycle width) {
+    return loads * arch.pe.dsr_load_cycles + arch.pe.dsd_issue_cycles + ceil_div(9, width) + arch.pe.fp_pipeline_latency;
+  };
+  EXPECT_EQ(gemv_local_cycles(cfg, arch), op(1, arch.pe.simd.fp16_ops) + 5 * op(3, arch.pe.simd.fmach));
+  arch.pe.simd.fmach = 1;  // the model follows changed op costs without edits
+  arch.pe.dsd_issue_cycles = 7;
+  EXPECT_EQ(gemv_local_cycles(cfg, arch), op(1, arch.pe.simd.fp16_ops) + 5 * op(3, 1));
 }
 
 TEST(GemvKernel, RefusesABlockOverTheSramWithTheLimit) {
