@@ -125,6 +125,8 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
 const std::vector<Param>& params() {
   static const std::vector<Param> table = [] {
     const std::string P = "published", A = "assumption", F = "fitted (WSE-3) / assumption (WSE-2)";
+    // Fitted for WSE-2 by bench/calibrate.sh to the paper's MeshGEMV pair (docs/reproduction.md).
+    const std::string G = "fitted (WSE-2: bench/calibrate.sh, paper GEMV 16K/32K)";
     std::vector<Param> t;
     t.push_back(int_param<int>("fabric.width", [](ArchParams& a) -> int& { return a.fabric.width; }, 1, 4096, "PEs", P,
                                "usable fabric columns (WSE-2 757, WSE-3 762; SDK fabric dims)"));
@@ -135,7 +137,9 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("router.routable_colors", [](ArchParams& a) -> int& { return a.router.routable_colors; }, 1, 31,
                                "colours", P, "routable colours 0..N-1 (24 on WSE-2 and WSE-3; 31 is the null colour)"));
     t.push_back(int_param<int>("router.router_latency", [](ArchParams& a) -> int& { return a.router.router_latency; }, 0, 1000,
-                               "cycles", A, "from arrival in a router to the earliest forward (not published; with the link, 2 cycles per hop as the SDK simulator's multicast trace shows: docs/timing-evidence.md)"));
+                               "cycles", G + " / assumption (WSE-3)",
+                               "from arrival in a router to the earliest forward (not published; with the link 2 cycles per hop as "
+                               "the SDK simulator's multicast trace shows, docs/timing-evidence.md; the WSE-2 fit gives 1 in all)"));
     t.push_back(int_param<int>("router.link_latency", [](ArchParams& a) -> int& { return a.router.link_latency; }, 1, 1000,
                                "cycles", A, "router-to-router link (not published; the SDK simulator shows 2 cycles per hop in all, the SDK bandwidth test corrects by ~1: docs/timing-evidence.md)"));
     t.push_back(int_param<int>("router.ramp_latency", [](ArchParams& a) -> int& { return a.router.ramp_latency; }, 1, 1000,
@@ -172,9 +176,9 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
                                "cycles", A, "from task selection to its first instruction (not published)"));
     t.push_back(int_param<int>("pe.dsd_issue_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_issue_cycles; }, 0, 1000,
-                               "cycles", F,
-                               "per-operation issue cost of a DSD operation, task- or @map-issued (the MeshGEMV calibration "
-                               "fits it); WSE-3: SDK-simulator @map sweep, docs/timing-evidence.md 4.4"));
+                               "cycles", G + " / fitted (WSE-3)",
+                               "per-operation issue cost of a DSD operation, task- or @map-issued (WSE-2: fitted with the hop "
+                               "latency to the paper's MeshGEMV 16K/32K, docs/reproduction.md; WSE-3: docs/timing-evidence.md 4.4)"));
     t.push_back(int_param<int>("pe.simd_chunk_cycles", [](ArchParams& a) -> int& { return a.pe.simd_chunk_cycles; }, 1, 1000,
                                "cycles", F,
                                "cycles per SIMD chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32; narrower "

@@ -18,7 +18,7 @@ struct FabricParams {
 
 struct RouterParams {
   int routable_colors = 24;     // colours 0..routable_colors-1 carry traffic
-  int router_latency = 1;       // cycles from arrival in a router to the earliest forward (assumption)
+  int router_latency = 1;       // arrival to earliest forward (SDK-simulator timing; configs/wse2.yaml: 0, fitted)
   int link_latency = 1;         // cycles on a router-to-router link (assumption)
   int ramp_latency = 2;         // cycles between router and compute engine, each way (assumption)
   int color_buffer_depth = 3;   // wavelets buffered per colour per router (assumption; >= hop latency + 1
@@ -60,7 +60,7 @@ struct PeParams {
   // fp_pipeline_latency, whether a task or an @map loop issues it (chunk = simd_chunk_cycles for chunks wider than
   // 64 bits per operand, else 1); an @map loop adds map_element_cycles per element, and loading a DSD into a
   // register (DSR) costs dsr_load_cycles.
-  int dsd_issue_cycles = 3;             // per-operation issue cost (WSE-3 fitted, WSE-2 assumption)
+  int dsd_issue_cycles = 3;             // per-operation issue cost (WSE-3 fitted; configs/wse2.yaml: 5, fitted)
   int simd_chunk_cycles = 1;            // cycles per SIMD chunk wider than 64 bits (WSE-2 has none; WSE-3 2 fitted)
   int map_element_cycles = 3;           // per-element overhead of an @map loop (WSE-3 fitted, WSE-2 assumption)
   int dsr_load_cycles = 1;              // one @load_to_dsr (assumption)

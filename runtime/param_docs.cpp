@@ -38,6 +38,10 @@ std::string parameter_reference_markdown(const hw::ArchParams& wse2, const hw::A
         "**fitted (WSE-3) / assumption (WSE-2)** = the WSE-3 value is fitted to SDK-simulator measurements\n"
         "(docs/timing-evidence.md 4.4; `hw_tests --gtest_filter=MapLoop.*` reproduces the fit), the WSE-2 value an\n"
         "assumption;\n"
+        "**fitted (WSE-2: bench/calibrate.sh, paper GEMV 16K/32K) / ... (WSE-3)** = the WSE-2 value is fitted so that\n"
+        "MeshGEMV reproduces the WaferLLM paper's GEMV 16K / 32K latencies (`bench/calibrate.sh`, docs/reproduction.md;\n"
+        "the built-in defaults that unit tests use keep the unfitted values: 2 cycles per hop, issue 3); the WSE-3 value\n"
+        "is an assumption or fitted as above;\n"
         "**simulator** = a setting of the simulator, not of the hardware.\n\n"
         "| key | WSE-2 | WSE-3 | unit | range | provenance | meaning |\n|---|---|---|---|---|---|---|\n";
   for (const auto& p : hw::arch_param_table()) {
