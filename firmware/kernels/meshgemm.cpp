@@ -29,10 +29,12 @@ class ShiftGemm : public GemmProgram {
   };
   explicit ShiftGemm(Params p)
       : p_(p),
+        ldb_(fmac_pitch(p.nb, 2)),
         a_(this, "a", 2 * p.mb * p.kb),
-        b_(this, "b", 2 * p.kb * p.nb),
-        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(std::make_unique<csl::Array<float>>(this, "c", p.mb * p.nb))
-                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * p.nb)),
+        b_(this, "b", 2 * p.kb * ldb_ + kBankSpare),
+        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(
+                         std::make_unique<csl::Array<float>>(this, "c", p.mb * fmac_pitch(p.nb, 4)))
+                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * fmac_pitch(p.nb, 2))),
         step_task_(this, [this] { step(); }, "step"),
         sent_a_(this, [this] { arrived(); }, "sent_a"),
         sent_b_(this, [this] { arrived(); }, "sent_b"),
@@ -57,23 +59,22 @@ class ShiftGemm : public GemmProgram {
 
  private:
   void step() {
-    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * ldb_;
     const std::int32_t cur = s_ % 2, nxt = 1 - cur;
+    // B buffer i: kb rows of nb elements, ldb_ apart.
+    auto bbuf = [&](std::int32_t i) {
+      return csl::mem4d(b_, {p_.nb, p_.kb, 1, 1}, {1, std::int32_t(ldb_), 0, 0}, i * std::int32_t(sb));
+    };
     if (s_ == 0) fmov(*c_, 0.0f);
     if (s_ + 1 < p_.P) {
       pending_ = 4;
       fmov(tx_a_, csl::mem1d(a_, {.extent = sa, .offset = cur * std::int32_t(sa)}), {.async = true, .activate = sent_a_});
-      fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
+      fmov(tx_b_, bbuf(cur), {.async = true, .activate = sent_b_});
       fmov(csl::mem1d(a_, {.extent = sa, .offset = nxt * std::int32_t(sa)}), rx_a_, {.async = true, .activate = got_a_});
-      fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
+      fmov(bbuf(nxt), rx_b_, {.async = true, .activate = got_b_});
     }
-    // C[i][:] += A[i][p] * B[p][:], one row operation per (i, p).
-    for (std::uint32_t i = 0; i < p_.mb; ++i) {
-      const auto crow = csl::mem1d(*c_, {.extent = p_.nb, .offset = std::int32_t(i * p_.nb)});
-      for (std::uint32_t q = 0; q < p_.kb; ++q)
-        fmac(crow, crow, csl::mem1d(b_, {.extent = p_.nb, .offset = std::int32_t(cur * sb + q * p_.nb)}),
-             csl::scalar(a_, cur * sa + i * p_.kb + q));
-    }
+    // C[i][:] += A[i][q] * B[q][:], one row operation per (i, q).
+    fmac_rows(*c_, b_, std::uint32_t(cur) * sb, a_, std::uint32_t(cur) * sa, p_.mb, p_.kb, p_.nb);
     ++s_;
     if (s_ == p_.P) done_ = true;
   }
@@ -82,6 +83,7 @@ class ShiftGemm : public GemmProgram {
   }
 
   Params p_;
+  std::uint32_t ldb_;
   csl::Array<f16> a_, b_;
   std::unique_ptr<csl::ArrayBase> c_;
   csl::LocalTask step_task_, sent_a_, sent_b_, got_a_, got_b_;
@@ -91,11 +93,40 @@ class ShiftGemm : public GemmProgram {
   bool done_ = false;
 };
 
+// One 2D block (rows x cols, row-major) into rows `ld` apart, zero-padded.
+std::vector<f16> pitched(const std::vector<float>& blk, std::uint32_t rows, std::uint32_t cols, std::uint32_t ld) {
+  std::vector<f16> h(std::size_t(rows) * ld, f16(0.0f));
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (std::uint32_t j = 0; j < cols; ++j) h[std::size_t(r) * ld + j] = f16(blk[std::size_t(r) * cols + j]);
+  return h;
+}
+
 int position(const std::vector<int>& order, int v) {
   return int(std::find(order.begin(), order.end(), v) - order.begin());
 }
 
 }  // namespace
+
+std::uint32_t fmac_pitch(std::uint32_t len, std::uint32_t elem_bytes) {
+  const std::uint32_t per8 = 8 / elem_bytes;
+  return (len + per8 - 1) / per8 * per8;
+}
+
+void GemmProgram::fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
+                            const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
+                            std::uint32_t len) {
+  const std::int32_t lda = std::int32_t(fmac_pitch(len, acc.elem_bytes()));
+  const std::int32_t lds = std::int32_t(fmac_pitch(len, src.elem_bytes()));
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(r) * lda});
+    const csl::Dsr d = load_dsr(row), s0 = load_dsr(row);
+    csl::Dsr s1 = load_dsr(csl::mem1d(src, {.extent = len, .offset = std::int32_t(src_off)}));
+    for (std::uint32_t q = 0; q < kb; ++q) {
+      fmac(d, s0, s1, csl::scalar(scalars, sc_off + r * kb + q));
+      s1.advance(lds);
+    }
+  }
+}
 
 XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
                        const std::string& claimant) {
@@ -137,9 +168,10 @@ int ring_position(const std::vector<int>& order, int v) { return position(order,
 
 std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg) {
   const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
+  const std::uint32_t acc = cfg.fp32_accumulate ? 4 : 2;
   std::uint64_t e = align4(2ull * 2 * sm.block * sk.block);
-  e = align4(e + 2ull * 2 * sk.block * sn.block);
-  return align4(e + std::uint64_t(cfg.fp32_accumulate ? 4 : 2) * sm.block * sn.block);
+  e = align4(e + 2ull * (2ull * sk.block * fmac_pitch(sn.block, 2) + kBankSpare));
+  return align4(e + std::uint64_t(acc) * sm.block * fmac_pitch(sn.block, acc));
 }
 
 void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
@@ -201,7 +233,8 @@ void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vect
     for (int x = 0; x < P; ++x) {
       const int kx = position(g.ring, x), ky = position(g.ring, y), t = (kx + ky) % P;
       layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, g.skewed ? t : kx)));
-      layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx)));
+      layout.write_symbol<f16>(x, y, "b", pitched(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx), g.sk.block,
+                                                  g.sn.block, fmac_pitch(g.sn.block, 2)));
     }
 }
 
@@ -210,19 +243,23 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
   std::vector<float> c(std::size_t(g.cfg.m) * g.cfg.n, 0.0f);
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
-      std::vector<float> blk;
+      std::vector<float> raw;
       if (g.cfg.fp32_accumulate) {
-        blk = layout.read_symbol<float>(x, y, "c");
+        raw = layout.read_symbol<float>(x, y, "c");
       } else {
-        for (const f16 h : layout.read_symbol<f16>(x, y, "c")) blk.push_back(h.to_float());
+        for (const f16 h : layout.read_symbol<f16>(x, y, "c")) raw.push_back(h.to_float());
       }
-      if (g.c_transposed) {
-        std::vector<float> t(blk.size());
-        for (std::uint32_t r = 0; r < g.sm.block; ++r)
-          for (std::uint32_t j = 0; j < g.sn.block; ++j)
-            t[std::size_t(r) * g.sn.block + j] = blk[std::size_t(j) * g.sm.block + r];
-        blk.swap(t);
-      }
+      // Rows of fmac_pitch elements: mb rows of nb (nb rows of mb when transposed).
+      const std::uint32_t rows = g.c_transposed ? g.sn.block : g.sm.block;
+      const std::uint32_t cols = g.c_transposed ? g.sm.block : g.sn.block;
+      const std::uint32_t ld = fmac_pitch(cols, g.cfg.fp32_accumulate ? 4 : 2);
+      std::vector<float> blk(std::size_t(g.sm.block) * g.sn.block);
+      for (std::uint32_t r = 0; r < rows; ++r)
+        for (std::uint32_t j = 0; j < cols; ++j) {
+          const float v = raw[std::size_t(r) * ld + j];
+          if (g.c_transposed) blk[std::size_t(j) * g.sn.block + r] = v;
+          else blk[std::size_t(r) * cols + j] = v;
+        }
       put_block(c, g.sm, g.sn, position(g.ring, y), position(g.ring, x), blk);
     }
   return c;
@@ -238,8 +275,9 @@ hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t 
   return d;
 }
 
-hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, std::uint32_t n) {
+hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst) {
   const bool acc32 = g.cfg.fp32_accumulate;
+  const std::uint32_t n = g.layout->program(0, 0).symbol(dst).size();
   return ce.op_cycles({.code = acc32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh, .dest = gemm_symbol_dsd(g, dst, 0, n),
                        .src0 = hw::Immediate{}},
                       n);
@@ -251,13 +289,19 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
   hw::MemDsd scalar;  // a pointer to one element: not a DSD to load, not a vector source
   scalar.scalar_ref = true;
   scalar.elem_bytes = 2;
+  const std::uint32_t lda = fmac_pitch(len, acc32 ? 4 : 2), lds = fmac_pitch(len, 2);
   hw::Cycle t = 0;
   for (std::uint32_t r = 0; r < rows; ++r) {
-    const hw::MemDsd row = gemm_symbol_dsd(g, dst, r * len, len);
-    for (std::uint32_t q = 0; q < kb; ++q)
+    t += 3 * hw::Cycle(ce.arch().pe.dsr_load_cycles);  // the row's three DSD registers
+    hw::MemDsd row = gemm_symbol_dsd(g, dst, r * lda, len);
+    row.in_dsr = true;
+    for (std::uint32_t q = 0; q < kb; ++q) {
+      hw::MemDsd s1 = gemm_symbol_dsd(g, src, src_offset + q * lds, len);
+      s1.in_dsr = true;
       t += ce.op_cycles({.code = acc32 ? hw::OpCode::Fmachs : hw::OpCode::Fmach, .dest = row, .src0 = row,
-                         .src1 = gemm_symbol_dsd(g, src, src_offset + q * len, len), .scalar = scalar},
+                         .src1 = s1, .scalar = scalar},
                         len);
+    }
   }
   return t;
 }
@@ -268,13 +312,13 @@ hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arc
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
   // Step s multiplies the B buffer s % 2 (double buffering).
   const hw::Cycle computes[2] = {gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb),
-                                 gemm_row_fmac_cycles(g, ce, "c", "b", kb * nb, mb, kb, nb)};
+                                 gemm_row_fmac_cycles(g, ce, "c", "b", kb * fmac_pitch(nb, 2), mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
   const hw::Cycle transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
                              hw::Cycle(arch.router.router_latency) + hw::Cycle(g.hops_max) * arch.router.hop_latency() +
                              elems;
   const hw::Cycle events = 4 * (sw + 1);  // the four completion tasks, each at least one cycle
-  hw::Cycle t = gemm_zero_cycles(g, ce, "c", mb * nb);
+  hw::Cycle t = gemm_zero_cycles(g, ce, "c");
   for (int s = 0; s < P; ++s) {
     const hw::Cycle compute = computes[s % 2];
     t += sw + compute;
