@@ -3,9 +3,10 @@
 // along X and those of B along Y on the INTERLEAVE ring of each line (even positions ascending, then odd descending),
 // so every ring edge spans at most 2 hops and runs on a pass-through colour; P compute-shift steps, each computing on
 // the current blocks while the next ones arrive (double buffering: two buffers per operand).
-// Alignment: the host pre-skews both A and B by ring position (Cannon's alignment on the ring's logical order: the
-// PE at ring positions (kx, ky) starts with A block (ky, kx+ky) and B block (kx+ky, kx)); the paper aligns A on the
-// device, which costs one extra shift phase and is not modelled here.
+// Alignment, as the paper's code: the host pre-skews B only (the PE at ring positions (kx, ky) gets B block
+// (kx+ky, kx)); every PE starts with A block (ky, kx) and the rows align A on the device, row ky moving its blocks ky
+// ring positions (or P-ky the other way round, on a second X ring, whichever is shorter: at most P/2 rounds of one
+// block transfer), so that PE (kx, ky) holds A(ky, kx+ky) when the steps start.
 // Accumulation: fp16 (fmach, as the paper's code) or fp32 (fmachs), selectable.
 // Shapes that P does not divide are zero-padded by the host (tiling.hpp) and un-padded on the way back.
 // Cannon (cannon.hpp) is the same program on the linear ring 0..P-1 with its (P-1)-hop wrap-around edge.
@@ -59,7 +60,8 @@ struct GemmLayout {
   GemmConfig cfg;
   Split sm, sk, sn;                  // M, K, N in P blocks
   std::vector<int> ring;             // the ring order of a line (logical position -> physical index)
-  bool skewed = true;                // the host pre-skews A and B (shift GEMMs); else PE (x, y) gets A(y,x), B(y,x)
+  bool skewed = true;                // the host pre-skews B (shift GEMMs: A is aligned on the device); else PE (x, y)
+                                     // gets B(y,x); A(y,x) in both cases (blocks indexed by ring position)
   bool c_transposed = false;         // each PE holds its C block transposed (nb x mb: dist-GEMM-T)
   int hops_max = 0;                  // the longest ring edge
   int colors_per_pe_max = 0;
@@ -71,14 +73,18 @@ struct GemmLayout {
 // to the previous ring position; per physical index, the colour it sends on and the one it receives on.
 struct XyRings {
   std::vector<Color> tx_x, rx_x, tx_y, rx_y;
+  std::vector<Color> tx_xr, rx_xr;  // with reverse_x: the X ring the other way (blocks to the next ring position)
   int hops_max = 0;  // the longest ring edge
   int colors_per_pe_max = 0;
   std::vector<Color> colors_used;
 };
 XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
-                       const std::string& claimant);
+                       const std::string& claimant, bool reverse_x = false);
 // The logical ring position of physical index v.
 int ring_position(const std::vector<int>& order, int v);
+// The alignment rounds of the row at ring position ky: ky towards the previous ring position (> 0), or P - ky the
+// other way (< 0) when that is shorter.
+int shift_gemm_align_rounds(int P, int ky);
 
 // SRAM bytes per PE of the shift GEMMs' symbols (two A blocks, two B blocks with rows of fmac_pitch(nb) and
 // kBankSpare, one C block with rows of fmac_pitch(nb); 4-byte aligned).
@@ -92,7 +98,7 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
                       const std::string& name);
 GemmLayout meshgemm(const GemmConfig& cfg, const hw::ArchParams& arch);
 
-// Host side (untimed memcpy): writes the (pre-skewed if g.skewed) padded blocks of A (M x K) and B (K x N), row-major floats
+// Host side (untimed memcpy): writes the padded blocks (B pre-skewed if g.skewed) of A (M x K) and B (K x N), row-major floats
 // rounded to fp16; reads C back (M x N) without the padding.
 void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                        const std::vector<float>& b);
