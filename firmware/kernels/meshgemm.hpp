@@ -117,8 +117,9 @@ bool gemm_finished(const GemmLayout& g);
 
 // Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5%): the op costs
 // are asked of the compute engine `ce` that runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`.
-// Per step: the task switch, mb*kb fmac row ops of nb elements and, when the step shifts, the four completion tasks
-// and whatever the longest transfer (setup + ramps + hops + max(mb*kb, kb*nb) elements) outlasts the compute.
+// The slowest row's P/2 alignment rounds (task switch, the A transfer, two completion tasks); then per step: the task
+// switch, the FMAC loop (gemm_row_fmac_cycles) and, when the step shifts, the four completion tasks and whatever the
+// longest transfer (setup + ramps + hops + max(mb*kb, kb*nb) elements) outlasts the compute.
 hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
 
 // Tolerance of |C - exact| for one output of a K-long dot product: fp16 accumulation rounds each of K additions at
