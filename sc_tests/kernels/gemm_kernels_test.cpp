@@ -109,6 +109,37 @@ TEST(GemmMesh, HostSkewsBOnlyAndRowsAlignAOnTheDeviceInAtMostHalfARing) {
   }
 }
 
+// The FMAC loop of every GEMM (GemmProgram::fmac_rows) costs 3 DSD register loads per accumulator row and issue +
+// SIMD chunks per FMAC, at full width: the bank-aware rows (fmac_pitch, kBankSpare) leave no FMAC with its two
+// vector sources in one bank pair, for every row length and both accumulations (P = 2: the double buffers too).
+TEST(GemmMesh, FmacLoopCostsRegisterLoadsIssueAndFullWidthChunks) {
+  const hw::ArchParams arch;  // bank conflicts on (the default)
+  ASSERT_TRUE(arch.pe.bank_conflicts);
+  auto ceil_div = [](hw::Cycle a, hw::Cycle b) { return (a + b - 1) / b; };
+  for (bool acc32 : {false, true})
+    for (std::uint32_t len = 1; len <= 10; ++len) {
+      const hw::Cycle w = acc32 ? arch.pe.simd.fmachs : arch.pe.simd.fmach;
+      const std::uint32_t rows = 3, kb = 5;
+      const hw::Cycle want = rows * (3 * hw::Cycle(arch.pe.dsr_load_cycles) +
+                                     kb * (hw::Cycle(arch.pe.dsd_issue_cycles) + ceil_div(len, w)));
+      const std::string what = std::string(acc32 ? "fp32" : "fp16") + " len=" + std::to_string(len);
+      // Prices `src` rows from element src_off into `acc` rows on PE (0, 0) of the loaded kernel.
+      auto priced = [&](GemmLayout g, const char* acc, const char* src, std::uint32_t src_off) {
+        fabric::Fabric f(arch, 2, 2, fabric::DataMode::TimingOnly);
+        g.layout->load(f);
+        return gemm_row_fmac_cycles(g, g.layout->engine(0, 0), acc, src, src_off, rows, kb, len);
+      };
+      const std::uint32_t sb = kb * fmac_pitch(len, 2);  // the second B buffer
+      const GemmConfig cfg{.P = 2, .m = 2 * rows, .k = 2 * kb, .n = 2 * len, .fp32_accumulate = acc32};
+      EXPECT_EQ(priced(meshgemm(cfg, arch), "c", "b", 0), want) << "meshgemm " << what;
+      EXPECT_EQ(priced(meshgemm(cfg, arch), "c", "b", sb), want) << "meshgemm buffer 1 " << what;
+      EXPECT_EQ(priced(summa_gemm(cfg, arch), "c", "bbuf", sb), want) << "summa " << what;
+      // dist-GEMM-T: rows of the partial (nb of them) over rows of A^T (mb long)
+      const GemmConfig t{.P = 2, .m = 2 * len, .k = 2 * kb, .n = 2 * rows, .fp32_accumulate = acc32};
+      EXPECT_EQ(priced(dist_gemm_t(t, arch), "part", "a", 0), want) << "dist-t " << what;
+    }
+}
+
 class GemmShiftTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
 
 TEST_P(GemmShiftTest, MeshCannonAndSummaMatchTheCpuMatmul) {
