@@ -93,26 +93,28 @@ class GemvProgram : public csl::Program {
 };
 
 CollectiveConfig allreduce_config(const GemvConfig& cfg, std::uint32_t nb) {
-  return {.width = cfg.P, .height = cfg.P, .axis = Axis::X, .length = nb,
+  return {.width = cfg.P, .height = gemv_height(cfg), .axis = Axis::X, .length = nb,
           .dtype = cfg.fp32_accumulate ? DType::F32 : DType::F16, .op = ReduceOp::Sum, .colors = cfg.colors};
 }
 
 }  // namespace
 
 std::uint64_t gemv_sram_bytes_per_pe(const GemvConfig& cfg, const hw::ArchParams& arch) {
-  const Split ks(cfg.k, cfg.P), ns(cfg.n, cfg.P);
+  const Split ks(cfg.k, cfg.P), ns(cfg.n, gemv_height(cfg));
   return place(ks.block, ns.block, cfg.fp32_accumulate, arch).end - align4(arch.pe.code_reserve_bytes);
 }
 
 GemvLayout meshgemv(const GemvConfig& cfg, const hw::ArchParams& arch) {
-  if (cfg.P < 1) throw ConfigError("meshgemv: mesh side P = " + std::to_string(cfg.P) + " must be at least 1");
+  if (cfg.P < 1 || cfg.height < 0)
+    throw ConfigError("meshgemv: the region's width P = " + std::to_string(cfg.P) + " must be at least 1 and its height " +
+                      std::to_string(cfg.height) + " at least 1 (0: P)");
   if (cfg.k < 1 || cfg.n < 1)
     throw ConfigError("meshgemv: K = " + std::to_string(cfg.k) + " and N = " + std::to_string(cfg.n) +
                       " must be at least 1");
   GemvLayout g;
   g.cfg = cfg;
   g.ks = Split(cfg.k, cfg.P);
-  g.ns = Split(cfg.n, cfg.P);
+  g.ns = Split(cfg.n, gemv_height(cfg));
   const std::uint32_t kb = g.ks.block, nb = g.ns.block;
   const Placement at = place(kb, nb, cfg.fp32_accumulate, arch);
   g.sram_bytes_per_pe = at.end - at.w;
@@ -135,9 +137,10 @@ GemvLayout meshgemv(const GemvConfig& cfg, const hw::ArchParams& arch) {
     throw CapacityError(std::string("meshgemv: the ") + g.plan->name + " needs " +
                         std::to_string(g.colors_per_pe_max) + " colours at a PE, over the budget of " +
                         std::to_string(budget) + " (" + arch.name + ")");
-  g.layout = std::make_unique<csl::Layout>(cfg.P, cfg.P);
+  const int H = gemv_height(cfg);
+  g.layout = std::make_unique<csl::Layout>(cfg.P, H);
   const bool fp32 = cfg.fp32_accumulate;
-  for (int y = 0; y < cfg.P; ++y)
+  for (int y = 0; y < H; ++y)
     for (int x = 0; x < cfg.P; ++x)
       g.layout->set_tile_code(x, y, [plan = g.plan, kb, nb, at, fp32](int px, int py) {
         return std::make_unique<GemvProgram>(plan, kb, nb, at, fp32, px, py);
@@ -154,7 +157,7 @@ void write_gemv_inputs(GemvLayout& g, const std::vector<float>& x, const std::ve
                       std::to_string(c.n) + "]");
   const Split one(1, 1);
   const std::uint32_t ld = row_pitch(g.ns.block);
-  for (int py = 0; py < c.P; ++py)
+  for (int py = 0; py < gemv_height(c); ++py)
     for (int px = 0; px < c.P; ++px) {
       const std::vector<float> blk = block_of(w, g.ks, g.ns, px, py);
       std::vector<csl::f16> wh(std::size_t(g.ks.block) * ld, csl::f16(0.0f));
@@ -170,7 +173,7 @@ void write_gemv_inputs(GemvLayout& g, const std::vector<float>& x, const std::ve
 std::vector<float> read_gemv_output(const GemvLayout& g) {
   const Split one(1, 1);
   std::vector<float> y(g.cfg.n);
-  for (int py = 0; py < g.cfg.P; ++py) {
+  for (int py = 0; py < gemv_height(g.cfg); ++py) {
     std::vector<float> block;
     if (g.cfg.fp32_accumulate) {
       block = g.layout->read_symbol<float>(0, py, "y");
@@ -183,7 +186,7 @@ std::vector<float> read_gemv_output(const GemvLayout& g) {
 }
 
 bool gemv_finished(const GemvLayout& g) {
-  for (int y = 0; y < g.cfg.P; ++y)
+  for (int y = 0; y < gemv_height(g.cfg); ++y)
     for (int x = 0; x < g.cfg.P; ++x)
       if (!static_cast<const GemvProgram&>(g.layout->program(x, y)).finished()) return false;
   return true;
@@ -214,7 +217,7 @@ std::vector<double> gemv_error_bounds(const GemvConfig& cfg, const std::vector<f
 hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch) {
   // A scratch compute engine prices the program's own operations (op_cycles: SIMD width, stride caps and, when
   // enabled, bank conflicts from the operands' addresses).
-  const Split ks(cfg.k, cfg.P), ns(cfg.n, cfg.P);
+  const Split ks(cfg.k, cfg.P), ns(cfg.n, gemv_height(cfg));
   const std::uint32_t kb = ks.block, nb = ns.block;
   const bool fp32 = cfg.fp32_accumulate;
   const Placement at = place(kb, nb, fp32, arch);

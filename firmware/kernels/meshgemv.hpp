@@ -1,6 +1,7 @@
-// MeshGEMV (WaferLLM section 3) and its two baselines: y[1,N] = x[1,K] * W[K,N] on a PxP region. The host cuts W
-// into PxP blocks (tiling.hpp: zero-padded when P does not divide K or N): PE (x, y) holds W block (K block x,
-// N block y) and x block x. Every PE runs a local GEMV on its blocks (one fmach -- fp16 accumulation, as the paper's
+// MeshGEMV (WaferLLM section 3) and its two baselines: y[1,N] = x[1,K] * W[K,N] on a region of P columns and H rows
+// (square by default; any W x H works: K is cut along X, N along Y). The host cuts K into P blocks and N into H
+// blocks (tiling.hpp: zero-padded when they do not divide): PE (x, y) holds W block (K block x, N block y) and
+// x block x. Every PE runs a local GEMV on its blocks (one fmach -- fp16 accumulation, as the paper's
 // code -- or fmachs -- fp16 products, fp32 accumulation -- per row of its W block, after zeroing its partial y; the
 // DSDs sit in DSD registers loaded once, and W and y are placed so that no FMAC's two vector sources share a bank
 // pair: W rows 4-element aligned, y 4 bytes off them modulo 8, the SDK's advice), then
@@ -33,13 +34,17 @@ enum class GemvAlgo { Mesh, Pipeline, Ring };
 const char* to_string(GemvAlgo a);
 
 struct GemvConfig {
-  int P = 1;                         // the PxP region
+  int P = 1;                         // columns of the region (X: K is cut into P blocks)
+  int height = 0;                    // rows of the region (Y: N is cut into `height` blocks); 0: P (square)
   std::uint32_t k = 1, n = 1;        // x is 1 x k, W is k x n
   GemvAlgo algo = GemvAlgo::Mesh;
   bool fp32_accumulate = false;      // fmachs and an fp32 allreduce; else fmach and an fp16 allreduce
   KTreeOptions ktree{};              // mesh: levels (k), groups (0: the K-tree's default)
   std::vector<Color> colors{};       // colours the allreduce may use (empty: every routable non-I/O colour)
 };
+
+// Rows of the region: cfg.height, or P when it is 0.
+inline int gemv_height(const GemvConfig& cfg) { return cfg.height > 0 ? cfg.height : cfg.P; }
 
 // Per-PE SRAM bytes of the kernel's arrays above the code reserve, in allocation order (W with rows padded to a
 // multiple of 4 elements, x, y; 4-byte aligned): the number checked against pe.sram_bytes.

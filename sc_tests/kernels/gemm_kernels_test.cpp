@@ -74,6 +74,72 @@ TEST(GemmInterleaveRing, IsAPermutationWithEdgesOfAtMostTwoHops) {
   }
 }
 
+// MeshGEMM's alignment as the paper's code: the host skews B only; row ky moves A ky ring positions (or P - ky the
+// other way): at most P/2 rounds, and the row ends ky positions on. The product itself is checked for P in
+// {1, 2, 3, 4, 5, 8} by MeshCannonAndSummaMatchTheCpuMatmul.
+TEST(GemmMesh, HostSkewsBOnlyAndRowsAlignAOnTheDeviceInAtMostHalfARing) {
+  for (int P = 1; P <= 64; ++P)
+    for (int ky = 0; ky < P; ++ky) {
+      const int r = shift_gemm_align_rounds(P, ky);
+      EXPECT_LE(2 * std::abs(r), P) << "P=" << P << " ky=" << ky;
+      EXPECT_EQ(((ky - r) % P + P) % P, 0) << "P=" << P << " ky=" << ky;
+    }
+  const hw::ArchParams arch;
+  for (int P : {3, 5}) {
+    const GemmConfig cfg{.P = P, .m = 2u * P, .k = 3u * P, .n = 2u * P};
+    fabric::Fabric f(arch, P, P);
+    GemmLayout g = meshgemm(cfg, arch);
+    g.layout->load(f);
+    std::mt19937 rng(7);
+    const auto a = random_half_matrix(std::size_t(cfg.m) * cfg.k, rng);
+    const auto b = random_half_matrix(std::size_t(cfg.k) * cfg.n, rng);
+    write_gemm_inputs(*g.layout, g, a, b);
+    for (int y = 0; y < P; ++y)
+      for (int x = 0; x < P; ++x) {
+        const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
+        const auto held = g.layout->read_symbol<csl::f16>(x, y, "a");
+        const auto want = block_of(a, g.sm, g.sk, ky, kx);  // unskewed
+        for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(held[i].to_float(), want[i]) << x << "," << y;
+        const auto bheld = g.layout->read_symbol<csl::f16>(x, y, "b");
+        const auto bwant = block_of(b, g.sk, g.sn, (kx + ky) % P, kx);  // pre-skewed (nb = 2: rows 4 apart)
+        for (std::uint32_t q = 0; q < g.sk.block; ++q)
+          for (std::uint32_t j = 0; j < g.sn.block; ++j)
+            ASSERT_EQ(bheld[q * fmac_pitch(g.sn.block, 2) + j].to_float(), bwant[q * g.sn.block + j]) << x << "," << y;
+      }
+  }
+}
+
+// The FMAC loop of every GEMM (GemmProgram::fmac_rows) costs 3 DSD register loads per accumulator row and issue +
+// SIMD chunks per FMAC, at full width: the bank-aware rows (fmac_pitch, kBankSpare) leave no FMAC with its two
+// vector sources in one bank pair, for every row length and both accumulations (P = 2: the double buffers too).
+TEST(GemmMesh, FmacLoopCostsRegisterLoadsIssueAndFullWidthChunks) {
+  const hw::ArchParams arch;  // bank conflicts on (the default)
+  ASSERT_TRUE(arch.pe.bank_conflicts);
+  auto ceil_div = [](hw::Cycle a, hw::Cycle b) { return (a + b - 1) / b; };
+  for (bool acc32 : {false, true})
+    for (std::uint32_t len = 1; len <= 10; ++len) {
+      const hw::Cycle w = acc32 ? arch.pe.simd.fmachs : arch.pe.simd.fmach;
+      const std::uint32_t rows = 3, kb = 5;
+      const hw::Cycle want = rows * (3 * hw::Cycle(arch.pe.dsr_load_cycles) +
+                                     kb * (hw::Cycle(arch.pe.dsd_issue_cycles) + ceil_div(len, w)));
+      const std::string what = std::string(acc32 ? "fp32" : "fp16") + " len=" + std::to_string(len);
+      // Prices `src` rows from element src_off into `acc` rows on PE (0, 0) of the loaded kernel.
+      auto priced = [&](GemmLayout g, const char* acc, const char* src, std::uint32_t src_off) {
+        fabric::Fabric f(arch, 2, 2, fabric::DataMode::TimingOnly);
+        g.layout->load(f);
+        return gemm_row_fmac_cycles(g, g.layout->engine(0, 0), acc, src, src_off, rows, kb, len);
+      };
+      const std::uint32_t sb = kb * fmac_pitch(len, 2);  // the second B buffer
+      const GemmConfig cfg{.P = 2, .m = 2 * rows, .k = 2 * kb, .n = 2 * len, .fp32_accumulate = acc32};
+      EXPECT_EQ(priced(meshgemm(cfg, arch), "c", "b", 0), want) << "meshgemm " << what;
+      EXPECT_EQ(priced(meshgemm(cfg, arch), "c", "b", sb), want) << "meshgemm buffer 1 " << what;
+      EXPECT_EQ(priced(summa_gemm(cfg, arch), "c", "bbuf", sb), want) << "summa " << what;
+      // dist-GEMM-T: rows of the partial (nb of them) over rows of A^T (mb long)
+      const GemmConfig t{.P = 2, .m = 2 * len, .k = 2 * kb, .n = 2 * rows, .fp32_accumulate = acc32};
+      EXPECT_EQ(priced(dist_gemm_t(t, arch), "part", "a", 0), want) << "dist-t " << what;
+    }
+}
+
 class GemmShiftTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
 
 TEST_P(GemmShiftTest, MeshCannonAndSummaMatchTheCpuMatmul) {
