@@ -13,6 +13,7 @@
 #   GEMV_16K     mesh sides of the GEMV 16K series, K = N = 16384 (default "128 256 360 512")
 #   RING_MAX     largest mesh side for the ring GEMV (slow: 2(P-1) steps; default 360)
 #   GEMM_MESHES  mesh sides of the GEMM series, 4x4 blocks: M = K = N = 4P (default "4 8 16 32 64 128 256")
+#   GEMM1_MESHES mesh sides of the GEMM series with 1x1 blocks: M = K = N = P (default "4 8 16 32 64 128 256")
 # The big points take minutes each (512x512 GEMV, 256x256 GEMM); they run one at a time.
 set -euo pipefail
 build=${1:-build}
@@ -26,6 +27,7 @@ gemv_weak=${GEMV_WEAK:-8 16 32 64 128 256 512}
 gemv_16k=${GEMV_16K:-128 256 360 512}
 ring_max=${RING_MAX:-360}
 gemm_meshes=${GEMM_MESHES:-4 8 16 32 64 128 256}
+gemm1_meshes=${GEMM1_MESHES:-4 8 16 32 64 128 256}
 
 # bench KIND ALGO P K(size) -> runs once, JSON at $out/KIND_ALGO_P_K.json
 bench() {
@@ -53,14 +55,17 @@ for P in $gemv_16k; do
     bench gemv "$algo" "$P" 16384
   done
 done
+for P in $gemm1_meshes; do
+  for algo in mesh cannon summa; do bench gemm "$algo" "$P" "$P"; done
+done
 for P in $gemm_meshes; do
   for algo in mesh cannon summa; do bench gemm "$algo" "$P" $((4 * P)); done
 done
 
 # Data files (one per series: P cycles) and the markdown tables.
-python3 - "$out" "$gemv_weak" "$gemv_16k" "$gemm_meshes" <<'EOF'
+python3 - "$out" "$gemv_weak" "$gemv_16k" "$gemm_meshes" "$gemm1_meshes" <<'EOF'
 import json, os, sys
-out, weak, k16, gemm = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
+out, weak, k16, gemm, gemm1 = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5].split()
 def load(kind, algo, P, S):
     f = f"{out}/{kind}_{algo}_{P}_{S}.json"
     return json.load(open(f)) if os.path.exists(f) else None
@@ -93,6 +98,7 @@ for f in os.listdir(out):
 series("gemv-weak (K = N = 32P, 32x32 blocks)", "gemv", ["mesh", "pipeline", "ring"], weak, lambda P: 32 * P, "mesh")
 series("gemv-16k (K = N = 16384)", "gemv", ["mesh", "pipeline", "ring"], k16, lambda P: 16384, "mesh")
 series("gemm (M = K = N = 4P, 4x4 blocks)", "gemm", ["mesh", "cannon", "summa"], gemm, lambda P: 4 * P, "mesh")
+series("gemm1 (M = K = N = P, 1x1 blocks)", "gemm", ["mesh", "cannon", "summa"], gemm1, lambda P: P, "mesh")
 md.append("Host seconds and peak RSS per run:\n")
 md.append("| run | host s | peak RSS MiB |")
 md.append("|---|---|---|")
@@ -130,4 +136,5 @@ PAPER_LINE="1320 with lines dt 2 lc rgb 'black' title 'paper MeshGEMV 16K (1320 
   plot "$img/gemv-16k.png" "GEMV y = x W, K = N = 16384 (WSE-2 preset)" gemv-16k mesh pipeline ring
 plot "$img/gemv-weak.png" "GEMV, 32x32 blocks per PE (K = N = 32P)" gemv-weak mesh pipeline ring
 plot "$img/gemm.png" "GEMM C = A B, 4x4 blocks per PE (M = K = N = 4P)" gemm mesh cannon summa
+plot "$img/gemm-1x1.png" "GEMM C = A B, 1x1 blocks per PE (M = K = N = P)" gemm1 mesh cannon summa
 echo "plots.sh: tables in $out/tables.md" >&2

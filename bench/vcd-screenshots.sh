@@ -43,8 +43,9 @@ for x in range(pes):
 open(vcd[:-4] + "-view.gtkw", "w").write("\n".join(lines) + "\n")
 EOF
 }
-# MeshGEMM: the first shift (steps are ~130 cycles; the blocks leave at cycle ~16). K-tree: the whole allreduce.
-view "$out/meshgemm-4x4.vcd" 4 0 150
+# MeshGEMM: the first step and the start of the second (steps are ~140 cycles; the blocks leave at cycle ~20).
+# K-tree: the whole allreduce.
+view "$out/meshgemm-4x4.vcd" 4 0 185
 end=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['simulated_cycles'])" "$out/ktree-9x1.json")
 view "$out/ktree-9x1.vcd" 9 0 $((end + 5))
 
