@@ -72,9 +72,9 @@ def load(kind, algo, P, S):
 md = []
 def series(name, kind, algos, meshes, size, base):
     md.append(f"### {name}\n")
-    md.append("| P | size | " + " | ".join(f"{a} cycles (us, eff., comm)" for a in algos) +
-              f" | {base} / " + " | ".join(f"{a} / {base}" for a in algos if a != base) + " |")
-    md.append("|---|---|" + "---|" * (2 * len(algos)))
+    md.append("| P | size | " + " | ".join(f"{a} cycles (us, eff., comm)" for a in algos) + " | " +
+              " | ".join(f"{a} / {base}" for a in algos if a != base) + " |")
+    md.append("|---|---|" + "---|" * (2 * len(algos) - 1))
     for P in meshes:
         S = size(int(P))
         rows = {a: load(kind, a, P, S) for a in algos}
@@ -120,14 +120,16 @@ plot() {  # PNG TITLE SERIES ALGOS...
   done
   [[ -n ${PAPER_LINE:-} ]] && cmd+="$sep$PAPER_LINE"
   gnuplot <<EOF
-set terminal pngcairo size 800,520 font 'DejaVu Sans,11'
+set terminal pngcairo size 900,520 font 'DejaVu Sans,11'
 set output '$png'
 set title '$title'
 set xlabel 'mesh side P (P x P PEs)'
 set ylabel 'cycles'
-set logscale xy
-set grid
-set key top left
+set logscale x 2
+set logscale y 10
+set offsets graph 0.05, graph 0.05, 0, 0
+set grid xtics ytics mytics
+set key outside right top
 plot $cmd
 EOF
   echo "plots.sh: wrote $png" >&2
