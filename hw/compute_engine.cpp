@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_set>
 
 #include "common/fp16.hpp"
+#include "common/intern.hpp"
 #include "hw/dsd_ops.hpp"
 
 namespace wafersim::hw {
@@ -18,13 +17,6 @@ constexpr int kTeardownTask = 29;
 
 std::string str(int v) { return std::to_string(v); }
 
-// Task labels, shared by every CE that binds the same label (PEs running the same program). Nodes never move.
-const std::string* intern(std::string label) {
-  static std::mutex mu;
-  static std::unordered_set<std::string> table;
-  std::lock_guard lock(mu);
-  return &*table.insert(std::move(label)).first;
-}
 const std::string kNoLabel;
 
 // Byte address of element k of a memory operand: a linear walk (a scalar, a mem1d, a mem4d with one dimension of
