@@ -124,7 +124,7 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
 
 const std::vector<Param>& params() {
   static const std::vector<Param> table = [] {
-    const std::string P = "published", A = "assumption", F = "fitted (WSE-3) / assumption (WSE-2)";
+    const std::string P = "published", A = "assumption";
     std::vector<Param> t;
     t.push_back(int_param<int>("fabric.width", [](ArchParams& a) -> int& { return a.fabric.width; }, 1, 4096, "PEs", P,
                                "usable fabric columns (WSE-2 757, WSE-3 762; SDK fabric dims)"));
@@ -172,17 +172,19 @@ const std::vector<Param>& params() {
     t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
                                "cycles", A, "from task selection to its first instruction (not published)"));
     t.push_back(int_param<int>("pe.dsd_issue_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_issue_cycles; }, 0, 1000,
-                               "cycles", F,
-                               "per-operation issue cost of a DSD operation, task- or @map-issued (the MeshGEMV calibration "
-                               "fits it); WSE-3: SDK-simulator @map sweep, docs/timing-evidence.md 4.4"));
+                               "cycles", A,
+                               "per-operation issue cost of a DSD operation, task- or @map-issued (assumption taken from a "
+                               "third-party SDK-simulator @map sweep on WSE-3, docs/timing-evidence.md 4.4; WSE-2 the same)"));
     t.push_back(int_param<int>("pe.simd_chunk_cycles", [](ArchParams& a) -> int& { return a.pe.simd_chunk_cycles; }, 1, 1000,
-                               "cycles", F,
+                               "cycles", A,
                                "cycles per SIMD chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32; narrower "
-                               "chunks take 1); WSE-3 2: a second 8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4)"));
+                               "chunks take 1); WSE-3 2 is taken from a third-party SDK-simulator sweep, where a second "
+                               "8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4); WSE-2 1: no data"));
     t.push_back(int_param<int>("pe.map_element_cycles", [](ArchParams& a) -> int& { return a.pe.map_element_cycles; }, 0, 1000,
-                               "cycles", F,
-                               "loop overhead per element of an @map, besides the operations its body issues (WSE-3: "
-                               "issue + map + chunk + 3 DSR loads / 8 = 8.4 vs 8.3 measured per element, 4.4)"));
+                               "cycles", A,
+                               "loop overhead per element of an @map, besides the operations its body issues (taken from a "
+                               "third-party SDK-simulator sweep on WSE-3: issue + map + chunk + 3 DSR loads / 8 = 8.4 vs 8.3 "
+                               "per element there, timing-evidence 4.4; WSE-2 the same)"));
     t.push_back(int_param<int>("pe.dsr_load_cycles", [](ArchParams& a) -> int& { return a.pe.dsr_load_cycles; }, 0, 1000,
                                "cycles", A, "one @load_to_dsr (a DSD into a data structure register; not published)"));
     t.push_back(int_param<int>("pe.fp_pipeline_latency", [](ArchParams& a) -> int& { return a.pe.fp_pipeline_latency; }, 0,
