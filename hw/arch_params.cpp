@@ -154,6 +154,10 @@ const std::vector<Param>& params() {
                            8, 1, 8, "words", P, "depth of each input queue (IQ id = index)"));
     t.push_back(list_param("queues.output_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.output_depths; }, 1,
                            8, 1, 8, "words", P, "depth of each output queue (OQ id = index)"));
+    t.push_back(bool_param("queues.output_queue_one_color",
+                           [](ArchParams& a) -> bool& { return a.queues.output_queue_one_color; }, P,
+                           "an output queue is bound to one colour, rebound only by a queue flush (WSE-3); false: any "
+                           "colour per operation (WSE-2)"));
     t.push_back(int_param<std::uint32_t>("pe.sram_bytes", [](ArchParams& a) -> std::uint32_t& { return a.pe.sram_bytes; }, 1024,
                                          1 << 30, "bytes", P, "SRAM per PE, code and data (48 KB)"));
     t.push_back(int_param<int>("pe.sram_banks", [](ArchParams& a) -> int& { return a.pe.sram_banks; }, 1, 64, "banks", P,
@@ -167,6 +171,18 @@ const std::vector<Param>& params() {
                                "task IDs per PE"));
     t.push_back(int_param<int>("pe.local_task_max_id", [](ArchParams& a) -> int& { return a.pe.local_task_max_id; }, 0, 63,
                                "id", P, "local tasks use IDs up to this one (30)"));
+    t.push_back(int_param<int>("pe.local_task_min_id", [](ArchParams& a) -> int& { return a.pe.local_task_min_id; }, 0, 63,
+                               "id", P, "lowest local task ID (WSE-2 0; WSE-3 8: IDs 0..7 are the input queues' data tasks)"));
+    t.push_back(bool_param("pe.data_tasks_on_queues", [](ArchParams& a) -> bool& { return a.pe.data_tasks_on_queues; }, P,
+                           "a data task's ID is its input queue's, 0..7 (WSE-3); false: its colour's (WSE-2)"));
+    t.push_back(bool_param("pe.explicit_microthread_ids",
+                           [](ArchParams& a) -> bool& { return a.pe.explicit_microthread_ids; }, P,
+                           "an async operation may name its microthread (WSE-3 .ut_id); false: the microthread is the "
+                           "queue ID of its fabout, else of its fabin (WSE-2)"));
+    t.push_back(int_param<int>("pe.fabric_inputs_per_op", [](ArchParams& a) -> int& { return a.pe.fabric_inputs_per_op; }, 1,
+                               2, "operands", P,
+                               "fabric input (fabin) operands one DSD operation may have (WSE-2 2; WSE-3 1: 'illegal for a "
+                               "DSD operation to have multiple arguments that are fabric inputs')"));
     t.push_back(int_param<int>("pe.microthreads", [](ArchParams& a) -> int& { return a.pe.microthreads; }, 1, 16, "threads", P,
                                "hardware microthreads for async fabric DSD operations"));
     t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
@@ -335,6 +351,10 @@ std::vector<Violation> violations(const ArchParams& a) {
     out.push_back({{"pe.sram_banks", "pe.sram_bytes"},
                    "pe.sram_banks: pe.sram_bytes = " + std::to_string(a.pe.sram_bytes) + " does not divide into " +
                        std::to_string(a.pe.sram_banks) + " equal banks"});
+  if (a.pe.local_task_min_id > a.pe.local_task_max_id)
+    out.push_back({{"pe.local_task_min_id", "pe.local_task_max_id"},
+                   "pe.local_task_min_id: " + std::to_string(a.pe.local_task_min_id) +
+                       " is above pe.local_task_max_id (limit: " + std::to_string(a.pe.local_task_max_id) + ")"});
   if (a.pe.local_task_max_id >= a.pe.task_ids)
     out.push_back({{"pe.local_task_max_id", "pe.task_ids"},
                    "pe.local_task_max_id: " + std::to_string(a.pe.local_task_max_id) +
