@@ -63,6 +63,8 @@ class CollectiveModule : public csl::Module {
   CollectiveModule(csl::Program* p, std::string instance, PlanPtr plan, csl::ModuleParams params);
   virtual void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) = 0;
   DType acc_type() const { return plan_->cfg.acc_type(); }
+  // The packing of the module's fabric DSDs: simd_32 when the plan packs fp16 (CollectiveConfig::simd32).
+  hw::SimdMode wire_simd() const { return plan_->cfg.simd32 ? hw::SimdMode::Simd32 : hw::SimdMode::Off; }
   PlanPtr plan_;
 
  private:
