@@ -43,6 +43,10 @@ TEST(Simd32Collectives, KTreeAllreduceTakesAboutHalfTheCyclesOfFp32) {
   check_half([](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a); }, "ktree", 511);
 }
 
+TEST(Simd32Collectives, RingAllreduceWithOddChunksTakesAboutHalfTheCyclesOfFp32) {
+  check_half([](const CollectiveConfig& c, const hw::ArchParams& a) { return ring_allreduce(c, a); }, "ring", 509);
+}
+
 TEST(Simd32Collectives, PackingNeedsFp16Partials) {
   for (const auto& [t, acc] : {std::pair{DType::F32, false}, std::pair{DType::F16, true}}) {
     CollectiveConfig cfg = line(t, true, 8);
