@@ -9,6 +9,8 @@
 // queue/microthread configuration.
 #pragma once
 #include <functional>
+#include <initializer_list>
+#include <stdexcept>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +32,20 @@ inline hw::ColorConfig route(hw::DirMask rx, hw::DirMask tx) {
   hw::ColorConfig c;
   c.rx = rx;
   c.tx = tx;
+  return c;
+}
+
+// A colour route that changes between steps (switch positions 1..3 after position 0 = (rx, tx)): each step
+// overrides the rx set (one direction) or the tx set of position 0; an ADV control wavelet on the colour
+// (csl::Module::advance_route, or a fabout with .advance_switch) moves every router on its path to its next step.
+// `ring`: the last step wraps to position 0.
+inline hw::ColorConfig route_steps(hw::DirMask rx, hw::DirMask tx, std::initializer_list<hw::SwitchPosition> steps,
+                                   bool ring = false) {
+  if (steps.size() > 3) throw std::invalid_argument("route_steps: at most 3 steps after the first (switch positions 1..3)");
+  hw::ColorConfig c = route(rx, tx);
+  std::size_t i = 0;
+  for (const hw::SwitchPosition& s : steps) c.positions[i++] = s;
+  c.ring_mode = ring;
   return c;
 }
 

@@ -60,6 +60,15 @@ class Module {
   void fmac(Operand d, Operand a, Operand b, Operand s, Async o = {}) { named([&] { program_->fmac(d, a, b, s, o); }); }
   void fh2s(Operand d, Operand s, Async o = {}) { named([&] { program_->fh2s(d, s, o); }); }
   void fs2h(Operand d, Operand s, Async o = {}) { named([&] { program_->fs2h(d, s, o); }); }
+  // A route that changes between steps (csl::route_steps): sends one ADV switch command on `color` through output
+  // queue `oq`, after everything the module queued on `oq` before (its microthread is FIFO), so each router on
+  // the colour's path moves to its next step once the previous step's wavelets have passed; the CEs on the way
+  // ignore the command.
+  void advance_route(Color color, int oq, Async o = {.async = true}) {
+    named([&] {
+      program_->send_control(color, oq, hw::ControlPayload::single(hw::SwitchCmd::Advance, true, hw::kNullColor, 0), o);
+    });
+  }
   void activate(TaskRef t) { program_->activate(t); }
   void block(TaskRef t) { program_->block(t); }
   void unblock(TaskRef t) { program_->unblock(t); }

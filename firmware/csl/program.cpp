@@ -257,7 +257,11 @@ void Program::attach(hw::ComputeEngine& ce) {
     ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
     ce.bind_local_task(t->id_, t->body_, t->label_);
   }
-  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, fn);
+  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, std::move(fn));
+  // Host memory (one program per PE): the comptime bindings are in the CE now.
+  std::vector<std::pair<int, Color>>().swap(queue_bindings_);
+  std::vector<std::pair<int, Color>>().swap(oq_bindings_);
+  std::vector<std::pair<Color, std::function<void(Color)>>>().swap(teardown_handlers_);
   init();
   ce.set_boot([this] {
     default_start_ = false;

@@ -16,7 +16,9 @@
 // colours at every PE (Layout::load names the PE and both modules otherwise): plan the second with the colours the
 // first left (remaining_colors). CollectiveProgram is the program of the top-level builders (one or more phases on
 // the vector "x", exported function runs them in order).
-// Not modelled: collectives on a sub-rectangle of the layout; routes that change between phases.
+// fp16 partials may travel packed (CollectiveConfig::simd32). Not modelled: collectives on a sub-rectangle of the
+// layout; plans whose routes change between phases (the primitive exists: csl::route_steps and
+// csl::Module::advance_route; no collective plan uses it yet).
 #pragma once
 #include <memory>
 #include <string>
