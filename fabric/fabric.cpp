@@ -154,7 +154,8 @@ void Fabric::prepare() {
     validate_routes();
     impl_->validated = true;
     // Layout is done: give every router's side arrays fresh allocations in PE order (all new ones first, then
-    // the old ones go), so that each router's state is contiguous and neighbours sit close in memory.
+    // the old ones go), so that each router's state is contiguous and neighbours sit close in memory. Routers a
+    // layout reserved in PE order (reserve_colors) are in place already: no second copy at peak memory.
     std::vector<hw::Router::Storage> old;
     old.reserve(mesh_.routers.size());
     for (auto& r : mesh_.routers)

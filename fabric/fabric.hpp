@@ -65,6 +65,7 @@ class Fabric final : public Transport, private hw::QueueListener {
 
   // Routing (layout time). Checked by validate_routes(), which run() calls first.
   void set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg) override;
+  void reserve_colors(int x, int y, int n) override;
   const hw::ColorConfig& color_config(int x, int y, Color c) const override;
   // Throws ConfigError naming the PE and colour: routes off the mesh edge, an rx set that can receive the
   // colour from two directions at once, colours beyond the routable range.

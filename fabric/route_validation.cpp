@@ -33,6 +33,10 @@ void Fabric::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg)
   impl_->validated = false;
 }
 
+void Fabric::reserve_colors(int x, int y, int n) {
+  if (x >= 0 && y >= 0 && x < width() && y < height() && n > 0) mesh_.routers[index(x, y)].reserve_colors(n);
+}
+
 void Fabric::validate_routes() const {
   const int w = width(), h = height();
   const std::vector<Router>& routers = mesh_.routers;

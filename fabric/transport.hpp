@@ -25,6 +25,11 @@ class Transport {
   // Routes (layout time): checked before the run starts.
   virtual void set_color_config(int x, int y, hw::Color c, const hw::ColorConfig& cfg) = 0;
   virtual const hw::ColorConfig& color_config(int x, int y, hw::Color c) const = 0;
+  // A host-memory hint before a PE's routes are set: `n` colour configs follow for PE (x, y). A layout gives it
+  // PE by PE, so a transport can allocate each PE's route state once, in PE order. Default: nothing.
+  virtual void reserve_colors(int x, int y, int n) {
+    (void)x, (void)y, (void)n;
+  }
   // Inside a PE's teardown handler: reconfigure colour c of its router (resets switch and filter state; no route
   // check: the firmware is responsible), then let the colour flow again.
   virtual void reconfigure_color(int x, int y, hw::Color c, const hw::ColorConfig& cfg) = 0;

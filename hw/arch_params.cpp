@@ -124,7 +124,7 @@ Param list_param(std::string key, std::function<std::vector<int>&(ArchParams&)> 
 
 const std::vector<Param>& params() {
   static const std::vector<Param> table = [] {
-    const std::string P = "published", A = "assumption", F = "fitted (WSE-3) / assumption (WSE-2)";
+    const std::string P = "published", A = "assumption";
     // Fitted for WSE-2 by bench/calibrate.sh to the paper's MeshGEMV pair (docs/reproduction.md).
     const std::string G = "fitted (WSE-2: bench/calibrate.sh, paper GEMV 16K/32K)";
     std::vector<Param> t;
@@ -158,6 +158,10 @@ const std::vector<Param>& params() {
                            8, 1, 8, "words", P, "depth of each input queue (IQ id = index)"));
     t.push_back(list_param("queues.output_depths", [](ArchParams& a) -> std::vector<int>& { return a.queues.output_depths; }, 1,
                            8, 1, 8, "words", P, "depth of each output queue (OQ id = index)"));
+    t.push_back(bool_param("queues.output_queue_one_color",
+                           [](ArchParams& a) -> bool& { return a.queues.output_queue_one_color; }, P,
+                           "an output queue is bound to one colour, rebound only by a queue flush (WSE-3); false: any "
+                           "colour per operation (WSE-2)"));
     t.push_back(int_param<std::uint32_t>("pe.sram_bytes", [](ArchParams& a) -> std::uint32_t& { return a.pe.sram_bytes; }, 1024,
                                          1 << 30, "bytes", P, "SRAM per PE, code and data (48 KB)"));
     t.push_back(int_param<int>("pe.sram_banks", [](ArchParams& a) -> int& { return a.pe.sram_banks; }, 1, 64, "banks", P,
@@ -171,22 +175,37 @@ const std::vector<Param>& params() {
                                "task IDs per PE"));
     t.push_back(int_param<int>("pe.local_task_max_id", [](ArchParams& a) -> int& { return a.pe.local_task_max_id; }, 0, 63,
                                "id", P, "local tasks use IDs up to this one (30)"));
+    t.push_back(int_param<int>("pe.local_task_min_id", [](ArchParams& a) -> int& { return a.pe.local_task_min_id; }, 0, 63,
+                               "id", P, "lowest local task ID (WSE-2 0; WSE-3 8: IDs 0..7 are the input queues' data tasks)"));
+    t.push_back(bool_param("pe.data_tasks_on_queues", [](ArchParams& a) -> bool& { return a.pe.data_tasks_on_queues; }, P,
+                           "a data task's ID is its input queue's, 0..7 (WSE-3); false: its colour's (WSE-2)"));
+    t.push_back(bool_param("pe.explicit_microthread_ids",
+                           [](ArchParams& a) -> bool& { return a.pe.explicit_microthread_ids; }, P,
+                           "an async operation may name its microthread (WSE-3 .ut_id); false: the microthread is the "
+                           "queue ID of its fabout, else of its fabin (WSE-2)"));
+    t.push_back(int_param<int>("pe.fabric_inputs_per_op", [](ArchParams& a) -> int& { return a.pe.fabric_inputs_per_op; }, 1,
+                               2, "operands", P,
+                               "fabric input (fabin) operands one DSD operation may have (WSE-2 2; WSE-3 1: 'illegal for a "
+                               "DSD operation to have multiple arguments that are fabric inputs')"));
     t.push_back(int_param<int>("pe.microthreads", [](ArchParams& a) -> int& { return a.pe.microthreads; }, 1, 16, "threads", P,
                                "hardware microthreads for async fabric DSD operations"));
     t.push_back(int_param<int>("pe.task_switch_cycles", [](ArchParams& a) -> int& { return a.pe.task_switch_cycles; }, 0, 1000,
                                "cycles", A, "from task selection to its first instruction (not published)"));
     t.push_back(int_param<int>("pe.dsd_issue_cycles", [](ArchParams& a) -> int& { return a.pe.dsd_issue_cycles; }, 0, 1000,
-                               "cycles", G + " / fitted (WSE-3)",
+                               "cycles", G + " / assumption (WSE-3)",
                                "per-operation issue cost of a DSD operation, task- or @map-issued (WSE-2: fitted with the hop "
-                               "latency to the paper's MeshGEMV 16K/32K, docs/reproduction.md; WSE-3: docs/timing-evidence.md 4.4)"));
+                               "latency to the paper's MeshGEMV 16K/32K, docs/reproduction.md; WSE-3: an assumption taken from a "
+                               "third-party SDK-simulator @map sweep, docs/timing-evidence.md 4.4)"));
     t.push_back(int_param<int>("pe.simd_chunk_cycles", [](ArchParams& a) -> int& { return a.pe.simd_chunk_cycles; }, 1, 1000,
-                               "cycles", F,
+                               "cycles", A,
                                "cycles per SIMD chunk wider than 64 bits per operand (WSE-3: 8 x fp16, 4 x fp32; narrower "
-                               "chunks take 1); WSE-3 2: a second 8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4)"));
+                               "chunks take 1); WSE-3 2 is taken from a third-party SDK-simulator sweep, where a second "
+                               "8-lane fp16 chunk adds ~2.1 cycles (timing-evidence 4.4); WSE-2 1: no data"));
     t.push_back(int_param<int>("pe.map_element_cycles", [](ArchParams& a) -> int& { return a.pe.map_element_cycles; }, 0, 1000,
-                               "cycles", F,
-                               "loop overhead per element of an @map, besides the operations its body issues (WSE-3: "
-                               "issue + map + chunk + 3 DSR loads / 8 = 8.4 vs 8.3 measured per element, 4.4)"));
+                               "cycles", A,
+                               "loop overhead per element of an @map, besides the operations its body issues (taken from a "
+                               "third-party SDK-simulator sweep on WSE-3: issue + map + chunk + 3 DSR loads / 8 = 8.4 vs 8.3 "
+                               "per element there, timing-evidence 4.4; WSE-2 the same)"));
     t.push_back(int_param<int>("pe.dsr_load_cycles", [](ArchParams& a) -> int& { return a.pe.dsr_load_cycles; }, 0, 1000,
                                "cycles", A, "one @load_to_dsr (a DSD into a data structure register; not published)"));
     t.push_back(int_param<int>("pe.fp_pipeline_latency", [](ArchParams& a) -> int& { return a.pe.fp_pipeline_latency; }, 0,
@@ -337,6 +356,10 @@ std::vector<Violation> violations(const ArchParams& a) {
     out.push_back({{"pe.sram_banks", "pe.sram_bytes"},
                    "pe.sram_banks: pe.sram_bytes = " + std::to_string(a.pe.sram_bytes) + " does not divide into " +
                        std::to_string(a.pe.sram_banks) + " equal banks"});
+  if (a.pe.local_task_min_id > a.pe.local_task_max_id)
+    out.push_back({{"pe.local_task_min_id", "pe.local_task_max_id"},
+                   "pe.local_task_min_id: " + std::to_string(a.pe.local_task_min_id) +
+                       " is above pe.local_task_max_id (limit: " + std::to_string(a.pe.local_task_max_id) + ")"});
   if (a.pe.local_task_max_id >= a.pe.task_ids)
     out.push_back({{"pe.local_task_max_id", "pe.task_ids"},
                    "pe.local_task_max_id: " + std::to_string(a.pe.local_task_max_id) +

@@ -31,6 +31,7 @@ struct RouterParams {
 struct QueueParams {
   std::vector<int> input_depths = {6, 6, 4, 4, 2, 2, 2, 2};  // words per input queue (IQ id = index)
   std::vector<int> output_depths = {2, 2, 6, 6, 2, 2};       // words per output queue (OQ id = index)
+  bool output_queue_one_color = false;  // WSE-3: an output queue carries one colour (rebound by queue_flush)
 };
 
 // Operations per cycle of the DSD execution unit (SIMD width), from the SDK's "SIMD mode" appendix.
@@ -53,16 +54,23 @@ struct PeParams {
   std::uint32_t code_reserve_bytes = 4096;  // SRAM reserved for code and runtime (assumption)
   bool bank_conflicts = true;           // halve a SIMD op's width on the SDK's bank-conflict rule (assumption)
   int task_ids = 64;
-  int local_task_max_id = 30;           // local tasks are 0..local_task_max_id (WSE-3: 8..30)
+  int local_task_max_id = 30;           // local tasks are local_task_min_id..local_task_max_id
+  int local_task_min_id = 0;            // WSE-2 0; WSE-3 8 (IDs 0..7 are the data tasks of input queues 0..7)
+  // WSE-3 rules (docs/timing-evidence.md 5): a data task's ID is its input queue's (WSE-2: its colour's);
+  // microthread IDs may be given per operation (WSE-2: the queue IDs); an operation has at most this many fabric
+  // input operands (WSE-3 1).
+  bool data_tasks_on_queues = false;
+  bool explicit_microthread_ids = false;
+  int fabric_inputs_per_op = 2;
   int microthreads = 8;
   int task_switch_cycles = 2;           // cycles from task selection to its first instruction (assumption)
   // DSD operation cost (docs/timing-evidence.md 4.4): DSR loads + dsd_issue_cycles + chunk * ceil(n / width) +
   // fp_pipeline_latency, whether a task or an @map loop issues it (chunk = simd_chunk_cycles for chunks wider than
   // 64 bits per operand, else 1); an @map loop adds map_element_cycles per element, and loading a DSD into a
   // register (DSR) costs dsr_load_cycles.
-  int dsd_issue_cycles = 3;             // per-operation issue cost (WSE-3 fitted; configs/wse2.yaml: 5, fitted)
-  int simd_chunk_cycles = 1;            // cycles per SIMD chunk wider than 64 bits (WSE-2 has none; WSE-3 2 fitted)
-  int map_element_cycles = 3;           // per-element overhead of an @map loop (WSE-3 fitted, WSE-2 assumption)
+  int dsd_issue_cycles = 3;             // per-operation issue cost (assumption from an SDK-simulator sweep; configs/wse2.yaml: 5, fitted)
+  int simd_chunk_cycles = 1;            // cycles per SIMD chunk wider than 64 bits (WSE-2 has none; WSE-3 2, same source)
+  int map_element_cycles = 3;           // per-element overhead of an @map loop (assumption, same source)
   int dsr_load_cycles = 1;              // one @load_to_dsr (assumption)
   int fp_pipeline_latency = 0;          // extra cycles before a streamed op's result is usable (assumption)
   SimdParams simd;

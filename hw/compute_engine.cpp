@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_set>
 
 #include "common/fp16.hpp"
+#include "common/intern.hpp"
 #include "hw/dsd_ops.hpp"
 
 namespace wafersim::hw {
@@ -18,13 +17,6 @@ constexpr int kTeardownTask = 29;
 
 std::string str(int v) { return std::to_string(v); }
 
-// Task labels, shared by every CE that binds the same label (PEs running the same program). Nodes never move.
-const std::string* intern(std::string label) {
-  static std::mutex mu;
-  static std::unordered_set<std::string> table;
-  std::lock_guard lock(mu);
-  return &*table.insert(std::move(label)).first;
-}
 const std::string kNoLabel;
 
 // Byte address of element k of a memory operand: a linear walk (a scalar, a mem1d, a mem4d with one dimension of
@@ -84,33 +76,58 @@ TaskKind ComputeEngine::kind(int id) const {
 
 const std::string& ComputeEngine::label(int id) const { return is_bound(checked(id)) ? *task(id).label : kNoLabel; }
 
-int ComputeEngine::input_queue_of_task(Color color) const {
-  return (data_ & bit(checked(color))) ? task(color).iq : kUnbound;
-}
+int ComputeEngine::data_task_id(Color color, int iq) const { return arch_.pe.data_tasks_on_queues ? iq : color; }
 
-void ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::string label) {
+int ComputeEngine::bind_data_task(Color color, int iq, TaskBody body, std::string label) {
   if (color >= arch_.router.routable_colors)
     fail("data task on colour " + str(color) + ": only colours 0.." + str(arch_.router.routable_colors - 1) +
          " are routable");
-  if (is_bound(color))
-    fail("task ID " + str(color) + " is already bound (" + *task(color).label + "); a data task on colour " +
-         str(color) + " needs that ID");
+  const int id = data_task_id(color, iq);
+  if (id >= 0 && id < 64 && is_bound(id))
+    fail("task ID " + str(id) + " is already bound (" + *task(id).label + "); a data task on " +
+         (arch_.pe.data_tasks_on_queues ? "input queue " + str(iq) + " (WSE-3 rule: pe.data_tasks_on_queues)"
+                                        : "colour " + str(color)) +
+         " needs that ID");
   bind_input_queue(iq, color);
-  bind_task(color, 63, TaskKind::Data, "data", std::move(body), std::move(label));
-  task(color).iq = static_cast<std::int8_t>(iq);
+  bind_task(id, 0, 63, TaskKind::Data, "data", std::move(body), std::move(label));
+  task(id).iq = static_cast<std::int8_t>(iq);
+  return id;
 }
 
 void ComputeEngine::bind_local_task(int id, TaskBody body, std::string label) {
-  bind_task(id, arch_.pe.local_task_max_id, TaskKind::Local, "local", std::move(body), std::move(label));
+  bind_task(id, arch_.pe.local_task_min_id, arch_.pe.local_task_max_id, TaskKind::Local, "local", std::move(body),
+            std::move(label));
 }
 
 void ComputeEngine::bind_control_task(int id, TaskBody body, std::string label) {
-  bind_task(id, arch_.pe.task_ids - 1, TaskKind::Control, "control", std::move(body), std::move(label));
+  bind_task(id, 0, arch_.pe.task_ids - 1, TaskKind::Control, "control", std::move(body), std::move(label));
 }
 
-void ComputeEngine::bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body,
+void ComputeEngine::bind_output_queue(int oq, Color color) {
+  if (!arch_.queues.output_queue_one_color) return;
+  if (oq < 0 || oq >= queues_.num_output_queues())
+    fail("output queue " + str(oq) + " does not exist (this architecture has " + str(queues_.num_output_queues()) + ")");
+  if (oq_color_[oq] != kNullColor && oq_color_[oq] != color)
+    fail("output queue " + str(oq) + " is bound to colour " + str(oq_color_[oq]) + ", cannot send colour " +
+         str(color) + " (one colour per output queue: queues.output_queue_one_color; rebind with queue_flush)");
+  oq_color_[oq] = color;
+}
+
+void ComputeEngine::queue_flush(int oq, Color color) {
+  if (!arch_.queues.output_queue_one_color)
+    fail("queue_flush: output queues are not bound to colours on this architecture (queues.output_queue_one_color)");
+  if (oq < 0 || oq >= queues_.num_output_queues()) fail("queue_flush: output queue " + str(oq) + " does not exist");
+  if (!queues_.oq(oq).empty() || (active_uts_ & (1u << oq)))
+    fail("queue_flush: output queue " + str(oq) + " still holds or streams wavelets (flush it when it is empty)");
+  oq_color_[oq] = color;
+}
+
+void ComputeEngine::bind_task(int id, int min_id, int max_id, TaskKind kind, const char* kind_name, TaskBody body,
                               std::string label) {
-  if (id < 0 || id > max_id) fail(std::string(kind_name) + " task ID " + str(id) + " outside 0.." + str(max_id));
+  if (id < min_id || id > max_id)
+    fail(std::string(kind_name) + " task ID " + str(id) + " outside " + str(min_id) + ".." + str(max_id) +
+         (kind == TaskKind::Local && min_id > 0 ? " (pe.local_task_min_id: IDs below are the input queues' data tasks)"
+                                                 : ""));
   if (is_bound(id)) fail("task ID " + str(id) + " is already bound (" + *task(id).label + ")");
   if (in_task_) fail("task ID " + str(id) + ": tasks are bound at load, not from a running task");
   BoundTask t;
@@ -234,9 +251,26 @@ void ComputeEngine::validate(const DsdOp& op) const {
       fabins[nf++] = f->iq;
     }
   }
+  if (nf > arch_.pe.fabric_inputs_per_op)
+    fail(opn + ": " + str(nf) + " fabric input operands; this architecture allows " + str(arch_.pe.fabric_inputs_per_op) +
+         " per operation (pe.fabric_inputs_per_op)");
   if (auto* f = std::get_if<FaboutDsd>(&op.dest)) {
     if (f->oq < 0 || f->oq >= queues_.num_output_queues()) fail(opn + ": " + describe(op.dest) + ": no such output queue");
     if (f->color >= kMaxColors) fail(opn + ": " + describe(op.dest) + ": colour out of range");
+    if (arch_.queues.output_queue_one_color && oq_color_[f->oq] != f->color)
+      fail(opn + ": " + describe(op.dest) + ": output queue " + str(f->oq) +
+           (oq_color_[f->oq] == kNullColor ? " is not bound to a colour"
+                                           : " is bound to colour " + str(oq_color_[f->oq])) +
+           " (one colour per output queue: queues.output_queue_one_color; rebind with queue_flush)");
+  }
+  if (const int ut = op.options.microthread; ut >= 0) {
+    if (!arch_.pe.explicit_microthread_ids)
+      fail(opn + ": names microthread " + str(ut) +
+           "; this architecture derives microthread IDs from the queues (pe.explicit_microthread_ids)");
+    if (ut >= std::min(arch_.pe.microthreads, 8))
+      fail(opn + ": microthread " + str(ut) + " outside 0.." + str(std::min(arch_.pe.microthreads, 8) - 1));
+    if (!is_fabric(op.dest) && !is_fabric(op.src0) && !is_fabric(op.src1))
+      fail(opn + ": names microthread " + str(ut) + " but has no fabric operand");
   }
   // simd_32 / simd_64: every fabric operand of the op in the same mode, on 16-bit elements.
   std::optional<SimdMode> mode;
@@ -342,6 +376,7 @@ void ComputeEngine::run_typed(const DsdOp& op, std::uint32_t n) {
 }
 
 int ComputeEngine::microthread_of(const DsdOp& op) const {
+  if (op.options.microthread >= 0) return op.options.microthread;
   if (auto* f = std::get_if<FaboutDsd>(&op.dest)) return f->oq;
   if (auto* f = std::get_if<FabinDsd>(&op.src0)) return f->iq;
   return std::get<FabinDsd>(op.src1).iq;
@@ -780,8 +815,9 @@ void ComputeEngine::describe_wait(std::ostream& os) const {
     if (q.empty() || iq_owned_by_microthread(iq)) continue;
     const Color c = q.front().color;
     os << " IQ " << iq << " (colour " << int(c) << ") holds " << q.size() << " wavelet(s)";
-    if (!(data_ & bit(c))) os << " and no data task is bound";
-    else if (blocked_ & bit(c)) os << ", colour blocked";
+    const int id = data_task_id(c, iq);
+    if (!(data_ & bit(id))) os << " and no data task is bound";
+    else if (blocked_ & bit(id)) os << (arch_.pe.data_tasks_on_queues ? ", its data task blocked" : ", colour blocked");
     os << ";";
     any = true;
   }

@@ -4,9 +4,11 @@
 // thread until they complete, from a coroutine task body), and the SRAM they use; the DSD cost model of
 // docs/firmware.md (DSR loads, issue, SIMD chunks, the SDK's bank rule, FP pipeline latency; simd_32/simd_64 packing
 // on fabric operands). Event-driven: an idle CE costs nothing; step() does all that is due at `now` and names the
-// next cycle it needs. Not modelled: instruction-level timing of scalar code in task bodies (bodies are C++ and cost
-// only their DSD operations and what they charge()), contention between the main thread and microthreads for the
-// datapath, FIFOs.
+// next cycle it needs. WSE-3 rules where the architecture says so (hw/arch_params.hpp): data task IDs are input
+// queues, local IDs from pe.local_task_min_id, explicit microthread IDs, one colour per output queue (queue_flush
+// rebinds), one fabric input per operation. Not modelled: instruction-level timing of scalar code in task bodies
+// (bodies are C++ and cost only their DSD operations and what they charge()), contention between the main thread
+// and microthreads for the datapath, FIFOs, colour swap (WSE-2 only).
 // Host memory (meshes up to 720x720 CEs): per-task state is bitmasks over the 64 task IDs; bodies are stored only
 // for bound tasks, in ID order; labels are interned in a process-wide table (PEs running the same program share
 // them); a microthread's state is allocated only while it runs an operation. host_bytes() counts it all.
@@ -83,11 +85,18 @@ class ComputeEngine : public PeAgent {
   std::string name() const;  // "PE(x,y)"
 
   // ---- Binding (layout / comptime). Throws std::invalid_argument naming the PE and the task on conflicts.
-  // A data task's ID is its colour (WSE-2); wavelets of that colour go to input queue `iq`.
-  void bind_data_task(Color color, int iq, TaskBody body, std::string label = {});
-  void bind_local_task(int id, TaskBody body, std::string label = {});  // id <= pe.local_task_max_id
+  // A data task's ID is its colour (WSE-2) or its input queue (WSE-3, pe.data_tasks_on_queues); wavelets of that
+  // colour go to input queue `iq`. Returns the ID.
+  int bind_data_task(Color color, int iq, TaskBody body, std::string label = {});
+  int data_task_id(Color color, int iq) const;
+  void bind_local_task(int id, TaskBody body, std::string label = {});  // pe.local_task_min_id..max_id
   void bind_control_task(int id, TaskBody body, std::string label = {});
   void bind_input_queue(int iq, Color color);  // for fabin operands; checks the queue is not bound elsewhere
+  // WSE-3 (queues.output_queue_one_color): output queue `oq` carries only `color` (a fabout operand on another colour
+  // is an error); queue_flush rebinds an empty, idle queue (the SDK's flush waits for it to drain and runs task 29:
+  // not modelled). No-op / error on WSE-2.
+  void bind_output_queue(int oq, Color color);
+  void queue_flush(int oq, Color color);
   void set_priority(int id, Priority p);
   // Runs once as the first task (at the cycle the fabric first steps the CE), e.g. a program's start(); returns
   // false if it had nothing to do (then it costs no cycles).
@@ -104,7 +113,6 @@ class ComputeEngine : public PeAgent {
 
   TaskKind kind(int id) const;
   const std::string& label(int id) const;  // empty for an unbound ID
-  int input_queue_of_task(Color color) const;
 
   // ---- Task state: from task bodies, microthread completion, or the host (then wake() the CE).
   void activate(int id);
@@ -154,7 +162,8 @@ class ComputeEngine : public PeAgent {
 
  private:
   // Binds a local or control task to `id` (0..max_id); errors name the kind and the ID.
-  void bind_task(int id, int max_id, TaskKind kind, const char* kind_name, TaskBody body, std::string label);
+  void bind_task(int id, int min_id, int max_id, TaskKind kind, const char* kind_name, TaskBody body,
+                 std::string label);
 
   static constexpr std::uint64_t bit(int id) { return std::uint64_t{1} << id; }
   // `id` if it is a task ID (0..63), else throws std::out_of_range.
@@ -222,7 +231,12 @@ class ComputeEngine : public PeAgent {
   std::vector<BoundTask> tasks_;  // bound tasks in ID order
   std::array<std::unique_ptr<Microthread>, 8> uts_{};  // allocated while microthread u runs an operation
   std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation (uts_[u] is allocated)
-  std::array<std::uint8_t, 8> iq_readers_{};  // microthreads currently reading each IQ through a fabin operand
+  std::array<std::uint8_t, 8> iq_readers_{};
+  std::array<Color, 8> oq_color_ = [] {  // WSE-3: the colour each output queue is bound to
+    std::array<Color, 8> a{};
+    a.fill(kNullColor);
+    return a;
+  }();  // microthreads currently reading each IQ through a fabin operand
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::vector<Color> teardown_pending_;
   std::function<bool()> boot_;

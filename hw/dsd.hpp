@@ -116,6 +116,7 @@ struct OpOptions {
   bool async = false;
   int activate = -1;  // task ID activated on completion (-1: none)
   int unblock = -1;   // task ID (= colour for data tasks on WSE-2) unblocked on completion
+  int microthread = -1;  // WSE-3 explicit microthread ID (.ut_id); -1: from the queues (WSE-2 rule)
 };
 
 struct DsdOp {

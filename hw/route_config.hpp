@@ -22,6 +22,7 @@ struct SwitchPosition {
   enum class Kind : std::uint8_t { Invalid, Rx, Tx };
   Kind kind = Kind::Invalid;
   DirMask mask = 0;
+  bool operator==(const SwitchPosition&) const = default;
 };
 
 enum class FilterKind : std::uint8_t { None, Counter, SparseCounter, Range };
@@ -44,6 +45,7 @@ struct FilterConfig {
   // wavelets always pass.
   std::uint16_t min_index = 0;
   std::uint16_t max_index = 0xffff;
+  bool operator==(const FilterConfig&) const = default;
 };
 
 struct ColorConfig {
@@ -56,6 +58,7 @@ struct ColorConfig {
   FilterConfig filter;
   bool teardown = false;  // colour starts in teardown: traffic suspended until the CE exits teardown
 
+  bool operator==(const ColorConfig&) const = default;
   bool configured() const { return rx != 0 || tx != 0; }
   // The rx and tx sets in force at switch position p (positions 1..3 override one of them).
   DirMask rx_at(int p) const {

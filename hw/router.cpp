@@ -11,11 +11,13 @@ void Router::set_position(ColorState& cs, int p) {
 
 void Router::set_color_config(Color c, const ColorConfig& cfg) {
   if (slot_[c] < 0) {
+    if (colors_.size() == colors_.capacity()) placed_ = false;  // it grows: no longer where the layout put it
     slot_[c] = static_cast<std::int8_t>(colors_.size());
     colors_.emplace_back();
     hot_colors_ = colors_.data();
     cfg_.emplace_back();
     stats_.emplace_back();
+    if (depth_ > kInlineDepth) deep_.emplace_back();
   }
   ColorState& cs = colors_[slot_[c]];
   cfg_[slot_[c]] = cfg;

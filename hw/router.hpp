@@ -39,7 +39,7 @@ class alignas(64) Router {
   }
 
   // Everything the engine touches for one configured colour, in 32 bytes (two colours per cache line): the
-  // first 3 positions of the ring buffer of `depth` entries (deeper buffers keep the rest with the statistics),
+  // first 3 positions of the ring buffer of `depth` entries (deeper buffers keep the rest in a side array),
   // switch state and rx/tx sets. Configuration, filter counters and statistics live in side arrays at the same
   // index (slot_of).
   struct alignas(32) ColorState {
@@ -62,8 +62,8 @@ class alignas(64) Router {
     std::uint64_t filtered = 0;                         // wavelets the filter kept from the CE
     std::uint16_t filter_counter = 0;
     std::uint8_t filter_phase = 0;                      // sparse_counter: 0 = limit1, 1 = limit2, 2 = disabled
-    std::array<Entry, kMaxDepth - kInlineDepth> deep{};  // ring positions beyond the colour's cache line
   };
+  using DeepRing = std::array<Entry, kMaxDepth - kInlineDepth>;  // ring positions beyond the colour's cache line
 
   Router() = default;
   Router(const Router&) = delete;
@@ -78,12 +78,18 @@ class alignas(64) Router {
     std::vector<ColorState> colors;
     std::vector<ColorConfig> cfg;
     std::vector<ColorStats> stats;
+    std::vector<DeepRing> deep;  // only for a depth beyond kInlineDepth
   };
+  // A router whose storage was reserved at layout time (reserve_colors) and never grew is already in place: repack()
+  // leaves it (and returns empty storage).
   Storage repack() {
-    Storage fresh{colors_, cfg_, stats_};
+    if (placed_) return {};
+    placed_ = true;
+    Storage fresh{colors_, cfg_, stats_, deep_};
     std::swap(fresh.colors, colors_);
     std::swap(fresh.cfg, cfg_);
     std::swap(fresh.stats, stats_);
+    std::swap(fresh.deep, deep_);
     hot_colors_ = colors_.data();
     return fresh;
   }
@@ -97,6 +103,18 @@ class alignas(64) Router {
   void set_depth(int depth) { depth_ = static_cast<std::uint8_t>(depth); }
   int depth() const { return depth_; }
 
+  // Room for `n` more colours, allocated now (a layout reserves each PE's colours in PE order, so the fabric need
+  // not repack them). A colour configured beyond the reserved room makes the storage grow (repacked later).
+  void reserve_colors(int n) {
+    const std::size_t want = colors_.size() + std::size_t(n);
+    if (want <= colors_.capacity()) return;
+    colors_.reserve(want);
+    cfg_.reserve(want);
+    stats_.reserve(want);
+    if (depth_ > kInlineDepth) deep_.reserve(want);
+    hot_colors_ = colors_.data();
+    placed_ = true;
+  }
   // Layout-time and teardown-time configuration of one colour (resets its switch and filter state).
   void set_color_config(Color c, const ColorConfig& cfg);
   const ColorConfig* color_config(Color c) const { return slot_[c] < 0 ? nullptr : &cfg_[slot_[c]]; }
@@ -138,10 +156,10 @@ class alignas(64) Router {
   const Entry& front(const ColorState& cs) const { return entry(cs, cs.head); }
   // Ring position i of colour cs (the first kInlineDepth share the colour's cache line).
   Entry& entry(ColorState& cs, int i) {
-    return i < kInlineDepth ? cs.ring[i] : stats_[slot_of(cs)].deep[i - kInlineDepth];
+    return i < kInlineDepth ? cs.ring[i] : deep_[slot_of(cs)][i - kInlineDepth];
   }
   const Entry& entry(const ColorState& cs, int i) const {
-    return i < kInlineDepth ? cs.ring[i] : stats_[slot_of(cs)].deep[i - kInlineDepth];
+    return i < kInlineDepth ? cs.ring[i] : deep_[slot_of(cs)][i - kInlineDepth];
   }
   // Ready times of buffered wavelets that are due by `now` become `now` (see Entry); `base` is the cycle of the
   // previous refresh (every ready time is at or after it and within 2^15 cycles of it).
@@ -176,11 +194,13 @@ class alignas(64) Router {
   }();
   std::uint32_t buffered_ = 0;
   std::uint8_t depth_ = 1;
+  bool placed_ = false;  // storage allocated once at its final size, in layout order (repack() leaves it)
   std::array<std::uint16_t, kNumPorts> sent_low_{};  // wavelets out of each port, modulo 2^16
   ColorState* hot_colors_ = nullptr;  // colors_.data()
   std::vector<ColorState> colors_;
   std::vector<ColorConfig> cfg_;
   std::vector<ColorStats> stats_;
+  std::vector<DeepRing> deep_;  // per colour when depth_ > kInlineDepth, else empty
   std::array<std::uint64_t, kNumPorts> sent_carry_{};  // 2^16 * carries of sent_low_
 };
 

@@ -35,13 +35,12 @@ std::string parameter_reference_markdown(const hw::ArchParams& wse2, const hw::A
         "`configs/wse2.yaml` and `configs/wse3.yaml`; a test fails when this file is out of date.\n\n"
         "Provenance: **published** = stated by the Cerebras SDK documentation and examples or the WaferLLM paper;\n"
         "**assumption** = not published, our choice (change it with `--set KEY=VALUE` or a YAML file);\n"
-        "**fitted (WSE-3) / assumption (WSE-2)** = the WSE-3 value is fitted to SDK-simulator measurements\n"
-        "(docs/timing-evidence.md 4.4; `hw_tests --gtest_filter=MapLoop.*` reproduces the fit), the WSE-2 value an\n"
-        "assumption;\n"
-        "**fitted (WSE-2: bench/calibrate.sh, paper GEMV 16K/32K) / ... (WSE-3)** = the WSE-2 value is fitted so that\n"
+        "values taken from third-party SDK-simulator measurements (the DSD cost model, docs/timing-evidence.md 4.4;\n"
+        "`hw_tests --gtest_filter=MapLoop.*` reproduces them) are assumptions too, and say so;\n"
+        "**fitted (WSE-2: bench/calibrate.sh, paper GEMV 16K/32K) / assumption (WSE-3)** = the WSE-2 value is fitted so that\n"
         "MeshGEMV reproduces the WaferLLM paper's GEMV 16K / 32K latencies (`bench/calibrate.sh`, docs/reproduction.md;\n"
         "the built-in defaults that unit tests use keep the unfitted values: 2 cycles per hop, issue 3); the WSE-3 value\n"
-        "is an assumption or fitted as above;\n"
+        "is an assumption;\n"
         "**simulator** = a setting of the simulator, not of the hardware.\n\n"
         "| key | WSE-2 | WSE-3 | unit | range | provenance | meaning |\n|---|---|---|---|---|---|---|\n";
   for (const auto& p : hw::arch_param_table()) {

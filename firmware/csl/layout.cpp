@@ -31,7 +31,19 @@ void Layout::check_xy(int x, int y, const char* what) const {
 void Layout::set_tile_code(int x, int y, Factory factory) {
   check_xy(x, y, "set_tile_code");
   if (loaded()) throw std::logic_error("layout: set_tile_code after load");
-  tiles_[std::size_t(y) * width_ + x].factory = std::move(factory);
+  tiles_[std::size_t(y) * width_ + x].factory = std::uint32_t(factories_.size());
+  factories_.push_back(std::move(factory));
+}
+
+void Layout::set_tile_code(int x, int y, int w, int h, Factory factory) {
+  check_xy(x, y, "set_tile_code");
+  if (w <= 0 || h <= 0) throw ConfigError("layout: set_tile_code over an empty " + std::to_string(w) + "x" + std::to_string(h) + " rectangle");
+  check_xy(x + w - 1, y + h - 1, "set_tile_code");
+  if (loaded()) throw std::logic_error("layout: set_tile_code after load");
+  const auto f = std::uint32_t(factories_.size());
+  factories_.push_back(std::move(factory));
+  for (int j = y; j < y + h; ++j)
+    for (int i = x; i < x + w; ++i) tiles_[std::size_t(j) * width_ + i].factory = f;
 }
 
 void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg, const std::string& claimant) {
@@ -41,7 +53,12 @@ void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg,
   std::size_t i = 0;
   while (i < claimants_.size() && claimants_[i] != who) ++i;
   if (i == claimants_.size()) claimants_.push_back(who);
-  routes_.push_back({x, y, c, cfg, std::uint16_t(i)});
+  if (last_cfg_ >= configs_.size() || !(configs_[last_cfg_] == cfg)) {
+    last_cfg_ = 0;
+    while (last_cfg_ < configs_.size() && !(configs_[last_cfg_] == cfg)) ++last_cfg_;
+    if (last_cfg_ == configs_.size()) configs_.push_back(cfg);
+  }
+  routes_.push_back({std::uint16_t(x), std::uint16_t(y), c, std::uint16_t(i), last_cfg_});
 }
 
 void Layout::export_symbol(const std::string& name) {
@@ -76,10 +93,10 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
   for (int y = 0; y < height_; ++y) {
     for (int x = 0; x < width_; ++x) {
       Tile& t = tiles_[std::size_t(y) * width_ + x];
-      if (!t.factory) continue;
+      if (t.factory == kNoFactory) continue;
       const int fx = x0 + x, fy = y0 + y;
       try {
-        t.program = t.factory(x, y);
+        t.program = factories_[t.factory](x, y);
       } catch (const CapacityError& e) {
         throw CapacityError("PE" + xy(fx, fy) + ": " + e.what());
       }
@@ -95,7 +112,24 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
       t.engine->set_waker([&fabric, pe](hw::Cycle at) { fabric.wake(pe, std::max(at, fabric.now())); });
     }
   }
-  for (const Route& r : routes_) fabric.set_color_config(x0 + r.x, y0 + r.y, r.color, r.cfg);
+  // Routes PE by PE (in the order given at each PE), each router's colours reserved once.
+  std::vector<std::uint32_t> first(tiles_.size() + 1, 0), order(routes_.size());
+  for (const Route& r : routes_) ++first[std::size_t(r.y) * width_ + r.x + 1];
+  for (std::size_t pe = 0; pe < tiles_.size(); ++pe) first[pe + 1] += first[pe];
+  {
+    std::vector<std::uint32_t> next(first.begin(), first.end() - 1);
+    for (std::uint32_t i = 0; i < routes_.size(); ++i)
+      order[next[std::size_t(routes_[i].y) * width_ + routes_[i].x]++] = i;
+  }
+  for (std::size_t pe = 0; pe < tiles_.size(); ++pe) {
+    if (first[pe] == first[pe + 1]) continue;
+    const int x = int(pe % width_), y = int(pe / width_);
+    fabric.reserve_colors(x0 + x, y0 + y, int(first[pe + 1] - first[pe]));
+    for (std::uint32_t k = first[pe]; k < first[pe + 1]; ++k) {
+      const Route& r = routes_[order[k]];
+      fabric.set_color_config(x0 + x, y0 + y, r.color, configs_[r.cfg]);
+    }
+  }
   for (int y = 0; y < height_; ++y)
     for (int x = 0; x < width_; ++x)
       if (Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine)

@@ -1,10 +1,16 @@
 // The CSL layout block in C++: a rectangle of PEs, which Program (with which parameters) runs on each PE, the colour
 // routes and switch positions of every PE, and the symbols exported to the host. load() validates it and attaches
 // one compute engine per used PE to a fabric::Fabric. Every route has a claimant (a module instance, or the layout
-// itself); a colour configured twice at one PE is an error at load naming the PE and both claimants. Not modelled: memcpy support PEs and their reserved routes
-// (the host runtime adds those), WSE-3 queue/microthread configuration.
+// itself); a colour configured twice at one PE is an error at load naming the PE and both claimants.
+// Host memory (up to 720x720 PEs): PEs share their factory (set_tile_code over a rectangle stores it once) and
+// routes are 12 bytes each (colour configs and claimant names are stored once per distinct value); load() sets
+// routes PE by PE, reserving each router's colours once.
+// Not modelled: memcpy support PEs and their reserved routes (the host runtime adds those), WSE-3
+// queue/microthread configuration.
 #pragma once
 #include <functional>
+#include <initializer_list>
+#include <stdexcept>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +35,20 @@ inline hw::ColorConfig route(hw::DirMask rx, hw::DirMask tx) {
   return c;
 }
 
+// A colour route that changes between steps (switch positions 1..3 after position 0 = (rx, tx)): each step
+// overrides the rx set (one direction) or the tx set of position 0; an ADV control wavelet on the colour
+// (csl::Module::advance_route, or a fabout with .advance_switch) moves every router on its path to its next step.
+// `ring`: the last step wraps to position 0.
+inline hw::ColorConfig route_steps(hw::DirMask rx, hw::DirMask tx, std::initializer_list<hw::SwitchPosition> steps,
+                                   bool ring = false) {
+  if (steps.size() > 3) throw std::invalid_argument("route_steps: at most 3 steps after the first (switch positions 1..3)");
+  hw::ColorConfig c = route(rx, tx);
+  std::size_t i = 0;
+  for (const hw::SwitchPosition& s : steps) c.positions[i++] = s;
+  c.ring_mode = ring;
+  return c;
+}
+
 class Layout {
  public:
   // Builds the program of one PE; (x, y) are the PE's coordinates inside the rectangle.
@@ -44,6 +64,8 @@ class Layout {
 
   // CSL @set_tile_code: the program of PE (x, y). The typed form copies `args` into P's constructor.
   void set_tile_code(int x, int y, Factory factory);
+  // The same factory for every PE of the w x h rectangle at (x, y), stored once (the PEs of one role).
+  void set_tile_code(int x, int y, int w, int h, Factory factory);
   template <class P, class... Args>
   void set_tile_program(int x, int y, Args... args) {
     set_tile_code(x, y, [=](int, int) { return std::make_unique<P>(args...); });
@@ -97,8 +119,9 @@ class Layout {
   }
 
  private:
+  static constexpr std::uint32_t kNoFactory = ~0u;
   struct Tile {
-    Factory factory;
+    std::uint32_t factory = kNoFactory;  // index into factories_
     std::unique_ptr<Program> program;
     std::unique_ptr<hw::ComputeEngine> engine;
   };
@@ -108,13 +131,16 @@ class Layout {
   int width_, height_;
   int x0_ = 0, y0_ = 0;
   std::vector<Tile> tiles_;
+  std::vector<Factory> factories_;
   struct Route {
-    int x, y;
+    std::uint16_t x, y;
     Color color;
-    hw::ColorConfig cfg;
     std::uint16_t claimant;  // index into claimants_
+    std::uint32_t cfg;       // index into configs_
   };
   std::vector<Route> routes_;
+  std::vector<hw::ColorConfig> configs_;  // distinct colour configs
+  std::uint32_t last_cfg_ = 0;            // configs_ index the last route used (routes come in runs)
   std::vector<std::string> claimants_;
   std::vector<std::string> exported_;
   fabric::Transport* fabric_ = nullptr;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
+#include "common/intern.hpp"
 
 namespace wafersim::csl {
 
@@ -18,9 +19,9 @@ const char* to_string(Resource r) {
 
 int ResourceLedger::index_of(const std::string& claimant) {
   for (std::size_t i = 0; i < names_.size(); ++i)
-    if (names_[i] == claimant) return int(i);
+    if (*names_[i] == claimant) return int(i);
   if (names_.size() >= 127) throw std::logic_error("resource ledger: more than 127 claimants on one PE");
-  names_.push_back(claimant);
+  names_.push_back(intern(claimant));
   return int(names_.size()) - 1;
 }
 
@@ -37,7 +38,7 @@ void ResourceLedger::claim(Resource r, int id, const std::string& claimant) {
 const std::string& ResourceLedger::holder(Resource r, int id) const {
   static const std::string none;
   const int o = taken(r, id) ? owner_[slot(r, id)] : -1;
-  return o < 0 ? none : names_[std::size_t(o)];
+  return o < 0 ? none : *names_[std::size_t(o)];
 }
 
 std::string ResourceLedger::held(Resource r) const {
@@ -46,7 +47,7 @@ std::string ResourceLedger::held(Resource r) const {
     std::string ids;
     for (int id = 0; id < slots(r); ++id)
       if (owner_[slot(r, id)] == int(who)) ids += (ids.empty() ? "" : ",") + std::to_string(id);
-    if (!ids.empty()) s += (s.empty() ? "" : "; ") + ids + " by " + names_[who];
+    if (!ids.empty()) s += (s.empty() ? "" : "; ") + ids + " by " + *names_[who];
   }
   return s.empty() ? "none" : s;
 }
@@ -55,7 +56,7 @@ void ResourceLedger::check(const std::string& pe) const {
   if (conflicts_.empty()) return;
   const Conflict& c = conflicts_.front();
   throw std::invalid_argument(pe + ": " + to_string(c.r) + " " + std::to_string(c.id) + " claimed by " +
-                    names_[std::size_t(c.first)] + " and " + names_[std::size_t(c.second)]);
+                    *names_[std::size_t(c.first)] + " and " + *names_[std::size_t(c.second)]);
 }
 
 }  // namespace wafersim::csl

@@ -3,7 +3,8 @@
 // claim a number they were given or draw the first free one in an order; a second claim of a held number is kept
 // as a conflict and reported at load (Program::attach) naming the PE and both claimants. Colours are claimed per
 // route in the Layout (Layout::set_color_config's claimant), which sees every module of a PE.
-// Compact on purpose (one per PE at 720x720): owners are small indices into the program's claimant names.
+// Compact on purpose (one per PE at 720x720): owners are small indices into the program's claimant names, which
+// point into the process-wide intern table (every PE running the same program shares them).
 // Not modelled: WSE-3's explicit microthread IDs independent of queue numbers (a microthread here is the queue
 // number of the operation's fabout, else of its fabin, as on WSE-2).
 #pragma once
@@ -42,7 +43,7 @@ class ResourceLedger {
     a.fill(-1);
     return a;
   }();
-  std::vector<std::string> names_;
+  std::vector<const std::string*> names_;  // interned (common/intern.hpp)
   struct Conflict {
     Resource r;
     std::int8_t id, first, second;

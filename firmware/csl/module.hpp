@@ -5,9 +5,11 @@
 // module instances. Its colours are claimed where its routes are set (Layout::set_color_config's claimant).
 // A module's entry points are ordinary member functions called from the program's tasks, taking CSL's async
 // options, e.g. `rows.allreduce(x, n, {.activate = next})` (firmware/kernels/collective_module.hpp).
-// Not modelled: CSL's comptime parameter checking beyond what the constructors check; WSE-3 microthread IDs.
+// Not modelled: CSL's comptime parameter checking beyond what the constructors check. A module's queues claim the
+// microthread of the same number (the WSE-2 rule, also valid on WSE-3).
 #pragma once
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -51,17 +53,35 @@ class Module {
   // CSL builtins and task control, as a module calls them.
   Fabin fabin(FabinSpec s) { return program_->fabin(s); }
   Fabout fabout(FaboutSpec s) { return program_->fabout(s); }
-  void fmov(Operand d, Operand s, Async o = {}) { program_->fmov(d, s, o); }
-  void fadd(Operand d, Operand a, Operand b, Async o = {}) { program_->fadd(d, a, b, o); }
-  void fmax(Operand d, Operand a, Operand b, Async o = {}) { program_->fmax(d, a, b, o); }
-  void fmac(Operand d, Operand a, Operand b, Operand s, Async o = {}) { program_->fmac(d, a, b, s, o); }
-  void fh2s(Operand d, Operand s, Async o = {}) { program_->fh2s(d, s, o); }
-  void fs2h(Operand d, Operand s, Async o = {}) { program_->fs2h(d, s, o); }
+  // An operation the architecture rejects (e.g. two fabins on WSE-3) names the module too.
+  void fmov(Operand d, Operand s, Async o = {}) { named([&] { program_->fmov(d, s, o); }); }
+  void fadd(Operand d, Operand a, Operand b, Async o = {}) { named([&] { program_->fadd(d, a, b, o); }); }
+  void fmax(Operand d, Operand a, Operand b, Async o = {}) { named([&] { program_->fmax(d, a, b, o); }); }
+  void fmac(Operand d, Operand a, Operand b, Operand s, Async o = {}) { named([&] { program_->fmac(d, a, b, s, o); }); }
+  void fh2s(Operand d, Operand s, Async o = {}) { named([&] { program_->fh2s(d, s, o); }); }
+  void fs2h(Operand d, Operand s, Async o = {}) { named([&] { program_->fs2h(d, s, o); }); }
+  // A route that changes between steps (csl::route_steps): sends one ADV switch command on `color` through output
+  // queue `oq`, after everything the module queued on `oq` before (its microthread is FIFO), so each router on
+  // the colour's path moves to its next step once the previous step's wavelets have passed; the CEs on the way
+  // ignore the command.
+  void advance_route(Color color, int oq, Async o = {.async = true}) {
+    named([&] {
+      program_->send_control(color, oq, hw::ControlPayload::single(hw::SwitchCmd::Advance, true, hw::kNullColor, 0), o);
+    });
+  }
   void activate(TaskRef t) { program_->activate(t); }
   void block(TaskRef t) { program_->block(t); }
   void unblock(TaskRef t) { program_->unblock(t); }
 
  private:
+  template <class F>
+  void named(F f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string(e.what()) + " [" + claimant() + "]");
+    }
+  }
   int draw(Resource r, std::vector<int>& given, std::size_t& used, std::initializer_list<int> order,
            bool with_microthread, const std::string& purpose);
   Program* program_;

@@ -201,16 +201,26 @@ void Program::attach(hw::ComputeEngine& ce) {
   // naming the PE and both claimants.
   const std::string self = "program " + name();
   auto claimant = [&](const TaskBase& t) { return t.module_ ? t.module_->claimant() : self; };
+  const bool iq_tasks = ce.arch().pe.data_tasks_on_queues;  // WSE-3: a data task's ID is its IQ, claimed when known
   for (TaskBase* t : tasks_)
-    if (t->id_ >= 0) ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
+    if (t->id_ >= 0 && !(iq_tasks && t->kind_ == hw::TaskKind::Data)) ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
   ledger_.check(ce.name());
   // Queues: explicit bindings first (fabin DSDs, data tasks with a queue), then data tasks with auto queues.
   for (auto [iq, color] : queue_bindings_) ce.bind_input_queue(iq, color);
+  for (auto [oq, color] : oq_bindings_) {
+    try {
+      ce.bind_output_queue(oq, color);
+    } catch (const std::invalid_argument& e) {
+      const std::string& holder = ledger_.holder(Resource::OutputQueue, oq);
+      throw std::invalid_argument(std::string(e.what()) + " [program " + name() + (holder.empty() ? "" : ", " + holder) + "]");
+    }
+  }
   auto iq_free = [&](int iq) {
     for (int c = 0; c < hw::kMaxColors; ++c)
       if (ce.queues().input_queue_of(Color(c)) == iq) return false;
     for (TaskBase* t : tasks_)
       if (t->kind_ == hw::TaskKind::Data && t->iq_ == iq) return false;
+    if (iq_tasks && ce.kind(iq) != hw::TaskKind::Unbound) return false;  // its data task ID is taken
     return true;
   };
   for (TaskBase* t : tasks_) {
@@ -226,7 +236,12 @@ void Program::attach(hw::ComputeEngine& ce) {
           throw std::invalid_argument(who + ": no free input queue for the data task on colour " + str(t->id_));
       }
     }
-    ce.bind_data_task(Color(t->id_), t->iq_, t->body_, t->label_.empty() ? "" : t->label_ + " (data task " + str(t->id_) + ")");
+    const Color color = Color(t->id_);
+    const int id = ce.data_task_id(color, t->iq_);
+    if (iq_tasks) ledger_.claim(Resource::TaskId, id, claimant(*t));
+    ledger_.check(ce.name());
+    t->id_ = ce.bind_data_task(color, t->iq_, t->body_,
+                               t->label_.empty() ? "" : t->label_ + " (data task " + str(id) + ", colour " + str(color) + ")");
   }
   for (TaskBase* t : tasks_) {
     if (t->kind_ == hw::TaskKind::Data || t->id_ < 0) continue;
@@ -235,13 +250,18 @@ void Program::attach(hw::ComputeEngine& ce) {
   }
   for (TaskBase* t : tasks_) {
     if (t->id_ >= 0) continue;
-    for (int id = std::min(kReservedLocalLow - 1, ce.arch().pe.local_task_max_id); id >= 0 && t->id_ < 0; --id)
+    for (int id = std::min(kReservedLocalLow - 1, ce.arch().pe.local_task_max_id);
+         id >= ce.arch().pe.local_task_min_id && t->id_ < 0; --id)
       if (ce.kind(id) == hw::TaskKind::Unbound && !ledger_.taken(Resource::TaskId, id)) t->id_ = id;
     if (t->id_ < 0) throw std::invalid_argument(who + ": no free local task ID left");
     ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
     ce.bind_local_task(t->id_, t->body_, t->label_);
   }
-  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, fn);
+  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, std::move(fn));
+  // Host memory (one program per PE): the comptime bindings are in the CE now.
+  std::vector<std::pair<int, Color>>().swap(queue_bindings_);
+  std::vector<std::pair<int, Color>>().swap(oq_bindings_);
+  std::vector<std::pair<Color, std::function<void(Color)>>>().swap(teardown_handlers_);
   init();
   ce.set_boot([this] {
     default_start_ = false;
@@ -290,6 +310,8 @@ Fabin Program::fabin(FabinSpec spec) {
 }
 
 Fabout Program::fabout(FaboutSpec spec) {
+  if (ce_) ce_->bind_output_queue(spec.output_queue, spec.color);
+  else oq_bindings_.emplace_back(spec.output_queue, spec.color);
   Fabout d;
   d.type = spec.type;
   d.color = spec.color;
@@ -302,6 +324,8 @@ Fabout Program::fabout(FaboutSpec spec) {
   d.simd = spec.simd_mode;
   return d;
 }
+
+void Program::queue_flush(int oq, Color color) { engine().queue_flush(oq, color); }
 
 void Program::set_teardown_handler(Color color, std::function<void(Color)> handler) {
   if (ce_) ce_->set_teardown_handler(color, std::move(handler));
@@ -336,6 +360,7 @@ Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, co
   o.options.async = opt.async;
   o.options.activate = opt.activate.resolve();
   o.options.unblock = opt.unblock.resolve();
+  o.options.microthread = opt.microthread;
   return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 

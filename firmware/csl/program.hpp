@@ -5,8 +5,11 @@
 // holds each queue, microthread and task ID of the PE.
 // A task body is void, or a coroutine (returns Coro) that may `co_await` a blocking fabric builtin (no .async).
 // DSD registers (Dsr) and @map loops (map_loop) charge the DSD cost model of docs/firmware.md.
-// Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation (any number of Dsrs),
-// WSE-3 microthread IDs.
+// WSE-3 rules follow the architecture (hw/arch_params.hpp): a data task's ID is its input queue's, local task IDs
+// start at pe.local_task_min_id, `.microthread` names a microthread, an output queue carries the one colour its
+// fabouts name (queue_flush rebinds it), one fabin per operation; a program that breaks one fails at load or at
+// the operation, naming the PE, the program or module, and the limit.
+// Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation (any number of Dsrs).
 #pragma once
 #include <concepts>
 #include <coroutine>
@@ -243,8 +246,8 @@ class LocalTask : public TaskBase {
                   std::move(label)) {}
 };
 
-// Activated by a wavelet arriving on `color` (task ID = colour, WSE-2); the wavelet is its argument.
-// input_queue -1: the lowest input queue >= 1 not otherwise bound.
+// Activated by a wavelet arriving on `color`; the wavelet is its argument. Task ID = colour (WSE-2) or the input
+// queue (WSE-3, known after attach). input_queue -1: the lowest input queue >= 1 not otherwise bound.
 class DataTask : public TaskBase {
  public:
   DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue = -1, std::string label = {});
@@ -281,11 +284,13 @@ struct TaskRef {
   int id = -1;
 };
 
-// CSL's async options: `{.async = true, .activate = done, .unblock = color}`.
+// CSL's async options: `{.async = true, .activate = done, .unblock = color}`; WSE-3's `.ut_id` is `.microthread`
+// (an explicit microthread ID; an error where pe.explicit_microthread_ids is false, as on WSE-2).
 struct Async {
   bool async = false;
   TaskRef activate = {};
   TaskRef unblock = {};
+  int microthread = -1;
 };
 
 // What a DSD builtin returns. In a Coro body, `co_await fmovs(dest, fabin_dsd)` (no .async) waits until that
@@ -356,7 +361,10 @@ class Program {
   // ---- comptime
   void export_function(std::string name, std::function<void()> fn);
   Fabin fabin(FabinSpec spec);    // binds the input queue to the colour
-  Fabout fabout(FaboutSpec spec);
+  Fabout fabout(FaboutSpec spec);  // WSE-3: binds the output queue to the colour
+  // WSE-3 @queue_flush: rebinds output queue `oq` to `color`; the queue must be empty and idle (the SDK's flush of a
+  // draining queue and its task-29 handler are not modelled).
+  void queue_flush(int oq, Color color);
   void set_teardown_handler(Color color, std::function<void(Color)> handler);
   // Inside a teardown handler (CSL tile_config.color_config / teardown.exit): reconfigure a colour of this PE's
   // router (resets its switch and filter state), then leave teardown. Need a fabric (Layout::load).
@@ -441,6 +449,7 @@ class Program {
   std::vector<ArrayBase*> arrays_;
   std::vector<TaskBase*> tasks_;
   std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach
+  std::vector<std::pair<int, Color>> oq_bindings_;     // (OQ, colour) from fabout() before attach
   std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
   std::map<std::string, std::function<void()>> exports_;
   ResourceLedger ledger_;

@@ -161,6 +161,9 @@ void validate(const CollectiveConfig& cfg, const std::string& kernel) {
   if (cfg.length < 1) throw ConfigError(kernel + ": vector length must be at least 1");
   if (cfg.fp32_accumulate && cfg.dtype != DType::F16)
     throw ConfigError(kernel + ": fp32_accumulate applies to fp16 data only");
+  if (cfg.simd32 && cfg.acc_type() != DType::F16)
+    throw ConfigError(kernel + ": simd32 packs two fp16 per wavelet: it needs fp16 partials (fp16 data without "
+                      "fp32_accumulate), not " + std::string(to_string(cfg.acc_type())));
 }
 
 void write_x(csl::Layout& layout, const CollectiveConfig& cfg, int x, int y, const std::vector<float>& values) {

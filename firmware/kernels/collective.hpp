@@ -1,9 +1,10 @@
 // Common vocabulary of the collectives along X or Y of a rectangle (broadcast, chain reduce, pipeline, ring and
 // K-tree allreduce): element type, reduction, the colour budget, and the per-line "stream plan" (which PE streams
 // what to whom on which colour, with which route at every PE) that the collectives build and stream_tree.hpp runs.
-// Fidelity: every wavelet crosses the cycle-level fabric, one vector element per wavelet (fp16 in the low half).
+// Fidelity: every wavelet crosses the cycle-level fabric, one vector element per wavelet (fp16 in the low half), or
+// two fp16 per wavelet with `simd32` (simd_32 fabric DSDs: about half the link time of fp32).
 // The collectives are modules (collective_module.hpp); several of them run in one program, on both axes.
-// Not modelled: simd_32/simd_64 packing of two fp16 per wavelet.
+// Not modelled: simd_64 packing (simd_32 already moves one packed wavelet per cycle, the ramp's rate).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,7 @@ struct CollectiveConfig {
   DType dtype = DType::F32;       // element type of the exported vector `x`
   ReduceOp op = ReduceOp::Sum;
   bool fp32_accumulate = false;   // fp16 data: partial sums travel and accumulate in fp32 (fmachs), rounded once
+  bool simd32 = false;            // fp16 partials travel two per wavelet (simd_32 fabin/fabout); needs fp16 partials
   std::vector<Color> colors{};    // colours the kernel may use, in order of preference; empty: every routable
                                   // colour not reserved by host I/O (WSE-2: 0..20)
   int line_length() const { return axis == Axis::X ? width : height; }

@@ -121,11 +121,9 @@ CollectiveLayout collective_layout(std::vector<PlanPtr> phases, const std::strin
   out.config = cfg;
   out.function = function;
   out.layout = std::make_unique<csl::Layout>(cfg.width, cfg.height);
-  for (int y = 0; y < cfg.height; ++y)
-    for (int x = 0; x < cfg.width; ++x)
-      out.layout->set_tile_code(x, y, [phases, name, function](int px, int py) {
-        return std::make_unique<CollectiveProgram>(phases, name, function, px, py);
-      });
+  out.layout->set_tile_code(0, 0, cfg.width, cfg.height, [phases, name, function](int px, int py) {
+    return std::make_unique<CollectiveProgram>(phases, name, function, px, py);
+  });
   // Colours per PE: the phases' routes add up at a PE (X phase at its column position, Y phase at its row).
   int per_axis[2] = {0, 0};
   std::vector<Color> used;

@@ -16,7 +16,9 @@
 // colours at every PE (Layout::load names the PE and both modules otherwise): plan the second with the colours the
 // first left (remaining_colors). CollectiveProgram is the program of the top-level builders (one or more phases on
 // the vector "x", exported function runs them in order).
-// Not modelled: collectives on a sub-rectangle of the layout; routes that change between phases.
+// fp16 partials may travel packed (CollectiveConfig::simd32). Not modelled: collectives on a sub-rectangle of the
+// layout; plans whose routes change between phases (the primitive exists: csl::route_steps and
+// csl::Module::advance_route; no collective plan uses it yet).
 #pragma once
 #include <memory>
 #include <string>
@@ -63,6 +65,8 @@ class CollectiveModule : public csl::Module {
   CollectiveModule(csl::Program* p, std::string instance, PlanPtr plan, csl::ModuleParams params);
   virtual void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) = 0;
   DType acc_type() const { return plan_->cfg.acc_type(); }
+  // The packing of the module's fabric DSDs: simd_32 when the plan packs fp16 (CollectiveConfig::simd32).
+  hw::SimdMode wire_simd() const { return plan_->cfg.simd32 ? hw::SimdMode::Simd32 : hw::SimdMode::Off; }
   PlanPtr plan_;
 
  private:

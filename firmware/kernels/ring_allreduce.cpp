@@ -64,9 +64,10 @@ RingModule::RingModule(csl::Program* p, std::string instance, PlanPtr plan, int 
   const hw::ElemType wire = acc_type() == DType::F32 ? hw::ElemType::F32 : hw::ElemType::F16;
   if (convert()) acc_ = std::make_unique<csl::Array<float>>(&program(), symbol_name("acc"), plan_->cfg.length);
   if (P_ > 1) {
-    tx_ = fabout({.color = plan_->ring_edges[std::size_t(k_)], .output_queue = output_queue("the ring send"), .type = wire});
+    tx_ = fabout({.color = plan_->ring_edges[std::size_t(k_)], .output_queue = output_queue("the ring send"), .type = wire,
+                  .simd_mode = wire_simd()});
     rx_ = fabin({.color = plan_->ring_edges[std::size_t((k_ + P_ - 1) % P_)],
-                 .input_queue = input_queue("the ring receive", true), .type = wire});
+                 .input_queue = input_queue("the ring receive", true), .type = wire, .simd_mode = wire_simd()});
   }
 }
 

@@ -16,7 +16,8 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
   for (std::size_t i = 0; i < ops; ++i) q_.op_oq.push_back(output_queue("streamed op " + std::to_string(i)));
   if (node_.receive != kNoColor) {
     q_.receive_iq = input_queue("the result stream", true);
-    result_ = fabin({.extent = len, .color = node_.receive, .input_queue = q_.receive_iq, .type = wire});
+    result_ = fabin({.extent = len, .color = node_.receive, .input_queue = q_.receive_iq, .type = wire,
+                     .simd_mode = wire_simd()});
   }
   std::vector<Color> in_colors = node_.inputs;
   for (std::size_t i = 0; i + 1 < k; ++i) in_colors.push_back(node_.loopbacks[i]);
@@ -28,11 +29,12 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
   for (Color c : in_colors) {
     const int iq = input_queue("the stream on colour " + std::to_string(c), false);
     q_.iq_of.emplace_back(c, iq);
-    in_.push_back(fabin({.extent = len, .color = c, .input_queue = iq, .type = wire}));
+    in_.push_back(fabin({.extent = len, .color = c, .input_queue = iq, .type = wire, .simd_mode = wire_simd()}));
   }
   for (std::size_t i = 0; i < ops; ++i) {
     const Color c = i + 1 == ops ? node_.out : node_.loopbacks[i];
-    out_.push_back(fabout({.extent = len, .color = c, .output_queue = q_.op_oq[i], .type = wire}));
+    out_.push_back(
+        fabout({.extent = len, .color = c, .output_queue = q_.op_oq[i], .type = wire, .simd_mode = wire_simd()}));
   }
 }
 

@@ -29,7 +29,7 @@ struct MapGemv : test::OpenProgram {
   csl::Array<f16> a{this, "a", nt * kMaxMt};
   csl::Array<f16> x{this, "x", nt};
   hw::Cycle cycles = 0;
-  csl::LocalTask t{this, 1, [this] {
+  csl::LocalTask t{this, 10, [this] {  // WSE-3 local task IDs start at 8
                      const hw::Cycle t0 = now();
                      for (std::uint32_t k = 0; k < kt; ++k) {
                        csl::Dsr yd = load_dsr(mem1d(y, {.extent = mt}));
