@@ -79,7 +79,8 @@ struct DecodeLayout {
   // ---- SRAM bytes per PE
   std::uint64_t layer_weight_bytes_per_pe() const;     // one layer's weights, norms and bias
   std::uint64_t activation_bytes_per_pe() const;       // once per program, whatever the layer count
-  // One cached token on the row that holds it: K and V pairs of `layers` layers + its score rows (shared).
+  // One cached token on the row that holds it: K and V pairs of `layers` layers + its score rows (shared; fp32 and
+  // fp16 per query head; their total is rounded up to 4 bytes once, which sram_bytes_per_pe counts exactly).
   std::uint64_t kv_bytes_per_token_per_pe(int layers) const;
   std::uint64_t lm_head_bytes_per_pe() const;          // final RMSNorm weight, lm_head block, logits
   // Everything a PE of the region holds: `layers` layers, `kv_slots` cached tokens per PE, lm_head if asked.
