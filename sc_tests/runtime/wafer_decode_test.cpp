@@ -219,3 +219,18 @@ TEST(WaferDecode, EveryLayerOpMatchesCpuOps) {
   const auto wfin = gather_y("xn16", 2);
   for (int64_t i = 0; i < E; ++i) EXPECT_EQ(wfin[std::size_t(i)], f16(fin[std::size_t(i)])) << "final RMSNorm " << i;
 }
+
+// The three allreduces fit the colours and queues of a PE on larger and odd meshes (the K-tree's groups grow).
+TEST(WaferDecode, LargerMeshesLoadAndAgree) {
+  auto cfg = config(4, 2);
+  cfg.num_hidden_layers = 1;
+  auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(cfg, 5));
+  models::CpuReference cpu(w, 1);
+  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{}, {.width = 17, .height = 23, .kv_slots = 1});
+  const std::vector<int32_t> prompt{198, 9, 60, 2};
+  const auto lc = cpu.prefill(prompt), lw = wafer.prefill(prompt);
+  EXPECT_EQ(argmax(lw), argmax(lc));
+  for (std::size_t i = 0; i < lc.size(); ++i) ASSERT_NEAR(lw[i], lc[i], kLogitTol) << "logit " << i;
+  EXPECT_LE(wafer.colors_per_pe_max(), 21);
+  std::cout << "17x23: " << wafer.last_step_cycles() << " cycles for the step at position 3\n";
+}
