@@ -49,7 +49,7 @@ std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::stri
 int run_generate(int argc, char** argv) {
   po::options_description desc("options");
   desc.add_options()("model", po::value<std::string>()->required(),
-                     "Hugging Face model directory (config.json, model.safetensors or index + shards, tokenizer.json)")
+                     "Hugging Face model directory (config.json, model.safetensors or index + shards, tokenizer.json), or a paper model name (llama3-8b, llama2-13b, codellama-34b, qwen2-72b: configs/models/, config only)")
       ("prompt", po::value<std::string>(), "prompt text (encoded with the model's tokenizer.json, BOS added)")
       ("prompt-ids", po::value<std::string>(), "prompt as comma-separated token IDs instead of --prompt")
       ("max-new-tokens", number<int64_t>(0)->default_value(32), "tokens to generate at most")
@@ -101,7 +101,7 @@ int run_generate(int argc, char** argv) {
   if (sim.mesh != "auto") mesh = sim.mesh_size(arch);
 
   const auto start = Clock::now();
-  const std::filesystem::path dir = vm["model"].as<std::string>();
+  const std::filesystem::path dir = runtime::model_dir_path(vm["model"].as<std::string>());
   auto weights = std::make_shared<const models::LlamaWeights>(models::load_llama_model(dir));
   const models::LlamaConfig& config = weights->config;
   std::optional<models::Tokenizer> tokenizer;
