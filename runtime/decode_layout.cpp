@@ -57,7 +57,7 @@ std::uint64_t DecodeLayout::activation_bytes_per_pe() const {
          + aligned(acc16, 2)                                 // fp16 accumulator (--accum fp16)
          + 2 * aligned(q_heads(), 4)                         // softmax max and sum per query head
          + 3 * aligned(units.block, 4)                       // RoPE inverse frequencies, cos, sin
-         + 4 * aligned(1, 4);                                // scalars: sum of squares, position, fill, new slot
+         + 2 * aligned(1, 4);                                // scalars: sum of squares, position
 }
 
 std::uint64_t DecodeLayout::kv_bytes_per_token_per_pe(int layers) const {

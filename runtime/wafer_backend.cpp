@@ -72,7 +72,7 @@ WaferBackend::WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, 
             .q_heads = layout_.q_heads(), .ffn = layout_.ffn_per_pe(), .vocab = layout_.vocab_per_pe(),
             .lm_head = true, .layers = std::uint32_t(layers), .slots = slots, .qkv_bias = c.attention_bias,
             .rms_eps = float(c.rms_norm_eps), .score_scale = float(1.0 / std::sqrt(double(c.head_dim))),
-            .fp32_accumulate = options.fp32_accumulate};
+            .fp32_accumulate = options.fp32_accumulate, .kv_policy = options.kv_policy};
   std::vector<std::vector<int>> unit_heads(std::size_t(options.width));
   for (int col = 0; col < options.width; ++col)
     for (std::uint32_t j = 0; j < layout_.units.block; ++j)
@@ -101,7 +101,6 @@ void WaferBackend::write_weights() {
     for (std::uint32_t j = 0; j < l.valid_units(col); ++j) freq[j] = float(inv_freq[(l.units.first(col) + j) % l.half]);
     for (int r = 0; r < l.height; ++r) {
       device_->write<float>("rope_freq", col, r, freq);
-      device_->write<std::uint32_t>("fill", col, r, {0});
       for (std::size_t li = 0; li < w.layers.size(); ++li) {
         const models::LayerWeights& L = w.layers[li];
         const std::string n = "." + std::to_string(li);
@@ -170,10 +169,11 @@ std::vector<float> WaferBackend::step(int32_t token) {
     throw ConfigError("wafer backend: token " + std::to_string(token) + " is outside the vocabulary (" +
                       std::to_string(c.vocab_size) + ")");
   if (std::uint64_t(length_) >= max_tokens())
-    throw CapacityError("wafer backend: the KV cache holds " + std::to_string(max_tokens()) + " tokens (" +
-                        std::to_string(shape_.slots) + " per PE x " + std::to_string(l.height) +
-                        " rows, concatenation); position " + std::to_string(length_) + " does not fit");
-  const std::uint32_t pos = std::uint32_t(length_), append_row = pos / shape_.slots;
+    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(shape_.kv_policy)) +
+                        " KV cache holds " + std::to_string(max_tokens()) + " tokens (" +
+                        std::to_string(shape_.slots) + " per PE); position " + std::to_string(length_) +
+                        " does not fit");
+  const std::uint32_t pos = std::uint32_t(length_);
   const int64_t E = c.hidden_size;
   for (int r = 0; r < l.height; ++r) {
     std::vector<float> x(l.hidden_per_pe(), 0.0f);
@@ -183,7 +183,7 @@ std::vector<float> WaferBackend::step(int32_t token) {
     }
     for (int col = 0; col < l.width; ++col) {
       device_->write<float>("x", col, r, x);
-      device_->write<std::uint32_t>("ctl", col, r, {pos, append_row});
+      device_->write<std::uint32_t>("position", col, r, {pos});
     }
   }
   device_->launch("decode");
@@ -203,10 +203,8 @@ std::vector<float> WaferBackend::step(int32_t token) {
 
 std::vector<float> WaferBackend::prefill(const std::vector<int32_t>& tokens) {
   if (tokens.empty()) throw ConfigError("wafer backend: prefill needs at least one token");
-  length_ = 0;
+  if (length_ > 0) throw std::logic_error("wafer backend: one sequence per backend (the cache has no reset)");
   prefill_cycles_ = decode_cycles_ = decode_steps_ = 0;
-  for (int r = 0; r < layout_.height; ++r)
-    for (int col = 0; col < layout_.width; ++col) device_->write<std::uint32_t>("fill", col, r, {0});
   std::vector<float> logits;
   for (int32_t t : tokens) {  // token by token through decode steps: MeshGEMM prefill is not implemented yet
     logits = step(t);
@@ -223,6 +221,10 @@ std::vector<float> WaferBackend::decode(int32_t token) {
   return logits;
 }
 
+std::uint64_t WaferBackend::max_tokens() const {
+  return kernels::kv_capacity_tokens({.height = layout_.height, .slots = shape_.slots, .policy = shape_.kv_policy});
+}
+
 std::uint32_t WaferBackend::sram_bytes_per_pe_max() const {
   std::uint32_t m = 0;
   for (const PeStats& s : device_->pe_stats()) m = std::max(m, s.sram_bytes_used);
@@ -231,8 +233,8 @@ std::uint32_t WaferBackend::sram_bytes_per_pe_max() const {
 
 std::string WaferBackend::describe() const {
   return "wafer (" + std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " PEs, " + arch_.name +
-         ", " + (options_.fp32_accumulate ? "fp32" : "fp16") + " accumulation, concatenated KV cache of " +
-         std::to_string(shape_.slots) + " tokens per PE)";
+         ", " + (options_.fp32_accumulate ? "fp32" : "fp16") + " accumulation, " +
+         kernels::to_string(shape_.kv_policy) + " KV cache of " + std::to_string(shape_.slots) + " tokens per PE)";
 }
 
 }  // namespace wafersim::runtime

@@ -2,12 +2,13 @@
 // (runtime/decode_layout.hpp), each token one run of the decode program (firmware/kernels/llama_decode.hpp) on a
 // Device, the KV cache staying on the wafer between steps. The host looks up the token's embedding row and writes
 // its hidden blocks into the PEs (row r gets block r, replicated along X), names the position and the row that
-// appends the new K/V, launches "decode", and reads the logits blocks from row 0; sampling stays on the host.
+// writes the position, launches "decode", and reads the logits blocks from row 0; sampling stays on the host.
 // Weights are loaded once, permuted into the layout's pair-unit order and cut into fp16 blocks.
-// KV cache policy: concatenation (position t on row t / slots: rows fill in order, slots = the KV tokens per PE).
+// KV cache: the kv_cache module on the wafer, shift-based (the paper's; holds slots x H tokens) or concatenation
+// (the tail row only; slots tokens), slots = the KV tokens per PE.
 // Prefill: the prompt runs token by token through decode steps (MeshGEMM prefill is not implemented yet).
-// Not modelled: several regions (the whole model must fit one region), the shift-based cache, timed memcpy of the
-// embedding row and logits, batching.
+// Not modelled: several regions (the whole model must fit one region), timed memcpy of the embedding row and
+// logits, batching.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,7 @@ struct WaferOptions {
   int width = 4, height = 4;        // the region (PEs)
   bool fp32_accumulate = true;      // fmachs; false: fmach (fp16 accumulation)
   std::uint32_t kv_slots = 0;       // KV tokens per PE; 0: as many as the SRAM holds (at most 4096)
+  kernels::KvPolicy kv_policy = kernels::KvPolicy::Shift;
 };
 
 class WaferBackend final : public models::LogitsBackend {
@@ -44,7 +46,7 @@ class WaferBackend final : public models::LogitsBackend {
   const DecodeLayout& layout() const { return layout_; }
   Device& device() { return *device_; }
   std::uint32_t kv_slots() const { return shape_.slots; }
-  std::uint64_t max_tokens() const { return std::uint64_t(shape_.slots) * std::uint64_t(layout_.height); }
+  std::uint64_t max_tokens() const;  // the KV cache's capacity (kv_capacity_tokens)
   int colors_per_pe_max() const { return program_.colors_per_pe_max; }
   std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve
   std::uint64_t last_step_cycles() const { return last_cycles_; }

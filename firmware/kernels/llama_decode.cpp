@@ -1,5 +1,6 @@
 #include "firmware/kernels/llama_decode.hpp"
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 
@@ -25,8 +26,8 @@ struct UnitRun {
 class DecodeProgram : public csl::Program {
  public:
   DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols,
-                PlanPtr cols_max, int x, int y)
-      : s_(s), row_(y) {
+                PlanPtr cols_max, KvPlanPtr kv, int x, int y)
+      : s_(s) {
     for (std::uint32_t j = 0; j < s.units; ++j) {
       const int g = unit_heads.at(j);
       if (g < 0) continue;
@@ -45,10 +46,6 @@ class DecodeProgram : public csl::Program {
       if (s.qkv_bias) L.bqkv = std::make_unique<csl::Array<float>>(this, layer_name("bqkv", l), s.qkv_per_pe());
       layers_.push_back(std::move(L));
     }
-    for (std::uint32_t l = 0; l < s.layers; ++l) {
-      layers_[l].kt = std::make_unique<csl::Array<csl::f16>>(this, layer_name("Kt", l), s.kv_per_pe() * s.slots);
-      layers_[l].v = std::make_unique<csl::Array<csl::f16>>(this, layer_name("V", l), s.slots * s.kv_per_pe());
-    }
     if (s.lm_head) {
       norm_f_ = std::make_unique<csl::Array<float>>(this, "norm_f", e);
       wlm_ = std::make_unique<csl::Array<csl::f16>>(this, "Wlm", e * s.vocab);
@@ -57,7 +54,9 @@ class DecodeProgram : public csl::Program {
     rows_ = instantiate(this, "rows", std::move(rows), x, y);
     cols_ = instantiate(this, "cols", std::move(cols), x, y);
     cols_max_ = instantiate(this, "cols_max", std::move(cols_max), x, y);
+    kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
+  const KvCacheModule& kv() const { return *kv_; }
   std::string name() const override { return "llama_decode"; }
   void init() override {
     export_function("decode", [this] {
@@ -70,10 +69,10 @@ class DecodeProgram : public csl::Program {
   bool finished() const { return finished_; }
 
  private:
-  enum Phase { kNorm1, kQkv, kScores, kMax, kSum, kScoreV, kWo, kNorm2, kUpGate, kDown, kResidual, kFinalNorm,
+  enum Phase { kNorm1, kQkv, kAppend, kScores, kMax, kSum, kScoreV, kWo, kNorm2, kUpGate, kDown, kResidual, kFinalNorm,
                kLmHead, kDone };
   struct Layer {
-    std::unique_ptr<csl::Array<csl::f16>> wqkv, wo, wgu, wd, kt, v;
+    std::unique_ptr<csl::Array<csl::f16>> wqkv, wo, wgu, wd;
     std::unique_ptr<csl::Array<float>> norm_attn, norm_ffn, bqkv;
   };
 
@@ -89,7 +88,10 @@ class DecodeProgram : public csl::Program {
       Layer& L = layers_[std::min<std::uint32_t>(layer_, s.layers - 1)];
       switch (phase_++) {
         case kNorm1:
-          if (layer_ == 0) begin_step();
+          if (layer_ == 0) {
+            pos_ = ctl_.value();
+            charge(2);
+          }
           norm_sum();
           cols_->allreduce(ss_, 1, next);
           return;
@@ -98,11 +100,16 @@ class DecodeProgram : public csl::Program {
           gemv(*L.wqkv, xn16_, s.hidden, s.qkv_per_pe(), qkv_);
           cols_->allreduce(qkv_, s.qkv_per_pe(), next);
           return;
-        case kScores:
+        case kAppend:  // the new K and V go to the cache module (fp16 copies in buffers free until score.V)
           if (L.bqkv) fadds(qkv_, qkv_, *L.bqkv);
           rope();
-          append(L);
-          scores(L);
+          fs2h(part(acc16_, s.kv_per_pe()), part(qkv_, s.kv_per_pe(), s.q_per_pe()));
+          fs2h(part(out16_, s.kv_per_pe()), part(qkv_, s.kv_per_pe(), s.q_per_pe() + s.kv_per_pe()));
+          kv_->append(int(layer_), acc16_, out16_, next);
+          return;
+        case kScores:
+          valid_ = kv_->fill(int(layer_));
+          scores();
           if (valid_ == 0) continue;  // the whole row holds no cached slot: nothing to reduce along X
           rows_->allreduce(score_, s.q_heads * valid_, next);
           return;
@@ -128,7 +135,7 @@ class DecodeProgram : public csl::Program {
           cols_->allreduce(sum_, s.q_heads, next);
           return;
         case kScoreV:
-          score_v(L);
+          score_v();
           cols_->allreduce(out_, s.q_per_pe(), next);
           return;
         case kWo:
@@ -173,19 +180,10 @@ class DecodeProgram : public csl::Program {
           cols_->allreduce(*logits_, s.vocab, next);
           return;
         case kDone:
-          if (appending_) fill_ = fill_.value() + 1;
           finished_ = true;
           return;
       }
     }
-  }
-
-  // The step's position, whether this row appends the new K/V, and how many slots attention reads.
-  void begin_step() {
-    pos_ = ctl_.get(0);
-    appending_ = ctl_.get(1) == std::uint32_t(row_);
-    valid_ = fill_.value() + (appending_ ? 1 : 0);
-    charge(4);
   }
 
   // hy = x * x, ss = sum(hy): this PE's part of the mean square.
@@ -241,16 +239,17 @@ class DecodeProgram : public csl::Program {
     rotate(s_.q_per_pe(), 1);    // k: j * 2 + c
     fs2h(q16_, part(qkv_, s_.q_per_pe()));
   }
-  // The appending row stores the new K (column `fill` of K^T) and V (row `fill`) of this layer.
-  void append(Layer& L) {
-    if (!appending_) return;
-    const std::uint32_t kv = s_.kv_per_pe(), slot = fill_.value();
-    fs2h(csl::mem1d(*L.kt, {.extent = kv, .stride = std::int32_t(s_.slots), .offset = std::int32_t(slot)}),
-         part(qkv_, kv, s_.q_per_pe()));
-    fs2h(part(*L.v, kv, slot * kv), part(qkv_, kv, s_.q_per_pe() + kv));
+  // The row's cached entries as at most two runs of slots (a ring: the i-th oldest is in slot (head + i) mod slots),
+  // each {first slot, count}, in age order.
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 2> segments() const {
+    const std::uint32_t head = kv_->slot(int(layer_), 0), first = std::min(valid_, s_.slots - head);
+    return {{{head, first}, {0, valid_ - first}}};
   }
-  // score[h][t] = sum over this column's pairs of query head h: q . K[t], for the row's cached slots t.
-  void scores(Layer& L) {
+  std::uint32_t k_offset(std::uint32_t dim, std::uint32_t slot) const { return kv_->k_index(int(layer_), slot, dim); }
+  std::uint32_t v_offset(std::uint32_t slot) const { return kv_->v_index(int(layer_), slot, 0); }
+
+  // score[h][i] = sum over this column's pairs of query head h: q . K of the row's i-th oldest cached entry.
+  void scores() {
     if (valid_ == 0) return;
     const std::uint32_t n = s_.q_heads * valid_, g = s_.group;
     if (s_.fp32_accumulate) fmovs(part(score_, n), 0.0f);
@@ -260,17 +259,22 @@ class DecodeProgram : public csl::Program {
         for (std::uint32_t m = 0; m < g; ++m) {
           const std::uint32_t h = std::uint32_t(run.kv_head) * g + m;
           for (std::uint32_t c = 0; c < 2; ++c) {
-            const auto k = part(*L.kt, valid_, (j * 2 + c) * s_.slots);
             const auto q = csl::scalar(q16_, (j * g + m) * 2 + c);
-            if (s_.fp32_accumulate) fmachs(part(score_, valid_, h * valid_), part(score_, valid_, h * valid_), k, q);
-            else fmach(part(p16_, valid_, h * valid_), part(p16_, valid_, h * valid_), k, q);
+            std::uint32_t i = 0;
+            for (const auto& [slot, count] : segments()) {
+              if (count == 0) continue;
+              const auto k = part(kv_->k(), count, k_offset(j * 2 + c, slot));
+              if (s_.fp32_accumulate) fmachs(part(score_, count, h * valid_ + i), part(score_, count, h * valid_ + i), k, q);
+              else fmach(part(p16_, count, h * valid_ + i), part(p16_, count, h * valid_ + i), k, q);
+              i += count;
+            }
           }
         }
     if (!s_.fp32_accumulate) fh2s(part(score_, n), part(p16_, n));
   }
   // p = score / sum per head; out pairs of query head h += p[h][t] * V[t] pairs of its KV head, for each slot t.
-  void score_v(Layer& L) {
-    const std::uint32_t g = s_.group, q = s_.q_per_pe(), kv = s_.kv_per_pe();
+  void score_v() {
+    const std::uint32_t g = s_.group, q = s_.q_per_pe();
     if (s_.fp32_accumulate) fmovs(out_, 0.0f);
     else fmovh(part(acc16_, q), csl::f16(0.0f));
     if (valid_ > 0) {
@@ -283,7 +287,7 @@ class DecodeProgram : public csl::Program {
           for (std::uint32_t m = 0; m < g; ++m) {
             const std::uint32_t h = std::uint32_t(run.kv_head) * g + m;
             const std::int32_t at = std::int32_t((run.first * g + m) * 2);
-            const auto v = part(*L.v, 2 * run.count, t * kv + run.first * 2);
+            const auto v = part(kv_->v(), 2 * run.count, v_offset((kv_->slot(int(layer_), t))) + run.first * 2);
             const auto p = csl::scalar(p16_, h * valid_ + t);
             if (s_.fp32_accumulate) {
               const auto d = csl::mem4d(out_, {2, run.count, 1, 1}, {1, std::int32_t(2 * g), 0, 0}, at);
@@ -298,7 +302,6 @@ class DecodeProgram : public csl::Program {
   }
 
   DecodeShape s_;
-  int row_;
   std::vector<UnitRun> runs_;
   std::vector<Layer> layers_;
   std::unique_ptr<csl::Array<float>> norm_f_;
@@ -322,12 +325,12 @@ class DecodeProgram : public csl::Program {
   csl::Array<float> cos_{this, "cos", s_.units};
   csl::Array<float> sin_{this, "sin", s_.units};
   csl::Var<float> ss_{this, "ss"};
-  csl::Array<std::uint32_t> ctl_{this, "ctl", 2};
-  csl::Var<std::uint32_t> fill_{this, "fill"};
+  csl::Var<std::uint32_t> ctl_{this, "position"};
   std::unique_ptr<CollectiveModule> rows_, cols_, cols_max_;
+  std::unique_ptr<KvCacheModule> kv_;
   std::uint32_t layer_ = 0, pos_ = 0, valid_ = 0;
   int phase_ = kDone;
-  bool appending_ = false, finished_ = true;
+  bool finished_ = true;
   csl::LocalTask step_{this, [this] { advance(); }, "step"};
 };
 
@@ -346,44 +349,56 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   const std::uint32_t y_len = std::max({s.qkv_per_pe(), 2 * s.ffn, s.q_per_pe(), s.lm_head ? s.vocab : 1u, s.q_heads});
   CollectiveConfig cx{.width = s.width, .height = s.height, .axis = Axis::X, .length = x_len, .dtype = DType::F32,
                       .op = ReduceOp::Sum, .colors = s.colors};
-  // A K-tree takes up to 4 of a PE's 8 input queues, so two K-trees leave none for a third collective: the Y sum
-  // (6 allreduces per layer, the QKV, up/gate and lm_head GEMVs) is a K-tree; the X sum (3 per layer) and the Y max
-  // (1 per layer) are pipeline allreduces (measured at 17x23: 2,552 cycles per 1-layer step, 3,178 the other way).
+  // A PE has 8 microthreads and input queues. A K-tree takes up to 3 microthreads and 4 input queues, a pipeline
+  // allreduce 2 microthreads, the shift-based cache 2: the X sum (3 allreduces per layer) and the Y max (1 per
+  // layer) are pipeline allreduces; the Y sum (6 per layer: the QKV, up/gate and lm_head GEMVs) is a K-tree with
+  // the concatenated cache and a pipeline with the shift (2 + 3 + 2 + 2 microthreads would be one too many).
+  // Measured at 17x23, concatenation, 1 layer: 2,552 cycles per step; K-tree X + pipeline Y: 3,178.
   d.rows = pipeline_plan(cx, arch);
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
   cy.colors = remaining_colors(*d.rows, s.colors, arch);
-  d.cols = ktree_plan(cy, arch);
+  d.cols = s.kv_policy == KvPolicy::Shift ? pipeline_plan(cy, arch) : ktree_plan(cy, arch);
   CollectiveConfig cm = cy;
   cm.op = ReduceOp::Max;
   cm.length = s.q_heads;
   cm.colors = remaining_colors(*d.cols, cy.colors, arch);
   d.cols_max = pipeline_plan(cm, arch);
+  d.kv = kv_cache_plan({.width = s.width, .height = s.height, .dims = s.kv_per_pe(), .slots = s.slots,
+                        .layers = int(s.layers), .dtype = DType::F16, .policy = s.kv_policy,
+                        .colors = remaining_colors(*d.cols_max, cm.colors, arch)},
+                       arch);
   d.layout = std::make_unique<csl::Layout>(s.width, s.height);
   for (int y = 0; y < s.height; ++y)
     for (int x = 0; x < s.width; ++x)
-      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, m = d.cols_max](int px, int py) {
-        return std::make_unique<DecodeProgram>(s, heads, r, c, m, px, py);
+      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, m = d.cols_max,
+                                     kv = d.kv](int px, int py) {
+        return std::make_unique<DecodeProgram>(s, heads, r, c, m, kv, px, py);
       });
   d.rows->apply_routes(*d.layout, "rows");
   d.cols->apply_routes(*d.layout, "cols");
   d.cols_max->apply_routes(*d.layout, "cols_max");
+  d.kv->apply_routes(*d.layout, "kv");
   d.colors_per_pe_max = d.layout->max_colors_per_pe();
   const int budget = arch.router.routable_colors - int(arch.host_io.reserved_colors.size());
   if (d.colors_per_pe_max > budget)
-    throw CapacityError("llama_decode: the three allreduces need " + std::to_string(d.colors_per_pe_max) +
+    throw CapacityError("llama_decode: the allreduces and the KV cache need " + std::to_string(d.colors_per_pe_max) +
                         " colours at a PE, over the budget of " + std::to_string(budget) + " (" + arch.name + ")");
-  for (const char* n : {"x", "ctl", "rope_freq", "fill", "qkv", "score", "out", "ffn", "xn16"})
+  for (const char* n : {"x", "position", "rope_freq", "kv.k", "kv.v", "qkv", "score", "out", "ffn", "xn16"})
     d.layout->export_symbol(n);
   for (std::uint32_t l = 0; l < s.layers; ++l) {
-    for (const char* n : {"Wqkv", "Wo", "Wgu", "Wd", "norm_attn", "norm_ffn", "Kt", "V"})
+    for (const char* n : {"Wqkv", "Wo", "Wgu", "Wd", "norm_attn", "norm_ffn"})
       d.layout->export_symbol(layer_name(n, l));
     if (s.qkv_bias) d.layout->export_symbol(layer_name("bqkv", l));
   }
   if (s.lm_head)
     for (const char* n : {"norm_f", "Wlm", "logits"}) d.layout->export_symbol(n);
   return d;
+}
+
+const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y) {
+  return dynamic_cast<const DecodeProgram&>(layout.program(x, y)).kv();
 }
 
 bool decode_finished(const csl::Layout& layout) {

@@ -2,13 +2,15 @@
 // every layer's weight blocks stay in each PE's SRAM and the new token runs through all of them, then the final
 // RMSNorm and lm_head. The per-PE shapes come from runtime/decode_layout.hpp (DecodeLayout): the hidden vector is
 // V_y (split along Y, replicated along X), q/k/v, the attention output and the FFN are V_x in the layout's pair units.
-// Per layer, on every PE (allreduces are the collective modules: sum along Y "cols" a K-tree; sum along X "rows" and
-// max along Y "cols_max" pipeline allreduces, because a PE's input queues hold at most two K-trees):
+// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" and max along Y "cols_max" are
+// pipeline allreduces; sum along Y "cols" is a K-tree with the concatenated cache, a pipeline with the shift-based
+// one, whose two microthreads leave too few for a K-tree):
 //   RMSNorm    x*x summed locally, allreduce Y (1 element), x * rsqrt(mean + eps) * w            -> fp16 GEMV input
 //   QKV        local GEMV over the W_qkv block [E_y rows x (q|k|v)_x], allreduce Y (+ bias)     -> q, k, v (V_x)
 //   RoPE       cos/sin of position * inv_freq (per local pair unit), rotate each (dim i, dim i + half) pair
-//   append     the row the host names writes the new K (transposed: dims x slots) and V (slots x dims) at slot `fill`
-//   q.K^T      per query head, over the row's cached slots: partial dot products of the column's pairs, allreduce X
+//   append     the KV cache module (kv_cache.hpp: shift or concatenation) stores the new K and V pairs: the shift
+//              lets the new entry enter the bottom row, rows pass their oldest entries up to keep fills balanced
+//   q.K^T      per query head, over the row's cached entries: partial dot products of the column's pairs, allreduce X
 //   softmax    x 1/sqrt(head_dim), max per head allreduce Y, real exp, sum per head allreduce Y, x 1/sum; only
 //              cached positions exist, so the causal mask holds by construction
 //   score.V    per cached slot, per query head: its pairs += p * V pairs, allreduce Y                 -> attention out
@@ -20,8 +22,8 @@
 // fp32. fp32 accumulation: GEMVs and attention dot products use fmachs (exact fp16 products, fp32 sums); fp16
 // accumulation: fmach into an fp16 accumulator (rounded at every step), converted to fp32 before the allreduce, so
 // the allreduces always carry fp32.
-// Not modelled: the embedding lookup (the host writes x), sampling (host), the KV-cache policy (the host names the
-// row that appends: concatenation or a shift module), prefill (a prompt runs as decode steps), simd packing,
+// Not modelled: the embedding lookup (the host writes x), sampling (host), prefill (a prompt runs as decode steps),
+// simd packing,
 // the cost of scalar code beyond the charges stated in llama_decode.cpp.
 #pragma once
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "firmware/kernels/collective_module.hpp"
+#include "firmware/kernels/kv_cache.hpp"
 
 namespace wafersim::kernels {
 
@@ -49,7 +52,8 @@ struct DecodeShape {
   float rms_eps = 1e-6f;
   float score_scale = 1.0f;      // 1 / sqrt(head_dim)
   bool fp32_accumulate = true;
-  std::vector<Color> colors{};   // colours the three allreduces may use (empty: every routable non-I/O colour)
+  KvPolicy kv_policy = KvPolicy::Shift;
+  std::vector<Color> colors{};   // colours the allreduces and the cache may use (empty: every routable non-I/O one)
 
   std::uint32_t q_per_pe() const { return units * 2 * group; }
   std::uint32_t kv_per_pe() const { return units * 2; }
@@ -60,15 +64,16 @@ struct DecodeProgramLayout {
   DecodeShape shape;
   std::unique_ptr<csl::Layout> layout;  // function "decode"; symbols below
   PlanPtr rows, cols, cols_max;         // sum along X, sum along Y, max along Y
+  KvPlanPtr kv;                         // the KV cache module's plan (firmware/kernels/kv_cache.hpp)
   int colors_per_pe_max = 0;
 };
 
 // Builds the program on every PE. unit_kv_head[c][j]: the KV head of local pair unit j of column c (-1: padding).
 // Exported symbols (per layer l: "<name>.<l>"):
-//   inputs   x (f32, hidden), ctl (u32 {position, appending row}), rope_freq (f32, units: inv_freq of each unit)
+//   inputs   x (f32, hidden), position (u32), rope_freq (f32, units: inv_freq of each unit)
 //   weights  Wqkv.l [hidden x qkv], bqkv.l [qkv] (qkv_bias), Wo.l [q x hidden], Wgu.l [hidden x 2 ffn],
 //            Wd.l [ffn x hidden], norm_attn.l, norm_ffn.l [hidden] (f32); norm_f (f32), Wlm [hidden x vocab]
-//   cache    Kt.l [kv x slots], V.l [slots x kv] (f16), fill (u32: slots in use on this PE's row)
+//   cache    kv.k, kv.v (f16; the KV cache module's arrays, indexed with its k_index / v_index / slot)
 //   outputs  logits (f32, vocab); after a step also qkv (f32, after RoPE), score (f32 probabilities,
 //            [q_heads][cached slots of the row]), out (f32 attention output), ffn (f32, silu(gate) * up first),
 //            xn16 (the last RMSNorm's output), x (the residual stream)
@@ -76,6 +81,8 @@ struct DecodeProgramLayout {
 DecodeProgramLayout llama_decode(const DecodeShape& shape, const std::vector<std::vector<int>>& unit_kv_head,
                                  const hw::ArchParams& arch);
 
+// The KV cache module of PE (x, y) (fills, slots of the entries, indices into kv.k / kv.v).
+const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y);
 // Whether every PE has finished the step it was launched for.
 bool decode_finished(const csl::Layout& layout);
 

@@ -33,12 +33,13 @@ using Clock = std::chrono::steady_clock;
 
 // --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries.
 std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::string& model, const hw::ArchParams& arch,
-                              int64_t tokens) {
+                              kernels::KvPolicy kv, int64_t tokens) {
   const int limit = std::min(arch.fabric.width, arch.fabric.height);
   for (int p = 2; p <= limit; ++p) {
     try {
       const runtime::DecodeLayout l = runtime::decode_layout(config, model, p, p, arch);
-      if (int64_t(l.max_kv_slots_per_pe(int(config.num_hidden_layers), true)) * p >= tokens) return {p, p};
+      const std::uint32_t slots = l.max_kv_slots_per_pe(int(config.num_hidden_layers), true);
+      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens) return {p, p};
     } catch (const CapacityError&) {
     }
   }
@@ -59,6 +60,8 @@ int run_generate(int argc, char** argv) {
       ("arch", po::value<std::string>()->default_value("wse2"), "architecture: wse2, wse3 or a YAML file")
       ("accum", po::value<std::string>()->default_value("fp32"),
        "wafer accumulation: fp32 (fmachs: fp16 products, fp32 sums) or fp16 (fmach)")
+      ("kv", po::value<std::string>()->default_value("shift"),
+       "wafer KV cache: shift (the paper's, balanced over the rows) or concat (the tail row only)")
       ("json", po::value<std::string>(), "write the result (tokens, text, timing, peak RSS, git revision) here (- for stdout)")
       ("seed", number<uint64_t>(0)->default_value(0), "sampling seed")
       ("temperature", number(0.0)->default_value(0.0), "0 = greedy; > 0 samples")
@@ -70,7 +73,7 @@ int run_generate(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm,
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device wafer|cpu] "
-                     "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--json FILE] "
+                     "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--kv shift|concat] [--json FILE] "
                      "[--seed S --temperature T --top-k K --top-p P]"))
     return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
@@ -93,6 +96,9 @@ int run_generate(int argc, char** argv) {
   const int threads = vm["threads"].as<int>();
   const std::string accum = vm["accum"].as<std::string>();
   if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
+  const std::string kv = vm["kv"].as<std::string>();
+  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
+  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
   runtime::SimOptions sim;
   sim.arch_file = vm["arch"].as<std::string>();
   sim.mesh = vm["mesh"].as<std::string>();
@@ -137,10 +143,11 @@ int run_generate(int argc, char** argv) {
   std::unique_ptr<models::LogitsBackend> backend_ptr;
   runtime::WaferBackend* wafer = nullptr;
   if (device == "wafer") {
-    if (!mesh) mesh = auto_mesh(config, dir.string(), arch, int64_t(prompt.size()) + max_new);
+    if (!mesh) mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new);
     auto w = std::make_unique<runtime::WaferBackend>(
         weights, dir.string(), arch,
-        runtime::WaferOptions{.width = mesh->first, .height = mesh->second, .fp32_accumulate = accum == "fp32"});
+        runtime::WaferOptions{.width = mesh->first, .height = mesh->second, .fp32_accumulate = accum == "fp32",
+                              .kv_policy = kv_policy});
     if (int64_t(w->max_tokens()) < int64_t(prompt.size()) + max_new)
       throw CapacityError(dir.string() + ": the KV cache on " + std::to_string(mesh->first) + "x" +
                           std::to_string(mesh->second) + " PEs holds " + std::to_string(w->max_tokens()) +
@@ -213,6 +220,7 @@ int run_generate(int argc, char** argv) {
           {"mesh", {mesh->first, mesh->second}},
           {"clock_hz", arch.clock_hz},
           {"accum", accum},
+          {"kv", kv},
           {"kv_slots_per_pe", wafer->kv_slots()},
           {"sram_bytes_per_pe_max", wafer->sram_bytes_per_pe_max()},
           {"colors_per_pe_max", wafer->colors_per_pe_max()},

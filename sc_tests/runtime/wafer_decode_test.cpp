@@ -49,12 +49,15 @@ struct Case {
   uint64_t seed;
   int width, height;
   std::vector<int32_t> prompt;
+  std::uint32_t kv_slots = 0;
+  kernels::KvPolicy kv = kernels::KvPolicy::Shift;
 };
 
 void expect_same_tokens(const Case& c, int new_tokens = 32) {
   auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(c.cfg, c.seed));
   models::CpuReference cpu(w, 1);
-  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{}, {.width = c.width, .height = c.height});
+  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{},
+                             {.width = c.width, .height = c.height, .kv_slots = c.kv_slots, .kv_policy = c.kv});
   std::vector<float> lc = cpu.prefill(c.prompt), lw = wafer.prefill(c.prompt);
   float worst = 0;
   for (int t = 0; t < new_tokens; ++t) {
@@ -77,16 +80,21 @@ void expect_same_tokens(const Case& c, int new_tokens = 32) {
 
 }  // namespace
 
-TEST(WaferDecode, GqaTokensEqualCpuOnSquareMesh) { expect_same_tokens({config(4, 2), 1, 3, 3, {198, 5, 17}}); }
-TEST(WaferDecode, MhaTokensEqualCpuOnNonSquareMesh) { expect_same_tokens({config(4, 4), 2, 4, 2, {198}}); }
+// 12 KV slots per PE on 3 rows hold the 35 tokens only if the shift keeps the rows balanced; rows wrap their rings.
+TEST(WaferDecode, GqaTokensEqualCpuOnSquareMeshWithAFullShiftCache) {
+  expect_same_tokens({config(4, 2), 1, 3, 3, {198, 5, 17}, 12});
+}
+TEST(WaferDecode, MhaTokensEqualCpuOnNonSquareMeshWithTheConcatCache) {
+  expect_same_tokens({config(4, 4), 2, 4, 2, {198}, 0, kernels::KvPolicy::Concat});
+}
 TEST(WaferDecode, GqaLlama3RopeTokensEqualCpuOnTallMesh) {
   expect_same_tokens({config(8, 2, true, false, 64), 3, 2, 5, {198, 44, 3, 90, 12}});
 }
 TEST(WaferDecode, QwenBiasTokensEqualCpu) { expect_same_tokens({config(4, 1, false, true), 4, 3, 2, {198, 7}}); }
 
 // Every layer op of one decode step against models/cpu_ops, fed with what the wafer computed before it (so each
-// comparison isolates one op): a 1-layer GQA model with LLaMA-3 RoPE scaling on 3x2 PEs, 2 KV slots per PE so the
-// third token's attention spans both rows.
+// comparison isolates one op): a 1-layer GQA model with LLaMA-3 RoPE scaling on 3x2 PEs, 2 KV slots per PE and the
+// shift-based cache, so the third token's attention spans both rows.
 TEST(WaferDecode, EveryLayerOpMatchesCpuOps) {
   auto cfg = config(4, 2, true, false, 40);
   cfg.num_hidden_layers = 1;
@@ -156,16 +164,25 @@ TEST(WaferDecode, EveryLayerOpMatchesCpuOps) {
 
   // Attention (GQA, causal over positions 0..2 on two rows) from the wafer's fp16 q and KV cache
   std::vector<float> kc(std::size_t(3 * kvh * hd)), vc(kc.size());
-  for (int64_t t = 0; t < 3; ++t) {
-    const int row = int(t / 2), slot = int(t % 2);
+  std::vector<int> seen(3, 0);
+  for (int row = 0; row < l.height; ++row)
     for (int64_t g = 0; g < kvh; ++g)
       for (int64_t d = 0; d < hd; ++d) {
         const auto s = l.kv_slot(int(g), int(d));
-        const auto kt = dev.read<csl::f16>("Kt.0", s.column, row), vv = dev.read<csl::f16>("V.0", s.column, row);
-        kc[std::size_t((t * kvh + g) * hd + d)] = kt[s.index * wafer.kv_slots() + std::uint32_t(slot)].to_float();
-        vc[std::size_t((t * kvh + g) * hd + d)] = vv[std::uint32_t(slot) * l.kv_per_pe() + s.index].to_float();
+        const auto& cache = kernels::decode_kv_cache(dev.layout(), s.column, row);
+        const auto kt = dev.read<csl::f16>("kv.k", s.column, row), vv = dev.read<csl::f16>("kv.v", s.column, row);
+        for (std::uint32_t i = 0; i < cache.fill(0); ++i) {
+          const auto t = int64_t(cache.first_position(0) + i);
+          const std::uint32_t slot = cache.slot(0, i);
+          ASSERT_LT(t, 3);
+          ++seen[std::size_t(t)];
+          kc[std::size_t((t * kvh + g) * hd + d)] = kt[cache.k_index(0, slot, s.index)].to_float();
+          vc[std::size_t((t * kvh + g) * hd + d)] = vv[cache.v_index(0, slot, s.index)].to_float();
+        }
       }
-  }
+  for (int t = 0; t < 3; ++t) EXPECT_EQ(seen[std::size_t(t)], kvh * hd) << "position " << t;
+  EXPECT_EQ(kernels::decode_kv_cache(dev.layout(), 0, 0).fill(0), 1u);  // the shift keeps the rows balanced
+  EXPECT_EQ(kernels::decode_kv_cache(dev.layout(), 0, 1).fill(0), 2u);
   for (std::size_t i = 0; i < wk.size(); ++i) {
     EXPECT_EQ(kc[2 * wk.size() + i], f16(wk[i])) << "K cache of position 2, element " << i;
     EXPECT_EQ(vc[2 * wv.size() + i], f16(wv[i])) << "V cache of position 2, element " << i;
@@ -182,10 +199,10 @@ TEST(WaferDecode, EveryLayerOpMatchesCpuOps) {
       wattn[std::size_t(h * hd + d)] = out[std::size_t(s.column)][s.index];
     }
   expect_near(wattn, attn, 2e-3, "attention output");  // the probabilities enter score.V as fp16
-  // the softmax probabilities of every head sum to 1 over the two rows
+  // the softmax probabilities of every head sum to 1 over the two rows (1 entry on row 0, 2 on row 1)
   for (int64_t h = 0; h < qh; ++h) {
     const auto p0 = dev.read<float>("score", 0, 0), p1 = dev.read<float>("score", 0, 1);
-    EXPECT_NEAR(p0[std::size_t(h * 2)] + p0[std::size_t(h * 2 + 1)] + p1[std::size_t(h)], 1.0, 1e-6) << "head " << h;
+    EXPECT_NEAR(p0[std::size_t(h)] + p1[std::size_t(h * 2)] + p1[std::size_t(h * 2 + 1)], 1.0, 1e-6) << "head " << h;
   }
 
   // W_O + residual -> RMSNorm -> up/gate -> SwiGLU, from the wafer's attention output
