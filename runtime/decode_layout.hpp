@@ -29,8 +29,7 @@
 // the QKV bias (fp32, Qwen2); once per program the activations (fp32 accumulators, fp16 GEMV inputs, softmax
 // statistics, RoPE frequencies and cos/sin, the sum of squares, the position); per cached token per layer the K
 // and V pairs; per cached slot the score rows; the final RMSNorm + lm_head + logits when the region holds them.
-// The limit is
-// pe.sram_bytes - pe.code_reserve_bytes (WSE-2: 49,152 - 4,096 = 45,056).
+// The limit is pe.sram_bytes - pe.code_reserve_bytes (WSE-2: 49,152 - 4,096 = 45,056).
 // Not modelled here: several regions (the planner's job), prefill's layout, a PE holding less than its block.
 #pragma once
 #include <cstdint>
