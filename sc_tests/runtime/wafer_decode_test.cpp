@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 
+#include "common/error.hpp"
 #include "models/cpu_ops.hpp"
 #include "models/cpu_reference.hpp"
 #include "models/model_generator.hpp"
@@ -274,4 +275,21 @@ TEST(WaferDecode, Fp16AccumulationStaysWithinItsStatedBound) {
             << " of 32 steps\n";
   EXPECT_GT(worst, kLogitTol / 10);  // visibly worse than fp32 accumulation (0.007 on this model)
   EXPECT_LE(worst, 0.5f);
+}
+
+// The concatenated cache holds `slots` tokens (the tail row only); the next token is refused with the capacity.
+TEST(WaferDecode, AFullCacheIsACapacityErrorNamingItsSize) {
+  auto cfg = config(4, 2);
+  cfg.num_hidden_layers = 1;
+  auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(cfg, 3));
+  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{},
+                              {.width = 2, .height = 2, .kv_slots = 2, .kv_policy = kernels::KvPolicy::Concat});
+  EXPECT_EQ(wafer.max_tokens(), 2u);
+  wafer.prefill({198, 4});
+  try {
+    wafer.decode(5);
+    FAIL() << "expected CapacityError";
+  } catch (const CapacityError& e) {
+    EXPECT_NE(std::string(e.what()).find("concat KV cache holds 2 tokens"), std::string::npos) << e.what();
+  }
 }
