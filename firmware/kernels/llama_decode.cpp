@@ -89,7 +89,7 @@ class DecodeProgram : public csl::Program {
       switch (phase_++) {
         case kNorm1:
           if (layer_ == 0) {
-            pos_ = ctl_.value();
+            pos_ = position_.value();
             charge(2);
           }
           norm_sum();
@@ -325,7 +325,7 @@ class DecodeProgram : public csl::Program {
   csl::Array<float> cos_{this, "cos", s_.units};
   csl::Array<float> sin_{this, "sin", s_.units};
   csl::Var<float> ss_{this, "ss"};
-  csl::Var<std::uint32_t> ctl_{this, "position"};
+  csl::Var<std::uint32_t> position_{this, "position"};
   std::unique_ptr<CollectiveModule> rows_, cols_, cols_max_;
   std::unique_ptr<KvCacheModule> kv_;
   std::uint32_t layer_ = 0, pos_ = 0, valid_ = 0;
