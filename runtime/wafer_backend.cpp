@@ -218,6 +218,10 @@ std::vector<float> WaferBackend::decode(int32_t token) {
   std::vector<float> logits = step(token);
   decode_cycles_ += last_cycles_;
   ++decode_steps_;
+  const auto phases = kernels::decode_phase_cycles(*program_.layout, 0, layout_.height - 1);
+  if (phase_cycles_.empty()) phase_cycles_ = phases;
+  else
+    for (std::size_t i = 0; i < phases.size(); ++i) phase_cycles_[i].second += phases[i].second;
   return logits;
 }
 

@@ -1,5 +1,6 @@
 #include "firmware/kernels/llama_decode.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <cmath>
@@ -63,10 +64,25 @@ class DecodeProgram : public csl::Program {
       finished_ = false;
       layer_ = 0;
       phase_ = kNorm1;
+      started_ = false;
+      phase_cycles_.fill(0);
       activate(step_);
     });
   }
   bool finished() const { return finished_; }
+  // Cycles of the last step by phase, at this PE: each phase's compute and the wait for its collective.
+  std::vector<std::pair<std::string, std::uint64_t>> phase_cycles() const {
+    static constexpr const char* kNames[] = {"rmsnorm", "qkv", "rope+append", "q.k", "softmax max", "softmax exp+sum",
+                                             "score.v", "w_o", "rmsnorm", "up+gate", "swiglu+down", "residual",
+                                             "final rmsnorm", "lm_head"};
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (int p = 0; p < kDone; ++p) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == kNames[p]; });
+      if (it == out.end()) out.emplace_back(kNames[p], phase_cycles_[std::size_t(p)]);
+      else it->second += phase_cycles_[std::size_t(p)];
+    }
+    return out;
+  }
 
  private:
   enum Phase { kNorm1, kQkv, kAppend, kScores, kMax, kSum, kScoreV, kWo, kNorm2, kUpGate, kDown, kResidual, kFinalNorm,
@@ -86,6 +102,10 @@ class DecodeProgram : public csl::Program {
     const csl::Async next{.activate = step_};
     for (;;) {
       Layer& L = layers_[std::min<std::uint32_t>(layer_, s.layers - 1)];
+      if (started_) phase_cycles_[std::size_t(current_)] += now() - mark_;  // the previous phase ends here
+      started_ = true;
+      mark_ = now();
+      current_ = phase_;
       switch (phase_++) {
         case kNorm1:
           if (layer_ == 0) {
@@ -329,7 +349,10 @@ class DecodeProgram : public csl::Program {
   std::unique_ptr<CollectiveModule> rows_, cols_, cols_max_;
   std::unique_ptr<KvCacheModule> kv_;
   std::uint32_t layer_ = 0, pos_ = 0, valid_ = 0;
-  int phase_ = kDone;
+  int phase_ = kDone, current_ = kDone;
+  bool started_ = false;
+  hw::Cycle mark_ = 0;
+  std::array<std::uint64_t, kDone + 1> phase_cycles_{};
   bool finished_ = true;
   csl::LocalTask step_{this, [this] { advance(); }, "step"};
 };
@@ -395,6 +418,10 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   if (s.lm_head)
     for (const char* n : {"norm_f", "Wlm", "logits"}) d.layout->export_symbol(n);
   return d;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y) {
+  return dynamic_cast<const DecodeProgram&>(layout.program(x, y)).phase_cycles();
 }
 
 const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y) {

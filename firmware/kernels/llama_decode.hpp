@@ -28,6 +28,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "firmware/kernels/collective_module.hpp"
@@ -83,6 +85,10 @@ DecodeProgramLayout llama_decode(const DecodeShape& shape, const std::vector<std
 
 // The KV cache module of PE (x, y) (fills, slots of the entries, indices into kv.k / kv.v).
 const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y);
+// The cycles of PE (x, y)'s last step by phase, summed over the layers, in step order: rmsnorm, qkv, rope+append,
+// q.k, softmax max, softmax exp+sum, score.v, w_o, up+gate, swiglu+down, residual, final rmsnorm, lm_head. A phase
+// runs from its first operation to the start of the next one: its compute and the wait for its collective.
+std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y);
 // Whether every PE has finished the step it was launched for.
 bool decode_finished(const csl::Layout& layout);
 

@@ -186,6 +186,13 @@ int run_generate(int argc, char** argv) {
               << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); prompt " << wafer->prefill_cycles()
               << " cycles (token by token); SRAM per PE " << wafer->sram_bytes_per_pe_max() << " bytes, "
               << wafer->colors_per_pe_max() << " colours per PE\n";
+    if (wafer->decode_steps()) {
+      std::cerr << "[wafer] cycles per decode token by kernel (PE 0," << mesh->second - 1 << "; "
+                << config.num_hidden_layers << " layers):";
+      for (const auto& [name, cycles] : wafer->decode_phase_cycles())
+        std::cerr << " " << name << " " << cycles / wafer->decode_steps() << ";";
+      std::cerr << "\n";
+    }
   }
 
   if (vm.count("json")) {
@@ -212,6 +219,9 @@ int run_generate(int argc, char** argv) {
         {"config", models::to_hf_json(config)},
     });
     if (wafer) {
+      nlohmann::json by_kernel = nlohmann::json::object();
+      for (const auto& [name, cycles] : wafer->decode_phase_cycles())
+        by_kernel[name] = wafer->decode_steps() ? cycles / wafer->decode_steps() : 0;
       out.update({
           {"simulated_cycles", wafer->prefill_cycles() + wafer->decode_cycles()},
           {"prefill_cycles", wafer->prefill_cycles()},
@@ -222,6 +232,7 @@ int run_generate(int argc, char** argv) {
           {"accum", accum},
           {"kv", kv},
           {"kv_slots_per_pe", wafer->kv_slots()},
+          {"decode_cycles_by_kernel", by_kernel},
           {"sram_bytes_per_pe_max", wafer->sram_bytes_per_pe_max()},
           {"colors_per_pe_max", wafer->colors_per_pe_max()},
       });

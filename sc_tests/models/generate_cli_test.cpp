@@ -84,6 +84,13 @@ TEST_F(GenerateCli, WaferMatchesCpuAndReportsCyclesPerToken) {
   EXPECT_LE(w["sram_bytes_per_pe_max"].get<int64_t>(), 49152);
   EXPECT_GT(w["colors_per_pe_max"].get<int>(), 0);
   EXPECT_TRUE(c["simulated_cycles"].is_null());
+  // The per-kernel split covers the step: from the bottom row's first operation to its last collective.
+  int64_t by_kernel = 0;
+  for (const auto& [name, cycles] : w["decode_cycles_by_kernel"].items()) by_kernel += cycles.get<int64_t>();
+  EXPECT_EQ(w["decode_cycles_by_kernel"].size(), 13u);
+  EXPECT_GT(w["decode_cycles_by_kernel"]["q.k"].get<int64_t>(), 0);
+  EXPECT_NEAR(double(by_kernel), w["decode_cycles_per_token"].get<double>(),
+              0.05 * w["decode_cycles_per_token"].get<double>());
 }
 
 TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
