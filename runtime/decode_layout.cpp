@@ -37,6 +37,14 @@ int DecodeLayout::q_head_of(int column, std::uint32_t index) const {
   return int((unit / half) * group + m);
 }
 
+std::uint64_t DecodeLayout::decode_macs(std::uint64_t context) const {
+  const auto& c = config;
+  const std::uint64_t E = std::uint64_t(c.hidden_size), F = std::uint64_t(c.intermediate_size);
+  const std::uint64_t q = std::uint64_t(c.q_dim()), kv = std::uint64_t(c.kv_dim());
+  const std::uint64_t layer = E * (q + 2 * kv) + q * E + 3 * E * F + 2 * q * context;
+  return std::uint64_t(c.num_hidden_layers) * layer + E * std::uint64_t(c.vocab_size);
+}
+
 std::uint64_t DecodeLayout::layer_weight_bytes_per_pe() const {
   const std::uint64_t e = hidden_per_pe();
   std::uint64_t b = aligned(e * qkv_per_pe(), 2)         // W_qkv [E_y, qkv_x]

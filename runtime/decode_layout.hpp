@@ -77,6 +77,10 @@ struct DecodeLayout {
   // The query head of local q element `index` on `column`, or -1 for padding.
   int q_head_of(int column, std::uint32_t index) const;
 
+  // Useful multiply-accumulates of one decode token whose attention reads `context` cached tokens (padding
+  // excluded): every layer's projections and FFN, q.k and score.v over the context, and lm_head.
+  std::uint64_t decode_macs(std::uint64_t context) const;
+
   // ---- SRAM bytes per PE
   std::uint64_t layer_weight_bytes_per_pe() const;     // one layer's weights, norms and bias
   std::uint64_t activation_bytes_per_pe() const;       // once per program, whatever the layer count

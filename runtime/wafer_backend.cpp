@@ -218,6 +218,7 @@ std::vector<float> WaferBackend::decode(int32_t token) {
   std::vector<float> logits = step(token);
   decode_cycles_ += last_cycles_;
   ++decode_steps_;
+  decode_macs_ += layout_.decode_macs(std::uint64_t(length_));  // the step attended to every token so far
   const auto phases = kernels::decode_phase_cycles(*program_.layout, 0, layout_.height - 1);
   if (phase_cycles_.empty()) phase_cycles_ = phases;
   else
@@ -227,6 +228,12 @@ std::vector<float> WaferBackend::decode(int32_t token) {
 
 std::uint64_t WaferBackend::max_tokens() const {
   return kernels::kv_capacity_tokens({.height = layout_.height, .slots = shape_.slots, .policy = shape_.kv_policy});
+}
+
+double WaferBackend::decode_compute_utilisation() const {
+  const double width = options_.fp32_accumulate ? arch_.pe.simd.fmachs : arch_.pe.simd.fmach;
+  const double capacity = double(layout_.width) * layout_.height * double(decode_cycles_) * width;
+  return capacity > 0 ? double(decode_macs_) / capacity : 0.0;
 }
 
 std::uint32_t WaferBackend::sram_bytes_per_pe_max() const {

@@ -54,6 +54,9 @@ class WaferBackend final : public models::LogitsBackend {
   std::uint64_t prefill_cycles() const { return prefill_cycles_; }
   std::uint64_t decode_cycles() const { return decode_cycles_; }
   std::uint64_t decode_steps() const { return decode_steps_; }
+  // Useful MACs of the decode steps (DecodeLayout::decode_macs) over what the region's PEs could have done in
+  // their cycles at the accumulation's SIMD width (pe.simd.fmachs or fmach).
+  double decode_compute_utilisation() const;
   // The decode steps' cycles by phase at PE (0, H-1) (the bottom row always holds cached entries), summed over
   // the steps (kernels::decode_phase_cycles).
   const std::vector<std::pair<std::string, std::uint64_t>>& decode_phase_cycles() const { return phase_cycles_; }
@@ -70,7 +73,7 @@ class WaferBackend final : public models::LogitsBackend {
   kernels::DecodeProgramLayout program_;
   std::unique_ptr<Device> device_;
   int64_t length_ = 0;
-  std::uint64_t last_cycles_ = 0, prefill_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0;
+  std::uint64_t last_cycles_ = 0, prefill_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> phase_cycles_;
 };
 

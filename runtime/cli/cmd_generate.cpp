@@ -185,7 +185,10 @@ int run_generate(int argc, char** argv) {
     std::cerr << "[wafer] " << cycles_per_token << " cycles per decode token = " << arch.cycles_to_us(double(cycles_per_token))
               << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); prompt " << wafer->prefill_cycles()
               << " cycles (token by token); SRAM per PE " << wafer->sram_bytes_per_pe_max() << " bytes, "
-              << wafer->colors_per_pe_max() << " colours per PE\n";
+              << wafer->colors_per_pe_max() << " colours per PE; compute utilisation "
+              << 100.0 * wafer->decode_compute_utilisation() << "%; energy "
+              << arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6
+              << " J per token (whole wafer at energy.wafer_power_watts)\n";
     if (wafer->decode_steps()) {
       std::cerr << "[wafer] cycles per decode token by kernel (PE 0," << mesh->second - 1 << "; "
                 << config.num_hidden_layers << " layers):";
@@ -233,6 +236,8 @@ int run_generate(int argc, char** argv) {
           {"kv", kv},
           {"kv_slots_per_pe", wafer->kv_slots()},
           {"decode_cycles_by_kernel", by_kernel},
+          {"compute_utilisation", wafer->decode_compute_utilisation()},
+          {"energy_per_token_j", arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6},
           {"sram_bytes_per_pe_max", wafer->sram_bytes_per_pe_max()},
           {"colors_per_pe_max", wafer->colors_per_pe_max()},
       });

@@ -84,6 +84,9 @@ TEST_F(GenerateCli, WaferMatchesCpuAndReportsCyclesPerToken) {
   EXPECT_LE(w["sram_bytes_per_pe_max"].get<int64_t>(), 49152);
   EXPECT_GT(w["colors_per_pe_max"].get<int>(), 0);
   EXPECT_TRUE(c["simulated_cycles"].is_null());
+  EXPECT_GT(w["compute_utilisation"].get<double>(), 0.0);
+  EXPECT_LT(w["compute_utilisation"].get<double>(), 1.0);
+  EXPECT_NEAR(w["energy_per_token_j"].get<double>(), 15000.0 * w["tpot_us"].get<double>() * 1e-6, 1e-12);
   // The per-kernel split covers the step: from the bottom row's first operation to its last collective.
   int64_t by_kernel = 0;
   for (const auto& [name, cycles] : w["decode_cycles_by_kernel"].items()) by_kernel += cycles.get<int64_t>();
