@@ -57,7 +57,7 @@ std::uint64_t DecodeLayout::activation_bytes_per_pe() const {
          + aligned(acc16, 2)                                 // fp16 accumulator (--accum fp16)
          + 2 * aligned(q_heads(), 4)                         // softmax max and sum per query head
          + 3 * aligned(units.block, 4)                       // RoPE inverse frequencies, cos, sin
-         + 4 * aligned(1, 4);                                // scalars: sum of squares, position, fill, new slot
+         + 2 * aligned(1, 4);                                // scalars: sum of squares, position
 }
 
 std::uint64_t DecodeLayout::kv_bytes_per_token_per_pe(int layers) const {
@@ -70,14 +70,19 @@ std::uint64_t DecodeLayout::lm_head_bytes_per_pe() const {
 }
 
 std::uint64_t DecodeLayout::sram_bytes_per_pe(int layers, std::uint32_t kv_slots, bool with_lm_head) const {
-  return std::uint64_t(layers) * layer_weight_bytes_per_pe() + activation_bytes_per_pe() +
-         std::uint64_t(kv_slots) * kv_bytes_per_token_per_pe(layers) + (with_lm_head ? lm_head_bytes_per_pe() : 0);
+  const std::uint64_t slots = kv_slots, heads = q_heads();
+  return std::uint64_t(layers) * (layer_weight_bytes_per_pe() + 2 * aligned(kv_per_pe() * slots, 2)) +
+         aligned(heads * slots, 4) + aligned(heads * slots, 2) + activation_bytes_per_pe() +
+         (with_lm_head ? lm_head_bytes_per_pe() : 0);
 }
 
 std::uint32_t DecodeLayout::max_kv_slots_per_pe(int layers, bool with_lm_head) const {
   const std::uint64_t fixed = sram_bytes_per_pe(layers, 0, with_lm_head);
   if (fixed >= sram_limit) return 0;
-  return std::uint32_t((sram_limit - fixed) / kv_bytes_per_token_per_pe(layers));
+  // kv_bytes_per_token_per_pe is exact but for the 2-byte rounding of the fp16 score rows: step down if needed.
+  auto slots = std::uint32_t((sram_limit - fixed) / kv_bytes_per_token_per_pe(layers));
+  while (slots > 0 && sram_bytes_per_pe(layers, slots, with_lm_head) > sram_limit) --slots;
+  return slots;
 }
 
 DecodeLayout decode_layout(const models::LlamaConfig& config, const std::string& model, int width, int height,

@@ -21,14 +21,15 @@
 // Weights (fp16). A weight whose input is V_y has K along Y and N along X (the GEMV reduces along Y, gives V_x):
 //   W_qkv [E_y, (q|k|v)_x], W_gate and W_up [E_y, F_x], lm_head [E_y, vocab_x]. A weight whose input is V_x has K
 //   along X (reduces along X, gives V_y): W_o [q_x, E_y], W_down [F_x, E_y]. No transposes anywhere.
-// KV cache. Sequence along Y (a cached token lives on one row, the cache policy says which), its K and V pairs
-// along X as above; K is stored transposed (dims x slots), V as slots x dims. Each cached slot also needs the
-// fp32 score of every query head and its fp16 copy (the attention's working rows), shared by the layers.
+// KV cache. Sequence along Y (a cached token lives on one row; firmware/kernels/kv_cache.hpp, shift or
+// concatenation, says which), its K and V pairs along X as above; K is stored transposed (dims x slots), V as slots
+// x dims. Each cached slot also needs the fp32 score of every query head and its fp16 copy (the attention's working
+// rows), shared by the layers.
 // SRAM per PE (bytes, every array rounded up to 4 bytes): per layer the weights, both RMSNorm weights (fp32) and
 // the QKV bias (fp32, Qwen2); once per program the activations (fp32 accumulators, fp16 GEMV inputs, softmax
-// statistics, RoPE frequencies, the new token's position); per cached token per layer the K and V pairs; per
-// cached slot the score rows; the final RMSNorm + lm_head + logits when the region holds them. The limit is
-// pe.sram_bytes - pe.code_reserve_bytes (WSE-2: 49,152 - 4,096 = 45,056).
+// statistics, RoPE frequencies and cos/sin, the sum of squares, the position); per cached token per layer the K
+// and V pairs; per cached slot the score rows; the final RMSNorm + lm_head + logits when the region holds them.
+// The limit is pe.sram_bytes - pe.code_reserve_bytes (WSE-2: 49,152 - 4,096 = 45,056).
 // Not modelled here: several regions (the planner's job), prefill's layout, a PE holding less than its block.
 #pragma once
 #include <cstdint>
@@ -79,7 +80,8 @@ struct DecodeLayout {
   // ---- SRAM bytes per PE
   std::uint64_t layer_weight_bytes_per_pe() const;     // one layer's weights, norms and bias
   std::uint64_t activation_bytes_per_pe() const;       // once per program, whatever the layer count
-  // One cached token on the row that holds it: K and V pairs of `layers` layers + its score rows (shared).
+  // One cached token on the row that holds it: K and V pairs of `layers` layers + its score rows (shared; fp32 and
+  // fp16 per query head; their total is rounded up to 4 bytes once, which sram_bytes_per_pe counts exactly).
   std::uint64_t kv_bytes_per_token_per_pe(int layers) const;
   std::uint64_t lm_head_bytes_per_pe() const;          // final RMSNorm weight, lm_head block, logits
   // Everything a PE of the region holds: `layers` layers, `kv_slots` cached tokens per PE, lm_head if asked.
