@@ -1,18 +1,132 @@
 #include "firmware/kernels/llama_prefill.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <stdexcept>
 
 #include "common/error.hpp"
 #include "fabric/fabric.hpp"
+#include "firmware/kernels/collective_module.hpp"
 #include "firmware/kernels/dist_gemm_t.hpp"
 #include "firmware/kernels/meshgemm.hpp"
+#include "firmware/kernels/pipeline_allreduce.hpp"
 
 namespace wafersim::kernels {
 namespace {
 
 using Matrix = std::vector<float>;
+
+// Cycles charged per element for scalar functions (assumptions, the same values as llama_decode.cpp's): an exp, a
+// reciprocal, an rsqrt.
+constexpr hw::Cycle kExpCycles = 10, kRecipCycles = 8, kRsqrtCycles = 20;
+
+enum class RowOp { RmsNorm, CausalSoftmax };
+
+// The row-wise steps on the wafer: PE (x, y) holds block (y, x) of an fp32 matrix [rows x cols] ("m", rb x cb,
+// row-major; rows Split along Y, cols along X) and every row is reduced along X with pipeline allreduces ("sum",
+// "max", 2 microthreads each):
+//   RmsNorm        ss[r] = sum of m[r]^2 (local), allreduce sum; m[r] *= rsqrt(ss[r] / n + eps) * w ("w": cb)
+//   CausalSoftmax  m *= scale; row gi keeps only columns gj <= gi (a prefix of the local row: the causal mask by
+//                  construction, padding included since gj >= rows > gi); max of the kept prefix, allreduce max;
+//                  exp(m - max) (real exp) on the prefix, zeros after it; sum, allreduce sum; m[r] *= 1 / sum.
+struct RowShape {
+  RowOp op = RowOp::RmsNorm;
+  std::uint32_t rb = 1, cb = 1;   // block of a PE
+  std::uint32_t n = 1;            // RmsNorm: the row length the mean divides by
+  float eps = 0, scale = 1;
+};
+
+class RowProgram : public csl::Program {
+ public:
+  RowProgram(const RowShape& s, PlanPtr sum, PlanPtr max, int x, int y)
+      : s_(s), row0_(std::uint32_t(y) * s.rb), col0_(std::uint32_t(x) * s.cb) {
+    sum_ = instantiate(this, "sum", std::move(sum), x, y);
+    max_ = instantiate(this, "max", std::move(max), x, y);
+  }
+  std::string name() const override { return "prefill_rows"; }
+  void init() override {
+    export_function("rows", [this] {
+      finished_ = false;
+      phase_ = 0;
+      activate(step_);
+    });
+  }
+  bool finished() const { return finished_; }
+
+ private:
+  csl::MemDsd row(std::uint32_t r, std::uint32_t n, std::uint32_t from = 0) {
+    return csl::mem1d(m_, {.extent = n, .offset = std::int32_t(r * s_.cb + from)});
+  }
+  // Columns of row r that the causal mask keeps on this PE.
+  std::uint32_t kept(std::uint32_t r) const {
+    const std::uint32_t gi = row0_ + r;
+    return gi < col0_ ? 0 : std::min(s_.cb, gi - col0_ + 1);
+  }
+
+  void advance() {
+    const csl::Async next{.activate = step_};
+    const std::uint32_t rb = s_.rb, cb = s_.cb;
+    if (s_.op == RowOp::RmsNorm) {
+      if (phase_++ == 0) {
+        fmovs(red_, 0.0f);
+        for (std::uint32_t r = 0; r < rb; ++r) {
+          fmuls(tmp_, row(r, cb), row(r, cb));
+          fadds(csl::scalar(red_, r), csl::scalar(red_, r), tmp_);
+        }
+        sum_->allreduce(red_, rb, next);
+        return;
+      }
+      const double n = s_.n, eps = s_.eps;
+      map(red_, red_, [n, eps](float v) { return float(1.0 / std::sqrt(double(v) / n + eps)); }, kRsqrtCycles);
+      for (std::uint32_t r = 0; r < rb; ++r) {
+        fmuls(row(r, cb), row(r, cb), csl::scalar(red_, r));
+        fmuls(row(r, cb), row(r, cb), w_);
+      }
+      finished_ = true;
+      return;
+    }
+    switch (phase_++) {
+      case 0:
+        fmuls(m_, m_, s_.scale);
+        fmovs(red_, -FLT_MAX);
+        for (std::uint32_t r = 0; r < rb; ++r)
+          if (kept(r) > 0) fmaxs(csl::scalar(red_, r), csl::scalar(red_, r), row(r, kept(r)));
+        max_->allreduce(red_, rb, next);
+        return;
+      case 1:
+        fmovs(red2_, 0.0f);
+        for (std::uint32_t r = 0; r < rb; ++r) {
+          const std::uint32_t k = kept(r);
+          if (k > 0) {
+            fsubs(row(r, k), row(r, k), csl::scalar(red_, r));
+            map(row(r, k), row(r, k), [](float v) { return std::exp(v); }, kExpCycles);
+            fadds(csl::scalar(red2_, r), csl::scalar(red2_, r), row(r, k));
+          }
+          if (k < cb) fmovs(row(r, cb - k, k), 0.0f);
+        }
+        sum_->allreduce(red2_, rb, next);
+        return;
+      default:
+        map(red2_, red2_, [](float v) { return 1.0f / v; }, kRecipCycles);
+        for (std::uint32_t r = 0; r < rb; ++r) fmuls(row(r, cb), row(r, cb), csl::scalar(red2_, r));
+        finished_ = true;
+        return;
+    }
+  }
+
+  RowShape s_;
+  std::uint32_t row0_, col0_;
+  csl::Array<float> m_{this, "m", s_.rb * s_.cb};
+  csl::Array<float> w_{this, "w", s_.cb};
+  csl::Array<float> tmp_{this, "tmp", s_.cb};
+  csl::Array<float> red_{this, "red", s_.rb};
+  csl::Array<float> red2_{this, "red2", s_.rb};
+  std::unique_ptr<CollectiveModule> sum_, max_;
+  int phase_ = 0;
+  bool finished_ = true;
+  csl::LocalTask step_{this, [this] { advance(); }, "step"};
+};
 
 // The sequence of device runs of one layer: each GEMM on a fresh P x P fabric, its cycles added to its kernel.
 class PrefillRuns {
@@ -23,6 +137,44 @@ class PrefillRuns {
   Matrix gemm(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
               std::uint32_t n) {
     return run(kernel, {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate}, a, b, false);
+  }
+  // The row-wise step `op` on m [rows x cols] (w: RmsNorm's weight, cols values), in place.
+  void rows(const char* kernel, RowOp op, Matrix& m, std::uint32_t rows, std::uint32_t cols,
+            const std::vector<float>& w = {}, float scale = 1.0f) {
+    const Split sr(rows, s_.P), sc(cols, s_.P);
+    const RowShape rs{.op = op, .rb = sr.block, .cb = sc.block, .n = cols, .eps = float(s_.rms_eps), .scale = scale};
+    CollectiveConfig cx{.width = s_.P, .height = s_.P, .axis = Axis::X, .length = sr.block, .dtype = DType::F32};
+    const PlanPtr sum = pipeline_plan(cx, arch_);
+    cx.op = ReduceOp::Max;
+    cx.colors = remaining_colors(*sum, {}, arch_);
+    const PlanPtr max = pipeline_plan(cx, arch_);
+    fabric::Fabric f(arch_, s_.P, s_.P);
+    csl::Layout layout(s_.P, s_.P);
+    for (int y = 0; y < s_.P; ++y)
+      for (int x = 0; x < s_.P; ++x)
+        layout.set_tile_code(x, y, [rs, sum, max](int px, int py) {
+          return std::make_unique<RowProgram>(rs, sum, max, px, py);
+        });
+    sum->apply_routes(layout, "sum");
+    max->apply_routes(layout, "max");
+    layout.export_symbol("m");
+    layout.export_symbol("w");
+    layout.load(f);
+    const Split one(1, 1);
+    for (int y = 0; y < s_.P; ++y)
+      for (int x = 0; x < s_.P; ++x) {
+        layout.write_symbol<float>(x, y, "m", block_of(m, sr, sc, y, x));
+        if (!w.empty()) layout.write_symbol<float>(x, y, "w", block_of(w, one, sc, 0, x));
+      }
+    layout.call("rows");
+    const auto rr = f.run();
+    bool done = rr.completed;
+    for (int y = 0; y < s_.P; ++y)
+      for (int x = 0; x < s_.P; ++x) done = done && dynamic_cast<const RowProgram&>(layout.program(x, y)).finished();
+    if (!done) throw std::runtime_error(std::string("llama_prefill: the ") + kernel + " run did not complete");
+    account(kernel, rr.cycles, layout.engine(0, 0).sram().used() - arch_.pe.code_reserve_bytes);
+    for (int y = 0; y < s_.P; ++y)
+      for (int x = 0; x < s_.P; ++x) put_block(m, sr, sc, y, x, layout.read_symbol<float>(x, y, "m"));
   }
   // C [m x n] = A [m x k] * B^T, B [n x k] as stored (dist-GEMM-T).
   Matrix gemm_t(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
@@ -41,13 +193,16 @@ class PrefillRuns {
     const auto rr = f.run();
     if (!rr.completed || !gemm_finished(g))
       throw std::runtime_error(std::string("llama_prefill: the ") + kernel + " run (" + g.name + ") did not complete");
+    account(kernel, rr.cycles, g.sram_bytes_per_pe);
+    return read_gemm_output(*g.layout, g);
+  }
+  void account(const char* kernel, std::uint64_t cycles, std::uint64_t sram_bytes) {
     auto it = std::find_if(r_.kernels.begin(), r_.kernels.end(), [&](const auto& kc) { return kc.kernel == kernel; });
     if (it == r_.kernels.end()) it = r_.kernels.insert(r_.kernels.end(), {kernel, 0, 0});
     ++it->runs;
-    it->cycles += rr.cycles;
-    r_.cycles += rr.cycles;
-    r_.sram_bytes_per_pe_max = std::max(r_.sram_bytes_per_pe_max, g.sram_bytes_per_pe);
-    return read_gemm_output(*g.layout, g);
+    it->cycles += cycles;
+    r_.cycles += cycles;
+    r_.sram_bytes_per_pe_max = std::max(r_.sram_bytes_per_pe_max, sram_bytes);
   }
 
   const PrefillShape& s_;
@@ -76,19 +231,6 @@ Matrix columns(const Matrix& m, std::uint32_t rows, std::uint32_t cols, std::uin
   for (std::uint32_t i = 0; i < rows; ++i)
     std::copy_n(m.begin() + std::ptrdiff_t(std::size_t(i) * cols + c0), n, out.begin() + std::ptrdiff_t(std::size_t(i) * n));
   return out;
-}
-
-// Host step: y = x / sqrt(mean(x^2) + eps) * w per row (the mean in double, as the CPU reference).
-Matrix rms_norm_rows(const Matrix& x, const std::vector<float>& w, std::uint32_t rows, std::uint32_t e, double eps) {
-  Matrix y(x.size());
-  for (std::uint32_t t = 0; t < rows; ++t) {
-    const float* r = x.data() + std::size_t(t) * e;
-    double ss = 0;
-    for (std::uint32_t i = 0; i < e; ++i) ss += double(r[i]) * r[i];
-    const float inv = float(1.0 / std::sqrt(ss / e + eps));
-    for (std::uint32_t i = 0; i < e; ++i) y[std::size_t(t) * e + i] = r[i] * inv * w[i];
-  }
-  return y;
 }
 
 void check_shape(const PrefillShape& s, const PrefillWeights& w, std::size_t x_size) {
@@ -123,7 +265,8 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   const std::uint32_t qd = s.q_heads * hd, kvd = s.kv_heads * hd, qkv = qd + 2 * kvd, group = s.q_heads / s.kv_heads;
 
   // Attention block.
-  const Matrix xn = rms_norm_rows(x, w.input_norm, L, E, s.rms_eps);
+  Matrix xn = x;
+  dev.rows("rmsnorm", RowOp::RmsNorm, xn, L, E, w.input_norm);
   Matrix y = dev.gemm("qkv", xn, stack_transposed({&w.wq, &w.wk, &w.wv}, E), L, E, qkv);
   if (!w.bq.empty())
     for (std::uint32_t t = 0; t < L; ++t)
@@ -148,17 +291,7 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   for (std::uint32_t h = 0; h < s.q_heads; ++h) {
     const std::uint32_t g = h / group;
     Matrix sc = dev.gemm_t("scores", columns(y, L, qkv, h * hd, hd), columns(r.k, L, kvd, g * hd, hd), L, hd, L);
-    for (std::uint32_t i = 0; i < L; ++i) {  // causal mask: row i sees positions 0..i; softmax with a real exp
-      float* row = sc.data() + std::size_t(i) * L;
-      float mx = -INFINITY;
-      for (std::uint32_t j = 0; j <= i; ++j) mx = std::max(mx, row[j] * scale);
-      float sum = 0;
-      for (std::uint32_t j = 0; j < L; ++j) {
-        row[j] = j <= i ? std::exp(row[j] * scale - mx) : 0.0f;
-        sum += row[j];
-      }
-      for (std::uint32_t j = 0; j <= i; ++j) row[j] /= sum;
-    }
+    dev.rows("softmax", RowOp::CausalSoftmax, sc, L, L, {}, scale);
     const Matrix o = dev.gemm("pv", sc, columns(r.v, L, kvd, g * hd, hd), L, L, hd);
     for (std::uint32_t t = 0; t < L; ++t)
       std::copy_n(o.begin() + std::ptrdiff_t(std::size_t(t) * hd), hd,
@@ -168,7 +301,8 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   for (std::size_t i = 0; i < h1.size(); ++i) h1[i] += x[i];
 
   // FFN block.
-  const Matrix hn = rms_norm_rows(h1, w.post_norm, L, E, s.rms_eps);
+  Matrix hn = h1;
+  dev.rows("rmsnorm", RowOp::RmsNorm, hn, L, E, w.post_norm);
   const std::uint32_t F = s.ffn;
   const Matrix gu = dev.gemm("up_gate", hn, stack_transposed({&w.w_gate, &w.w_up}, E), L, E, 2 * F);
   Matrix act(std::size_t(L) * F);
