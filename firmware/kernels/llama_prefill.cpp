@@ -17,11 +17,12 @@ namespace {
 
 using Matrix = std::vector<float>;
 
-// Cycles charged per element for scalar functions (assumptions, the same values as llama_decode.cpp's): an exp, a
-// reciprocal, an rsqrt.
-constexpr hw::Cycle kExpCycles = 10, kRecipCycles = 8, kRsqrtCycles = 20;
+// Cycles charged per element for scalar functions (assumptions, the same values as llama_decode.cpp's): an exp, silu
+// via an exp, a reciprocal, cos/sin, an rsqrt.
+constexpr hw::Cycle kExpCycles = 10, kSiluCycles = 12, kRecipCycles = 8, kTrigCycles = 20, kRsqrtCycles = 20;
 
-enum class RowOp { RmsNorm, CausalSoftmax };
+enum class RowOp { RmsNorm, CausalSoftmax, Rope, SwiGlu, Add };
+bool uses_u(RowOp op) { return op == RowOp::Rope || op == RowOp::SwiGlu || op == RowOp::Add; }
 
 // The row-wise steps on the wafer: PE (x, y) holds block (y, x) of an fp32 matrix [rows x cols] ("m", rb x cb,
 // row-major; rows Split along Y, cols along X) and every row is reduced along X with pipeline allreduces ("sum",
@@ -30,6 +31,12 @@ enum class RowOp { RmsNorm, CausalSoftmax };
 //   CausalSoftmax  m *= scale; row gi keeps only columns gj <= gi (a prefix of the local row: the causal mask by
 //                  construction, padding included since gj >= rows > gi); max of the kept prefix, allreduce max;
 //                  exp(m - max) (real exp) on the prefix, zeros after it; sum, allreduce sum; m[r] *= 1 / sum.
+// and the element-wise steps, local, on a second block "u" laid out like m:
+//   Rope           m = m * cos(pos * f) + u * sin(pos * f): pos is the global row (the token's position), f ("w") the
+//                  column's inverse frequency (0 on V columns: unchanged), u the host's re-lay of rotate_half(m)
+//                  (-m[i + half] at i, m[i] at i + half; 0 on V columns)
+//   SwiGlu         m = silu(m) * u (m the gate, u the up projection; silu via a real exp)
+//   Add            m += u (the residuals, a bias re-laid on every row)
 struct RowShape {
   RowOp op = RowOp::RmsNorm;
   std::uint32_t rb = 1, cb = 1;   // block of a PE
@@ -58,6 +65,9 @@ class RowProgram : public csl::Program {
   csl::MemDsd row(std::uint32_t r, std::uint32_t n, std::uint32_t from = 0) {
     return csl::mem1d(m_, {.extent = n, .offset = std::int32_t(r * s_.cb + from)});
   }
+  csl::MemDsd urow(std::uint32_t r) {
+    return csl::mem1d(u_, {.extent = s_.cb, .offset = std::int32_t(r * s_.cb)});
+  }
   // Columns of row r that the causal mask keeps on this PE.
   std::uint32_t kept(std::uint32_t r) const {
     const std::uint32_t gi = row0_ + r;
@@ -67,6 +77,30 @@ class RowProgram : public csl::Program {
   void advance() {
     const csl::Async next{.activate = step_};
     const std::uint32_t rb = s_.rb, cb = s_.cb;
+    switch (s_.op) {
+      case RowOp::Rope:
+        for (std::uint32_t r = 0; r < rb; ++r) {
+          const double pos = double(row0_ + r);
+          map(tmp_, w_, [pos](float f) { return float(std::cos(pos * double(f))); }, kTrigCycles);
+          fmuls(row(r, cb), row(r, cb), tmp_);
+          map(tmp_, w_, [pos](float f) { return float(std::sin(pos * double(f))); }, kTrigCycles);
+          fmuls(tmp_, tmp_, urow(r));
+          fadds(row(r, cb), row(r, cb), tmp_);
+        }
+        finished_ = true;
+        return;
+      case RowOp::SwiGlu:
+        map(m_, m_, [](float v) { return v / (1.0f + std::exp(-v)); }, kSiluCycles);
+        fmuls(m_, m_, u_);
+        finished_ = true;
+        return;
+      case RowOp::Add:
+        fadds(m_, m_, u_);
+        finished_ = true;
+        return;
+      default:
+        break;
+    }
     if (s_.op == RowOp::RmsNorm) {
       if (phase_++ == 0) {
         fmovs(red_, 0.0f);
@@ -118,6 +152,7 @@ class RowProgram : public csl::Program {
   RowShape s_;
   std::uint32_t row0_, col0_;
   csl::Array<float> m_{this, "m", s_.rb * s_.cb};
+  csl::Array<float> u_{this, "u", uses_u(s_.op) ? s_.rb * s_.cb : 1};
   csl::Array<float> w_{this, "w", s_.cb};
   csl::Array<float> tmp_{this, "tmp", s_.cb};
   csl::Array<float> red_{this, "red", s_.rb};
@@ -138,9 +173,10 @@ class PrefillRuns {
               std::uint32_t n) {
     return run(kernel, {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate}, a, b, false);
   }
-  // The row-wise step `op` on m [rows x cols] (w: RmsNorm's weight, cols values), in place.
+  // The row-wise or element-wise step `op` on m [rows x cols], in place (w: RmsNorm's weight or Rope's frequency
+  // per column; u: the second operand [rows x cols] of Rope, SwiGlu and Add).
   void rows(const char* kernel, RowOp op, Matrix& m, std::uint32_t rows, std::uint32_t cols,
-            const std::vector<float>& w = {}, float scale = 1.0f) {
+            const std::vector<float>& w = {}, float scale = 1.0f, const Matrix& u = {}) {
     const Split sr(rows, s_.P), sc(cols, s_.P);
     const RowShape rs{.op = op, .rb = sr.block, .cb = sc.block, .n = cols, .eps = float(s_.rms_eps), .scale = scale};
     CollectiveConfig cx{.width = s_.P, .height = s_.P, .axis = Axis::X, .length = sr.block, .dtype = DType::F32};
@@ -159,12 +195,14 @@ class PrefillRuns {
     max->apply_routes(layout, "max");
     layout.export_symbol("m");
     layout.export_symbol("w");
+    layout.export_symbol("u");
     layout.load(f);
     const Split one(1, 1);
     for (int y = 0; y < s_.P; ++y)
       for (int x = 0; x < s_.P; ++x) {
         layout.write_symbol<float>(x, y, "m", block_of(m, sr, sc, y, x));
         if (!w.empty()) layout.write_symbol<float>(x, y, "w", block_of(w, one, sc, 0, x));
+        if (!u.empty()) layout.write_symbol<float>(x, y, "u", block_of(u, sr, sc, y, x));
       }
     layout.call("rows");
     const auto rr = f.run();
@@ -268,22 +306,24 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   Matrix xn = x;
   dev.rows("rmsnorm", RowOp::RmsNorm, xn, L, E, w.input_norm);
   Matrix y = dev.gemm("qkv", xn, stack_transposed({&w.wq, &w.wk, &w.wv}, E), L, E, qkv);
-  if (!w.bq.empty())
+  if (!w.bq.empty()) {  // the bias re-laid on every row
+    Matrix bias(y.size());
     for (std::uint32_t t = 0; t < L; ++t)
       for (std::uint32_t j = 0; j < qkv; ++j)
-        y[std::size_t(t) * qkv + j] += j < qd ? w.bq[j] : j < qd + kvd ? w.bk[j - qd] : w.bv[j - qd - kvd];
-  // RoPE (HF rotate_half: element i pairs with i + half) on the q and k heads of every token at its position.
+        bias[std::size_t(t) * qkv + j] = j < qd ? w.bq[j] : j < qd + kvd ? w.bk[j - qd] : w.bv[j - qd - kvd];
+    dev.rows("bias", RowOp::Add, y, L, qkv, {}, 1.0f, bias);
+  }
+  // RoPE (HF rotate_half: element i pairs with i + half, both at inv_freq[i]) on the q and k heads, each token at
+  // its position; the host re-lays rotate_half(q|k) as the second operand.
+  std::vector<float> freq(qkv, 0.0f);
+  Matrix rot(y.size(), 0.0f);
+  for (std::uint32_t j = 0; j < qd + kvd; ++j) freq[j] = float(s.inv_freq[(j % hd) % half]);
   for (std::uint32_t t = 0; t < L; ++t)
-    for (std::uint32_t i = 0; i < half; ++i) {
-      const double angle = double(t) * s.inv_freq[i];
-      const float c = float(std::cos(angle)), sn = float(std::sin(angle));
-      for (std::uint32_t h = 0; h < s.q_heads + s.kv_heads; ++h) {
-        float* v = y.data() + std::size_t(t) * qkv + std::size_t(h) * hd;
-        const float a = v[i], b = v[i + half];
-        v[i] = a * c - b * sn;
-        v[i + half] = b * c + a * sn;
-      }
+    for (std::uint32_t j = 0; j < qd + kvd; ++j) {
+      const std::size_t e = std::size_t(t) * qkv + j;
+      rot[e] = j % hd < half ? -y[e + half] : y[e - half];
     }
+  dev.rows("rope", RowOp::Rope, y, L, qkv, freq, 1.0f, rot);
   r.k = columns(y, L, qkv, qd, kvd);
   r.v = columns(y, L, qkv, qd + kvd, kvd);
   Matrix attn(std::size_t(L) * qd);
@@ -298,21 +338,17 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
                   attn.begin() + std::ptrdiff_t(std::size_t(t) * qd + std::size_t(h) * hd));
   }
   Matrix h1 = dev.gemm("wo", attn, stack_transposed({&w.wo}, qd), L, qd, E);
-  for (std::size_t i = 0; i < h1.size(); ++i) h1[i] += x[i];
+  dev.rows("residual", RowOp::Add, h1, L, E, {}, 1.0f, x);
 
   // FFN block.
   Matrix hn = h1;
   dev.rows("rmsnorm", RowOp::RmsNorm, hn, L, E, w.post_norm);
   const std::uint32_t F = s.ffn;
   const Matrix gu = dev.gemm("up_gate", hn, stack_transposed({&w.w_gate, &w.w_up}, E), L, E, 2 * F);
-  Matrix act(std::size_t(L) * F);
-  for (std::uint32_t t = 0; t < L; ++t)
-    for (std::uint32_t j = 0; j < F; ++j) {
-      const float gv = gu[std::size_t(t) * 2 * F + j], uv = gu[std::size_t(t) * 2 * F + F + j];
-      act[std::size_t(t) * F + j] = gv / (1.0f + std::exp(-gv)) * uv;
-    }
+  Matrix act = columns(gu, L, 2 * F, 0, F);  // the gate, and the up projection re-laid beside it
+  dev.rows("swiglu", RowOp::SwiGlu, act, L, F, {}, 1.0f, columns(gu, L, 2 * F, F, F));
   r.out = dev.gemm("down", act, stack_transposed({&w.w_down}, F), L, F, E);
-  for (std::size_t i = 0; i < r.out.size(); ++i) r.out[i] += h1[i];
+  dev.rows("residual", RowOp::Add, r.out, L, E, {}, 1.0f, h1);
   return r;
 }
 

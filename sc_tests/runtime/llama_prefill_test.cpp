@@ -21,11 +21,11 @@ namespace {
 
 // The wafer rounds every GEMM operand (weights are fp16 already; activations, Q, K, V and the probabilities are
 // rounded to fp16, relative error <= 2^-11) and sums in fp32; the CPU keeps fp32. Through a layer whose
-// activations are O(1) that leaves errors of a few 1e-3: the bounds below (absolute, over the whole tensor's
-// largest element) hold with a margin of about 5x on every case; an error in the dataflow (a wrong head, block,
-// mask or position) moves values by O(0.1-1).
-constexpr double kOutTol = 2e-2;    // layer output rows and K / V, relative to the tensor's max |value|
-constexpr double kLogitTol = 5e-2;  // logits (final norm and lm_head on the host), absolute
+// activations are O(1) that leaves errors below 5e-4 of the largest element (out, K, V) and below 5e-3 on the
+// logits; the bounds below keep a margin of about 6x. An error in the dataflow moves values by O(0.1-1) (without
+// the causal mask: 0.86 on out, 6.6 on the logits).
+constexpr double kOutTol = 3e-3;    // layer output rows and K / V: max |error| / max(1, max |value|)
+constexpr double kLogitTol = 3e-2;  // logits (final norm and lm_head on the host), absolute
 
 models::LlamaConfig config(int64_t heads, int64_t kv_heads, bool bias = false, int64_t hidden = 48) {
   models::LlamaConfig c;
@@ -152,7 +152,8 @@ TEST(LlamaPrefill, GqaPromptNotAMultipleOfP) { run_case(config(4, 2), 2, 4, 7); 
 TEST(LlamaPrefill, GqaPromptShorterThanPOnAnOddRegion) { run_case(config(6, 2, false, 48), 3, 5, 3); }
 TEST(LlamaPrefill, QkvBiasOddRegion) { run_case(config(4, 1, true), 4, 3, 10); }
 
-// Every query head runs its own scores and P*V GEMM; the projections one each; the cycles add up.
+// Every query head runs its own scores, softmax and P*V; the projections, RoPE and SwiGLU one each; RMSNorm and the
+// residual twice; the cycles add up.
 TEST(LlamaPrefill, ReportsCyclesPerKernel) {
   const auto r = run_case(config(4, 2), 5, 4, 8);
   std::uint64_t sum = 0;
@@ -160,9 +161,9 @@ TEST(LlamaPrefill, ReportsCyclesPerKernel) {
     sum += k.cycles;
     EXPECT_GT(k.cycles, 0u) << k.kernel;
     const bool per_head = k.kernel == "scores" || k.kernel == "softmax" || k.kernel == "pv";
-    EXPECT_EQ(k.runs, per_head ? 4 : k.kernel == "rmsnorm" ? 2 : 1) << k.kernel;
+    EXPECT_EQ(k.runs, per_head ? 4 : k.kernel == "rmsnorm" || k.kernel == "residual" ? 2 : 1) << k.kernel;
   }
-  EXPECT_EQ(r.kernels.size(), 8u);
+  EXPECT_EQ(r.kernels.size(), 10u);  // no bias run without QKV biases
   EXPECT_EQ(sum, r.cycles);
 }
 
