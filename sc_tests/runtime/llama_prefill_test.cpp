@@ -163,7 +163,7 @@ TEST(LlamaPrefill, ReportsCyclesPerKernel) {
     const bool per_head = k.kernel == "scores" || k.kernel == "softmax" || k.kernel == "pv";
     EXPECT_EQ(k.runs, per_head ? 4 : k.kernel == "rmsnorm" || k.kernel == "residual" ? 2 : 1) << k.kernel;
   }
-  EXPECT_EQ(r.kernels.size(), 10u);  // no bias run without QKV biases
+  EXPECT_EQ(r.kernels.size(), 11u);  // no bias run without QKV biases
   EXPECT_EQ(sum, r.cycles);
 }
 
