@@ -1,26 +1,27 @@
 // Prefill of one LLaMA layer on a P x P region (WaferLLM section 5.1, with real heads, GQA and a causal mask), as a
-// SEQUENCE OF DEVICE RUNS, one per GEMM, not one fused program: every GEMM is the existing MeshGEMM or dist-GEMM-T
-// kernel (meshgemm.hpp, dist_gemm_t.hpp) with the paper's placement, the sequence along Y and the embedding along X:
-// PE (x, y) holds block (y, x) of the activation [L x E] (rows of the prompt split with Split(L, P) along Y, the
-// embedding with Split(E, P) along X), the weights [E x N] as MeshGEMM's B blocks. Per layer:
-//   RMSNorm                                   host, fp32 (between runs)
-//   Q|K|V = xn * [Wq|Wk|Wv]^T                 MeshGEMM, one run for the fused [E x (q + 2 kv)] weight (+ bias: host)
-//   RoPE on Q and K                           host, fp32
-//   S_h = Q_h * K_g^T per query head h        dist-GEMM-T (K_g as stored, no transpose), g = h / group
-//   causal mask, x 1/sqrt(head_dim), softmax  host, fp32, real exp
-//   O_h = softmax(S_h) * V_g                  MeshGEMM per query head
-//   x += O * Wo^T                             MeshGEMM
-//   RMSNorm                                   host
-//   G|U = xn * [Wgate|Wup]^T                  MeshGEMM, fused
-//   silu(G) * U                               host, fp32, real exp
-//   x += (silu(G) * U) * Wdown^T              MeshGEMM
-// Between runs the host reads each product back and writes the next GEMM's blocks (untimed memcpy): the activations
-// are re-laid by the host, not left in SRAM, and the element-wise and row-wise steps (RMSNorm, RoPE, mask, softmax,
-// SiLU, residual, bias) run on the host, so their cycles are not counted. The cycles reported are the GEMM runs' only.
-// Precision: the GEMM operands (weights and activations) are rounded to fp16 as the kernels store them; with
-// fp32_accumulate the products are summed in fp32 (fmachs). Everything on the host is fp32.
-// Not modelled: the on-wafer element-wise steps and their allreduces along X; keeping activations in SRAM between
-// GEMMs; several layers per region; weight loading time.
+// SEQUENCE OF DEVICE RUNS, one per kernel, not one fused program. The paper's placement: the sequence along Y and the
+// embedding along X, PE (x, y) holding block (y, x) of an activation [L x N] (Split(L, P) along Y, Split(N, P) along
+// X). The GEMMs are the existing kernels (meshgemm.hpp: MeshGEMM; dist_gemm_t.hpp: dist-GEMM-T), the weights their
+// B blocks; the row-wise and element-wise steps are a row program (llama_prefill.cpp) whose row reductions are
+// pipeline allreduces along X. Per layer (run name: what it computes):
+//   rmsnorm    x * rsqrt(mean(x^2) + eps) * w: per-row sum of squares, allreduce along X
+//   qkv        xn * [Wq | Wk | Wv]^T, one MeshGEMM on the fused [E x (q + 2 kv)] weight
+//   bias       + [bq | bk | bv] (Qwen2 only)
+//   rope       q, k rotated at each token's position (HF rotate_half pairs i, i + head_dim/2; cos/sin on the PE)
+//   scores     S_h = Q_h * K_g^T per query head h, g = h / (q_heads / kv_heads): dist-GEMM-T (K as stored)
+//   softmax    x 1/sqrt(head_dim), causal mask (row i keeps columns <= i), max and sum allreduced along X, real exp
+//   pv         O_h = softmax(S_h) * V_g per query head: MeshGEMM
+//   wo         O * Wo^T: MeshGEMM;  residual: + x
+//   rmsnorm, up_gate (xn * [Wgate | Wup]^T, fused MeshGEMM), swiglu (silu(gate) * up), down (MeshGEMM), residual.
+// Between runs the host reads each result back and writes the next run's blocks (untimed memcpy): activations are
+// re-laid by the host, not left in SRAM. The host only moves data (splits the fused GEMM outputs into heads or gate /
+// up, re-lays rotate_half(q|k) as RoPE's second operand, replicates the bias on every row); every arithmetic step
+// runs on the wafer, and the cycles reported are the runs' (each from its launch to its last activity).
+// Precision: GEMM operands (weights, activations, Q, K, V, probabilities) are rounded to fp16 as the kernels store
+// them and summed in fp32 with fp32_accumulate (fmachs; else fp16); the row program works in fp32.
+// Not modelled: one fused program with activations left in SRAM (the re-lays between runs are free here); the
+// transfer of K/V to the decode region; several layers per region; weight loading time; scalar code beyond the
+// per-element charges for exp, silu, reciprocal, cos/sin and rsqrt (llama_prefill.cpp).
 #pragma once
 #include <cstdint>
 #include <string>
