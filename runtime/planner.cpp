@@ -145,8 +145,11 @@ Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, i
                                 + (config.attention_bias ? aligned(sq.block + 2 * skv.block, 4) : 0);
   p.kv_bytes_per_layer_per_pe = 2 * aligned(std::uint64_t(sl.block) * skv.block, 2);
   // The largest projection (m = prompt, k, n = its weight) sets the MeshGEMM buffers: A and B double-buffered, C.
+  // The projections as firmware/kernels/llama_prefill runs them: fused Q|K|V, W_o, fused gate|up, down.
   std::uint64_t gemm = 0;
-  for (const auto& [k, n] : {std::pair{config.hidden_size, config.q_dim()}, std::pair{config.hidden_size, config.intermediate_size},
+  for (const auto& [k, n] : {std::pair{config.hidden_size, config.q_dim() + 2 * config.kv_dim()},
+                             std::pair{config.q_dim(), config.hidden_size},
+                             std::pair{config.hidden_size, 2 * config.intermediate_size},
                              std::pair{config.intermediate_size, config.hidden_size}})
     gemm = std::max(gemm, kernels::shift_gemm_sram_bytes({.P = P, .m = prompt_len, .k = std::uint32_t(k),
                                                           .n = std::uint32_t(n), .fp32_accumulate = true}));
