@@ -163,7 +163,7 @@ class RowProgram : public csl::Program {
   csl::LocalTask step_{this, [this] { advance(); }, "step"};
 };
 
-// The sequence of device runs of one layer: each GEMM on a fresh P x P fabric, its cycles added to its kernel.
+// The sequence of device runs of one layer: each run on a fresh P x P fabric, its cycles added to its kernel.
 class PrefillRuns {
  public:
   PrefillRuns(const PrefillShape& s, const hw::ArchParams& arch, PrefillResult& r) : s_(s), arch_(arch), r_(r) {}
@@ -175,8 +175,8 @@ class PrefillRuns {
   }
   // The row-wise or element-wise step `op` on m [rows x cols], in place (w: RmsNorm's weight or Rope's frequency
   // per column; u: the second operand [rows x cols] of Rope, SwiGlu and Add).
-  void rows(const char* kernel, RowOp op, Matrix& m, std::uint32_t rows, std::uint32_t cols,
-            const std::vector<float>& w = {}, float scale = 1.0f, const Matrix& u = {}) {
+  void row_step(const char* kernel, RowOp op, Matrix& m, std::uint32_t rows, std::uint32_t cols,
+                const std::vector<float>& w = {}, float scale = 1.0f, const Matrix& u = {}) {
     const Split sr(rows, s_.P), sc(cols, s_.P);
     const RowShape rs{.op = op, .rb = sr.block, .cb = sc.block, .n = cols, .eps = float(s_.rms_eps), .scale = scale};
     CollectiveConfig cx{.width = s_.P, .height = s_.P, .axis = Axis::X, .length = sr.block, .dtype = DType::F32};
@@ -304,14 +304,14 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
 
   // Attention block.
   Matrix xn = x;
-  dev.rows("rmsnorm", RowOp::RmsNorm, xn, L, E, w.input_norm);
+  dev.row_step("rmsnorm", RowOp::RmsNorm, xn, L, E, w.input_norm);
   Matrix y = dev.gemm("qkv", xn, stack_transposed({&w.wq, &w.wk, &w.wv}, E), L, E, qkv);
   if (!w.bq.empty()) {  // the bias re-laid on every row
     Matrix bias(y.size());
     for (std::uint32_t t = 0; t < L; ++t)
       for (std::uint32_t j = 0; j < qkv; ++j)
         bias[std::size_t(t) * qkv + j] = j < qd ? w.bq[j] : j < qd + kvd ? w.bk[j - qd] : w.bv[j - qd - kvd];
-    dev.rows("bias", RowOp::Add, y, L, qkv, {}, 1.0f, bias);
+    dev.row_step("bias", RowOp::Add, y, L, qkv, {}, 1.0f, bias);
   }
   // RoPE (HF rotate_half: element i pairs with i + half, both at inv_freq[i]) on the q and k heads, each token at
   // its position; the host re-lays rotate_half(q|k) as the second operand.
@@ -323,7 +323,7 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
       const std::size_t e = std::size_t(t) * qkv + j;
       rot[e] = j % hd < half ? -y[e + half] : y[e - half];
     }
-  dev.rows("rope", RowOp::Rope, y, L, qkv, freq, 1.0f, rot);
+  dev.row_step("rope", RowOp::Rope, y, L, qkv, freq, 1.0f, rot);
   r.k = columns(y, L, qkv, qd, kvd);
   r.v = columns(y, L, qkv, qd + kvd, kvd);
   Matrix attn(std::size_t(L) * qd);
@@ -331,24 +331,24 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   for (std::uint32_t h = 0; h < s.q_heads; ++h) {
     const std::uint32_t g = h / group;
     Matrix sc = dev.gemm_t("scores", columns(y, L, qkv, h * hd, hd), columns(r.k, L, kvd, g * hd, hd), L, hd, L);
-    dev.rows("softmax", RowOp::CausalSoftmax, sc, L, L, {}, scale);
+    dev.row_step("softmax", RowOp::CausalSoftmax, sc, L, L, {}, scale);
     const Matrix o = dev.gemm("pv", sc, columns(r.v, L, kvd, g * hd, hd), L, L, hd);
     for (std::uint32_t t = 0; t < L; ++t)
       std::copy_n(o.begin() + std::ptrdiff_t(std::size_t(t) * hd), hd,
                   attn.begin() + std::ptrdiff_t(std::size_t(t) * qd + std::size_t(h) * hd));
   }
   Matrix h1 = dev.gemm("wo", attn, stack_transposed({&w.wo}, qd), L, qd, E);
-  dev.rows("residual", RowOp::Add, h1, L, E, {}, 1.0f, x);
+  dev.row_step("residual", RowOp::Add, h1, L, E, {}, 1.0f, x);
 
   // FFN block.
   Matrix hn = h1;
-  dev.rows("rmsnorm", RowOp::RmsNorm, hn, L, E, w.post_norm);
+  dev.row_step("rmsnorm", RowOp::RmsNorm, hn, L, E, w.post_norm);
   const std::uint32_t F = s.ffn;
   const Matrix gu = dev.gemm("up_gate", hn, stack_transposed({&w.w_gate, &w.w_up}, E), L, E, 2 * F);
   Matrix act = columns(gu, L, 2 * F, 0, F);  // the gate, and the up projection re-laid beside it
-  dev.rows("swiglu", RowOp::SwiGlu, act, L, F, {}, 1.0f, columns(gu, L, 2 * F, F, F));
+  dev.row_step("swiglu", RowOp::SwiGlu, act, L, F, {}, 1.0f, columns(gu, L, 2 * F, F, F));
   r.out = dev.gemm("down", act, stack_transposed({&w.w_down}, F), L, F, E);
-  dev.rows("residual", RowOp::Add, r.out, L, E, {}, 1.0f, h1);
+  dev.row_step("residual", RowOp::Add, r.out, L, E, {}, 1.0f, h1);
   return r;
 }
 

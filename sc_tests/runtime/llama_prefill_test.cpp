@@ -1,6 +1,6 @@
 // Prefill of one LLaMA layer on a P x P region (firmware/kernels/llama_prefill.hpp: MeshGEMM projections, dist-GEMM-T
 // scores per head, causal softmax) against the fp32 CPU oracle on generated models: GQA and non-GQA, Qwen2 QKV bias,
-// prompt lengths that are and are not multiples of P (and shorter than P), fp32 and fp16 accumulation. Checked: the layer's output rows and the
+// prompt lengths that are and are not multiples of P (and shorter than P), P = 1, fp32 and fp16 accumulation. Checked: the layer's output rows and the
 // K (after RoPE) and V of every prompt token against the layer composed from models/cpu_ops, and the logits of every
 // prompt token (final norm and lm_head on the host) against models/CpuReference on the same one-layer model.
 #include <gtest/gtest.h>
@@ -157,6 +157,7 @@ TEST(LlamaPrefill, GqaPromptNotAMultipleOfP) { run_case(config(4, 2), 2, 4, 7); 
 TEST(LlamaPrefill, GqaPromptShorterThanPOnAnOddRegion) { run_case(config(6, 2, false, 48), 3, 5, 3); }
 TEST(LlamaPrefill, QkvBiasOddRegion) { run_case(config(4, 1, true), 4, 3, 10); }
 TEST(LlamaPrefill, Fp16Accumulation) { run_case(config(4, 2), 6, 4, 7, false); }
+TEST(LlamaPrefill, OnePe) { run_case(config(4, 2), 7, 1, 5); }
 
 // Every query head runs its own scores, softmax and P*V; the projections, RoPE and SwiGLU one each; RMSNorm and the
 // residual twice; the cycles add up.
