@@ -106,7 +106,7 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
 kernels::PrefillResult run_case(const models::LlamaConfig& cfg, uint64_t seed, int P, int L, bool acc32 = true) {
   const auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(cfg, seed));
   std::vector<int32_t> prompt(L);
-  for (int t = 0; t < L; ++t) prompt[t] = int32_t((t * 37 + 11) % 118);
+  for (int t = 0; t < L; ++t) prompt[t] = int32_t((t * 37 + 11) % 118);  // below every vocabulary's bos / eos
   const int64_t E = cfg.hidden_size;
   std::vector<float> x(std::size_t(L) * E);
   for (int t = 0; t < L; ++t) w->embed.row_to_f32(std::size_t(prompt[t]), std::size_t(E), &x[std::size_t(t) * E]);
@@ -158,6 +158,14 @@ TEST(LlamaPrefill, GqaPromptShorterThanPOnAnOddRegion) { run_case(config(6, 2, f
 TEST(LlamaPrefill, QkvBiasOddRegion) { run_case(config(4, 1, true), 4, 3, 10); }
 TEST(LlamaPrefill, Fp16Accumulation) { run_case(config(4, 2), 6, 4, 7, false); }
 TEST(LlamaPrefill, OnePe) { run_case(config(4, 2), 7, 1, 5); }
+
+// The `small` preset's shapes (E 256, 8 / 2 heads of 32, F 768, LLaMA-3.1 RoPE scaling), one layer, at P = 8 with a
+// 64-token prompt: the accuracy holds at size, and the printed cycles by kernel are docs/llama-on-wafer.md's table.
+TEST(LlamaPrefill, SmallPresetLayerAtP8) {
+  models::LlamaConfig c = models::find_model_preset("small").config;
+  c.num_hidden_layers = 1;
+  run_case(c, 8, 8, 64);
+}
 
 // Every query head runs its own scores, softmax and P*V; the projections, RoPE and SwiGLU one each; RMSNorm and the
 // residual twice; the cycles add up.
