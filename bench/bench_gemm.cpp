@@ -48,7 +48,11 @@ int bench_gemm(int argc, char** argv) {
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
-  if (w != h) cli::option_error("--mesh", std::to_string(w) + "x" + std::to_string(h), "must be square (PxP)");
+  if (w != h)
+    cli::option_error("--mesh", std::to_string(w) + "x" + std::to_string(h),
+                      "must be square (PxP): every GEMM here runs P steps that each pair a block of A moved along X "
+                      "with a block of B moved along Y (or broadcast), so both axes need the same P; a WxH mesh "
+                      "would need the paper's lcm(W,H) x lcm(W,H) logical tiling, which is not implemented");
   const kernels::GemmConfig cfg{.P = w, .m = m, .k = k, .n = n, .fp32_accumulate = accum == "fp32"};
   runtime::Stopwatch clock;
   // Limits (SRAM, colours) are checked here, before the device is built.

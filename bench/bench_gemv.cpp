@@ -1,4 +1,4 @@
-// `wafersim bench gemv`: y[1,N] = x[1,K] * W[K,N] on a PxP mesh with MeshGEMV (local GEMV + K-tree allreduce) or a
+// `wafersim bench gemv`: y[1,N] = x[1,K] * W[K,N] on a WxH mesh (K cut along X, N along Y) with MeshGEMV (local GEMV + K-tree allreduce) or a
 // baseline (pipeline: the Cerebras demo's chain reduction; ring allreduce), firmware/kernels/meshgemv.hpp. Prints
 // cycles, microseconds, compute efficiency, communication share, the cost model's cycles, colours and SRAM per PE;
 // --verify checks y against the CPU matmul with the accumulation type's error bound (exit 1 on mismatch).
@@ -52,10 +52,10 @@ int bench_gemv(int argc, char** argv) {
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
-  if (w != h) cli::option_error("--mesh", sim.mesh, "must be square (PxP)");
-  const int P = w;
-  if (groups > P) cli::option_error("--groups", groups, "must be from 1 to P = " + std::to_string(P) + ", or 0");
-  const kernels::GemvConfig cfg{.P = P, .k = k, .n = n,
+  const int P = w;  // K is cut along X (the allreduce's line), N along Y
+  if (groups > P)
+    cli::option_error("--groups", groups, "must be from 1 to the mesh width " + std::to_string(P) + ", or 0");
+  const kernels::GemvConfig cfg{.P = P, .height = h, .k = k, .n = n,
                                 .algo = algo == "mesh" ? GemvAlgo::Mesh : algo == "pipeline" ? GemvAlgo::Pipeline
                                                                                               : GemvAlgo::Ring,
                                 .fp32_accumulate = accum == "fp32", .ktree = {.k = levels, .groups = groups}};
@@ -101,7 +101,7 @@ int bench_gemv(int argc, char** argv) {
   const hw::Cycle local = kernels::gemv_local_cycles(cfg, arch);
   const int simd = cfg.fp32_accumulate ? arch.pe.simd.fmachs : arch.pe.simd.fmach;
   const double cycles = double(std::max<hw::Cycle>(r.cycles, 1));
-  const double efficiency = double(kernels::gemv_useful_fmacs(cfg)) / (double(P) * P * simd * cycles);
+  const double efficiency = double(kernels::gemv_useful_fmacs(cfg)) / (double(w) * h * simd * cycles);
   // The critical path computes for the local GEMV's cycles, then waits on the allreduce (fabric and CE stages).
   const double comm_share = std::max(0.0, (cycles - double(local)) / cycles);
   const std::string model_kind = kernels::gemv_model_kind(g);
@@ -111,7 +111,7 @@ int bench_gemv(int argc, char** argv) {
          << (algo == "mesh" ? " (K-tree K=" + std::to_string(levels) + " G=" +
                                   std::to_string(groups ? groups : kernels::ktree_default_groups(P, levels)) + ")"
                             : std::string())
-         << " y[1," << n << "] = x[1," << k << "] * W[" << k << "," << n << "] on " << P << "x" << P << ", "
+         << " y[1," << n << "] = x[1," << k << "] * W[" << k << "," << n << "] on " << w << "x" << h << ", "
          << accum << " accumulation, blocks " << g.ks.block << "x" << g.ns.block << ", on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
          << "  model cycles        "
@@ -160,7 +160,7 @@ int bench_gemv(int argc, char** argv) {
 }
 
 const cli::CommandRegistration reg("bench gemv",
-                                   "MeshGEMV / pipeline / ring GEMV y = x * W on a PxP mesh: cycles, efficiency, model",
+                                   "MeshGEMV / pipeline / ring GEMV y = x * W on a WxH mesh: cycles, efficiency, model",
                                    bench_gemv);
 
 }  // namespace

@@ -24,8 +24,9 @@ class DistGemmT : public GemmProgram {
   };
   explicit DistGemmT(Params p)
       : p_(p),
-        a_(this, "a", p.mb * p.kb),
+        ldp_(fmac_pitch(p.mb, p.acc32 ? 4 : 2)),
         b_(this, "b", 2 * p.nb * p.kb),
+        a_(this, "a", p.kb * fmac_pitch(p.mb, 2) + kBankSpare),
         part_(make_acc("part")),
         c_(make_acc("c")),
         step_task_(this, [this] { step(); }, "step"),
@@ -52,8 +53,12 @@ class DistGemmT : public GemmProgram {
 
  private:
   std::unique_ptr<csl::ArrayBase> make_acc(const char* n) {
-    if (p_.acc32) return std::make_unique<csl::Array<float>>(this, n, p_.mb * p_.nb);
-    return std::make_unique<csl::Array<f16>>(this, n, p_.mb * p_.nb);
+    if (p_.acc32) return std::make_unique<csl::Array<float>>(this, n, p_.nb * ldp_);
+    return std::make_unique<csl::Array<f16>>(this, n, p_.nb * ldp_);
+  }
+  // The partial or C: nb rows of mb elements, ldp_ apart.
+  csl::MemDsd rows(const csl::ArrayBase& arr) const {
+    return csl::mem4d(arr, {p_.mb, p_.nb, 1, 1}, {1, std::int32_t(ldp_), 0, 0});
   }
   void step() {
     const std::uint32_t sb = p_.nb * p_.kb;
@@ -68,19 +73,14 @@ class DistGemmT : public GemmProgram {
     }
     // part^T[c][:] = sum_q B[c][q] * A^T[q][:] (unit-stride rows of A^T; B's elements are the scalars).
     fmov(*part_, 0.0f);
-    for (std::uint32_t c = 0; c < p_.nb; ++c) {
-      const auto row = csl::mem1d(*part_, {.extent = p_.mb, .offset = std::int32_t(c * p_.mb)});
-      for (std::uint32_t q = 0; q < p_.kb; ++q)
-        fmac(row, row, csl::mem1d(a_, {.extent = p_.mb, .offset = std::int32_t(q * p_.mb)}),
-             csl::scalar(b_, std::uint32_t(cur) * sb + c * p_.kb + q));
-    }
+    fmac_rows(*part_, a_, 0, b_, std::uint32_t(cur) * sb, p_.nb, p_.kb, p_.mb);
     // The row's chain towards the root jb, each PE sending to the previous ring position: jb-1, jb-2, ..., jb+1, jb.
     const int jb = (p_.ky + s_) % P, d = ((p_.kx - jb) % P + P) % P;
     const csl::Async opt{.async = true, .activate = reduced_};
-    if (P == 1) fadd(*c_, *c_, *part_, opt);
-    else if (d == 0) fadd(*c_, rx_x_, *part_, opt);
-    else if (d == P - 1) fmov(tx_x_, *part_, opt);
-    else fadd(tx_x_, rx_x_, *part_, opt);
+    if (P == 1) fadd(rows(*c_), rows(*c_), rows(*part_), opt);
+    else if (d == 0) fadd(rows(*c_), rx_x_, rows(*part_), opt);
+    else if (d == P - 1) fmov(tx_x_, rows(*part_), opt);
+    else fadd(tx_x_, rx_x_, rows(*part_), opt);
   }
   void arrived() {
     if (--pending_ > 0) return;
@@ -92,7 +92,8 @@ class DistGemmT : public GemmProgram {
   }
 
   Params p_;
-  csl::Array<f16> a_, b_;
+  std::uint32_t ldp_;
+  csl::Array<f16> b_, a_;
   std::unique_ptr<csl::ArrayBase> part_, c_;
   csl::LocalTask step_task_, reduced_, sent_b_, got_b_;
   csl::Fabout tx_x_{}, tx_b_{};
@@ -105,11 +106,12 @@ class DistGemmT : public GemmProgram {
 
 std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg) {
   const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
-  const std::uint64_t acc = cfg.fp32_accumulate ? 4 : 2;
-  std::uint64_t e = align4(2ull * sm.block * sk.block);
-  e = align4(e + 2ull * 2 * sn.block * sk.block);
-  e = align4(e + acc * sm.block * sn.block);
-  return align4(e + acc * sm.block * sn.block);
+  const std::uint32_t acc = cfg.fp32_accumulate ? 4 : 2;
+  const std::uint64_t part = std::uint64_t(acc) * sn.block * fmac_pitch(sm.block, acc);
+  std::uint64_t e = align4(2ull * 2 * sn.block * sk.block);
+  e = align4(e + 2ull * (std::uint64_t(sk.block) * fmac_pitch(sm.block, 2) + kBankSpare));
+  e = align4(e + part);
+  return align4(e + part);
 }
 
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
@@ -146,11 +148,12 @@ void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::ve
   for (int y = 0; y < g.cfg.P; ++y)
     for (int x = 0; x < g.cfg.P; ++x) {
       const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
-      const auto blk = block_of(a, g.sm, g.sk, ky, kx);  // mb x kb, stored transposed (kb x mb)
-      std::vector<float> at(blk.size());
+      const auto blk = block_of(a, g.sm, g.sk, ky, kx);  // mb x kb, stored transposed (kb rows of fmac_pitch(mb))
+      const std::uint32_t lda = fmac_pitch(g.sm.block, 2);
+      std::vector<float> at(std::size_t(g.sk.block) * lda, 0.0f);
       for (std::uint32_t r = 0; r < g.sm.block; ++r)
         for (std::uint32_t q = 0; q < g.sk.block; ++q)
-          at[std::size_t(q) * g.sm.block + r] = blk[std::size_t(r) * g.sk.block + q];
+          at[std::size_t(q) * lda + r] = blk[std::size_t(r) * g.sk.block + q];
       layout.write_symbol<f16>(x, y, "a", to_half(at));
       layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sn, g.sk, ky, kx)));
     }
@@ -162,13 +165,22 @@ hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& ar
   const bool f32 = g.cfg.fp32_accumulate;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
   // Every step zeroes `part` and runs its row loop over the unit-stride rows of A^T.
-  const hw::Cycle compute = gemm_zero_cycles(g, ce, "part", mb * nb) + gemm_row_fmac_cycles(g, ce, "part", "a", 0, nb, kb, mb);
-  const hw::MemDsd c = gemm_symbol_dsd(g, "c", 0, mb * nb), part = gemm_symbol_dsd(g, "part", 0, mb * nb);
-  const hw::Cycle add = ce.op_cycles({.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh, .dest = c, .src0 = c, .src1 = part}, mb * nb);
+  const hw::Cycle compute = gemm_zero_cycles(g, ce, "part") + gemm_row_fmac_cycles(g, ce, "part", "a", 0, nb, kb, mb);
+  // P = 1: c += part over nb rows of mb, fmac_pitch(mb) apart.
+  auto rows = [&](const char* name) {
+    hw::MemDsd d = gemm_symbol_dsd(g, name, 0, mb);
+    d.dims = 4;
+    d.extent = {mb, nb, 1, 1};
+    d.stride = {1, std::int32_t(fmac_pitch(mb, f32 ? 4 : 2)), 0, 0};
+    return d;
+  };
+  const hw::Cycle add = ce.op_cycles({.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh, .dest = rows("c"),
+                                      .src0 = rows("c"), .src1 = rows("part")},
+                                     mb * nb);
   const hw::Cycle edge = 2 * hw::Cycle(arch.router.ramp_latency) + hw::Cycle(arch.router.router_latency) +
                          2 * hw::Cycle(arch.router.hop_latency()) + hw::Cycle(arch.pe.dsd_issue_cycles);
   const hw::Cycle reduce = P == 1 ? add : hw::Cycle(P - 1) * edge + hw::Cycle(mb) * nb;
-  hw::Cycle t = gemm_zero_cycles(g, ce, "c", mb * nb);
+  hw::Cycle t = gemm_zero_cycles(g, ce, "c");
   for (int s = 0; s < P; ++s) t += sw + compute + reduce + sw + 1;
   return t;
 }

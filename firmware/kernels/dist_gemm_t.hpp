@@ -14,7 +14,8 @@
 
 namespace wafersim::kernels {
 
-// SRAM bytes per PE: A block, two B blocks (fp16), the partial and C (fp16 or fp32), 4-byte aligned.
+// SRAM bytes per PE: two B blocks, the A block (fp16; rows of fmac_pitch(mb) and kBankSpare), the partial and C
+// (fp16 or fp32, rows of fmac_pitch(mb)), 4-byte aligned.
 std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg);
 // `cfg.n` is the rows of B (and columns of C), `cfg.k` the columns of A and B.
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch);

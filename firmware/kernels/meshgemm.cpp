@@ -13,26 +13,36 @@ using csl::f16;
 
 std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
 
-// Queues of the four transfers: sends on OQ 1 and 2, receives on IQ 3 and 4 (distinct microthreads).
-constexpr int kSendA = 1, kSendB = 2, kRecvA = 3, kRecvB = 4;
+// Queues of the transfers: sends on OQ 1 (A, either direction) and 2 (B), receives on IQ 3 (A), 4 (B) and 5 (A in
+// the reverse direction of the alignment); distinct microthreads.
+constexpr int kSendA = 1, kSendB = 2, kRecvA = 3, kRecvB = 4, kRecvAReverse = 5;
 
-// The per-PE program. Step s (0..P-1) computes C += A[cur] * B[cur] while, if another step follows, A[cur] leaves
-// for the previous ring position along X and B[cur] for the previous one along Y, and the next blocks arrive in
-// A[nxt], B[nxt]. Each transfer's completion activates its own task; the fourth one to run starts the next step.
+// The per-PE program. Alignment (WaferLLM section 5.3, on the device): the PE starts with A block (ky, kx) and moves
+// its row's blocks |align| ring positions, towards the previous position (align > 0, the compute shift's direction)
+// or the next one (align < 0), one round per position, so that it holds A(ky, kx + ky) like its pre-skewed B; rows
+// take the shorter way round (at most P/2 rounds) and do only their own rounds. Step s (0..P-1) then computes
+// C += A[cur] * B[cur] while, if another step follows, A[cur] leaves for the previous ring position along X and
+// B[cur] for the previous one along Y, and the next blocks arrive in the other buffers. Each transfer's completion
+// activates its own task; the last one to run starts the next round or step.
 class ShiftGemm : public GemmProgram {
  public:
   struct Params {
     int P;
     std::uint32_t mb, kb, nb;
     bool acc32;
-    Color tx_a, rx_a, tx_b, rx_b;  // kNoColor when P == 1
+    int align;                          // alignment rounds: > 0 towards the previous ring position, < 0 the next
+    Color tx_a, rx_a, tx_b, rx_b;       // kNoColor when P == 1
+    Color tx_ar, rx_ar;                 // the reverse X ring (kNoColor unless align < 0)
   };
   explicit ShiftGemm(Params p)
       : p_(p),
+        ldb_(fmac_pitch(p.nb, 2)),
         a_(this, "a", 2 * p.mb * p.kb),
-        b_(this, "b", 2 * p.kb * p.nb),
-        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(std::make_unique<csl::Array<float>>(this, "c", p.mb * p.nb))
-                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * p.nb)),
+        b_(this, "b", 2 * p.kb * ldb_ + kBankSpare),
+        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(
+                         std::make_unique<csl::Array<float>>(this, "c", p.mb * fmac_pitch(p.nb, 4)))
+                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * fmac_pitch(p.nb, 2))),
+        align_task_(this, [this] { align(); }, "align"),
         step_task_(this, [this] { step(); }, "step"),
         sent_a_(this, [this] { arrived(); }, "sent_a"),
         sent_b_(this, [this] { arrived(); }, "sent_b"),
@@ -44,52 +54,83 @@ class ShiftGemm : public GemmProgram {
       rx_a_ = fabin({.extent = p.mb * p.kb, .color = p.rx_a, .input_queue = kRecvA, .type = hw::ElemType::F16});
       rx_b_ = fabin({.extent = p.kb * p.nb, .color = p.rx_b, .input_queue = kRecvB, .type = hw::ElemType::F16});
     }
+    if (p_.align < 0) {
+      tx_ar_ = fabout({.extent = p.mb * p.kb, .color = p.tx_ar, .output_queue = kSendA, .type = hw::ElemType::F16});
+      rx_ar_ = fabin({.extent = p.mb * p.kb, .color = p.rx_ar, .input_queue = kRecvAReverse,
+                      .type = hw::ElemType::F16});
+    }
   }
   std::string name() const override { return "shift_gemm"; }
   void init() override {
     export_function("gemm", [this] {
       s_ = 0;
+      acur_ = 0;
+      rounds_ = std::abs(p_.align);
       done_ = false;
-      activate(step_task_);
+      activate(rounds_ > 0 ? align_task_ : step_task_);
     });
   }
   bool finished() const override { return done_; }
 
  private:
+  // A buffer i of the mb x kb block.
+  csl::MemDsd ablock(std::int32_t i) const {
+    const std::uint32_t sa = p_.mb * p_.kb;
+    return csl::mem1d(a_, {.extent = sa, .offset = i * std::int32_t(sa)});
+  }
+  void align() {
+    const std::int32_t cur = acur_, nxt = 1 - cur;
+    acur_ = nxt;
+    pending_ = 2;
+    next_ = --rounds_ > 0 ? &align_task_ : &step_task_;
+    fmov(p_.align > 0 ? tx_a_ : tx_ar_, ablock(cur), {.async = true, .activate = sent_a_});
+    fmov(ablock(nxt), p_.align > 0 ? rx_a_ : rx_ar_, {.async = true, .activate = got_a_});
+  }
   void step() {
-    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
-    const std::int32_t cur = s_ % 2, nxt = 1 - cur;
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * ldb_;
+    const std::int32_t acur = acur_, cur = s_ % 2, nxt = 1 - cur;
+    // B buffer i: kb rows of nb elements, ldb_ apart.
+    auto bbuf = [&](std::int32_t i) {
+      return csl::mem4d(b_, {p_.nb, p_.kb, 1, 1}, {1, std::int32_t(ldb_), 0, 0}, i * std::int32_t(sb));
+    };
     if (s_ == 0) fmov(*c_, 0.0f);
     if (s_ + 1 < p_.P) {
       pending_ = 4;
-      fmov(tx_a_, csl::mem1d(a_, {.extent = sa, .offset = cur * std::int32_t(sa)}), {.async = true, .activate = sent_a_});
-      fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
-      fmov(csl::mem1d(a_, {.extent = sa, .offset = nxt * std::int32_t(sa)}), rx_a_, {.async = true, .activate = got_a_});
-      fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
+      next_ = &step_task_;
+      acur_ = 1 - acur;
+      fmov(tx_a_, ablock(acur), {.async = true, .activate = sent_a_});
+      fmov(tx_b_, bbuf(cur), {.async = true, .activate = sent_b_});
+      fmov(ablock(1 - acur), rx_a_, {.async = true, .activate = got_a_});
+      fmov(bbuf(nxt), rx_b_, {.async = true, .activate = got_b_});
     }
-    // C[i][:] += A[i][p] * B[p][:], one row operation per (i, p).
-    for (std::uint32_t i = 0; i < p_.mb; ++i) {
-      const auto crow = csl::mem1d(*c_, {.extent = p_.nb, .offset = std::int32_t(i * p_.nb)});
-      for (std::uint32_t q = 0; q < p_.kb; ++q)
-        fmac(crow, crow, csl::mem1d(b_, {.extent = p_.nb, .offset = std::int32_t(cur * sb + q * p_.nb)}),
-             csl::scalar(a_, cur * sa + i * p_.kb + q));
-    }
+    // C[i][:] += A[i][q] * B[q][:], one row operation per (i, q).
+    fmac_rows(*c_, b_, std::uint32_t(cur) * sb, a_, std::uint32_t(acur) * sa, p_.mb, p_.kb, p_.nb);
     ++s_;
     if (s_ == p_.P) done_ = true;
   }
   void arrived() {
-    if (--pending_ == 0) activate(step_task_);
+    if (--pending_ == 0) activate(*next_);
   }
 
   Params p_;
+  std::uint32_t ldb_;
   csl::Array<f16> a_, b_;
   std::unique_ptr<csl::ArrayBase> c_;
-  csl::LocalTask step_task_, sent_a_, sent_b_, got_a_, got_b_;
-  csl::Fabout tx_a_{}, tx_b_{};
-  csl::Fabin rx_a_{}, rx_b_{};
-  int s_ = 0, pending_ = 0;
+  csl::LocalTask align_task_, step_task_, sent_a_, sent_b_, got_a_, got_b_;
+  csl::Fabout tx_a_{}, tx_b_{}, tx_ar_{};
+  csl::Fabin rx_a_{}, rx_b_{}, rx_ar_{};
+  csl::LocalTask* next_ = nullptr;
+  int s_ = 0, pending_ = 0, acur_ = 0, rounds_ = 0;
   bool done_ = false;
 };
+
+// One 2D block (rows x cols, row-major) into rows `ld` apart, zero-padded.
+std::vector<f16> pitched(const std::vector<float>& blk, std::uint32_t rows, std::uint32_t cols, std::uint32_t ld) {
+  std::vector<f16> h(std::size_t(rows) * ld, f16(0.0f));
+  for (std::uint32_t r = 0; r < rows; ++r)
+    for (std::uint32_t j = 0; j < cols; ++j) h[std::size_t(r) * ld + j] = f16(blk[std::size_t(r) * cols + j]);
+  return h;
+}
 
 int position(const std::vector<int>& order, int v) {
   return int(std::find(order.begin(), order.end(), v) - order.begin());
@@ -97,12 +138,35 @@ int position(const std::vector<int>& order, int v) {
 
 }  // namespace
 
+std::uint32_t fmac_pitch(std::uint32_t len, std::uint32_t elem_bytes) {
+  const std::uint32_t per8 = 8 / elem_bytes;
+  return (len + per8 - 1) / per8 * per8;
+}
+
+void GemmProgram::fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
+                            const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
+                            std::uint32_t len) {
+  const std::int32_t lda = std::int32_t(fmac_pitch(len, acc.elem_bytes()));
+  const std::int32_t lds = std::int32_t(fmac_pitch(len, src.elem_bytes()));
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(r) * lda});
+    const csl::Dsr d = load_dsr(row), s0 = load_dsr(row);
+    csl::Dsr s1 = load_dsr(csl::mem1d(src, {.extent = len, .offset = std::int32_t(src_off)}));
+    for (std::uint32_t q = 0; q < kb; ++q) {
+      fmac(d, s0, s1, csl::scalar(scalars, sc_off + r * kb + q));
+      s1.advance(lds);
+    }
+  }
+}
+
 XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
-                       const std::string& claimant) {
-  // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]).
+                       const std::string& claimant, bool reverse_x) {
+  // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]);
+  // the reverse X ring routes `order` itself (blocks move to the next position).
   const std::vector<int> rev(order.rbegin(), order.rend());
-  LinePlan px(P), py(P);
+  LinePlan px(P), py(P), pxr(P);
   const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev, pool);
+  const std::vector<Color> er = reverse_x ? route_ring(pxr, order, pool) : std::vector<Color>{};
   XyRings r;
   for (int j = 0; j < P && P > 1; ++j) r.hops_max = std::max(r.hops_max, std::abs(rev[j] - rev[(j + 1) % P]));
   for (int p = 0; p < P; ++p) {
@@ -111,35 +175,46 @@ XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order
     r.rx_x.push_back(ex[in]);
     r.tx_y.push_back(ey[j]);
     r.rx_y.push_back(ey[in]);
+    if (reverse_x) {
+      const std::size_t i = std::size_t(position(order, p)), from = std::size_t((int(i) + P - 1) % P);
+      r.tx_xr.push_back(er[i]);
+      r.rx_xr.push_back(er[from]);
+    }
   }
+  auto route = [&](const LinePlan& plan, Axis axis, int line) {
+    for (const LineRoute& lr : plan.routes()) {
+      hw::ColorConfig c;
+      c.rx = to_dirs(axis, lr.rx);
+      c.tx = to_dirs(axis, lr.tx);
+      if (axis == Axis::X) layout.set_color_config(lr.pos, line, lr.color, c, claimant);
+      else layout.set_color_config(line, lr.pos, lr.color, c, claimant);
+    }
+  };
   for (int l = 0; l < P; ++l) {
-    for (const LineRoute& lr : px.routes()) {
-      hw::ColorConfig c;
-      c.rx = to_dirs(Axis::X, lr.rx);
-      c.tx = to_dirs(Axis::X, lr.tx);
-      layout.set_color_config(lr.pos, l, lr.color, c, claimant);
-    }
-    for (const LineRoute& lr : py.routes()) {
-      hw::ColorConfig c;
-      c.rx = to_dirs(Axis::Y, lr.rx);
-      c.tx = to_dirs(Axis::Y, lr.tx);
-      layout.set_color_config(l, lr.pos, lr.color, c, claimant);
-    }
+    route(px, Axis::X, l);
+    route(py, Axis::Y, l);
+    if (reverse_x) route(pxr, Axis::X, l);
   }
-  r.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max();
+  r.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max() + (reverse_x ? pxr.colors_per_pe_max() : 0);
   r.colors_used = px.colors_used();
   for (Color c : py.colors_used()) r.colors_used.push_back(c);
+  if (reverse_x)
+    for (Color c : pxr.colors_used()) r.colors_used.push_back(c);
   std::sort(r.colors_used.begin(), r.colors_used.end());
+  r.colors_used.erase(std::unique(r.colors_used.begin(), r.colors_used.end()), r.colors_used.end());
   return r;
 }
 
 int ring_position(const std::vector<int>& order, int v) { return position(order, v); }
 
+int shift_gemm_align_rounds(int P, int ky) { return ky <= P - ky ? ky : -(P - ky); }
+
 std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg) {
   const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
+  const std::uint32_t acc = cfg.fp32_accumulate ? 4 : 2;
   std::uint64_t e = align4(2ull * 2 * sm.block * sk.block);
-  e = align4(e + 2ull * 2 * sk.block * sn.block);
-  return align4(e + std::uint64_t(cfg.fp32_accumulate ? 4 : 2) * sm.block * sn.block);
+  e = align4(e + 2ull * (2ull * sk.block * fmac_pitch(sn.block, 2) + kBankSpare));
+  return align4(e + std::uint64_t(acc) * sm.block * fmac_pitch(sn.block, acc));
 }
 
 void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
@@ -168,16 +243,20 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
                .hops_max = 0, .colors_per_pe_max = 0,
                .colors_used = {}, .sram_bytes_per_pe = 0};
   ColorPool pool(cfg.colors, arch, name);
-  const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings");
+  const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings", P >= 3);
   g.hops_max = rings.hops_max;
   for (int y = 0; y < P; ++y)
-    for (int x = 0; x < P; ++x)
+    for (int x = 0; x < P; ++x) {
+      const int align = shift_gemm_align_rounds(P, position(order, y));
       g.layout->set_tile_program<ShiftGemm>(
           x, y,
           ShiftGemm::Params{.P = P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
-                            .acc32 = cfg.fp32_accumulate, .tx_a = rings.tx_x[std::size_t(x)],
+                            .acc32 = cfg.fp32_accumulate, .align = align, .tx_a = rings.tx_x[std::size_t(x)],
                             .rx_a = rings.rx_x[std::size_t(x)], .tx_b = rings.tx_y[std::size_t(y)],
-                            .rx_b = rings.rx_y[std::size_t(y)]});
+                            .rx_b = rings.rx_y[std::size_t(y)],
+                            .tx_ar = align < 0 ? rings.tx_xr[std::size_t(x)] : kNoColor,
+                            .rx_ar = align < 0 ? rings.rx_xr[std::size_t(x)] : kNoColor});
+    }
   for (const char* s : {"a", "b", "c"}) g.layout->export_symbol(s);
   g.colors_per_pe_max = rings.colors_per_pe_max;
   g.colors_used = rings.colors_used;
@@ -200,8 +279,9 @@ void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vect
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
       const int kx = position(g.ring, x), ky = position(g.ring, y), t = (kx + ky) % P;
-      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, g.skewed ? t : kx)));
-      layout.write_symbol<f16>(x, y, "b", to_half(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx)));
+      layout.write_symbol<f16>(x, y, "a", to_half(block_of(a, g.sm, g.sk, ky, kx)));
+      layout.write_symbol<f16>(x, y, "b", pitched(block_of(b, g.sk, g.sn, g.skewed ? t : ky, kx), g.sk.block,
+                                                  g.sn.block, fmac_pitch(g.sn.block, 2)));
     }
 }
 
@@ -210,19 +290,23 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
   std::vector<float> c(std::size_t(g.cfg.m) * g.cfg.n, 0.0f);
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
-      std::vector<float> blk;
+      std::vector<float> raw;
       if (g.cfg.fp32_accumulate) {
-        blk = layout.read_symbol<float>(x, y, "c");
+        raw = layout.read_symbol<float>(x, y, "c");
       } else {
-        for (const f16 h : layout.read_symbol<f16>(x, y, "c")) blk.push_back(h.to_float());
+        for (const f16 h : layout.read_symbol<f16>(x, y, "c")) raw.push_back(h.to_float());
       }
-      if (g.c_transposed) {
-        std::vector<float> t(blk.size());
-        for (std::uint32_t r = 0; r < g.sm.block; ++r)
-          for (std::uint32_t j = 0; j < g.sn.block; ++j)
-            t[std::size_t(r) * g.sn.block + j] = blk[std::size_t(j) * g.sm.block + r];
-        blk.swap(t);
-      }
+      // Rows of fmac_pitch elements: mb rows of nb (nb rows of mb when transposed).
+      const std::uint32_t rows = g.c_transposed ? g.sn.block : g.sm.block;
+      const std::uint32_t cols = g.c_transposed ? g.sm.block : g.sn.block;
+      const std::uint32_t ld = fmac_pitch(cols, g.cfg.fp32_accumulate ? 4 : 2);
+      std::vector<float> blk(std::size_t(g.sm.block) * g.sn.block);
+      for (std::uint32_t r = 0; r < rows; ++r)
+        for (std::uint32_t j = 0; j < cols; ++j) {
+          const float v = raw[std::size_t(r) * ld + j];
+          if (g.c_transposed) blk[std::size_t(j) * g.sn.block + r] = v;
+          else blk[std::size_t(r) * cols + j] = v;
+        }
       put_block(c, g.sm, g.sn, position(g.ring, y), position(g.ring, x), blk);
     }
   return c;
@@ -238,8 +322,9 @@ hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t 
   return d;
 }
 
-hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, std::uint32_t n) {
+hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst) {
   const bool acc32 = g.cfg.fp32_accumulate;
+  const std::uint32_t n = g.layout->program(0, 0).symbol(dst).size();
   return ce.op_cycles({.code = acc32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh, .dest = gemm_symbol_dsd(g, dst, 0, n),
                        .src0 = hw::Immediate{}},
                       n);
@@ -251,13 +336,19 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
   hw::MemDsd scalar;  // a pointer to one element: not a DSD to load, not a vector source
   scalar.scalar_ref = true;
   scalar.elem_bytes = 2;
+  const std::uint32_t lda = fmac_pitch(len, acc32 ? 4 : 2), lds = fmac_pitch(len, 2);
   hw::Cycle t = 0;
   for (std::uint32_t r = 0; r < rows; ++r) {
-    const hw::MemDsd row = gemm_symbol_dsd(g, dst, r * len, len);
-    for (std::uint32_t q = 0; q < kb; ++q)
+    t += 3 * hw::Cycle(ce.arch().pe.dsr_load_cycles);  // the row's three DSD registers
+    hw::MemDsd row = gemm_symbol_dsd(g, dst, r * lda, len);
+    row.in_dsr = true;
+    for (std::uint32_t q = 0; q < kb; ++q) {
+      hw::MemDsd s1 = gemm_symbol_dsd(g, src, src_offset + q * lds, len);
+      s1.in_dsr = true;
       t += ce.op_cycles({.code = acc32 ? hw::OpCode::Fmachs : hw::OpCode::Fmach, .dest = row, .src0 = row,
-                         .src1 = gemm_symbol_dsd(g, src, src_offset + q * len, len), .scalar = scalar},
+                         .src1 = s1, .scalar = scalar},
                         len);
+    }
   }
   return t;
 }
@@ -268,13 +359,18 @@ hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arc
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
   // Step s multiplies the B buffer s % 2 (double buffering).
   const hw::Cycle computes[2] = {gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb),
-                                 gemm_row_fmac_cycles(g, ce, "c", "b", kb * nb, mb, kb, nb)};
+                                 gemm_row_fmac_cycles(g, ce, "c", "b", kb * fmac_pitch(nb, 2), mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
   const hw::Cycle transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
                              hw::Cycle(arch.router.router_latency) + hw::Cycle(g.hops_max) * arch.router.hop_latency() +
                              elems;
   const hw::Cycle events = 4 * (sw + 1);  // the four completion tasks, each at least one cycle
-  hw::Cycle t = gemm_zero_cycles(g, ce, "c", mb * nb);
+  // Alignment: the row with the most rounds (P/2) goes last; a round is the align task, the A transfer and its two
+  // completion tasks.
+  const hw::Cycle a_transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
+                               hw::Cycle(arch.router.router_latency) +
+                               hw::Cycle(g.hops_max) * arch.router.hop_latency() + hw::Cycle(mb) * kb;
+  hw::Cycle t = hw::Cycle(P / 2) * (sw + 1 + a_transfer + 2 * (sw + 1)) + gemm_zero_cycles(g, ce, "c");
   for (int s = 0; s < P; ++s) {
     const hw::Cycle compute = computes[s % 2];
     t += sw + compute;

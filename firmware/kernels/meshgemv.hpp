@@ -1,7 +1,10 @@
-// MeshGEMV (WaferLLM section 3) and its two baselines: y[1,N] = x[1,K] * W[K,N] on a PxP region. The host cuts W
-// into PxP blocks (tiling.hpp: zero-padded when P does not divide K or N): PE (x, y) holds W block (K block x,
-// N block y) and x block x. Every PE runs a local GEMV on its blocks (one fmach -- fp16 accumulation, as the paper's
-// code -- or fmachs -- fp16 products, fp32 accumulation -- per row of its W block, after zeroing its partial y), then
+// MeshGEMV (WaferLLM section 3) and its two baselines: y[1,N] = x[1,K] * W[K,N] on a region of P columns and H rows
+// (square by default; any W x H works: K is cut along X, N along Y). The host cuts K into P blocks and N into H
+// blocks (tiling.hpp: zero-padded when they do not divide): PE (x, y) holds W block (K block x, N block y) and
+// x block x. Every PE runs a local GEMV on its blocks (one fmach -- fp16 accumulation, as the paper's
+// code -- or fmachs -- fp16 products, fp32 accumulation -- per row of its W block, after zeroing its partial y; the
+// DSDs sit in DSD registers loaded once, and W and y are placed so that no FMAC's two vector sources share a bank
+// pair: W rows 4-element aligned, y 4 bytes off them modulo 8, the SDK's advice), then
 // the PEs of each row allreduce their partial y blocks along X (the axis that sums over K), so every PE of row j
 // ends with y block j. The allreduce is the collective module of the algorithm:
 //   mesh:     K-tree allreduce (ktree_allreduce.hpp; levels 2 or 3, G groups)
@@ -31,7 +34,8 @@ enum class GemvAlgo { Mesh, Pipeline, Ring };
 const char* to_string(GemvAlgo a);
 
 struct GemvConfig {
-  int P = 1;                         // the PxP region
+  int P = 1;                         // columns of the region (X: K is cut into P blocks)
+  int height = 0;                    // rows of the region (Y: N is cut into `height` blocks); 0: P (square)
   std::uint32_t k = 1, n = 1;        // x is 1 x k, W is k x n
   GemvAlgo algo = GemvAlgo::Mesh;
   bool fp32_accumulate = false;      // fmachs and an fp32 allreduce; else fmach and an fp16 allreduce
@@ -39,8 +43,11 @@ struct GemvConfig {
   std::vector<Color> colors{};       // colours the allreduce may use (empty: every routable non-I/O colour)
 };
 
-// Per-PE SRAM bytes of the kernel's arrays above the code reserve, in allocation order (W, x, y; 4-byte aligned):
-// the number checked against pe.sram_bytes.
+// Rows of the region: cfg.height, or P when it is 0.
+inline int gemv_height(const GemvConfig& cfg) { return cfg.height > 0 ? cfg.height : cfg.P; }
+
+// Per-PE SRAM bytes of the kernel's arrays above the code reserve, in allocation order (W with rows padded to a
+// multiple of 4 elements, x, y; 4-byte aligned): the number checked against pe.sram_bytes.
 std::uint64_t gemv_sram_bytes_per_pe(const GemvConfig& cfg, const hw::ArchParams& arch);
 
 struct GemvLayout {
@@ -63,7 +70,8 @@ std::vector<float> read_gemv_output(const GemvLayout& g);
 // Whether every PE's allreduce has completed.
 bool gemv_finished(const GemvLayout& g);
 
-// Cycles of the local GEMV on one PE (zeroing y, then one FMAC per W row), from the compute engine's op costs.
+// Cycles of the local GEMV on one PE (zeroing y, three DSD register loads, then one FMAC per W row with its operands
+// in registers), from the compute engine's op costs at the operands' addresses.
 hw::Cycle gemv_local_cycles(const GemvConfig& cfg, const hw::ArchParams& arch);
 // The cost model's [best, worst] cycles of one run, and what they are: "exact", "lower bound" or "estimate".
 std::pair<hw::Cycle, hw::Cycle> gemv_model_cycles(const GemvLayout& g, const hw::ArchParams& arch);

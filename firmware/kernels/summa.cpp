@@ -30,12 +30,14 @@ class Summa : public GemmProgram {
   };
   explicit Summa(Params p)
       : p_(p),
+        ldb_(fmac_pitch(p.nb, 2)),
         a_(this, "a", p.mb * p.kb),
-        b_(this, "b", p.kb * p.nb),
+        b_(this, "b", p.kb * ldb_),
         abuf_(this, "abuf", 2 * p.mb * p.kb),
-        bbuf_(this, "bbuf", 2 * p.kb * p.nb),
-        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(std::make_unique<csl::Array<float>>(this, "c", p.mb * p.nb))
-                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * p.nb)),
+        bbuf_(this, "bbuf", 2 * p.kb * ldb_ + kBankSpare),
+        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(
+                         std::make_unique<csl::Array<float>>(this, "c", p.mb * fmac_pitch(p.nb, 4)))
+                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * fmac_pitch(p.nb, 2))),
         launch_(this, [this] { post(0); }, "launch"),
         step_task_(this, [this] { step(); }, "step"),
         got_a1_(this, [this] { arrived(); }, "got_a1"),
@@ -67,10 +69,14 @@ class Summa : public GemmProgram {
 
  private:
   // Receives the blocks of step t into buffer t % 2 and, as a root of step t, multicasts its own blocks.
+  // B (or its buffer i): kb rows of nb elements, ldb_ apart.
+  csl::MemDsd brows(const csl::ArrayBase& arr, std::int32_t i) const {
+    return csl::mem4d(arr, {p_.nb, p_.kb, 1, 1}, {1, std::int32_t(ldb_), 0, 0}, i * std::int32_t(p_.kb * ldb_));
+  }
   void post(int t) {
-    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const std::uint32_t sa = p_.mb * p_.kb;
     const auto abuf = csl::mem1d(abuf_, {.extent = sa, .offset = std::int32_t((t % 2) * sa)});
-    const auto bbuf = csl::mem1d(bbuf_, {.extent = sb, .offset = std::int32_t((t % 2) * sb)});
+    const auto bbuf = brows(bbuf_, t % 2);
     pending_ = 2 + (p_.x == t ? 1 : 0) + (p_.y == t ? 1 : 0);
     if (p_.x == t) {  // root along the row: west stream, then east stream; both come back through the ramp
       fmov(tx_aw_, a_, {.async = true});
@@ -79,8 +85,8 @@ class Summa : public GemmProgram {
     }
     fmov(abuf, p_.x >= t ? rx_ae_ : rx_aw_, {.async = true, .activate = got_a1_});
     if (p_.y == t) {
-      fmov(tx_bn_, b_, {.async = true});
-      fmov(tx_bs_, b_, {.async = true});
+      fmov(tx_bn_, brows(b_, 0), {.async = true});
+      fmov(tx_bs_, brows(b_, 0), {.async = true});
       fmov(bbuf, rx_bn_, {.async = true, .activate = got_b2_});
     }
     fmov(bbuf, p_.y >= t ? rx_bs_ : rx_bn_, {.async = true, .activate = got_b1_});
@@ -89,23 +95,19 @@ class Summa : public GemmProgram {
     if (--pending_ == 0) activate(step_task_);
   }
   void step() {
-    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * p_.nb;
+    const std::uint32_t sa = p_.mb * p_.kb, sb = p_.kb * ldb_;
     const std::uint32_t cur = std::uint32_t(s_ % 2);
     if (s_ == 0) fmov(*c_, 0.0f);
     if (s_ + 1 < p_.P) post(s_ + 1);
     const csl::ArrayBase& a = p_.P == 1 ? static_cast<const csl::ArrayBase&>(a_) : abuf_;
     const csl::ArrayBase& b = p_.P == 1 ? static_cast<const csl::ArrayBase&>(b_) : bbuf_;
     const std::uint32_t ao = p_.P == 1 ? 0 : cur * sa, bo = p_.P == 1 ? 0 : cur * sb;
-    for (std::uint32_t i = 0; i < p_.mb; ++i) {
-      const auto crow = csl::mem1d(*c_, {.extent = p_.nb, .offset = std::int32_t(i * p_.nb)});
-      for (std::uint32_t q = 0; q < p_.kb; ++q)
-        fmac(crow, crow, csl::mem1d(b, {.extent = p_.nb, .offset = std::int32_t(bo + q * p_.nb)}),
-             csl::scalar(a, ao + i * p_.kb + q));
-    }
+    fmac_rows(*c_, b, bo, a, ao, p_.mb, p_.kb, p_.nb);
     if (++s_ == p_.P) done_ = true;
   }
 
   Params p_;
+  std::uint32_t ldb_;
   csl::Array<f16> a_, b_, abuf_, bbuf_;
   std::unique_ptr<csl::ArrayBase> c_;
   csl::LocalTask launch_, step_task_, got_a1_, got_a2_, got_b1_, got_b2_;
@@ -131,12 +133,13 @@ hw::ColorConfig multicast_route(Axis axis, int p, int P, bool high) {
 
 std::uint64_t summa_sram_bytes(const GemmConfig& cfg) {
   const Split sm(cfg.m, cfg.P), sk(cfg.k, cfg.P), sn(cfg.n, cfg.P);
-  const std::uint64_t sa = 2ull * sm.block * sk.block, sb = 2ull * sk.block * sn.block;
+  const std::uint32_t acc = cfg.fp32_accumulate ? 4 : 2;
+  const std::uint64_t sa = 2ull * sm.block * sk.block, sb = 2ull * sk.block * fmac_pitch(sn.block, 2);
   std::uint64_t e = align4(sa);
   e = align4(e + sb);
   e = align4(e + 2 * sa);
-  e = align4(e + 2 * sb);
-  return align4(e + std::uint64_t(cfg.fp32_accumulate ? 4 : 2) * sm.block * sn.block);
+  e = align4(e + 2 * sb + 2 * kBankSpare);
+  return align4(e + std::uint64_t(acc) * sm.block * fmac_pitch(sn.block, acc));
 }
 
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
@@ -180,7 +183,7 @@ hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, co
   // Step s multiplies B's buffer s % 2 (P = 1: B itself).
   const hw::Cycle computes[2] = {
       P == 1 ? gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb) : gemm_row_fmac_cycles(g, ce, "c", "bbuf", 0, mb, kb, nb),
-      P == 1 ? 0 : gemm_row_fmac_cycles(g, ce, "c", "bbuf", kb * nb, mb, kb, nb)};
+      P == 1 ? 0 : gemm_row_fmac_cycles(g, ce, "c", "bbuf", kb * fmac_pitch(nb, 2), mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
   // The farthest receiver of a root: west stream, then east stream, over up to P-1 hops.
   const hw::Cycle bcast = P == 1 ? 0
@@ -188,7 +191,7 @@ hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, co
                                        hw::Cycle(arch.router.router_latency) +
                                        hw::Cycle(P - 1) * arch.router.hop_latency() + 2 * elems;
   const hw::Cycle events = P == 1 ? 0 : 2 * (sw + 1);  // the last receive completion tasks
-  hw::Cycle t = (P == 1 ? sw : bcast + events) + gemm_zero_cycles(g, ce, "c", mb * nb);
+  hw::Cycle t = (P == 1 ? sw : bcast + events) + gemm_zero_cycles(g, ce, "c");
   for (int s = 0; s < P; ++s) {
     const hw::Cycle compute = computes[s % 2];
     t += (s == 0 && P > 1 ? sw : 0) + compute;

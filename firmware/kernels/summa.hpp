@@ -14,7 +14,8 @@
 
 namespace wafersim::kernels {
 
-// SRAM bytes per PE: own A and B blocks, two receive buffers each, the C block (4-byte aligned).
+// SRAM bytes per PE: own A and B blocks, two receive buffers each, the C block (4-byte aligned; B and C rows of
+// fmac_pitch(nb), kBankSpare after the B buffers).
 std::uint64_t summa_sram_bytes(const GemmConfig& cfg);
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch);
 // Cost model, a lower bound (sc_tests/kernels/gemm_kernels_test.cpp holds the cycles within 50% above it; it ignores

@@ -67,7 +67,10 @@ TEST_F(BenchGemmCli, RefusesAShapeOverSramBeforeSimulating) {
 TEST_F(BenchGemmCli, BadOptionsAreUsageErrors) {
   EXPECT_EQ(run("bench gemm --algo strassen").status, 2);
   EXPECT_EQ(run("bench gemm --accum fp8").status, 2);
-  EXPECT_EQ(run("bench gemm --mesh 4x2").status, 2);
+  const CliRun wide = run("bench gemm --mesh 4x2");
+  EXPECT_EQ(wide.status, 2);
+  EXPECT_NE(wide.out.find("must be square (PxP)"), std::string::npos) << wide.out;
+  EXPECT_NE(wide.out.find("lcm(W,H)"), std::string::npos) << wide.out;
   EXPECT_EQ(run("bench gemm --verify --timing-only").status, 2);
   EXPECT_EQ(run("bench gemm --m 0").status, 2);
 }

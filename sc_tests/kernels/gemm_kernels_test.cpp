@@ -74,6 +74,41 @@ TEST(GemmInterleaveRing, IsAPermutationWithEdgesOfAtMostTwoHops) {
   }
 }
 
+// MeshGEMM's alignment as the paper's code: the host skews B only; row ky moves A ky ring positions (or P - ky the
+// other way): at most P/2 rounds, and the row ends ky positions on. The product itself is checked for P in
+// {1, 2, 3, 4, 5, 8} by MeshCannonAndSummaMatchTheCpuMatmul.
+TEST(GemmMesh, HostSkewsBOnlyAndRowsAlignAOnTheDeviceInAtMostHalfARing) {
+  for (int P = 1; P <= 64; ++P)
+    for (int ky = 0; ky < P; ++ky) {
+      const int r = shift_gemm_align_rounds(P, ky);
+      EXPECT_LE(2 * std::abs(r), P) << "P=" << P << " ky=" << ky;
+      EXPECT_EQ(((ky - r) % P + P) % P, 0) << "P=" << P << " ky=" << ky;
+    }
+  const hw::ArchParams arch;
+  for (int P : {3, 5}) {
+    const GemmConfig cfg{.P = P, .m = 2u * P, .k = 3u * P, .n = 2u * P};
+    fabric::Fabric f(arch, P, P);
+    GemmLayout g = meshgemm(cfg, arch);
+    g.layout->load(f);
+    std::mt19937 rng(7);
+    const auto a = random_half_matrix(std::size_t(cfg.m) * cfg.k, rng);
+    const auto b = random_half_matrix(std::size_t(cfg.k) * cfg.n, rng);
+    write_gemm_inputs(*g.layout, g, a, b);
+    for (int y = 0; y < P; ++y)
+      for (int x = 0; x < P; ++x) {
+        const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
+        const auto held = g.layout->read_symbol<csl::f16>(x, y, "a");
+        const auto want = block_of(a, g.sm, g.sk, ky, kx);  // unskewed
+        for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(held[i].to_float(), want[i]) << x << "," << y;
+        const auto bheld = g.layout->read_symbol<csl::f16>(x, y, "b");
+        const auto bwant = block_of(b, g.sk, g.sn, (kx + ky) % P, kx);  // pre-skewed (nb = 2: rows 4 apart)
+        for (std::uint32_t q = 0; q < g.sk.block; ++q)
+          for (std::uint32_t j = 0; j < g.sn.block; ++j)
+            ASSERT_EQ(bheld[q * fmac_pitch(g.sn.block, 2) + j].to_float(), bwant[q * g.sn.block + j]) << x << "," << y;
+      }
+  }
+}
+
 class GemmShiftTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
 
 TEST_P(GemmShiftTest, MeshCannonAndSummaMatchTheCpuMatmul) {

@@ -45,7 +45,8 @@ TEST_F(BenchGemvCli, EveryAlgorithmVerifiesAndWritesTheDocumentedKeys) {
       }
       EXPECT_EQ(j["verified"], true);
       EXPECT_EQ(j["block"], nlohmann::json({8, 5}));  // ceil(37/5) x ceil(23/5)
-      EXPECT_EQ(j["sram_bytes_per_pe_max"], 2 * 8 * 5 + 2 * 8 + (std::string(accum) == "fp32" ? 4 : 2) * 5);
+      // W rows padded to 8 elements, x to 10 (y 4 bytes off W's bank pair), y
+      EXPECT_EQ(j["sram_bytes_per_pe_max"], 2 * 8 * 8 + 2 * 10 + (std::string(accum) == "fp32" ? 4 : 2) * 5);
       const long cycles = j["simulated_cycles"].get<long>();
       EXPECT_GT(cycles, j["local_cycles"].get<long>());
       EXPECT_GT(j["compute_efficiency"].get<double>(), 0.0);
@@ -74,12 +75,22 @@ TEST_F(BenchGemvCli, RefusesAShapeOverTheSramBeforeSimulating) {
   EXPECT_NE(r.out.find("45056 bytes of SRAM"), std::string::npos) << r.out;
 }
 
+TEST_F(BenchGemvCli, NonSquareMeshCutsKAlongTheWidthAndNAlongTheHeight) {
+  const fs::path json = dir() / "wide.json";
+  const CliRun r = run("bench gemv --mesh 5x3 --k 37 --n 23 --verify --quiet --json " + json.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const nlohmann::json j = read_json(json);
+  EXPECT_EQ(j["verified"], true);
+  EXPECT_EQ(j["mesh"], nlohmann::json({5, 3}));
+  EXPECT_EQ(j["block"], nlohmann::json({8, 8}));  // ceil(37/5) x ceil(23/3)
+}
+
 TEST_F(BenchGemvCli, BadOptionsAreUsageErrors) {
   EXPECT_EQ(run("bench gemv --algo summa").status, 2);
   EXPECT_EQ(run("bench gemv --accum fp8").status, 2);
   EXPECT_EQ(run("bench gemv --levels 4").status, 2);
   EXPECT_EQ(run("bench gemv --algo ring --groups 2").status, 2);
-  EXPECT_EQ(run("bench gemv --mesh 4x2").status, 2);
+  EXPECT_EQ(run("bench gemv --mesh 4x8 --groups 5").status, 2);  // groups split the width (the allreduce line)
   EXPECT_EQ(run("bench gemv --mesh 4x4 --groups 5").status, 2);
   EXPECT_EQ(run("bench gemv --verify --timing-only").status, 2);
 }
