@@ -48,37 +48,51 @@ int64_t at(const kernels::Split& s, int block, std::uint32_t i) {
 
 }  // namespace
 
+std::uint32_t decode_kv_slots(const DecodeLayout& l, const std::string& model_name, std::uint32_t requested) {
+  const int layers = int(l.config.num_hidden_layers);
+  const std::uint32_t fit = l.max_kv_slots_per_pe(layers, true);
+  const std::string mesh = std::to_string(l.width) + "x" + std::to_string(l.height) + " PEs";
+  if (fit == 0)
+    throw CapacityError(model_name + ": " + std::to_string(layers) + " layers and lm_head need " +
+                        std::to_string(l.sram_bytes_per_pe(layers, 1, true)) + " bytes per PE on " + mesh +
+                        " with one cached token, over the " + std::to_string(l.sram_limit) +
+                        "-byte limit; use a larger mesh");
+  const std::uint32_t slots = requested ? requested : std::min(fit, kDefaultMaxSlots);
+  if (slots > fit)
+    throw CapacityError(model_name + ": " + std::to_string(slots) + " KV tokens per PE need " +
+                        std::to_string(l.sram_bytes_per_pe(layers, slots, true)) + " bytes per PE on " + mesh +
+                        ", over the " + std::to_string(l.sram_limit) + "-byte limit (at most " + std::to_string(fit) +
+                        ")");
+  return slots;
+}
+
+kernels::DecodeShape decode_shape(const DecodeLayout& l, std::uint32_t layers, std::uint32_t slots,
+                                  const WaferOptions& options) {
+  const models::LlamaConfig& c = l.config;
+  return {.width = l.width, .height = l.height, .hidden = l.hidden_per_pe(),
+          .hidden_total = std::uint32_t(c.hidden_size), .units = l.units.block, .group = l.group,
+          .q_heads = l.q_heads(), .ffn = l.ffn_per_pe(), .vocab = l.vocab_per_pe(), .lm_head = true,
+          .layers = layers, .slots = slots, .qkv_bias = c.attention_bias, .rms_eps = float(c.rms_norm_eps),
+          .score_scale = float(1.0 / std::sqrt(double(c.head_dim))), .fp32_accumulate = options.fp32_accumulate,
+          .kv_policy = options.kv_policy};
+}
+
+std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& l) {
+  std::vector<std::vector<int>> heads(std::size_t(l.width));
+  for (int col = 0; col < l.width; ++col)
+    for (std::uint32_t j = 0; j < l.units.block; ++j)
+      heads[std::size_t(col)].push_back(j < l.valid_units(col) ? int((l.units.first(col) + j) / l.half) : -1);
+  return heads;
+}
+
 WaferBackend::WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, const std::string& model_name,
                            const hw::ArchParams& arch, WaferOptions options)
     : weights_(std::move(weights)), arch_(arch), options_(options) {
   const models::LlamaConfig& c = weights_->config;
   layout_ = decode_layout(c, model_name, options.width, options.height, arch);
-  const int layers = int(c.num_hidden_layers);
-  const std::uint32_t fit = layout_.max_kv_slots_per_pe(layers, true);
-  if (fit == 0)
-    throw CapacityError(model_name + ": " + std::to_string(layers) + " layers and lm_head need " +
-                        std::to_string(layout_.sram_bytes_per_pe(layers, 1, true)) + " bytes per PE on " +
-                        std::to_string(options.width) + "x" + std::to_string(options.height) +
-                        " PEs with one cached token, over the " + std::to_string(layout_.sram_limit) +
-                        "-byte limit; use a larger mesh");
-  std::uint32_t slots = options.kv_slots ? options.kv_slots : std::min(fit, kDefaultMaxSlots);
-  if (slots > fit)
-    throw CapacityError(model_name + ": " + std::to_string(slots) + " KV tokens per PE need " +
-                        std::to_string(layout_.sram_bytes_per_pe(layers, slots, true)) + " bytes per PE on " +
-                        std::to_string(options.width) + "x" + std::to_string(options.height) + " PEs, over the " +
-                        std::to_string(layout_.sram_limit) + "-byte limit (at most " + std::to_string(fit) + ")");
-  shape_ = {.width = options.width, .height = options.height, .hidden = layout_.hidden_per_pe(),
-            .hidden_total = std::uint32_t(c.hidden_size), .units = layout_.units.block, .group = layout_.group,
-            .q_heads = layout_.q_heads(), .ffn = layout_.ffn_per_pe(), .vocab = layout_.vocab_per_pe(),
-            .lm_head = true, .layers = std::uint32_t(layers), .slots = slots, .qkv_bias = c.attention_bias,
-            .rms_eps = float(c.rms_norm_eps), .score_scale = float(1.0 / std::sqrt(double(c.head_dim))),
-            .fp32_accumulate = options.fp32_accumulate, .kv_policy = options.kv_policy};
-  std::vector<std::vector<int>> unit_heads(std::size_t(options.width));
-  for (int col = 0; col < options.width; ++col)
-    for (std::uint32_t j = 0; j < layout_.units.block; ++j)
-      unit_heads[std::size_t(col)].push_back(
-          j < layout_.valid_units(col) ? int((layout_.units.first(col) + j) / layout_.half) : -1);
-  program_ = kernels::llama_decode(shape_, unit_heads, arch);
+  shape_ = decode_shape(layout_, std::uint32_t(c.num_hidden_layers), decode_kv_slots(layout_, model_name, options.kv_slots),
+                        options);
+  program_ = kernels::llama_decode(shape_, decode_unit_heads(layout_), arch);
   device_ = std::make_unique<Device>(arch, options.width, options.height);
   device_->load(*program_.layout);
   write_weights();

@@ -30,6 +30,15 @@ struct WaferOptions {
   kernels::KvPolicy kv_policy = kernels::KvPolicy::Shift;
 };
 
+// The KV tokens per PE beside `layers` layers and lm_head: `requested`, or (0) as many as fit (at most 4096).
+// CapacityError naming the model, the mesh and the bytes when the layers or the request do not fit.
+std::uint32_t decode_kv_slots(const DecodeLayout& layout, const std::string& model_name, std::uint32_t requested);
+// The decode program's shape for `layers` of the layout's layers (with lm_head) and `slots` KV tokens per PE.
+kernels::DecodeShape decode_shape(const DecodeLayout& layout, std::uint32_t layers, std::uint32_t slots,
+                                  const WaferOptions& options);
+// unit_kv_head of kernels::llama_decode: the KV head of each local pair unit of each column (-1: padding).
+std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& layout);
+
 class WaferBackend final : public models::LogitsBackend {
  public:
   // Builds the device and the program and writes the weights. Throws CapacityError when the model does not fit.

@@ -150,6 +150,19 @@ void KvCacheModule::append(int layer, const csl::ArrayBase& k, const csl::ArrayB
   part_done();
 }
 
+void KvCacheModule::preset(std::uint64_t count) {
+  const KvCacheConfig& c = plan_->cfg;
+  if (count > kv_capacity_tokens(c))
+    throw CapacityError(claimant() + " at row " + std::to_string(y_) + ": preset of " + std::to_string(count) +
+                        " tokens exceeds the " + to_string(c.policy) + " cache's capacity of " +
+                        std::to_string(kv_capacity_tokens(c)));
+  const std::uint64_t H = std::uint64_t(c.height), y = std::uint64_t(y_);
+  std::uint64_t fill = 0;
+  if (c.policy == KvPolicy::Concat) fill = y == H - 1 ? count : 0;
+  else fill = count / H + (y >= H - count % H ? 1 : 0);  // the bottom count % H rows hold one more
+  for (Layer& L : layers_) L = {.count = count, .fill = std::uint32_t(fill), .head = 0};
+}
+
 // The new token's slices (bottom row) or the entry arriving from the row below.
 void KvCacheModule::store() {
   const std::uint32_t d = plan_->cfg.dims;

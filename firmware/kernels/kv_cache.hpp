@@ -68,6 +68,9 @@ class KvCacheModule : public csl::Module {
   // cache's type); `opt.activate` runs when this PE's part is done. Throws CapacityError naming the PE row, the
   // module and the capacity when the cache is full.
   void append(int layer, const csl::ArrayBase& k, const csl::ArrayBase& v, csl::Async opt);
+  // Timing-only runs: every layer's state as `count` appends would leave it (this row's fill; the oldest entry at
+  // slot 0, where appends may have left it elsewhere in the ring), contents untouched. CapacityError past capacity.
+  void preset(std::uint64_t count);
 
   const KvCachePlan& plan() const { return *plan_; }
   // State of this PE's row for `layer` (the same on every PE of the row).

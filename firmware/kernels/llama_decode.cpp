@@ -58,6 +58,7 @@ class DecodeProgram : public csl::Program {
     kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
   const KvCacheModule& kv() const { return *kv_; }
+  KvCacheModule& kv() { return *kv_; }
   std::string name() const override { return "llama_decode"; }
   void init() override {
     export_function("decode", [this] {
@@ -426,6 +427,11 @@ std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl
 
 const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y) {
   return dynamic_cast<const DecodeProgram&>(layout.program(x, y)).kv();
+}
+
+void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens) {
+  for (int y = 0; y < layout.height(); ++y)
+    for (int x = 0; x < layout.width(); ++x) dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv().preset(tokens);
 }
 
 bool decode_finished(const csl::Layout& layout) {

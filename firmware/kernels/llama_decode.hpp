@@ -89,6 +89,8 @@ const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y);
 // q.k, softmax max, softmax exp+sum, score.v, w_o, up+gate, swiglu+down, residual, final rmsnorm, lm_head. A phase
 // runs from its first operation to the start of the next one: its compute and the wait for its collective.
 std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y);
+// Timing-only runs: every PE's KV cache module as after `tokens` appends (KvCacheModule::preset).
+void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens);
 // Whether every PE has finished the step it was launched for.
 bool decode_finished(const csl::Layout& layout);
 

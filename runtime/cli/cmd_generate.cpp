@@ -24,6 +24,7 @@
 #include "runtime/cli/options.hpp"
 #include "runtime/sim_options.hpp"
 #include "runtime/version.hpp"
+#include "runtime/decode_timing.hpp"
 #include "runtime/wafer_backend.hpp"
 
 namespace wafersim::cli {
@@ -47,6 +48,72 @@ std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::stri
                       std::to_string(tokens) + " KV entries in one region (several regions are not implemented yet)");
 }
 
+// generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
+int run_timing_only(int argc, char** argv, const po::variables_map& vm, const std::string& json_path) {
+  if (vm.count("prompt") || vm.count("prompt-ids") || vm["device"].as<std::string>() != "wafer")
+    throw UsageError("--timing-only takes no --prompt / --prompt-ids and runs on --device wafer only");
+  const int64_t context = vm["context"].as<int64_t>(), max_new = vm["max-new-tokens"].as<int64_t>();
+  if (max_new < 1) throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing)");
+  const std::string accum = vm["accum"].as<std::string>(), kv = vm["kv"].as<std::string>();
+  if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
+  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
+  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
+  runtime::SimOptions sim;
+  sim.arch_file = vm["arch"].as<std::string>();
+  sim.mesh = vm["mesh"].as<std::string>();
+  const hw::ArchParams arch = sim.arch();
+  runtime::Stopwatch watch;
+  const std::filesystem::path dir = runtime::model_dir_path(vm["model"].as<std::string>());
+  require_file("--model", (dir / "config.json").string(), "a config.json file");
+  const models::LlamaConfig config = models::load_llama_config(dir / "config.json");
+  if (context + max_new > config.max_position_embeddings)
+    throw UsageError("--context " + std::to_string(context) + " + --max-new-tokens " + std::to_string(max_new) +
+                     " exceeds max_position_embeddings=" + std::to_string(config.max_position_embeddings));
+  const std::pair<int, int> mesh =
+      sim.mesh == "auto" ? auto_mesh(config, dir.string(), arch, kv_policy, context + max_new) : sim.mesh_size(arch);
+  runtime::DecodeTimer timer(config, dir.string(), arch,
+                             {.width = mesh.first, .height = mesh.second, .fp32_accumulate = accum == "fp32",
+                              .kv_policy = kv_policy},
+                             runtime::decode_cache_dir());
+  const runtime::DecodeTiming t = timer.time(std::uint64_t(context), std::uint64_t(max_new));
+  const double tpot_us = arch.cycles_to_us(t.mean_token_cycles);
+  const double seconds = watch.seconds();
+  const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
+  std::cerr << "[wafer timing-only] " << dir.filename().string() << " on " << mesh.first << "x" << mesh.second
+            << " PEs (" << arch.name << ", " << accum << " accumulation, " << kv << " KV cache of " << t.kv_slots
+            << " tokens per PE), context " << context << ", " << max_new << " new tokens: " << t.mean_token_cycles
+            << " cycles per decode token (first " << t.first_token_cycles << ", last " << t.last_token_cycles
+            << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); per layer "
+            << t.layer_cycles_first << " cycles x " << config.num_hidden_layers << " layers + " << t.head_cycles_first
+            << " (final RMSNorm, lm_head, launch); " << t.simulations << " unit simulations, " << t.cached
+            << " cached; host " << seconds << " s, peak RSS " << rss / (1024 * 1024) << " MiB\n";
+  if (!json_path.empty()) {
+    nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
+    out.update({{"model", dir.string()},
+                {"device", "wafer"},
+                {"timing_only", true},
+                {"context", context},
+                {"max_new_tokens", max_new},
+                {"mesh", {mesh.first, mesh.second}},
+                {"clock_hz", arch.clock_hz},
+                {"accum", accum},
+                {"kv", kv},
+                {"kv_slots_per_pe", t.kv_slots},
+                {"decode_cycles_per_token", t.mean_token_cycles},
+                {"first_token_cycles", t.first_token_cycles},
+                {"last_token_cycles", t.last_token_cycles},
+                {"layer_cycles", t.layer_cycles_first},
+                {"head_cycles", t.head_cycles_first},
+                {"tpot_us", tpot_us},
+                {"decode_tokens_per_s", 1e6 / tpot_us},
+                {"unit_simulations", t.simulations},
+                {"unit_cached", t.cached},
+                {"config", models::to_hf_json(config)}});
+    runtime::write_json(json_path, out);
+  }
+  return 0;
+}
+
 int run_generate(int argc, char** argv) {
   po::options_description desc("options");
   desc.add_options()("model", po::value<std::string>()->required(),
@@ -67,6 +134,11 @@ int run_generate(int argc, char** argv) {
       ("temperature", number(0.0)->default_value(0.0), "0 = greedy; > 0 samples")
       ("top-k", number<int64_t>(0)->default_value(0), "sample among the K most likely tokens (0 = all)")
       ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
+      ("timing-only", po::bool_switch(),
+       "wafer timing from config.json alone (no weights, no tokenizer, no prompt): decode cycles per token composed "
+       "from cached one- and two-layer simulations (runtime/decode_timing.hpp)")
+      ("context", number<int64_t>(0)->default_value(0),
+       "--timing-only: KV entries cached before the first decode token (the paper's decode at 4K context: 4096)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
       ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
@@ -74,11 +146,14 @@ int run_generate(int argc, char** argv) {
   if (!parse_options(argc, argv, desc, vm,
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device wafer|cpu] "
                      "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--kv shift|concat] [--json FILE] "
-                     "[--seed S --temperature T --top-k K --top-p P]"))
+                     "[--seed S --temperature T --top-k K --top-p P] | --model DIR|NAME --timing-only [--context N] "
+                     "[--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
     return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
   if (!json_path.empty()) check_output_path(json_path, "--json");
 
+  if (vm["timing-only"].as<bool>()) return run_timing_only(argc, argv, vm, json_path);
+  if (!vm["context"].defaulted()) throw UsageError("--context needs --timing-only (a functional run caches its prompt)");
   const std::string device = vm["device"].as<std::string>();
   if (device != "cpu" && device != "wafer") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
   if (vm.count("prompt") == vm.count("prompt-ids")) throw UsageError("give exactly one of --prompt and --prompt-ids");
