@@ -2,9 +2,12 @@
 // from its config alone (no weights, no data: the device runs in fabric::DataMode::TimingOnly, the KV cache
 // modules are preset to the context's fills, kernels::decode_preset_cache).
 // Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level with 1 and with 2
-// layers (each with the final RMSNorm + lm_head) at the same mesh, shapes, KV slots and context; layers repeat, so
-// a token of L layers takes T1 + (L - 1) * (T2 - T1) cycles (the difference is one layer in steady state, including
-// its overlap with its neighbours). Context grows during decode: the token at context c attends to c + 1 entries,
+// layers (each with the final RMSNorm + lm_head) and with 1 layer without them, at the same mesh, shapes, KV slots
+// and context; layers repeat, so a region of n layers takes T1 + (n - 1) * (T2 - T1) cycles (the difference is one
+// layer in steady state, including its overlap with its neighbours), T1' + (n - 1) * (T2 - T1) without lm_head.
+// A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
+// one after another per token): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
+// not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
 // Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
@@ -21,6 +24,7 @@
 
 #include "hw/arch_params.hpp"
 #include "models/llama_config.hpp"
+#include "runtime/planner.hpp"
 #include "runtime/wafer_backend.hpp"
 
 namespace wafersim::runtime {
@@ -34,6 +38,8 @@ struct DecodeTiming {
   double mean_token_cycles = 0;          // over the M tokens (linear between first and last)
   std::uint64_t layer_cycles_first = 0;  // T2 - T1 at context N
   std::uint64_t head_cycles_first = 0;   // T1 - (T2 - T1): launch, final RMSNorm and lm_head at context N
+  std::uint64_t handoff_cycles = 0;      // between stages, per token
+  int stages = 1;
   std::uint32_t kv_slots = 0;
   int simulations = 0, cached = 0;       // unit simulations run / taken from the cache
 };
@@ -50,15 +56,18 @@ class DecodeTimer {
   // Times `new_tokens` (>= 1) decode tokens after `context` cached entries (CapacityError past the cache).
   DecodeTiming time(std::uint64_t context, std::uint64_t new_tokens);
   // The cycles of one decode step of the program with `layers` layers (1..L) at `context`: cached or simulated.
-  std::uint64_t cycles(std::uint32_t layers, std::uint64_t context);
+  // `lm_head`: the region also holds the final RMSNorm and lm_head.
+  std::uint64_t cycles(std::uint32_t layers, std::uint64_t context, bool lm_head = true);
   // The cached cycles, if the cache holds this exact key.
-  std::optional<std::uint64_t> cached(std::uint32_t layers, std::uint64_t context) const;
+  std::optional<std::uint64_t> cached(std::uint32_t layers, std::uint64_t context, bool lm_head = true) const;
+  const Plan& plan() const { return plan_; }
   std::uint64_t max_context() const;  // the KV cache's capacity
   int simulations() const { return simulations_; }
   int hits() const { return hits_; }
 
  private:
-  std::string key(std::uint32_t layers, std::uint64_t context) const;
+  kernels::DecodeShape shape(std::uint32_t layers, bool lm_head) const;
+  std::string key(std::uint32_t layers, std::uint64_t context, bool lm_head) const;
   std::filesystem::path file(const std::string& key) const;
 
   models::LlamaConfig config_;
@@ -66,6 +75,7 @@ class DecodeTimer {
   WaferOptions options_;
   std::filesystem::path cache_dir_;
   DecodeLayout layout_;
+  Plan plan_;
   std::uint32_t slots_ = 0;
   kernels::DecodeProgramLayout program_;  // the program loaded on device_ (outlives it)
   std::unique_ptr<Device> device_;

@@ -83,10 +83,14 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
             << " PEs (" << arch.name << ", " << accum << " accumulation, " << kv << " KV cache of " << t.kv_slots
             << " tokens per PE), context " << context << ", " << max_new << " new tokens: " << t.mean_token_cycles
             << " cycles per decode token (first " << t.first_token_cycles << ", last " << t.last_token_cycles
-            << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); per layer "
-            << t.layer_cycles_first << " cycles x " << config.num_hidden_layers << " layers + " << t.head_cycles_first
-            << " (final RMSNorm, lm_head, launch); " << t.simulations << " unit simulations, " << t.cached
-            << " cached; host " << seconds << " s, peak RSS " << rss / (1024 * 1024) << " MiB\n";
+            << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); ";
+  if (t.layer_cycles_first > 0)
+    std::cerr << "per layer " << t.layer_cycles_first << " cycles, final RMSNorm + lm_head + launch "
+              << t.head_cycles_first << "; ";
+  std::cerr << t.stages << (t.stages == 1 ? " stage; " : " stages (runtime/planner), handoffs ")
+            << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
+            << " unit simulations, " << t.cached << " cached; host " << seconds << " s, peak RSS "
+            << rss / (1024 * 1024) << " MiB\n";
   if (!json_path.empty()) {
     nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
     out.update({{"model", dir.string()},
@@ -104,6 +108,8 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"last_token_cycles", t.last_token_cycles},
                 {"layer_cycles", t.layer_cycles_first},
                 {"head_cycles", t.head_cycles_first},
+                {"stages", t.stages},
+                {"handoff_cycles", t.handoff_cycles},
                 {"tpot_us", tpot_us},
                 {"decode_tokens_per_s", 1e6 / tpot_us},
                 {"unit_simulations", t.simulations},
