@@ -11,6 +11,7 @@
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "fabric/vcd_tracer.hpp"
+#include "models/model_names.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/options.hpp"
 #include "runtime/progress.hpp"
@@ -39,6 +40,10 @@ std::string arch_file_path(const std::string& arch) {
   std::string names;
   for (const auto& n : presets) names += (names.empty() ? "" : ", ") + n;
   throw ConfigError("--arch " + arch + ": no such file, and no preset of that name (presets: " + names + ")");
+}
+
+std::string model_dir_path(const std::string& model) {
+  return models::resolve_model(model, default_config_file("models")).string();
 }
 
 void SimOptions::add_to(po::options_description& desc, const std::string& default_mesh) {

@@ -51,6 +51,9 @@ struct SimOptions {
 std::string default_config_file(const std::string& name);
 // The file an --arch value names: a bare name (no '/' or '.') is the preset configs/NAME.yaml, found as above.
 std::string arch_file_path(const std::string& arch);
+// The model directory a --model value names: a paper model name (models/model_names.hpp) in configs/models/ (found
+// as above), else the directory itself.
+std::string model_dir_path(const std::string& model);
 
 std::uint64_t peak_rss_bytes();
 

@@ -1,7 +1,7 @@
 // `wafersim demo`: the main job on its built-in default, run by tools/bootstrap.sh. Each step is one of the
 // ordinary subcommands, run as a child process (SystemC elaborates once per process): a small seeded LLaMA
-// checkpoint in Hugging Face format, its generation on the CPU reference, then collectives and traffic on a
-// small mesh of the modelled WSE-2. The on-wafer LLaMA (generate --device wafer) joins when its runtime lands.
+// checkpoint in Hugging Face format, its generation on the modelled wafer (decode, docs/llama-on-wafer.md), then
+// collectives and traffic on a small mesh of the modelled WSE-2.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,13 +52,13 @@ int demo(int argc, char** argv) {
   const std::string model = out + "/tiny-llama";
   runtime::Stopwatch clock;
   std::filesystem::create_directories(out);
-  std::cout << "wafersim demo: a seeded tiny LLaMA (HF format) on the CPU reference, then K-tree vs pipeline "
+  std::cout << "wafersim demo: a seeded tiny LLaMA (HF format) decoding on the modelled wafer, then K-tree vs pipeline "
                "allreduce and synthetic traffic on a "
             << mesh << " mesh of the modelled wafer (" << arch << ")\n";
   const std::vector<std::vector<std::string>> steps = {
       {self, "make-model", "--preset", "tiny", "--seed", "1", "--out", model, "--force"},
       {self, "generate", "--model", model, "--prompt", "The wafer-scale engine", "--max-new-tokens",
-       std::to_string(tokens), "--device", "cpu", "--json", out + "/generate.json"},
+       std::to_string(tokens), "--device", "wafer", "--arch", arch, "--json", out + "/generate.json"},
       {self, "bench", "allreduce", "--algo", "ktree", "--axis", "x", "--mesh", mesh, "--len", "64", "--verify",
        "--arch", arch, "--json", out + "/allreduce-ktree.json"},
       {self, "bench", "allreduce", "--algo", "pipeline", "--axis", "x", "--mesh", mesh, "--len", "64", "--verify",

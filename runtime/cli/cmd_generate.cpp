@@ -1,5 +1,6 @@
-// `wafersim generate`: prefill a prompt and decode tokens on a device (today: the fp32 CPU reference), streaming
-// the text as it is produced; optionally a JSON result with the tokens, timing, peak RSS and git revision.
+// `wafersim generate`: prefill a prompt and decode tokens on a device -- the modelled wafer (runtime/wafer_backend.hpp,
+// the default) or the fp32 CPU reference -- streaming the text as it is produced; a summary of the simulated time
+// per token on the wafer; optionally a JSON result with the tokens, timing, peak RSS and git revision.
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -23,43 +24,144 @@
 #include "runtime/cli/options.hpp"
 #include "runtime/sim_options.hpp"
 #include "runtime/version.hpp"
+#include "runtime/decode_timing.hpp"
+#include "runtime/wafer_backend.hpp"
 
 namespace wafersim::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries.
+std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::string& model, const hw::ArchParams& arch,
+                              kernels::KvPolicy kv, int64_t tokens) {
+  const int limit = std::min(arch.fabric.width, arch.fabric.height);
+  for (int p = 2; p <= limit; ++p) {
+    try {
+      const runtime::DecodeLayout l = runtime::decode_layout(config, model, p, p, arch);
+      const std::uint32_t slots = l.max_kv_slots_per_pe(int(config.num_hidden_layers), true);
+      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens) return {p, p};
+    } catch (const CapacityError&) {
+    }
+  }
+  throw CapacityError(model + ": no square region of the " + arch.name + " fabric holds every layer, lm_head and " +
+                      std::to_string(tokens) + " KV entries in one region (several regions are not implemented yet)");
+}
 
+// generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
+int run_timing_only(int argc, char** argv, const po::variables_map& vm, const std::string& json_path) {
+  if (vm.count("prompt") || vm.count("prompt-ids") || vm["device"].as<std::string>() != "wafer")
+    throw UsageError("--timing-only takes no --prompt / --prompt-ids and runs on --device wafer only");
+  const int64_t context = vm["context"].as<int64_t>(), max_new = vm["max-new-tokens"].as<int64_t>();
+  if (max_new < 1) throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing)");
+  const std::string accum = vm["accum"].as<std::string>(), kv = vm["kv"].as<std::string>();
+  if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
+  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
+  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
+  runtime::SimOptions sim;
+  sim.arch_file = vm["arch"].as<std::string>();
+  sim.mesh = vm["mesh"].as<std::string>();
+  const hw::ArchParams arch = sim.arch();
+  runtime::Stopwatch watch;
+  const std::filesystem::path dir = runtime::model_dir_path(vm["model"].as<std::string>());
+  require_file("--model", (dir / "config.json").string(), "a config.json file");
+  const models::LlamaConfig config = models::load_llama_config(dir / "config.json");
+  if (context + max_new > config.max_position_embeddings)
+    throw UsageError("--context " + std::to_string(context) + " + --max-new-tokens " + std::to_string(max_new) +
+                     " exceeds max_position_embeddings=" + std::to_string(config.max_position_embeddings));
+  const std::pair<int, int> mesh =
+      sim.mesh == "auto" ? auto_mesh(config, dir.string(), arch, kv_policy, context + max_new) : sim.mesh_size(arch);
+  runtime::DecodeTimer timer(config, dir.string(), arch,
+                             {.width = mesh.first, .height = mesh.second, .fp32_accumulate = accum == "fp32",
+                              .kv_policy = kv_policy},
+                             runtime::decode_cache_dir());
+  const runtime::DecodeTiming t = timer.time(std::uint64_t(context), std::uint64_t(max_new));
+  const double tpot_us = arch.cycles_to_us(t.mean_token_cycles);
+  const double seconds = watch.seconds();
+  const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
+  std::cerr << "[wafer timing-only] " << dir.filename().string() << " on " << mesh.first << "x" << mesh.second
+            << " PEs (" << arch.name << ", " << accum << " accumulation, " << kv << " KV cache of " << t.kv_slots
+            << " tokens per PE), context " << context << ", " << max_new << " new tokens: " << t.mean_token_cycles
+            << " cycles per decode token (first " << t.first_token_cycles << ", last " << t.last_token_cycles
+            << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); ";
+  if (t.layer_cycles_first > 0)
+    std::cerr << "per layer " << t.layer_cycles_first << " cycles, final RMSNorm + lm_head + launch "
+              << t.head_cycles_first << "; ";
+  std::cerr << t.stages << (t.stages == 1 ? " stage; " : " stages (runtime/planner), handoffs ")
+            << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
+            << " unit simulations, " << t.cached << " cached; host " << seconds << " s, peak RSS "
+            << rss / (1024 * 1024) << " MiB\n";
+  if (!json_path.empty()) {
+    nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
+    out.update({{"model", dir.string()},
+                {"device", "wafer"},
+                {"timing_only", true},
+                {"context", context},
+                {"max_new_tokens", max_new},
+                {"mesh", {mesh.first, mesh.second}},
+                {"clock_hz", arch.clock_hz},
+                {"accum", accum},
+                {"kv", kv},
+                {"kv_slots_per_pe", t.kv_slots},
+                {"decode_cycles_per_token", t.mean_token_cycles},
+                {"first_token_cycles", t.first_token_cycles},
+                {"last_token_cycles", t.last_token_cycles},
+                {"layer_cycles", t.layer_cycles_first},
+                {"head_cycles", t.head_cycles_first},
+                {"stages", t.stages},
+                {"handoff_cycles", t.handoff_cycles},
+                {"tpot_us", tpot_us},
+                {"decode_tokens_per_s", 1e6 / tpot_us},
+                {"unit_simulations", t.simulations},
+                {"unit_cached", t.cached},
+                {"config", models::to_hf_json(config)}});
+    runtime::write_json(json_path, out);
+  }
+  return 0;
+}
 
 int run_generate(int argc, char** argv) {
   po::options_description desc("options");
   desc.add_options()("model", po::value<std::string>()->required(),
-                     "Hugging Face model directory (config.json, model.safetensors or index + shards, tokenizer.json)")
+                     "Hugging Face model directory (config.json, model.safetensors or index + shards, tokenizer.json), or a paper model name (llama3-8b, llama2-13b, codellama-34b, qwen2-72b: configs/models/, config only)")
       ("prompt", po::value<std::string>(), "prompt text (encoded with the model's tokenizer.json, BOS added)")
       ("prompt-ids", po::value<std::string>(), "prompt as comma-separated token IDs instead of --prompt")
       ("max-new-tokens", number<int64_t>(0)->default_value(32), "tokens to generate at most")
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu (fp32 reference) or wafer (not implemented yet)")
+      ("device", po::value<std::string>()->default_value("wafer"), "wafer (the modelled wafer) or cpu (fp32 reference)")
+      ("mesh", po::value<std::string>()->default_value("auto"),
+       "wafer region WxH, or auto: the smallest square holding the model and the prompt + new tokens' KV cache")
+      ("arch", po::value<std::string>()->default_value("wse2"), "architecture: wse2, wse3 or a YAML file")
+      ("accum", po::value<std::string>()->default_value("fp32"),
+       "wafer accumulation: fp32 (fmachs: fp16 products, fp32 sums) or fp16 (fmach)")
+      ("kv", po::value<std::string>()->default_value("shift"),
+       "wafer KV cache: shift (the paper's, balanced over the rows) or concat (the tail row only)")
       ("json", po::value<std::string>(), "write the result (tokens, text, timing, peak RSS, git revision) here (- for stdout)")
       ("seed", number<uint64_t>(0)->default_value(0), "sampling seed")
       ("temperature", number(0.0)->default_value(0.0), "0 = greedy; > 0 samples")
       ("top-k", number<int64_t>(0)->default_value(0), "sample among the K most likely tokens (0 = all)")
       ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
+      ("timing-only", po::bool_switch(),
+       "wafer timing from config.json alone (no weights, no tokenizer, no prompt): decode cycles per token composed "
+       "from cached one- and two-layer simulations (runtime/decode_timing.hpp)")
+      ("context", number<int64_t>(0)->default_value(0),
+       "--timing-only: KV entries cached before the first decode token (the paper's decode at 4K context: 4096)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
       ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, vm,
-                     "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device cpu] "
-                     "[--json FILE] [--seed S --temperature T --top-k K --top-p P]"))
+                     "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device wafer|cpu] "
+                     "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--kv shift|concat] [--json FILE] "
+                     "[--seed S --temperature T --top-k K --top-p P] | --model DIR|NAME --timing-only [--context N] "
+                     "[--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
     return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
   if (!json_path.empty()) check_output_path(json_path, "--json");
 
+  if (vm["timing-only"].as<bool>()) return run_timing_only(argc, argv, vm, json_path);
+  if (!vm["context"].defaulted()) throw UsageError("--context needs --timing-only (a functional run caches its prompt)");
   const std::string device = vm["device"].as<std::string>();
-  if (device == "wafer")
-    throw std::runtime_error("--device wafer is not implemented yet (the on-wafer LLaMA runtime comes in a later "
-                             "issue); use --device cpu");
-  if (device != "cpu") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
+  if (device != "cpu" && device != "wafer") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
   if (vm.count("prompt") == vm.count("prompt-ids")) throw UsageError("give exactly one of --prompt and --prompt-ids");
   const int64_t max_new = vm["max-new-tokens"].as<int64_t>();
   models::GenerationOptions options;
@@ -73,9 +175,20 @@ int run_generate(int argc, char** argv) {
   }
 
   const int threads = vm["threads"].as<int>();
+  const std::string accum = vm["accum"].as<std::string>();
+  if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
+  const std::string kv = vm["kv"].as<std::string>();
+  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
+  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
+  runtime::SimOptions sim;
+  sim.arch_file = vm["arch"].as<std::string>();
+  sim.mesh = vm["mesh"].as<std::string>();
+  const hw::ArchParams arch = sim.arch();
+  std::optional<std::pair<int, int>> mesh;
+  if (sim.mesh != "auto") mesh = sim.mesh_size(arch);
 
   const auto start = Clock::now();
-  const std::filesystem::path dir = vm["model"].as<std::string>();
+  const std::filesystem::path dir = runtime::model_dir_path(vm["model"].as<std::string>());
   auto weights = std::make_shared<const models::LlamaWeights>(models::load_llama_model(dir));
   const models::LlamaConfig& config = weights->config;
   std::optional<models::Tokenizer> tokenizer;
@@ -108,7 +221,25 @@ int run_generate(int argc, char** argv) {
   if (!vm["ignore-eos"].as<bool>()) options.stop_tokens = config.eos_token_ids;
   const double load_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  models::CpuReference backend(weights, threads);
+  std::unique_ptr<models::LogitsBackend> backend_ptr;
+  runtime::WaferBackend* wafer = nullptr;
+  if (device == "wafer") {
+    if (!mesh) mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new);
+    auto w = std::make_unique<runtime::WaferBackend>(
+        weights, dir.string(), arch,
+        runtime::WaferOptions{.width = mesh->first, .height = mesh->second, .fp32_accumulate = accum == "fp32",
+                              .kv_policy = kv_policy});
+    if (int64_t(w->max_tokens()) < int64_t(prompt.size()) + max_new)
+      throw CapacityError(dir.string() + ": the KV cache on " + std::to_string(mesh->first) + "x" +
+                          std::to_string(mesh->second) + " PEs holds " + std::to_string(w->max_tokens()) +
+                          " tokens, fewer than the prompt (" + std::to_string(prompt.size()) + ") + --max-new-tokens " +
+                          std::to_string(max_new) + "; use a larger --mesh");
+    wafer = w.get();
+    backend_ptr = std::move(w);
+  } else {
+    backend_ptr = std::make_unique<models::CpuReference>(weights, threads);
+  }
+  models::LogitsBackend& backend = *backend_ptr;
   models::Detokenizer detokenize;
   if (tokenizer) detokenize = [&](const std::vector<int32_t>& ids) { return tokenizer->decode(ids, true); };
   models::Generator generator(backend, detokenize);
@@ -128,6 +259,25 @@ int run_generate(int argc, char** argv) {
             << " decode steps in " << result.decode_seconds << " s = " << result.decode_tokens_per_second()
             << " tokens/s" << (result.stopped_at_eos ? "; stopped at EOS" : "") << "; load " << load_seconds
             << " s; peak RSS " << rss / (1024 * 1024) << " MiB\n";
+  // Simulated time per token: the mean of the decode steps (the prompt's last step if there were none).
+  std::uint64_t cycles_per_token = 0;
+  if (wafer) {
+    cycles_per_token = wafer->decode_steps() ? wafer->decode_cycles() / wafer->decode_steps() : wafer->last_step_cycles();
+    std::cerr << "[wafer] " << cycles_per_token << " cycles per decode token = " << arch.cycles_to_us(double(cycles_per_token))
+              << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); prompt " << wafer->prefill_cycles()
+              << " cycles (token by token); SRAM per PE " << wafer->sram_bytes_per_pe_max() << " bytes, "
+              << wafer->colors_per_pe_max() << " colours per PE; compute utilisation "
+              << 100.0 * wafer->decode_compute_utilisation() << "%; energy "
+              << arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6
+              << " J per token (whole wafer at energy.wafer_power_watts)\n";
+    if (wafer->decode_steps()) {
+      std::cerr << "[wafer] cycles per decode token by kernel (PE 0," << mesh->second - 1 << "; "
+                << config.num_hidden_layers << " layers):";
+      for (const auto& [name, cycles] : wafer->decode_phase_cycles())
+        std::cerr << " " << name << " " << cycles / wafer->decode_steps() << ";";
+      std::cerr << "\n";
+    }
+  }
 
   if (vm.count("json")) {
     nlohmann::json out = runtime::result_envelope(command_line(argc, argv), host_seconds);
@@ -150,15 +300,38 @@ int run_generate(int argc, char** argv) {
         {"decode_seconds", result.decode_seconds},
         {"decode_steps", result.decode_steps},
         {"tokens_per_second", result.decode_tokens_per_second()},
-        {"simulated_cycles", nullptr},  // the CPU reference simulates no hardware
         {"config", models::to_hf_json(config)},
     });
+    if (wafer) {
+      nlohmann::json by_kernel = nlohmann::json::object();
+      for (const auto& [name, cycles] : wafer->decode_phase_cycles())
+        by_kernel[name] = wafer->decode_steps() ? cycles / wafer->decode_steps() : 0;
+      out.update({
+          {"simulated_cycles", wafer->prefill_cycles() + wafer->decode_cycles()},
+          {"prefill_cycles", wafer->prefill_cycles()},
+          {"decode_cycles_per_token", cycles_per_token},
+          {"tpot_us", arch.cycles_to_us(double(cycles_per_token))},
+          {"mesh", {mesh->first, mesh->second}},
+          {"clock_hz", arch.clock_hz},
+          {"accum", accum},
+          {"kv", kv},
+          {"kv_slots_per_pe", wafer->kv_slots()},
+          {"decode_cycles_by_kernel", by_kernel},
+          {"compute_utilisation", wafer->decode_compute_utilisation()},
+          {"energy_per_token_j", arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6},
+          {"sram_bytes_per_pe_max", wafer->sram_bytes_per_pe_max()},
+          {"colors_per_pe_max", wafer->colors_per_pe_max()},
+      });
+    } else {
+      out["simulated_cycles"] = nullptr;  // the CPU reference simulates no hardware
+    }
     runtime::write_json(json_path, out);
   }
   return 0;
 }
 
-CommandRegistration reg("generate", "generate text with a LLaMA model (CPU reference; wafer later)", run_generate);
+CommandRegistration reg("generate", "generate text with a LLaMA model on the modelled wafer or the CPU reference",
+                        run_generate);
 
 }  // namespace
 }  // namespace wafersim::cli

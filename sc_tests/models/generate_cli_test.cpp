@@ -65,6 +65,37 @@ TEST_F(GenerateCli, GreedyTokensMatchTheLibraryAndJsonIsComplete) {
   EXPECT_EQ(j["config"]["num_key_value_heads"], 2);
 }
 
+// The wafer (the default device) and the CPU reference generate the same greedy tokens; the wafer's JSON carries
+// the simulated time per token and the region's resources.
+TEST_F(GenerateCli, WaferMatchesCpuAndReportsCyclesPerToken) {
+  const std::string base = "generate --model " + model() + " --prompt-ids 510,300,301 --max-new-tokens 8 --ignore-eos";
+  CliRun r = run(base + " --mesh 4x3 --json " + (dir() / "w.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cycles per decode token"), std::string::npos) << r.out;
+  ASSERT_EQ(run(base + " --device cpu --json " + (dir() / "c.json").string()).status, 0);
+  const auto w = read_json(dir() / "w.json"), c = read_json(dir() / "c.json");
+  EXPECT_EQ(w["tokens"], c["tokens"]);
+  EXPECT_EQ(w["device"], "wafer");
+  EXPECT_EQ(w["mesh"], nlohmann::json({4, 3}));
+  EXPECT_EQ(w["clock_hz"].get<double>(), 1.1e9);
+  EXPECT_GT(w["decode_cycles_per_token"].get<int64_t>(), 1000);
+  EXPECT_NEAR(w["tpot_us"].get<double>(), w["decode_cycles_per_token"].get<double>() / 1100.0, 1e-9);
+  EXPECT_GT(w["prefill_cycles"].get<int64_t>(), 0);
+  EXPECT_LE(w["sram_bytes_per_pe_max"].get<int64_t>(), 49152);
+  EXPECT_GT(w["colors_per_pe_max"].get<int>(), 0);
+  EXPECT_TRUE(c["simulated_cycles"].is_null());
+  EXPECT_GT(w["compute_utilisation"].get<double>(), 0.0);
+  EXPECT_LT(w["compute_utilisation"].get<double>(), 1.0);
+  EXPECT_NEAR(w["energy_per_token_j"].get<double>(), 15000.0 * w["tpot_us"].get<double>() * 1e-6, 1e-12);
+  // The per-kernel split covers the step: from the bottom row's first operation to its last collective.
+  int64_t by_kernel = 0;
+  for (const auto& [name, cycles] : w["decode_cycles_by_kernel"].items()) by_kernel += cycles.get<int64_t>();
+  EXPECT_EQ(w["decode_cycles_by_kernel"].size(), 13u);
+  EXPECT_GT(w["decode_cycles_by_kernel"]["q.k"].get<int64_t>(), 0);
+  EXPECT_NEAR(double(by_kernel), w["decode_cycles_per_token"].get<double>(),
+              0.05 * w["decode_cycles_per_token"].get<double>());
+}
+
 TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
   const std::string base = "generate --model " + model() +
                            " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "
@@ -102,9 +133,15 @@ TEST_F(GenerateCli, StopsAtTheConfigsEosToken) {
 
 TEST_F(GenerateCli, ErrorsAreClearAndLeaveNoJson) {
   const fs::path json = dir() / "never.json";
-  CliRun r = run("generate --model " + model() + " --prompt hi --device wafer --json " + json.string());
+  CliRun r = run("generate --model " + model() + " --prompt hi --device gpu --json " + json.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("\"gpu\" is not a device"), std::string::npos) << r.out;
+  r = run("generate --model " + model() + " --prompt hi --mesh 1x1 --json " + json.string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.out.find("--device wafer is not implemented yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("45056-byte limit"), std::string::npos) << r.out;
+  r = run("generate --model " + model() + " --prompt hi --accum fp8 --json " + json.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("--accum"), std::string::npos) << r.out;
   r = run("generate --model " + (dir() / "nothing").string() + " --prompt hi --json " + json.string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find((dir() / "nothing").string()), std::string::npos) << r.out;

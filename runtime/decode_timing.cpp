@@ -1,0 +1,151 @@
+#include "runtime/decode_timing.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_file.hpp"
+#include "common/error.hpp"
+#include "runtime/version.hpp"
+
+namespace wafersim::runtime {
+namespace {
+
+// Bump when the decode program's or the composition's timing changes without a parameter change.
+constexpr int kDecodeTimingVersion = 1;
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::filesystem::path decode_cache_dir() {
+  if (const char* d = std::getenv("WAFERSIM_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::filesystem::path(d) / "wafersim";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::filesystem::path(d) / ".cache" / "wafersim";
+  throw ConfigError("decode timing cache: none of WAFERSIM_CACHE_DIR, XDG_CACHE_HOME and HOME is set");
+}
+
+DecodeTimer::DecodeTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch,
+                         const WaferOptions& options, std::filesystem::path cache_dir)
+    : config_(config), arch_(arch), options_(options), cache_dir_(std::move(cache_dir)),
+      layout_(decode_layout(config, model_name, options.width, options.height, arch)),
+      plan_(plan_decode(config, model_name, options.width, options.height, arch)),
+      slots_(std::min<std::uint32_t>(plan_.kv_slots_per_pe, 4096)) {
+  if (options.kv_slots > plan_.kv_slots_per_pe)
+    throw CapacityError(model_name + ": " + std::to_string(options.kv_slots) + " KV tokens per PE do not fit beside " +
+                        "the layers on " + std::to_string(options.width) + "x" + std::to_string(options.height) +
+                        " PEs (at most " + std::to_string(plan_.kv_slots_per_pe) + ")");
+  if (options.kv_slots) slots_ = options.kv_slots;
+}
+
+DecodeTimer::~DecodeTimer() = default;
+
+std::uint64_t DecodeTimer::max_context() const {
+  return kernels::kv_capacity_tokens({.height = layout_.height, .slots = slots_, .policy = options_.kv_policy});
+}
+
+kernels::DecodeShape DecodeTimer::shape(std::uint32_t layers, bool lm_head) const {
+  kernels::DecodeShape s = decode_shape(layout_, layers, slots_, options_);
+  s.lm_head = lm_head;
+  return s;
+}
+
+std::string DecodeTimer::key(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
+  const kernels::DecodeShape s = shape(layers, lm_head);
+  const nlohmann::json k = {
+      {"kernel", "llama_decode"},
+      {"version", {kDecodeTimingVersion, wafersim_version()}},
+      {"shape",
+       {s.width, s.height, s.hidden, s.hidden_total, s.units, s.group, s.q_heads, s.ffn, s.vocab, s.lm_head, s.layers,
+        s.slots, s.qkv_bias, s.fp32_accumulate, kernels::to_string(s.kv_policy)}},
+      {"unit_heads", decode_unit_heads(layout_)},
+      {"context", context},
+      {"arch", hw::to_json(arch_)},
+  };
+  return k.dump();
+}
+
+std::filesystem::path DecodeTimer::file(const std::string& key) const {
+  char name[40];
+  std::snprintf(name, sizeof name, "decode-%016llx.json", static_cast<unsigned long long>(fnv1a(key)));
+  return cache_dir_ / name;
+}
+
+std::optional<std::uint64_t> DecodeTimer::cached(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
+  if (cache_dir_.empty()) return {};
+  const std::string k = key(layers, context, lm_head);
+  std::ifstream in(file(k));
+  if (!in) return {};
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    if (j.at("key").get<std::string>() == k) return j.at("cycles").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  return {};  // unreadable or a hash collision: simulate again
+}
+
+std::uint64_t DecodeTimer::cycles(std::uint32_t layers, std::uint64_t context, bool lm_head) {
+  if (layers < 1 || layers > config_.num_hidden_layers)
+    throw ConfigError("decode timing: layers " + std::to_string(layers) + " outside 1.." +
+                      std::to_string(config_.num_hidden_layers));
+  if (context >= max_context())
+    throw CapacityError("decode timing: context " + std::to_string(context) + " + the new token exceed the " +
+                        kernels::to_string(options_.kv_policy) + " KV cache of " + std::to_string(max_context()) +
+                        " tokens (" + std::to_string(slots_) + " per PE) on " + std::to_string(layout_.width) + "x" +
+                        std::to_string(layout_.height) + " PEs");
+  if (const auto c = cached(layers, context, lm_head)) {
+    ++hits_;
+    return *c;
+  }
+  if (!device_) device_ = std::make_unique<Device>(arch_, layout_.width, layout_.height, fabric::DataMode::TimingOnly);
+  kernels::DecodeProgramLayout program =
+      kernels::llama_decode(shape(layers, lm_head), decode_unit_heads(layout_), arch_);
+  device_->load(*program.layout);  // unloads the previous program, which must live until then
+  program_ = std::move(program);
+  kernels::decode_preset_cache(*program_.layout, context);
+  device_->launch("decode");
+  const RunReport rep = device_->run();
+  if (!rep.completed || !kernels::decode_finished(*program_.layout))
+    throw std::runtime_error("decode timing: the step with " + std::to_string(layers) + " layers at context " +
+                             std::to_string(context) + " did not finish");
+  ++simulations_;
+  if (!cache_dir_.empty()) {
+    const std::string k = key(layers, context, lm_head);
+    std::filesystem::create_directories(cache_dir_);
+    const nlohmann::json entry = {{"key", k}, {"cycles", rep.cycles}};
+    write_file_atomically(file(k), [&](std::ostream& os) { os << entry.dump() << "\n"; });
+  }
+  return rep.cycles;
+}
+
+DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) {
+  if (new_tokens < 1) throw ConfigError("decode timing: at least one new token");
+  DecodeTiming t;
+  t.kv_slots = slots_;
+  t.stages = int(plan_.stages.size());
+  for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
+  auto token = [&](std::uint64_t c, bool first) {
+    const std::uint64_t t1 = cycles(1, c);
+    const bool two = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return st.layers > 1; });
+    const std::uint64_t t2 = two ? cycles(2, c) : t1, per_layer = two && t2 > t1 ? t2 - t1 : 0;
+    std::uint64_t total = t.handoff_cycles;
+    for (const Stage& st : plan_.stages)
+      total += (st.lm_head ? t1 : cycles(1, c, false)) + std::uint64_t(st.layers - 1) * per_layer;
+    if (first) t.layer_cycles_first = per_layer, t.head_cycles_first = t1 - per_layer;
+    return total;
+  };
+  t.first_token_cycles = token(context, true);
+  t.last_token_cycles = new_tokens > 1 ? token(context + new_tokens - 1, false) : t.first_token_cycles;
+  t.mean_token_cycles = 0.5 * double(t.first_token_cycles + t.last_token_cycles);
+  t.simulations = simulations_;
+  t.cached = hits_;
+  return t;
+}
+
+}  // namespace wafersim::runtime

@@ -1,0 +1,85 @@
+// Timing-only decode at paper scale: the simulated cycles of decode tokens of a LLaMA model on one W x H region,
+// from its config alone (no weights, no data: the device runs in fabric::DataMode::TimingOnly, the KV cache
+// modules are preset to the context's fills, kernels::decode_preset_cache).
+// Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level with 1 and with 2
+// layers (each with the final RMSNorm + lm_head) and with 1 layer without them, at the same mesh, shapes, KV slots
+// and context; layers repeat, so a region of n layers takes T1 + (n - 1) * (T2 - T1) cycles (the difference is one
+// layer in steady state, including its overlap with its neighbours), T1' + (n - 1) * (T2 - T1) without lm_head.
+// A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
+// one after another per token): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
+// not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
+// so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
+// shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
+// Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
+// unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
+// Not modelled: a model that does not fit one region (the planner's stages), the host's embedding and logits
+// copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
+// entries into two runs).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "hw/arch_params.hpp"
+#include "models/llama_config.hpp"
+#include "runtime/planner.hpp"
+#include "runtime/wafer_backend.hpp"
+
+namespace wafersim::runtime {
+
+// $WAFERSIM_CACHE_DIR, else $XDG_CACHE_HOME/wafersim, else ~/.cache/wafersim.
+std::filesystem::path decode_cache_dir();
+
+struct DecodeTiming {
+  std::uint64_t first_token_cycles = 0;  // the token at context N
+  std::uint64_t last_token_cycles = 0;   // the token at context N + M - 1
+  double mean_token_cycles = 0;          // over the M tokens (linear between first and last)
+  std::uint64_t layer_cycles_first = 0;  // T2 - T1 at context N
+  std::uint64_t head_cycles_first = 0;   // T1 - (T2 - T1): launch, final RMSNorm and lm_head at context N
+  std::uint64_t handoff_cycles = 0;      // between stages, per token
+  int stages = 1;
+  std::uint32_t kv_slots = 0;
+  int simulations = 0, cached = 0;       // unit simulations run / taken from the cache
+};
+
+// The decode program of one model on one region in timing-only mode. The device is built on the first cache
+// miss (one Device per process: a process times one mesh).
+class DecodeTimer {
+ public:
+  // `cache_dir` empty: no cache. CapacityError when the model does not fit the region.
+  DecodeTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch,
+              const WaferOptions& options, std::filesystem::path cache_dir);
+  ~DecodeTimer();
+
+  // Times `new_tokens` (>= 1) decode tokens after `context` cached entries (CapacityError past the cache).
+  DecodeTiming time(std::uint64_t context, std::uint64_t new_tokens);
+  // The cycles of one decode step of the program with `layers` layers (1..L) at `context`: cached or simulated.
+  // `lm_head`: the region also holds the final RMSNorm and lm_head.
+  std::uint64_t cycles(std::uint32_t layers, std::uint64_t context, bool lm_head = true);
+  // The cached cycles, if the cache holds this exact key.
+  std::optional<std::uint64_t> cached(std::uint32_t layers, std::uint64_t context, bool lm_head = true) const;
+  const Plan& plan() const { return plan_; }
+  std::uint64_t max_context() const;  // the KV cache's capacity
+  int simulations() const { return simulations_; }
+  int hits() const { return hits_; }
+
+ private:
+  kernels::DecodeShape shape(std::uint32_t layers, bool lm_head) const;
+  std::string key(std::uint32_t layers, std::uint64_t context, bool lm_head) const;
+  std::filesystem::path file(const std::string& key) const;
+
+  models::LlamaConfig config_;
+  hw::ArchParams arch_;
+  WaferOptions options_;
+  std::filesystem::path cache_dir_;
+  DecodeLayout layout_;
+  Plan plan_;
+  std::uint32_t slots_ = 0;
+  kernels::DecodeProgramLayout program_;  // the program loaded on device_ (outlives it)
+  std::unique_ptr<Device> device_;
+  int simulations_ = 0, hits_ = 0;
+};
+
+}  // namespace wafersim::runtime

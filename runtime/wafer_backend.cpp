@@ -1,0 +1,265 @@
+#include "runtime/wafer_backend.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+#include "models/cpu_ops.hpp"
+
+namespace wafersim::runtime {
+namespace {
+
+constexpr std::uint32_t kDefaultMaxSlots = 4096;
+
+std::vector<csl::f16> to_f16(const std::vector<float>& v) {
+  std::vector<csl::f16> h(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) h[i] = csl::f16(v[i]);
+  return h;
+}
+
+// The row of the fused [W_q; W_k; W_v] ([q_dim + 2 kv_dim, hidden], HF order) that local q|k|v element i of column
+// c holds, or -1 for padding.
+int64_t fused_row(const DecodeLayout& l, int c, std::uint32_t i) {
+  const int64_t hd = l.config.head_dim;
+  const std::uint32_t q = l.q_per_pe(), kv = l.kv_per_pe();
+  std::uint32_t j, comp;
+  int64_t head, base;
+  if (i < q) {
+    j = i / (2 * l.group);
+    comp = i % 2;
+    if (j >= l.valid_units(c)) return -1;
+    head = int64_t((l.units.first(c) + j) / l.half) * l.group + (i / 2) % l.group;
+    base = 0;
+  } else {
+    const std::uint32_t k = i - q, section = k / kv;  // 0: K, 1: V
+    j = (k % kv) / 2;
+    comp = k % 2;
+    if (j >= l.valid_units(c)) return -1;
+    head = int64_t((l.units.first(c) + j) / l.half);
+    base = l.config.q_dim() + section * l.config.kv_dim();
+  }
+  const int64_t dim = int64_t((l.units.first(c) + j) % l.half) + comp * l.half;
+  return base + head * hd + dim;
+}
+
+// Hidden index of element i of row block r, or -1 for padding (likewise for the other splits).
+int64_t at(const kernels::Split& s, int block, std::uint32_t i) {
+  return i < s.valid(block) ? int64_t(s.first(block) + i) : -1;
+}
+
+}  // namespace
+
+std::uint32_t decode_kv_slots(const DecodeLayout& l, const std::string& model_name, std::uint32_t requested) {
+  const int layers = int(l.config.num_hidden_layers);
+  const std::uint32_t fit = l.max_kv_slots_per_pe(layers, true);
+  const std::string mesh = std::to_string(l.width) + "x" + std::to_string(l.height) + " PEs";
+  if (fit == 0)
+    throw CapacityError(model_name + ": " + std::to_string(layers) + " layers and lm_head need " +
+                        std::to_string(l.sram_bytes_per_pe(layers, 1, true)) + " bytes per PE on " + mesh +
+                        " with one cached token, over the " + std::to_string(l.sram_limit) +
+                        "-byte limit; use a larger mesh");
+  const std::uint32_t slots = requested ? requested : std::min(fit, kDefaultMaxSlots);
+  if (slots > fit)
+    throw CapacityError(model_name + ": " + std::to_string(slots) + " KV tokens per PE need " +
+                        std::to_string(l.sram_bytes_per_pe(layers, slots, true)) + " bytes per PE on " + mesh +
+                        ", over the " + std::to_string(l.sram_limit) + "-byte limit (at most " + std::to_string(fit) +
+                        ")");
+  return slots;
+}
+
+kernels::DecodeShape decode_shape(const DecodeLayout& l, std::uint32_t layers, std::uint32_t slots,
+                                  const WaferOptions& options) {
+  const models::LlamaConfig& c = l.config;
+  return {.width = l.width, .height = l.height, .hidden = l.hidden_per_pe(),
+          .hidden_total = std::uint32_t(c.hidden_size), .units = l.units.block, .group = l.group,
+          .q_heads = l.q_heads(), .ffn = l.ffn_per_pe(), .vocab = l.vocab_per_pe(), .lm_head = true,
+          .layers = layers, .slots = slots, .qkv_bias = c.attention_bias, .rms_eps = float(c.rms_norm_eps),
+          .score_scale = float(1.0 / std::sqrt(double(c.head_dim))), .fp32_accumulate = options.fp32_accumulate,
+          .kv_policy = options.kv_policy};
+}
+
+std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& l) {
+  std::vector<std::vector<int>> heads(std::size_t(l.width));
+  for (int col = 0; col < l.width; ++col)
+    for (std::uint32_t j = 0; j < l.units.block; ++j)
+      heads[std::size_t(col)].push_back(j < l.valid_units(col) ? int((l.units.first(col) + j) / l.half) : -1);
+  return heads;
+}
+
+WaferBackend::WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, const std::string& model_name,
+                           const hw::ArchParams& arch, WaferOptions options)
+    : weights_(std::move(weights)), arch_(arch), options_(options) {
+  const models::LlamaConfig& c = weights_->config;
+  layout_ = decode_layout(c, model_name, options.width, options.height, arch);
+  shape_ = decode_shape(layout_, std::uint32_t(c.num_hidden_layers), decode_kv_slots(layout_, model_name, options.kv_slots),
+                        options);
+  program_ = kernels::llama_decode(shape_, decode_unit_heads(layout_), arch);
+  device_ = std::make_unique<Device>(arch, options.width, options.height);
+  device_->load(*program_.layout);
+  write_weights();
+}
+
+WaferBackend::~WaferBackend() = default;
+
+void WaferBackend::write_weights() {
+  const models::LlamaWeights& w = *weights_;
+  const DecodeLayout& l = layout_;
+  const std::uint32_t e = l.hidden_per_pe(), qkv = l.qkv_per_pe(), q = l.q_per_pe(), f = l.ffn_per_pe(),
+                      v = l.vocab_per_pe();
+  const int64_t E = l.config.hidden_size, F = l.config.intermediate_size;
+  const int64_t q_dim = l.config.q_dim(), kv_dim = l.config.kv_dim();
+  const std::vector<double> inv_freq = models::cpu::rope_inv_freq(l.config);
+  for (int col = 0; col < l.width; ++col) {
+    std::vector<int64_t> rows(qkv);
+    for (std::uint32_t i = 0; i < qkv; ++i) rows[i] = fused_row(l, col, i);
+    std::vector<float> freq(l.units.block, 0.0f);
+    for (std::uint32_t j = 0; j < l.valid_units(col); ++j) freq[j] = float(inv_freq[(l.units.first(col) + j) % l.half]);
+    for (int r = 0; r < l.height; ++r) {
+      device_->write<float>("rope_freq", col, r, freq);
+      for (std::size_t li = 0; li < w.layers.size(); ++li) {
+        const models::LayerWeights& L = w.layers[li];
+        const std::string n = "." + std::to_string(li);
+        auto fused = [&](int64_t row, int64_t k) {  // [W_q; W_k; W_v][row][k]
+          if (row < q_dim) return L.wq[std::size_t(row * E + k)];
+          if (row < q_dim + kv_dim) return L.wk[std::size_t((row - q_dim) * E + k)];
+          return L.wv[std::size_t((row - q_dim - kv_dim) * E + k)];
+        };
+        std::vector<float> wqkv(std::size_t(e) * qkv, 0.0f), wo(std::size_t(q) * e, 0.0f),
+            wgu(std::size_t(e) * 2 * f, 0.0f), wd(std::size_t(f) * e, 0.0f), n1(e, 0.0f), n2(e, 0.0f);
+        for (std::uint32_t i = 0; i < e; ++i) {
+          const int64_t k = at(l.hidden, r, i);
+          if (k < 0) continue;
+          n1[i] = L.input_norm[std::size_t(k)];
+          n2[i] = L.post_norm[std::size_t(k)];
+          for (std::uint32_t jl = 0; jl < qkv; ++jl)
+            if (rows[jl] >= 0) wqkv[std::size_t(i) * qkv + jl] = fused(rows[jl], k);
+          for (std::uint32_t qi = 0; qi < q; ++qi)  // W_o [E, q_dim]: input q element rows[qi]
+            if (rows[qi] >= 0) wo[std::size_t(qi) * e + i] = L.wo[std::size_t(k * q_dim + rows[qi])];
+          for (std::uint32_t jf = 0; jf < f; ++jf) {
+            const int64_t fi = at(l.ffn, col, jf);
+            if (fi < 0) continue;
+            wgu[std::size_t(i) * 2 * f + jf] = L.w_gate[std::size_t(fi * E + k)];
+            wgu[std::size_t(i) * 2 * f + f + jf] = L.w_up[std::size_t(fi * E + k)];
+            wd[std::size_t(jf) * e + i] = L.w_down[std::size_t(k * F + fi)];
+          }
+        }
+        device_->write<csl::f16>("Wqkv" + n, col, r, to_f16(wqkv));
+        device_->write<csl::f16>("Wo" + n, col, r, to_f16(wo));
+        device_->write<csl::f16>("Wgu" + n, col, r, to_f16(wgu));
+        device_->write<csl::f16>("Wd" + n, col, r, to_f16(wd));
+        device_->write<float>("norm_attn" + n, col, r, n1);
+        device_->write<float>("norm_ffn" + n, col, r, n2);
+        if (l.config.attention_bias) {
+          std::vector<float> b(qkv, 0.0f);
+          for (std::uint32_t jl = 0; jl < qkv; ++jl) {
+            const int64_t row = rows[jl];
+            if (row < 0) continue;
+            b[jl] = row < q_dim ? L.bq[std::size_t(row)]
+                    : row < q_dim + kv_dim ? L.bk[std::size_t(row - q_dim)] : L.bv[std::size_t(row - q_dim - kv_dim)];
+          }
+          device_->write<float>("bqkv" + n, col, r, b);
+        }
+      }
+      const models::FloatTensor& lm = w.output_weights();
+      std::vector<float> wlm(std::size_t(e) * v, 0.0f), nf(e, 0.0f);
+      for (std::uint32_t i = 0; i < e; ++i) {
+        const int64_t k = at(l.hidden, r, i);
+        if (k < 0) continue;
+        nf[i] = w.final_norm[std::size_t(k)];
+        for (std::uint32_t jv = 0; jv < v; ++jv) {
+          const int64_t vi = at(l.vocab, col, jv);
+          if (vi >= 0) wlm[std::size_t(i) * v + jv] = lm[std::size_t(vi * E + k)];
+        }
+      }
+      device_->write<float>("norm_f", col, r, nf);
+      device_->write<csl::f16>("Wlm", col, r, to_f16(wlm));
+    }
+  }
+}
+
+std::vector<float> WaferBackend::step(int32_t token) {
+  const DecodeLayout& l = layout_;
+  const models::LlamaConfig& c = l.config;
+  if (token < 0 || token >= c.vocab_size)
+    throw ConfigError("wafer backend: token " + std::to_string(token) + " is outside the vocabulary (" +
+                      std::to_string(c.vocab_size) + ")");
+  if (std::uint64_t(length_) >= max_tokens())
+    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(shape_.kv_policy)) +
+                        " KV cache holds " + std::to_string(max_tokens()) + " tokens (" +
+                        std::to_string(shape_.slots) + " per PE); position " + std::to_string(length_) +
+                        " does not fit");
+  const std::uint32_t pos = std::uint32_t(length_);
+  const int64_t E = c.hidden_size;
+  for (int r = 0; r < l.height; ++r) {
+    std::vector<float> x(l.hidden_per_pe(), 0.0f);
+    for (std::uint32_t i = 0; i < l.hidden_per_pe(); ++i) {
+      const int64_t k = at(l.hidden, r, i);
+      if (k >= 0) x[i] = weights_->embed[std::size_t(int64_t(token) * E + k)];
+    }
+    for (int col = 0; col < l.width; ++col) {
+      device_->write<float>("x", col, r, x);
+      device_->write<std::uint32_t>("position", col, r, {pos});
+    }
+  }
+  device_->launch("decode");
+  const RunReport rep = device_->run();
+  if (!rep.completed || !kernels::decode_finished(*program_.layout))
+    throw std::runtime_error("wafer backend: the decode step at position " + std::to_string(pos) +
+                             " did not finish");
+  last_cycles_ = rep.cycles;
+  ++length_;
+  std::vector<float> logits(std::size_t(c.vocab_size));
+  for (int col = 0; col < l.width; ++col) {
+    const auto block = device_->read<float>("logits", col, 0);
+    for (std::uint32_t jv = 0; jv < l.vocab.valid(col); ++jv) logits[l.vocab.first(col) + jv] = block[jv];
+  }
+  return logits;
+}
+
+std::vector<float> WaferBackend::prefill(const std::vector<int32_t>& tokens) {
+  if (tokens.empty()) throw ConfigError("wafer backend: prefill needs at least one token");
+  if (length_ > 0) throw std::logic_error("wafer backend: one sequence per backend (the cache has no reset)");
+  prefill_cycles_ = decode_cycles_ = decode_steps_ = 0;
+  std::vector<float> logits;
+  for (int32_t t : tokens) {  // token by token through decode steps: MeshGEMM prefill is not implemented yet
+    logits = step(t);
+    prefill_cycles_ += last_cycles_;
+  }
+  return logits;
+}
+
+std::vector<float> WaferBackend::decode(int32_t token) {
+  if (length_ == 0) throw std::logic_error("wafer backend: decode before prefill");
+  std::vector<float> logits = step(token);
+  decode_cycles_ += last_cycles_;
+  ++decode_steps_;
+  decode_macs_ += layout_.decode_macs(std::uint64_t(length_));  // the step attended to every token so far
+  const auto phases = kernels::decode_phase_cycles(*program_.layout, 0, layout_.height - 1);
+  if (phase_cycles_.empty()) phase_cycles_ = phases;
+  else
+    for (std::size_t i = 0; i < phases.size(); ++i) phase_cycles_[i].second += phases[i].second;
+  return logits;
+}
+
+std::uint64_t WaferBackend::max_tokens() const {
+  return kernels::kv_capacity_tokens({.height = layout_.height, .slots = shape_.slots, .policy = shape_.kv_policy});
+}
+
+double WaferBackend::decode_compute_utilisation() const {
+  const double width = options_.fp32_accumulate ? arch_.pe.simd.fmachs : arch_.pe.simd.fmach;
+  const double capacity = double(layout_.width) * layout_.height * double(decode_cycles_) * width;
+  return capacity > 0 ? double(decode_macs_) / capacity : 0.0;
+}
+
+std::uint32_t WaferBackend::sram_bytes_per_pe_max() const {
+  std::uint32_t m = 0;
+  for (const PeStats& s : device_->pe_stats()) m = std::max(m, s.sram_bytes_used);
+  return m;
+}
+
+std::string WaferBackend::describe() const {
+  return "wafer (" + std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " PEs, " + arch_.name +
+         ", " + (options_.fp32_accumulate ? "fp32" : "fp16") + " accumulation, " +
+         kernels::to_string(shape_.kv_policy) + " KV cache of " + std::to_string(shape_.slots) + " tokens per PE)";
+}
+
+}  // namespace wafersim::runtime

@@ -1,0 +1,89 @@
+// The modelled wafer as a LogitsBackend: a LLaMA model's layers resident in the SRAM of one W x H region
+// (runtime/decode_layout.hpp), each token one run of the decode program (firmware/kernels/llama_decode.hpp) on a
+// Device, the KV cache staying on the wafer between steps. The host looks up the token's embedding row and writes
+// its hidden blocks into the PEs (row r gets block r, replicated along X), names the position and the row that
+// writes the position, launches "decode", and reads the logits blocks from row 0; sampling stays on the host.
+// Weights are loaded once, permuted into the layout's pair-unit order and cut into fp16 blocks.
+// KV cache: the kv_cache module on the wafer, shift-based (the paper's; holds slots x H tokens) or concatenation
+// (the tail row only; slots tokens), slots = the KV tokens per PE.
+// Prefill: the prompt runs token by token through decode steps (MeshGEMM prefill is not implemented yet).
+// Not modelled: several regions (the whole model must fit one region), timed memcpy of the embedding row and
+// logits, batching.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "firmware/kernels/llama_decode.hpp"
+#include "models/llama_weights.hpp"
+#include "models/logits_backend.hpp"
+#include "runtime/decode_layout.hpp"
+#include "runtime/device.hpp"
+
+namespace wafersim::runtime {
+
+struct WaferOptions {
+  int width = 4, height = 4;        // the region (PEs)
+  bool fp32_accumulate = true;      // fmachs; false: fmach (fp16 accumulation)
+  std::uint32_t kv_slots = 0;       // KV tokens per PE; 0: as many as the SRAM holds (at most 4096)
+  kernels::KvPolicy kv_policy = kernels::KvPolicy::Shift;
+};
+
+// The KV tokens per PE beside `layers` layers and lm_head: `requested`, or (0) as many as fit (at most 4096).
+// CapacityError naming the model, the mesh and the bytes when the layers or the request do not fit.
+std::uint32_t decode_kv_slots(const DecodeLayout& layout, const std::string& model_name, std::uint32_t requested);
+// The decode program's shape for `layers` of the layout's layers (with lm_head) and `slots` KV tokens per PE.
+kernels::DecodeShape decode_shape(const DecodeLayout& layout, std::uint32_t layers, std::uint32_t slots,
+                                  const WaferOptions& options);
+// unit_kv_head of kernels::llama_decode: the KV head of each local pair unit of each column (-1: padding).
+std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& layout);
+
+class WaferBackend final : public models::LogitsBackend {
+ public:
+  // Builds the device and the program and writes the weights. Throws CapacityError when the model does not fit.
+  WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, const std::string& model_name,
+               const hw::ArchParams& arch, WaferOptions options);
+  ~WaferBackend() override;
+
+  int64_t vocab_size() const override { return weights_->config.vocab_size; }
+  std::vector<float> prefill(const std::vector<int32_t>& tokens) override;
+  std::vector<float> decode(int32_t token) override;
+  int64_t sequence_length() const override { return length_; }
+  std::string describe() const override;
+
+  const DecodeLayout& layout() const { return layout_; }
+  Device& device() { return *device_; }
+  std::uint32_t kv_slots() const { return shape_.slots; }
+  std::uint64_t max_tokens() const;  // the KV cache's capacity (kv_capacity_tokens)
+  int colors_per_pe_max() const { return program_.colors_per_pe_max; }
+  std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve
+  std::uint64_t last_step_cycles() const { return last_cycles_; }
+  // Simulated cycles of the prompt's steps (prefill) and of the decode steps after it.
+  std::uint64_t prefill_cycles() const { return prefill_cycles_; }
+  std::uint64_t decode_cycles() const { return decode_cycles_; }
+  std::uint64_t decode_steps() const { return decode_steps_; }
+  // Useful MACs of the decode steps (DecodeLayout::decode_macs) over what the region's PEs could have done in
+  // their cycles at the accumulation's SIMD width (pe.simd.fmachs or fmach).
+  double decode_compute_utilisation() const;
+  // The decode steps' cycles by phase at PE (0, H-1) (the bottom row always holds cached entries), summed over
+  // the steps (kernels::decode_phase_cycles).
+  const std::vector<std::pair<std::string, std::uint64_t>>& decode_phase_cycles() const { return phase_cycles_; }
+
+ private:
+  std::vector<float> step(int32_t token);
+  void write_weights();
+
+  std::shared_ptr<const models::LlamaWeights> weights_;
+  hw::ArchParams arch_;
+  WaferOptions options_;
+  DecodeLayout layout_;
+  kernels::DecodeShape shape_;
+  kernels::DecodeProgramLayout program_;
+  std::unique_ptr<Device> device_;
+  int64_t length_ = 0;
+  std::uint64_t last_cycles_ = 0, prefill_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> phase_cycles_;
+};
+
+}  // namespace wafersim::runtime
