@@ -23,6 +23,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,12 @@ class KvCacheModule : public csl::Module {
   // cache's type); `opt.activate` runs when this PE's part is done. Throws CapacityError naming the PE row, the
   // module and the capacity when the cache is full.
   void append(int layer, const csl::ArrayBase& k, const csl::ArrayBase& v, csl::Async opt);
+  // Host side (untimed, as a memcpy; the hand-over of a prefill's K/V): leaves `layer` as `tokens` appends to its
+  // empty cache would (the same fills, counts and order; each row's ring starting at slot 0), this PE's entries
+  // taken from value(position, j, is_v), j < dims (rounded to the cache's type). Throws CapacityError past the
+  // capacity, std::logic_error while an append runs.
+  void preload(int layer, std::uint64_t tokens,
+               const std::function<float(std::uint64_t position, std::uint32_t j, bool is_v)>& value);
 
   const KvCachePlan& plan() const { return *plan_; }
   // State of this PE's row for `layer` (the same on every PE of the row).
