@@ -104,6 +104,37 @@ csl::MemDsd KvCacheModule::v_slot(int layer, std::uint32_t s) const {
   return csl::mem1d(*v_, {.extent = plan_->cfg.dims, .offset = std::int32_t(v_index(layer, s, 0))});
 }
 
+void KvCacheModule::preload(int layer, std::uint64_t tokens,
+                            const std::function<float(std::uint64_t, std::uint32_t, bool)>& value) {
+  const KvCacheConfig& c = plan_->cfg;
+  state(layer);
+  if (pending_ > 0) throw std::logic_error(claimant() + ": preload while an append runs");
+  if (tokens > kv_capacity_tokens(c))
+    throw CapacityError(claimant() + " at row " + std::to_string(y_) + ": layer " + std::to_string(layer) +
+                        ": preload of " + std::to_string(tokens) + " tokens over the " + to_string(c.policy) +
+                        " cache's capacity " + std::to_string(kv_capacity_tokens(c)));
+  const std::uint64_t H = std::uint64_t(c.height), y = std::uint64_t(y_);
+  Layer& L = layers_[std::size_t(layer)];
+  L.count = tokens;
+  L.head = 0;
+  if (c.policy == KvPolicy::Concat) L.fill = y == H - 1 ? std::uint32_t(tokens) : 0;
+  else L.fill = std::uint32_t(tokens / H + (y >= H - tokens % H ? 1 : 0));  // the bottom tokens mod H rows: one more
+  const std::uint64_t first = first_position(layer);
+  for (std::uint32_t i = 0; i < L.fill; ++i)
+    for (std::uint32_t j = 0; j < c.dims; ++j)
+      for (const bool is_v : {false, true}) {
+        const float f = value(first + i, j, is_v);
+        const std::uint32_t at = is_v ? v_index(layer, i, j) : k_index(layer, i, j);
+        csl::ArrayBase& a = is_v ? *v_ : *k_;
+        if (c.dtype == DType::F16) {
+          const csl::f16 h(f);
+          a.write_bytes(&h, at, 1);
+        } else {
+          a.write_bytes(&f, at, 1);
+        }
+      }
+}
+
 void KvCacheModule::append(int layer, const csl::ArrayBase& k, const csl::ArrayBase& v, csl::Async opt) {
   const KvCacheConfig& c = plan_->cfg;
   state(layer);

@@ -4,7 +4,8 @@
 // order, and must equal the concatenated cache (every token so far, in order, with its values) for every column
 // and layer. Shift: fills never differ by more than one, the cache holds H * slots tokens, an append costs the
 // same on 3 or 9 rows. Concat: everything is on the bottom row, which is full after `slots` tokens. Both refuse
-// the token past their capacity with a CapacityError naming the module and the capacity.
+// the token past their capacity with a CapacityError naming the module and the capacity. A host preload (a
+// prefill's K/V) leaves the state appends continue from.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -94,6 +95,16 @@ class Harness {
     return f_.now() - start;
   }
 
+  // Loads tokens 0..tokens-1 into every layer from the host (KvCacheModule::preload).
+  void preload(std::uint64_t tokens) {
+    for (int y = 0; y < cfg_.height; ++y)
+      for (int x = 0; x < cfg_.width; ++x)
+        for (int l = 0; l < cfg_.layers; ++l)
+          pe(x, y).kv.preload(l, tokens, [&](std::uint64_t t, std::uint32_t j, bool is_v) {
+            return value(t, l, x, j, is_v ? 1 : 0);
+          });
+  }
+
   // The reassembled cache equals tokens 0..tokens-1 in order on every column and layer; returns the row fills.
   std::vector<std::uint32_t> expect_cache(std::uint64_t tokens, const std::string& what) {
     std::vector<std::uint32_t> fills;
@@ -180,6 +191,26 @@ TEST(KvCache, ConcatFillsTheTailRowOnly) {
   fill_and_check<float>(config(2, 3, 2, 5, 1, DType::F32, KvPolicy::Concat), "concat fp32 2x3");
   EXPECT_EQ(kv_capacity_tokens(config(3, 4, 3, 6, 2, DType::F16, KvPolicy::Shift)), 24u);
   EXPECT_EQ(kv_capacity_tokens(config(3, 4, 3, 6, 2, DType::F16, KvPolicy::Concat)), 6u);
+}
+
+// A prefill's hand-over: the host preloads a prompt, then the device appends until the cache is full, the order
+// intact at every step (for both policies, prompts that are and are not multiples of the rows, an empty one).
+TEST(KvCache, PreloadedPromptThenAppendsKeepTheOrder) {
+  for (const KvPolicy p : {KvPolicy::Shift, KvPolicy::Concat})
+    for (const std::uint64_t prompt : {0u, 3u, 7u, 8u}) {
+      const KvCacheConfig cfg = config(2, 4, 3, 5, 2, DType::F16, p);
+      const std::string what = std::string(to_string(p)) + " prompt " + std::to_string(prompt);
+      if (prompt > kv_capacity_tokens(cfg)) continue;
+      Harness<csl::f16> h(cfg);
+      h.preload(prompt);
+      h.expect_cache(prompt, what);
+      for (std::uint64_t t = prompt; t < kv_capacity_tokens(cfg); ++t) {
+        h.append(t);
+        h.expect_cache(t + 1, what + " after " + std::to_string(t + 1));
+        if (::testing::Test::HasFailure()) return;
+      }
+      EXPECT_THROW(h.preload(kv_capacity_tokens(cfg) + 1), CapacityError) << what;
+    }
 }
 
 TEST(KvCache, ShiftAppendCyclesDoNotGrowWithTheRows) {
