@@ -145,11 +145,11 @@ std::uint32_t fmac_pitch(std::uint32_t len, std::uint32_t elem_bytes) {
 
 void GemmProgram::fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
                             const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
-                            std::uint32_t len) {
+                            std::uint32_t len, std::uint32_t acc_off) {
   const std::int32_t lda = std::int32_t(fmac_pitch(len, acc.elem_bytes()));
   const std::int32_t lds = std::int32_t(fmac_pitch(len, src.elem_bytes()));
   for (std::uint32_t r = 0; r < rows; ++r) {
-    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(r) * lda});
+    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(acc_off) + std::int32_t(r) * lda});
     const csl::Dsr d = load_dsr(row), s0 = load_dsr(row);
     csl::Dsr s1 = load_dsr(csl::mem1d(src, {.extent = len, .offset = std::int32_t(src_off)}));
     for (std::uint32_t q = 0; q < kb; ++q) {
@@ -331,7 +331,8 @@ hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, con
 }
 
 hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
-                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len) {
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len,
+                               std::uint32_t dst_offset) {
   const bool acc32 = g.cfg.fp32_accumulate;
   hw::MemDsd scalar;  // a pointer to one element: not a DSD to load, not a vector source
   scalar.scalar_ref = true;
@@ -340,7 +341,7 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
   hw::Cycle t = 0;
   for (std::uint32_t r = 0; r < rows; ++r) {
     t += 3 * hw::Cycle(ce.arch().pe.dsr_load_cycles);  // the row's three DSD registers
-    hw::MemDsd row = gemm_symbol_dsd(g, dst, r * lda, len);
+    hw::MemDsd row = gemm_symbol_dsd(g, dst, dst_offset + r * lda, len);
     row.in_dsr = true;
     for (std::uint32_t q = 0; q < kb; ++q) {
       hw::MemDsd s1 = gemm_symbol_dsd(g, src, src_offset + q * lds, len);

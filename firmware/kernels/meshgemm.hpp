@@ -44,13 +44,14 @@ class GemmProgram : public csl::Program {
   virtual bool finished() const = 0;
 
  protected:
-  // The local product's FMAC loop, as CSL with DSD registers: for each accumulator row r < rows (pitch
-  // fmac_pitch(len)) load r as destination and source and the first source row (src_off; pitch fmac_pitch(len))
-  // into registers (3 loads), then for q < kb: fmac(acc row r, acc row r, src row q, scalars[sc_off + r*kb + q])
-  // and move the source register one row on (@increment_dsd_offset; the loop's scalar code is not charged).
+  // The local product's FMAC loop, as CSL with DSD registers: for each accumulator row r < rows (from acc_off;
+  // pitch fmac_pitch(len)) load r as destination and source and the first source row (src_off; pitch
+  // fmac_pitch(len)) into registers (3 loads), then for q < kb: fmac(acc row r, acc row r, src row q,
+  // scalars[sc_off + r*kb + q]) and move the source register one row on (@increment_dsd_offset; the loop's scalar
+  // code is not charged).
   void fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
                  const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
-                 std::uint32_t len);
+                 std::uint32_t len, std::uint32_t acc_off = 0);
 };
 
 // A shift GEMM ready to load: programs export "a" (2 blocks), "b" (2 blocks), "c" and the function "gemm".
@@ -107,11 +108,12 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
 // The main-thread operations of the GEMM kernels, priced by `ce` (ComputeEngine::op_cycles: DSD loads, issue, SIMD
 // width, stride caps and the bank rule) with the operands' real addresses in PE (0, 0)'s program of `g` (every PE
 // allocates the same symbols): n elements of symbol `name` from element `offset` as a memory DSD; zeroing the whole
-// accumulator symbol `dst`; GemmProgram::fmac_rows(dst, src, src_offset, ..., rows, kb, len).
+// accumulator symbol `dst`; GemmProgram::fmac_rows(dst, src, src_offset, ..., rows, kb, len, dst_offset).
 hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t offset, std::uint32_t n);
 hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst);
 hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
-                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len);
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len,
+                               std::uint32_t dst_offset = 0);
 // Whether every PE finished its steps (after a run).
 bool gemm_finished(const GemmLayout& g);
 
