@@ -11,8 +11,10 @@ using csl::f16;
 
 std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
 
-// The reduction stream sends on OQ 1 and receives on IQ 3; B sends on OQ 2 and receives on IQ 4.
-constexpr int kSendX = 1, kSendB = 2, kRecvX = 3, kRecvB = 4;
+// The reduction stream sends on OQ 4 and receives on IQ 2; B sends on OQ 5 and receives on IQ 1: distinct
+// microthreads, receives on deep input queues (WSE-2: 4 and 6 words; a 2-word IQ cannot keep a stream at one
+// wavelet per cycle).
+constexpr int kSendX = 4, kSendB = 5, kRecvX = 2, kRecvB = 1;
 
 class DistGemmT : public GemmProgram {
  public:

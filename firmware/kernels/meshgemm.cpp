@@ -13,9 +13,11 @@ using csl::f16;
 
 std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
 
-// Queues of the transfers: sends on OQ 1 (A, either direction) and 2 (B), receives on IQ 3 (A), 4 (B) and 5 (A in
-// the reverse direction of the alignment); distinct microthreads.
-constexpr int kSendA = 1, kSendB = 2, kRecvA = 3, kRecvB = 4, kRecvAReverse = 5;
+// Queues of the transfers: sends on OQ 4 (A, either direction) and 5 (B), receives on IQ 1 (A), 2 (B) and 3 (A in
+// the reverse direction of the alignment): distinct microthreads, and the receives on the deepest input queues
+// (WSE-2: 6, 4, 4 words). A 2-word IQ cannot keep a stream at one wavelet per cycle (a 1024-element B block took
+// ~1.5 cycles per element on IQ 4).
+constexpr int kSendA = 4, kSendB = 5, kRecvA = 1, kRecvB = 2, kRecvAReverse = 3;
 
 // The per-PE program. Alignment (WaferLLM section 5.3, on the device): the PE starts with A block (ky, kx) and moves
 // its row's blocks |align| ring positions, towards the previous position (align > 0, the compute shift's direction)

@@ -12,9 +12,11 @@ using hw::Dir;
 
 std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
 
-// Sends on OQ 1 (A) and 2 (B); receives on IQ 3 (A from the west root side: "east" colour), 4 ("west" colour),
-// 5 (B, "south" colour), 6 ("north" colour).
-constexpr int kSendA = 1, kSendB = 2, kRecvAE = 3, kRecvAW = 4, kRecvBS = 5, kRecvBN = 6;
+// Sends on OQ 4 (A) and 5 (B); receives on IQ 1 (A from the west root side: "east" colour), 2 ("west" colour),
+// 3 (B, "south" colour), 6 ("north" colour): distinct microthreads, and the receives on the deepest input queues
+// (WSE-2: 6, 4, 4 words; IQs of 2 words cannot keep a stream at one wavelet per cycle, and one of the four
+// receives has to take one).
+constexpr int kSendA = 4, kSendB = 5, kRecvAE = 1, kRecvAW = 2, kRecvBS = 3, kRecvBN = 6;
 
 struct SummaColors {
   Color a_east, a_west, b_south, b_north;
