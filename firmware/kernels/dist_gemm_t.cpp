@@ -9,8 +9,6 @@ namespace {
 
 using csl::f16;
 
-std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
-
 // The reduction stream sends on OQ 4 and receives on IQ 2; B sends on OQ 5 and receives on IQ 1: distinct
 // microthreads, receives on deep input queues (WSE-2: 4 and 6 words; a 2-word IQ cannot keep a stream at one
 // wavelet per cycle).
@@ -29,8 +27,8 @@ class DistGemmT : public GemmProgram {
         ldp_(fmac_pitch(p.mb, p.acc32 ? 4 : 2)),
         b_(this, "b", 2 * p.nb * p.kb),
         a_(this, "a", p.kb * fmac_pitch(p.mb, 2) + kBankSpare),
-        part_(make_acc("part", 2)),
-        c_(make_acc("c", 1)),
+        part_(make_acc("part", p.acc32, 2 * p.nb, p.mb)),
+        c_(make_acc("c", p.acc32, p.nb, p.mb)),
         step_task_(this, [this] { step(); }, "step"),
         reduced_(this, [this] { reduced(); }, "reduced"),
         sent_b_(this, [this] { shifted(); }, "sent_b"),
@@ -44,20 +42,12 @@ class DistGemmT : public GemmProgram {
     }
   }
   std::string name() const override { return "dist_gemm_t"; }
-  void init() override {
-    export_function("gemm", [this] {
-      s_ = computed_ = issued_ = reduced_n_ = shifting_ = 0;
-      step_queued_ = true;
-      done_ = false;
-      activate(step_task_);
-    });
-  }
-  bool finished() const override { return done_; }
 
  private:
-  std::unique_ptr<csl::ArrayBase> make_acc(const char* n, std::uint32_t buffers) {
-    if (p_.acc32) return std::make_unique<csl::Array<float>>(this, n, buffers * p_.nb * ldp_);
-    return std::make_unique<csl::Array<f16>>(this, n, buffers * p_.nb * ldp_);
+  void begin() override {
+    computed_ = issued_ = reduced_n_ = shifting_ = 0;
+    step_queued_ = true;
+    activate(step_task_);
   }
   // The partial buffer i or C: nb rows of mb elements, ldp_ apart.
   csl::MemDsd rows(const csl::ArrayBase& arr, std::int32_t i = 0) const {
@@ -123,8 +113,8 @@ class DistGemmT : public GemmProgram {
   csl::LocalTask step_task_, reduced_, sent_b_, got_b_;
   csl::Fabout tx_x_{}, tx_b_{};
   csl::Fabin rx_x_{}, rx_b_{};
-  int s_ = 0, computed_ = 0, issued_ = 0, reduced_n_ = 0, shifting_ = 0;  // steps started/computed; reductions
-  bool step_queued_ = false, done_ = false;
+  int computed_ = 0, issued_ = 0, reduced_n_ = 0, shifting_ = 0;  // steps computed; reductions issued/ended
+  bool step_queued_ = false;
 };
 
 }  // namespace
@@ -140,12 +130,11 @@ std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg) {
 }
 
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
-  check_gemm(cfg, arch, "dist_gemm_t", cfg.P >= 1 ? dist_gemm_t_sram_bytes(cfg) : 0);
+  GemmLayout g = plan_gemm(cfg, arch, "dist_gemm_t", dist_gemm_t_sram_bytes);
   const int P = cfg.P;
-  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "dist_gemm_t", .cfg = cfg,
-               .sm = Split(cfg.m, P), .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = interleave_ring(P),
-               .skewed = false, .c_transposed = true, .hops_max = 0, .colors_per_pe_max = 0, .colors_used = {},
-               .sram_bytes_per_pe = dist_gemm_t_sram_bytes(cfg)};
+  g.ring = interleave_ring(P);
+  g.skewed = false;
+  g.c_transposed = true;
   ColorPool pool(cfg.colors, arch, "dist_gemm_t");
   const XyRings rings = route_xy_rings(*g.layout, P, g.ring, pool, "dist_gemm_t rings");
   g.hops_max = rings.hops_max;
@@ -165,11 +154,6 @@ GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
 
 void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                          const std::vector<float>& b) {
-  const auto to_half = [](const std::vector<float>& v) {
-    std::vector<f16> h(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) h[i] = f16(v[i]);
-    return h;
-  };
   for (int y = 0; y < g.cfg.P; ++y)
     for (int x = 0; x < g.cfg.P; ++x) {
       const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
