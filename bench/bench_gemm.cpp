@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/atomic_file.hpp"
+#include "bench/kernel_bench.hpp"
 #include "common/error.hpp"
 #include "firmware/kernels/cannon.hpp"
 #include "firmware/kernels/dist_gemm_t.hpp"
@@ -23,9 +24,9 @@ namespace {
 int bench_gemm(int argc, char** argv) {
   namespace po = boost::program_options;
   runtime::SimOptions sim;
-  std::string algo, accum;
-  std::uint32_t m = 0, k = 0, n = 0, seed = 1;
-  bool verify = false;
+  bench::KernelBenchOptions opt;
+  std::string algo;
+  std::uint32_t m = 0, k = 0, n = 0;
   po::options_description desc("options");
   sim.add_to(desc, "4x4");
   desc.add_options()
@@ -33,18 +34,15 @@ int bench_gemm(int argc, char** argv) {
        "mesh (MeshGEMM, INTERLEAVE ring) | cannon | summa | dist-t (C = A*B^T, B given n x k)")
       ("m", cli::number<std::uint32_t>(&m, 1)->default_value(64), "rows of A and C")
       ("k", cli::number<std::uint32_t>(&k, 1)->default_value(64), "columns of A, rows of B")
-      ("n", cli::number<std::uint32_t>(&n, 1)->default_value(64), "columns of B and C")
-      ("accum", po::value(&accum)->default_value("fp16"), "fp16 (fmach) | fp32 (fmachs)")
-      ("seed", cli::number(&seed, 0u)->default_value(1), "random seed of A and B")
-      ("verify", po::bool_switch(&verify), "check C against a CPU matmul; exit 1 on mismatch");
+      ("n", cli::number<std::uint32_t>(&n, 1)->default_value(64), "columns of B and C");
+  opt.add_to(desc, "fp16 (fmach) | fp32 (fmachs)", "A and B", "C");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
   sim.check_outputs();
   if (algo != "mesh" && algo != "cannon" && algo != "summa" && algo != "dist-t")
     throw cli::UsageError("--algo " + algo + ": expected mesh, cannon, summa or dist-t");
   const bool transposed = algo == "dist-t";
-  if (accum != "fp16" && accum != "fp32") throw cli::UsageError("--accum " + accum + ": expected fp16 or fp32");
-  if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
+  opt.check(sim);
 
   const hw::ArchParams arch = sim.arch();
   const auto [w, h] = sim.mesh_size(arch);
@@ -53,7 +51,7 @@ int bench_gemm(int argc, char** argv) {
                       "must be square (PxP): every GEMM here runs P steps that each pair a block of A moved along X "
                       "with a block of B moved along Y (or broadcast), so both axes need the same P; a WxH mesh "
                       "would need the paper's lcm(W,H) x lcm(W,H) logical tiling, which is not implemented");
-  const kernels::GemmConfig cfg{.P = w, .m = m, .k = k, .n = n, .fp32_accumulate = accum == "fp32"};
+  const kernels::GemmConfig cfg{.P = w, .m = m, .k = k, .n = n, .fp32_accumulate = opt.fp32()};
   runtime::Stopwatch clock;
   // Limits (SRAM, colours) are checked here, before the device is built.
   kernels::GemmLayout g = algo == "mesh"     ? kernels::meshgemm(cfg, arch)
@@ -64,7 +62,7 @@ int bench_gemm(int argc, char** argv) {
   sim.start_trace(dev.wafer());
   dev.load(*g.layout);
 
-  std::mt19937 rng(seed);
+  std::mt19937 rng(opt.seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const auto random_half = [&](std::size_t count) {
     std::vector<float> v(count);
@@ -83,10 +81,8 @@ int bench_gemm(int argc, char** argv) {
   const runtime::RunReport r = dev.run();
   dev.wafer().finish_trace();
   const bool finished = kernels::gemm_finished(g);
-
-  bool ok = finished;
-  double max_err = 0, max_tol = 0;
-  if (verify) {
+  bench::KernelBenchCheck check{.finished = finished, .ok = finished};
+  if (opt.verify) {
     const auto c = kernels::read_gemm_output(*g.layout, g);
     if (transposed) {  // compare with A * (B^T)
       std::vector<float> bt(b.size());
@@ -95,7 +91,7 @@ int bench_gemm(int argc, char** argv) {
       b = bt;
     }
     const auto exact = kernels::matmul(a, b, m, k, n);
-    for (std::uint32_t i = 0; i < m && ok; ++i)
+    for (std::uint32_t i = 0; i < m && check.ok; ++i)
       for (std::uint32_t j = 0; j < n; ++j) {
         double bound = 0;
         for (std::uint32_t p = 0; p < k; ++p)
@@ -104,12 +100,12 @@ int bench_gemm(int argc, char** argv) {
         const double tol = kernels::gemm_tolerance(cfg.fp32_accumulate, transposed ? k + std::uint32_t(w) : k, bound);
         const std::size_t e = std::size_t(i) * n + j;
         const double err = std::abs(c[e] - exact[e]);
-        max_err = std::max(max_err, err);
-        max_tol = std::max(max_tol, tol);
+        check.max_err = std::max(check.max_err, err);
+        check.tol_max = std::max(check.tol_max, tol);
         if (err > tol) {
           std::cerr << "bench gemm: mismatch at C[" << i << "][" << j << "]: got " << c[e] << ", expected "
                     << exact[e] << " (tolerance " << tol << ")\n";
-          ok = false;
+          check.ok = false;
           break;
         }
       }
@@ -128,13 +124,12 @@ int bench_gemm(int argc, char** argv) {
     for (int x = 0; x < w; ++x) busiest = std::max(busiest, g.layout->engine(x, y).stats().main_busy_cycles);
   const double comm_share = r.cycles == 0 ? 0.0 : 1.0 - std::min(1.0, double(busiest) / double(r.cycles));
   const double host = clock.seconds();
-  const double rss_mib = double(runtime::peak_rss_bytes()) / (1 << 20);
 
   std::ostream& report = text_stream(sim.json);
   report << "bench gemm: " << g.name << " C[" << m << "x" << n << "] = A[" << m << "x" << k << "] * "
          << (transposed ? "B[" + std::to_string(n) + "x" + std::to_string(k) + "]^T"
                         : "B[" + std::to_string(k) + "x" + std::to_string(n) + "]")
-         << " on " << w << "x" << h << ", " << accum << " accumulation on " << arch.name << "\n"
+         << " on " << w << "x" << h << ", " << opt.accum << " accumulation on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
          << "  model cycles        " << model << (algo == "summa" ? " (lower bound)" : " (estimate)") << "\n"
          << "  microseconds        " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
@@ -142,12 +137,8 @@ int bench_gemm(int argc, char** argv) {
          << "  comm share          " << comm_share << "\n"
          << "  colours per PE      " << g.colors_per_pe_max << " (max; " << g.colors_used.size() << " distinct)\n"
          << "  SRAM bytes per PE   " << g.sram_bytes_per_pe << " (of " << arch.pe.sram_bytes - arch.pe.code_reserve_bytes
-         << ")\n"
-         << "  finished            " << (finished ? "yes" : "NO") << "\n";
-  if (verify)
-    report << "  verified            " << (ok ? "yes" : "NO") << " (max abs error " << max_err << ", tolerance up to "
-           << max_tol << ")\n";
-  report << "  host time           " << host << " s, peak RSS " << rss_mib << " MiB\n";
+         << ")\n";
+  bench::report_tail(report, opt, check, host);
   if (!sim.json.empty()) {
     nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, r.cycles);
     j["algo"] = algo;
@@ -156,20 +147,16 @@ int bench_gemm(int argc, char** argv) {
     j["m"] = m;
     j["k"] = k;
     j["n"] = n;
-    j["accum"] = accum;
-    j["seed"] = seed;
+    bench::json_tail(j, opt, check);
     j["compute_efficiency"] = efficiency;
     j["comm_share"] = comm_share;
     j["model_cycles"] = model;
     j["colors_per_pe_max"] = g.colors_per_pe_max;
     j["colors_used"] = g.colors_used;
     j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe;
-    j["finished"] = finished;
-    j["verified"] = verify ? nlohmann::json(ok) : nlohmann::json(nullptr);
-    j["max_abs_error"] = verify ? nlohmann::json(max_err) : nlohmann::json(nullptr);
     runtime::write_json(sim.json, j);
   }
-  return ok ? 0 : 1;
+  return check.ok ? 0 : 1;
 }
 
 const cli::CommandRegistration reg("bench gemm",

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/atomic_file.hpp"
+#include "bench/kernel_bench.hpp"
 #include "common/error.hpp"
 #include "firmware/kernels/meshgemv.hpp"
 #include "firmware/kernels/reduction_oracle.hpp"
@@ -23,10 +24,10 @@ using kernels::GemvAlgo;
 int bench_gemv(int argc, char** argv) {
   namespace po = boost::program_options;
   runtime::SimOptions sim;
-  std::string algo, accum;
-  std::uint32_t k = 0, n = 0, seed = 1;
+  bench::KernelBenchOptions opt;
+  std::string algo;
+  std::uint32_t k = 0, n = 0;
   int groups = 0, levels = 2;
-  bool verify = false;
   po::options_description desc("options");
   sim.add_to(desc, "8x8");
   desc.add_options()
@@ -35,17 +36,14 @@ int bench_gemv(int argc, char** argv) {
       ("n", cli::number(&n, 1u)->default_value(512), "N: columns of W, length of y")
       ("groups", cli::number(&groups, 0)->default_value(0),
        "mesh: K-tree level-1 groups G, 1..P (0: round(sqrt(P)), --levels 3: round(P^(2/3)))")
-      ("levels", cli::number(&levels, 2, 3)->default_value(2), "mesh: K-tree levels, 2 or 3")
-      ("accum", po::value(&accum)->default_value("fp16"), "fp16 (fmach, as the paper) | fp32 (fmachs)")
-      ("seed", cli::number(&seed, 0u)->default_value(1), "random seed of x and W")
-      ("verify", po::bool_switch(&verify), "check y against a CPU matmul; exit 1 on mismatch");
+      ("levels", cli::number(&levels, 2, 3)->default_value(2), "mesh: K-tree levels, 2 or 3");
+  opt.add_to(desc, "fp16 (fmach, as the paper) | fp32 (fmachs)", "x and W", "y");
   po::variables_map vm;
   if (!cli::parse_options(argc, argv, desc, vm, "[options]")) return 0;
   sim.check_outputs();
   if (algo != "mesh" && algo != "pipeline" && algo != "ring")
     throw cli::UsageError("--algo " + algo + ": expected mesh, pipeline or ring");
-  if (accum != "fp16" && accum != "fp32") throw cli::UsageError("--accum " + accum + ": expected fp16 or fp32");
-  if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
+  opt.check(sim);
   for (const char* option : {"groups", "levels"})
     if (algo != "mesh" && !vm[option].defaulted())
       throw cli::UsageError(std::string("--") + option + " applies to --algo mesh only (not " + algo + ")");
@@ -58,7 +56,7 @@ int bench_gemv(int argc, char** argv) {
   const kernels::GemvConfig cfg{.P = P, .height = h, .k = k, .n = n,
                                 .algo = algo == "mesh" ? GemvAlgo::Mesh : algo == "pipeline" ? GemvAlgo::Pipeline
                                                                                               : GemvAlgo::Ring,
-                                .fp32_accumulate = accum == "fp32", .ktree = {.k = levels, .groups = groups}};
+                                .fp32_accumulate = opt.fp32(), .ktree = {.k = levels, .groups = groups}};
 
   runtime::Stopwatch clock;
   // Refuses a block over the SRAM or a colour plan over the budget (CapacityError) before anything is simulated.
@@ -66,7 +64,7 @@ int bench_gemv(int argc, char** argv) {
   runtime::Device dev(arch, w, h, sim.data_mode());
   sim.start_trace(dev.wafer());
   dev.load(*g.layout);
-  std::mt19937 rng(seed);
+  std::mt19937 rng(opt.seed);
   std::vector<float> x, wm;
   if (!sim.timing_only) {
     x = kernels::random_inputs(k, rng, kernels::DType::F16);
@@ -78,21 +76,19 @@ int bench_gemv(int argc, char** argv) {
   const runtime::RunReport r = dev.run();
   dev.wafer().finish_trace();
   const bool finished = kernels::gemv_finished(g);
-
-  bool ok = finished;
-  double max_err = 0, tol_max = 0;
-  if (verify) {
+  bench::KernelBenchCheck check{.finished = finished, .ok = finished};
+  if (opt.verify) {
     const std::vector<float> y = kernels::read_gemv_output(g);
     const std::vector<double> exact = kernels::matmul(x, wm, 1, k, n);
     const std::vector<double> tol = kernels::gemv_error_bounds(cfg, x, wm);
     for (std::uint32_t j = 0; j < n; ++j) {
       const double err = std::abs(y[j] - exact[j]);
-      max_err = std::max(max_err, err);
-      tol_max = std::max(tol_max, tol[j]);
-      if (err > tol[j] && ok) {
+      check.max_err = std::max(check.max_err, err);
+      check.tol_max = std::max(check.tol_max, tol[j]);
+      if (err > tol[j] && check.ok) {
         std::cerr << "bench gemv: mismatch at y[" << j << "]: got " << y[j] << ", expected " << exact[j]
                   << " (tolerance " << tol[j] << ")\n";
-        ok = false;
+        check.ok = false;
       }
     }
   }
@@ -112,7 +108,7 @@ int bench_gemv(int argc, char** argv) {
                                   std::to_string(groups ? groups : kernels::ktree_default_groups(P, levels)) + ")"
                             : std::string())
          << " y[1," << n << "] = x[1," << k << "] * W[" << k << "," << n << "] on " << w << "x" << h << ", "
-         << accum << " accumulation, blocks " << g.ks.block << "x" << g.ns.block << ", on " << arch.name << "\n"
+         << opt.accum << " accumulation, blocks " << g.ks.block << "x" << g.ns.block << ", on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
          << "  model cycles        "
          << model.first << (model.second != model.first ? ".." + std::to_string(model.second) : "") << " ("
@@ -123,13 +119,8 @@ int bench_gemv(int argc, char** argv) {
          << "  comm share          " << comm_share << "\n"
          << "  colours per PE      " << g.colors_per_pe_max << " (max)\n"
          << "  SRAM bytes per PE   " << g.sram_bytes_per_pe << " (of " << arch.pe.sram_bytes - arch.pe.code_reserve_bytes
-         << " above the code reserve)\n"
-         << "  finished            " << (finished ? "yes" : "NO") << "\n";
-  if (verify)
-    report << "  verified            " << (ok ? "yes" : "NO") << " (max abs error " << max_err << ", tolerance up to "
-           << tol_max << ")\n";
-  report << "  host time           " << host << " s, peak RSS " << double(runtime::peak_rss_bytes()) / (1 << 20)
-         << " MiB\n";
+         << " above the code reserve)\n";
+  bench::report_tail(report, opt, check, host);
   if (!sim.json.empty()) {
     nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, r.cycles);
     j["algo"] = algo;
@@ -137,11 +128,10 @@ int bench_gemv(int argc, char** argv) {
     j["P"] = P;
     j["k"] = k;
     j["n"] = n;
-    j["accum"] = accum;
+    bench::json_tail(j, opt, check);
     j["levels"] = algo == "mesh" ? nlohmann::json(levels) : nlohmann::json(nullptr);
     j["groups"] = algo == "mesh" ? nlohmann::json(groups ? groups : kernels::ktree_default_groups(P, levels))
                                  : nlohmann::json(nullptr);
-    j["seed"] = seed;
     j["block"] = {g.ks.block, g.ns.block};
     j["compute_efficiency"] = efficiency;
     j["comm_share"] = comm_share;
@@ -150,13 +140,10 @@ int bench_gemv(int argc, char** argv) {
     j["model"] = model_kind;
     j["colors_per_pe_max"] = g.colors_per_pe_max;
     j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe;
-    j["finished"] = finished;
-    j["verified"] = verify ? nlohmann::json(ok) : nlohmann::json(nullptr);
-    j["max_abs_error"] = verify ? nlohmann::json(max_err) : nlohmann::json(nullptr);
-    j["tolerance_max"] = verify ? nlohmann::json(tol_max) : nlohmann::json(nullptr);
+    j["tolerance_max"] = opt.verify ? nlohmann::json(check.tol_max) : nlohmann::json(nullptr);
     runtime::write_json(sim.json, j);
   }
-  return ok ? 0 : 1;
+  return check.ok ? 0 : 1;
 }
 
 const cli::CommandRegistration reg("bench gemv",

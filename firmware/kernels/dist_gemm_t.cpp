@@ -9,10 +9,10 @@ namespace {
 
 using csl::f16;
 
-std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
-
-// The reduction stream sends on OQ 1 and receives on IQ 3; B sends on OQ 2 and receives on IQ 4.
-constexpr int kSendX = 1, kSendB = 2, kRecvX = 3, kRecvB = 4;
+// The reduction stream sends on OQ 4 and receives on IQ 2; B sends on OQ 5 and receives on IQ 1: distinct
+// microthreads, receives on deep input queues (WSE-2: 4 and 6 words; a 2-word IQ cannot keep a stream at one
+// wavelet per cycle).
+constexpr int kSendX = 4, kSendB = 5, kRecvX = 2, kRecvB = 1;
 
 class DistGemmT : public GemmProgram {
  public:
@@ -27,12 +27,12 @@ class DistGemmT : public GemmProgram {
         ldp_(fmac_pitch(p.mb, p.acc32 ? 4 : 2)),
         b_(this, "b", 2 * p.nb * p.kb),
         a_(this, "a", p.kb * fmac_pitch(p.mb, 2) + kBankSpare),
-        part_(make_acc("part")),
-        c_(make_acc("c")),
+        part_(make_acc("part", p.acc32, 2 * p.nb, p.mb)),
+        c_(make_acc("c", p.acc32, p.nb, p.mb)),
         step_task_(this, [this] { step(); }, "step"),
-        reduced_(this, [this] { arrived(); }, "reduced"),
-        sent_b_(this, [this] { arrived(); }, "sent_b"),
-        got_b_(this, [this] { arrived(); }, "got_b") {
+        reduced_(this, [this] { reduced(); }, "reduced"),
+        sent_b_(this, [this] { shifted(); }, "sent_b"),
+        got_b_(this, [this] { shifted(); }, "got_b") {
     const hw::ElemType wire = p.acc32 ? hw::ElemType::F32 : hw::ElemType::F16;
     if (p_.P > 1) {
       tx_x_ = fabout({.extent = p.mb * p.nb, .color = p.tx_x, .output_queue = kSendX, .type = wire});
@@ -42,53 +42,68 @@ class DistGemmT : public GemmProgram {
     }
   }
   std::string name() const override { return "dist_gemm_t"; }
-  void init() override {
-    export_function("gemm", [this] {
-      s_ = 0;
-      done_ = false;
-      activate(step_task_);
-    });
-  }
-  bool finished() const override { return done_; }
 
  private:
-  std::unique_ptr<csl::ArrayBase> make_acc(const char* n) {
-    if (p_.acc32) return std::make_unique<csl::Array<float>>(this, n, p_.nb * ldp_);
-    return std::make_unique<csl::Array<f16>>(this, n, p_.nb * ldp_);
+  void begin() override {
+    computed_ = issued_ = reduced_n_ = shifting_ = 0;
+    step_queued_ = true;
+    activate(step_task_);
   }
-  // The partial or C: nb rows of mb elements, ldp_ apart.
-  csl::MemDsd rows(const csl::ArrayBase& arr) const {
-    return csl::mem4d(arr, {p_.mb, p_.nb, 1, 1}, {1, std::int32_t(ldp_), 0, 0});
+  // The partial buffer i or C: nb rows of mb elements, ldp_ apart.
+  csl::MemDsd rows(const csl::ArrayBase& arr, std::int32_t i = 0) const {
+    return csl::mem4d(arr, {p_.mb, p_.nb, 1, 1}, {1, std::int32_t(ldp_), 0, 0}, i * std::int32_t(p_.nb * ldp_));
   }
+  // Step s: shift B on for step s+1 and compute the partial of step s into buffer s % 2 (free: the reduction of
+  // step s-2 has completed), then hand it to the reduction.
   void step() {
+    step_queued_ = false;
     const std::uint32_t sb = p_.nb * p_.kb;
     const std::int32_t cur = s_ % 2, nxt = 1 - cur;
-    const int P = p_.P;
     if (s_ == 0) fmov(*c_, 0.0f);
-    pending_ = 1;
-    if (s_ + 1 < P) {
-      pending_ += 2;
+    if (s_ + 1 < p_.P) {
+      shifting_ = 2;
       fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
       fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
     }
     // part^T[c][:] = sum_q B[c][q] * A^T[q][:] (unit-stride rows of A^T; B's elements are the scalars).
-    fmov(*part_, 0.0f);
-    fmac_rows(*part_, a_, 0, b_, std::uint32_t(cur) * sb, p_.nb, p_.kb, p_.mb);
-    // The row's chain towards the root jb, each PE sending to the previous ring position: jb-1, jb-2, ..., jb+1, jb.
-    const int jb = (p_.ky + s_) % P, d = ((p_.kx - jb) % P + P) % P;
-    const csl::Async opt{.async = true, .activate = reduced_};
-    if (P == 1) fadd(rows(*c_), rows(*c_), rows(*part_), opt);
-    else if (d == 0) fadd(rows(*c_), rx_x_, rows(*part_), opt);
-    else if (d == P - 1) fmov(tx_x_, rows(*part_), opt);
-    else fadd(tx_x_, rx_x_, rows(*part_), opt);
+    fmov(rows(*part_, cur), 0.0f);
+    fmac_rows(*part_, a_, 0, b_, std::uint32_t(cur) * sb, p_.nb, p_.kb, p_.mb, std::uint32_t(cur) * p_.nb * ldp_);
+    computed_ = ++s_;
+    reduce_next();
+    step_next();
   }
-  void arrived() {
-    if (--pending_ > 0) return;
-    if (++s_ == p_.P) {
+  // Issues the reduction of the oldest computed partial not yet reduced, once the previous one has completed (one
+  // reduction at a time: they share the row's colours and this PE's input queue). The row's chain towards the root
+  // jb, each PE sending to the previous ring position: jb-1, jb-2, ..., jb+1, jb.
+  void reduce_next() {
+    if (issued_ == computed_ || reduced_n_ < issued_) return;
+    const int P = p_.P, t = issued_++;
+    const auto part = rows(*part_, t % 2);
+    const int jb = (p_.ky + t) % P, d = ((p_.kx - jb) % P + P) % P;
+    const csl::Async opt{.async = true, .activate = reduced_};
+    if (P == 1) fadd(rows(*c_), rows(*c_), part, opt);
+    else if (d == 0) fadd(rows(*c_), rx_x_, part, opt);
+    else if (d == P - 1) fmov(tx_x_, part, opt);
+    else fadd(tx_x_, rx_x_, part, opt);
+  }
+  // The next step starts when its B block has arrived (and the previous one left) and its partial buffer is free.
+  void step_next() {
+    if (s_ < p_.P && shifting_ == 0 && reduced_n_ + 1 >= s_ && !step_queued_) {
+      step_queued_ = true;
+      activate(step_task_);
+    }
+  }
+  void shifted() {
+    --shifting_;
+    step_next();
+  }
+  void reduced() {
+    if (++reduced_n_ == p_.P) {
       done_ = true;
       return;
     }
-    activate(step_task_);
+    reduce_next();
+    step_next();
   }
 
   Params p_;
@@ -98,8 +113,8 @@ class DistGemmT : public GemmProgram {
   csl::LocalTask step_task_, reduced_, sent_b_, got_b_;
   csl::Fabout tx_x_{}, tx_b_{};
   csl::Fabin rx_x_{}, rx_b_{};
-  int s_ = 0, pending_ = 0;
-  bool done_ = false;
+  int computed_ = 0, issued_ = 0, reduced_n_ = 0, shifting_ = 0;  // steps computed; reductions issued/ended
+  bool step_queued_ = false;
 };
 
 }  // namespace
@@ -110,17 +125,16 @@ std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg) {
   const std::uint64_t part = std::uint64_t(acc) * sn.block * fmac_pitch(sm.block, acc);
   std::uint64_t e = align4(2ull * 2 * sn.block * sk.block);
   e = align4(e + 2ull * (std::uint64_t(sk.block) * fmac_pitch(sm.block, 2) + kBankSpare));
-  e = align4(e + part);
+  e = align4(e + 2 * part);  // two partial buffers
   return align4(e + part);
 }
 
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
-  check_gemm(cfg, arch, "dist_gemm_t", cfg.P >= 1 ? dist_gemm_t_sram_bytes(cfg) : 0);
+  GemmLayout g = plan_gemm(cfg, arch, "dist_gemm_t", dist_gemm_t_sram_bytes);
   const int P = cfg.P;
-  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "dist_gemm_t", .cfg = cfg,
-               .sm = Split(cfg.m, P), .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = interleave_ring(P),
-               .skewed = false, .c_transposed = true, .hops_max = 0, .colors_per_pe_max = 0, .colors_used = {},
-               .sram_bytes_per_pe = dist_gemm_t_sram_bytes(cfg)};
+  g.ring = interleave_ring(P);
+  g.skewed = false;
+  g.c_transposed = true;
   ColorPool pool(cfg.colors, arch, "dist_gemm_t");
   const XyRings rings = route_xy_rings(*g.layout, P, g.ring, pool, "dist_gemm_t rings");
   g.hops_max = rings.hops_max;
@@ -140,11 +154,6 @@ GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
 
 void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                          const std::vector<float>& b) {
-  const auto to_half = [](const std::vector<float>& v) {
-    std::vector<f16> h(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) h[i] = f16(v[i]);
-    return h;
-  };
   for (int y = 0; y < g.cfg.P; ++y)
     for (int x = 0; x < g.cfg.P; ++x) {
       const int kx = ring_position(g.ring, x), ky = ring_position(g.ring, y);
@@ -164,25 +173,51 @@ hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& ar
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
   const bool f32 = g.cfg.fp32_accumulate;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  // Every step zeroes `part` and runs its row loop over the unit-stride rows of A^T.
-  const hw::Cycle compute = gemm_zero_cycles(g, ce, "part") + gemm_row_fmac_cycles(g, ce, "part", "a", 0, nb, kb, mb);
-  // P = 1: c += part over nb rows of mb, fmac_pitch(mb) apart.
-  auto rows = [&](const char* name) {
-    hw::MemDsd d = gemm_symbol_dsd(g, name, 0, mb);
+  const std::uint32_t ldp = fmac_pitch(mb, f32 ? 4 : 2);
+  // The partial buffer i or C: nb rows of mb, ldp apart.
+  auto rows = [&](const char* name, std::uint32_t i) {
+    hw::MemDsd d = gemm_symbol_dsd(g, name, i * nb * ldp, mb);
     d.dims = 4;
     d.extent = {mb, nb, 1, 1};
-    d.stride = {1, std::int32_t(fmac_pitch(mb, f32 ? 4 : 2)), 0, 0};
+    d.stride = {1, std::int32_t(ldp), 0, 0};
     return d;
   };
-  const hw::Cycle add = ce.op_cycles({.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh, .dest = rows("c"),
-                                      .src0 = rows("c"), .src1 = rows("part")},
-                                     mb * nb);
-  const hw::Cycle edge = 2 * hw::Cycle(arch.router.ramp_latency) + hw::Cycle(arch.router.router_latency) +
-                         2 * hw::Cycle(arch.router.hop_latency()) + hw::Cycle(arch.pe.dsd_issue_cycles);
-  const hw::Cycle reduce = P == 1 ? add : hw::Cycle(P - 1) * edge + hw::Cycle(mb) * nb;
-  hw::Cycle t = gemm_zero_cycles(g, ce, "c");
-  for (int s = 0; s < P; ++s) t += sw + compute + reduce + sw + 1;
-  return t;
+  // Step s zeroes partial buffer s % 2 and runs its row loop over the unit-stride rows of A^T.
+  hw::Cycle compute[2];
+  for (std::uint32_t i = 0; i < 2; ++i)
+    compute[i] = ce.op_cycles({.code = f32 ? hw::OpCode::Fmovs : hw::OpCode::Fmovh, .dest = rows("part", i),
+                               .src0 = hw::Immediate{}},
+                              mb * nb) +
+                 gemm_row_fmac_cycles(g, ce, "part", "a", 0, nb, kb, mb, i * nb * ldp);
+  const hw::Cycle done = sw + 1;  // a completion task
+  const hw::Cycle zero_c = gemm_zero_cycles(g, ce, "c");
+  if (P == 1)  // c += part inside the step
+    return zero_c + sw + compute[0] +
+           ce.op_cycles({.code = f32 ? hw::OpCode::Fadds : hw::OpCode::Faddh, .dest = rows("c", 0),
+                         .src0 = rows("c", 0), .src1 = rows("part", 0)},
+                        mb * nb) +
+           done;
+  const hw::Cycle hop2 = 2 * hw::Cycle(arch.router.ramp_latency) + hw::Cycle(arch.router.router_latency) +
+                         2 * hw::Cycle(arch.router.hop_latency());  // one ring edge (at most 2 hops)
+  const hw::Cycle issue = hw::Cycle(arch.pe.dsd_issue_cycles);
+  // A reduction: the leaf's op setup, the chain's P-1 edges (the other PEs' ops are already waiting on their input
+  // queue), then the partial's elements; the B shift: setup, one edge and the block.
+  const hw::Cycle reduce = issue + hw::Cycle(P - 1) * hop2 + hw::Cycle(mb) * nb;
+  const hw::Cycle shift = issue + hop2 + hw::Cycle(nb) * kb;
+  // Step s's body starts at b and ends at e. The reductions run one after the other: the leaf of step s+1 is the
+  // root of step s, whose completion task issues it, so reduction s starts at e or when reduction s-1 has ended.
+  // Step s+1 starts (task switch) after step s, its B shift and the shift's two completion tasks, and once the
+  // reduction of step s-1 has ended (its partial buffer).
+  hw::Cycle b = sw, r_prev = 0;
+  for (int s = 0;; ++s) {
+    const hw::Cycle e = b + (s == 0 ? zero_c : 0) + compute[s % 2];
+    const hw::Cycle r_end = (s == 0 ? e : std::max(e, r_prev + done)) + reduce;
+    if (s + 1 == P) return r_end + done;
+    b = std::max({e, b + shift}) + 2 * done;
+    if (s >= 1) b = std::max(b, r_prev + done);
+    b += sw;
+    r_prev = r_end;
+  }
 }
 
 }  // namespace wafersim::kernels

@@ -7,15 +7,17 @@
 // streamed chain along the X ring from position jb-1 backwards round to jb (each PE adds its partial to the stream
 // and forwards it in one operation, every edge at most 2 hops). Meanwhile B shifts along Y on the ring (double buffered).
 // Every PE is the root of exactly one step and ends with C(ky, kx).
-// Not overlapped: a step's partial is reduced before the next one is computed (one partial buffer).
+// Overlap: two partial buffers; step s+1 computes while the partial of step s is reduced (a PE starts step s+1 once
+// its B block has arrived and the reduction of step s-1 has ended). The reductions run one after the other (they
+// share the row's colours and input queue; the leaf of step s+1 is the root of step s).
 // Not modelled: simd_32 packing; non-square meshes.
 #pragma once
 #include "firmware/kernels/meshgemm.hpp"
 
 namespace wafersim::kernels {
 
-// SRAM bytes per PE: two B blocks, the A block (fp16; rows of fmac_pitch(mb) and kBankSpare), the partial and C
-// (fp16 or fp32, rows of fmac_pitch(mb)), 4-byte aligned.
+// SRAM bytes per PE: two B blocks, the A block (fp16; rows of fmac_pitch(mb) and kBankSpare), two partial buffers
+// and C (fp16 or fp32, rows of fmac_pitch(mb)), 4-byte aligned.
 std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg);
 // `cfg.n` is the rows of B (and columns of C), `cfg.k` the columns of A and B.
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch);
@@ -23,9 +25,11 @@ GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch);
 // read_gemm_output.
 void write_gemm_t_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                          const std::vector<float>& b);
-// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10%): per step the task switch,
-// zeroing the partial, the FMAC ops, then the reduction chain (P-1 edges of ramp + router + at most 2 hops and
-// the adding op's setup, then mb*nb elements) and the completion task.
+// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10%): a recurrence over the
+// steps: a step's body (task switch, zeroing its partial buffer, the FMAC loop) starts after the previous step,
+// its B shift (setup + one ring edge + nb*kb elements) and the shift's completion tasks, and once the reduction of
+// the step before the previous one has ended; reductions (the leaf's setup, P-1 ring edges, mb*nb elements) run one
+// after the other, each from its step's end; the run ends with the last reduction's completion task.
 hw::Cycle dist_gemm_t_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
 
 }  // namespace wafersim::kernels

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "common/error.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
@@ -11,11 +12,11 @@ namespace {
 
 using csl::f16;
 
-std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
-
-// Queues of the transfers: sends on OQ 1 (A, either direction) and 2 (B), receives on IQ 3 (A), 4 (B) and 5 (A in
-// the reverse direction of the alignment); distinct microthreads.
-constexpr int kSendA = 1, kSendB = 2, kRecvA = 3, kRecvB = 4, kRecvAReverse = 5;
+// Queues of the transfers: sends on OQ 4 (A, either direction) and 5 (B), receives on IQ 1 (A), 2 (B) and 3 (A in
+// the reverse direction of the alignment): distinct microthreads, and the receives on the deepest input queues
+// (WSE-2: 6, 4, 4 words). A 2-word IQ cannot keep a stream at one wavelet per cycle (a 1024-element B block took
+// ~1.5 cycles per element on IQ 4).
+constexpr int kSendA = 4, kSendB = 5, kRecvA = 1, kRecvB = 2, kRecvAReverse = 3;
 
 // The per-PE program. Alignment (WaferLLM section 5.3, on the device): the PE starts with A block (ky, kx) and moves
 // its row's blocks |align| ring positions, towards the previous position (align > 0, the compute shift's direction)
@@ -39,9 +40,7 @@ class ShiftGemm : public GemmProgram {
         ldb_(fmac_pitch(p.nb, 2)),
         a_(this, "a", 2 * p.mb * p.kb),
         b_(this, "b", 2 * p.kb * ldb_ + kBankSpare),
-        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(
-                         std::make_unique<csl::Array<float>>(this, "c", p.mb * fmac_pitch(p.nb, 4)))
-                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * fmac_pitch(p.nb, 2))),
+        c_(make_acc("c", p.acc32, p.mb, p.nb)),
         align_task_(this, [this] { align(); }, "align"),
         step_task_(this, [this] { step(); }, "step"),
         sent_a_(this, [this] { arrived(); }, "sent_a"),
@@ -61,18 +60,13 @@ class ShiftGemm : public GemmProgram {
     }
   }
   std::string name() const override { return "shift_gemm"; }
-  void init() override {
-    export_function("gemm", [this] {
-      s_ = 0;
-      acur_ = 0;
-      rounds_ = std::abs(p_.align);
-      done_ = false;
-      activate(rounds_ > 0 ? align_task_ : step_task_);
-    });
-  }
-  bool finished() const override { return done_; }
 
  private:
+  void begin() override {
+    acur_ = 0;
+    rounds_ = std::abs(p_.align);
+    activate(rounds_ > 0 ? align_task_ : step_task_);
+  }
   // A buffer i of the mb x kb block.
   csl::MemDsd ablock(std::int32_t i) const {
     const std::uint32_t sa = p_.mb * p_.kb;
@@ -105,8 +99,7 @@ class ShiftGemm : public GemmProgram {
     }
     // C[i][:] += A[i][q] * B[q][:], one row operation per (i, q).
     fmac_rows(*c_, b_, std::uint32_t(cur) * sb, a_, std::uint32_t(acur) * sa, p_.mb, p_.kb, p_.nb);
-    ++s_;
-    if (s_ == p_.P) done_ = true;
+    if (++s_ == p_.P) done_ = true;
   }
   void arrived() {
     if (--pending_ == 0) activate(*next_);
@@ -120,8 +113,7 @@ class ShiftGemm : public GemmProgram {
   csl::Fabout tx_a_{}, tx_b_{}, tx_ar_{};
   csl::Fabin rx_a_{}, rx_b_{}, rx_ar_{};
   csl::LocalTask* next_ = nullptr;
-  int s_ = 0, pending_ = 0, acur_ = 0, rounds_ = 0;
-  bool done_ = false;
+  int pending_ = 0, acur_ = 0, rounds_ = 0;
 };
 
 // One 2D block (rows x cols, row-major) into rows `ld` apart, zero-padded.
@@ -143,13 +135,27 @@ std::uint32_t fmac_pitch(std::uint32_t len, std::uint32_t elem_bytes) {
   return (len + per8 - 1) / per8 * per8;
 }
 
+void GemmProgram::init() {
+  export_function("gemm", [this] {
+    s_ = 0;
+    done_ = false;
+    begin();
+  });
+}
+
+std::unique_ptr<csl::ArrayBase> GemmProgram::make_acc(const char* name, bool acc32, std::uint32_t rows,
+                                                      std::uint32_t len) {
+  if (acc32) return std::make_unique<csl::Array<float>>(this, name, rows * fmac_pitch(len, 4));
+  return std::make_unique<csl::Array<f16>>(this, name, rows * fmac_pitch(len, 2));
+}
+
 void GemmProgram::fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
                             const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
-                            std::uint32_t len) {
+                            std::uint32_t len, std::uint32_t acc_off) {
   const std::int32_t lda = std::int32_t(fmac_pitch(len, acc.elem_bytes()));
   const std::int32_t lds = std::int32_t(fmac_pitch(len, src.elem_bytes()));
   for (std::uint32_t r = 0; r < rows; ++r) {
-    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(r) * lda});
+    const csl::MemDsd row = csl::mem1d(acc, {.extent = len, .offset = std::int32_t(acc_off) + std::int32_t(r) * lda});
     const csl::Dsr d = load_dsr(row), s0 = load_dsr(row);
     csl::Dsr s1 = load_dsr(csl::mem1d(src, {.extent = len, .offset = std::int32_t(src_off)}));
     for (std::uint32_t q = 0; q < kb; ++q) {
@@ -217,8 +223,8 @@ std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg) {
   return align4(e + std::uint64_t(acc) * sm.block * fmac_pitch(sn.block, acc));
 }
 
-void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
-                std::uint64_t sram_bytes) {
+GemmLayout plan_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
+                     std::uint64_t (*sram_bytes_of)(const GemmConfig&)) {
   if (cfg.P < 1) throw ConfigError(kernel + ": mesh side P = " + std::to_string(cfg.P) + " must be at least 1");
   if (cfg.m < 1 || cfg.k < 1 || cfg.n < 1)
     throw ConfigError(kernel + ": m, k and n must be at least 1 (got " + std::to_string(cfg.m) + ", " +
@@ -226,22 +232,33 @@ void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::st
   const std::uint64_t limit = arch.pe.sram_bytes > std::uint64_t(arch.pe.code_reserve_bytes)
                                   ? arch.pe.sram_bytes - arch.pe.code_reserve_bytes
                                   : 0;
+  const std::uint64_t sram_bytes = sram_bytes_of(cfg);
   if (sram_bytes > limit)
     throw CapacityError(kernel + ": m=" + std::to_string(cfg.m) + " k=" + std::to_string(cfg.k) + " n=" +
                         std::to_string(cfg.n) + " on " + std::to_string(cfg.P) + "x" + std::to_string(cfg.P) +
                         " needs " + std::to_string(sram_bytes) + " bytes of SRAM per PE but only " +
                         std::to_string(limit) + " are free (" + std::to_string(arch.pe.sram_bytes) + " less " +
                         std::to_string(arch.pe.code_reserve_bytes) + " reserved for code, " + arch.name + ")");
+  const int P = cfg.P;
+  std::vector<int> ring(static_cast<std::size_t>(P));
+  std::iota(ring.begin(), ring.end(), 0);
+  return GemmLayout{.layout = std::make_unique<csl::Layout>(P, P), .name = kernel, .cfg = cfg,
+                    .sm = Split(cfg.m, P), .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = ring,
+                    .skewed = true, .c_transposed = false, .hops_max = 0, .colors_per_pe_max = 0,
+                    .colors_used = {}, .sram_bytes_per_pe = sram_bytes};
+}
+
+std::vector<f16> to_half(const std::vector<float>& v) {
+  std::vector<f16> h(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) h[i] = f16(v[i]);
+  return h;
 }
 
 GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::vector<int>& order,
                       const std::string& name) {
-  check_gemm(cfg, arch, name, cfg.P >= 1 ? shift_gemm_sram_bytes(cfg) : 0);
+  GemmLayout g = plan_gemm(cfg, arch, name, shift_gemm_sram_bytes);
   const int P = cfg.P;
-  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = name, .cfg = cfg, .sm = Split(cfg.m, P),
-               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = true, .c_transposed = false,
-               .hops_max = 0, .colors_per_pe_max = 0,
-               .colors_used = {}, .sram_bytes_per_pe = 0};
+  g.ring = order;
   ColorPool pool(cfg.colors, arch, name);
   const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings", P >= 3);
   g.hops_max = rings.hops_max;
@@ -260,7 +277,6 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
   for (const char* s : {"a", "b", "c"}) g.layout->export_symbol(s);
   g.colors_per_pe_max = rings.colors_per_pe_max;
   g.colors_used = rings.colors_used;
-  g.sram_bytes_per_pe = shift_gemm_sram_bytes(cfg);
   return g;
 }
 
@@ -271,11 +287,6 @@ GemmLayout meshgemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
 void write_gemm_inputs(csl::Layout& layout, const GemmLayout& g, const std::vector<float>& a,
                        const std::vector<float>& b) {
   const int P = g.cfg.P;
-  const auto to_half = [](const std::vector<float>& v) {
-    std::vector<f16> h(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) h[i] = f16(v[i]);
-    return h;
-  };
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
       const int kx = position(g.ring, x), ky = position(g.ring, y), t = (kx + ky) % P;
@@ -331,7 +342,8 @@ hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, con
 }
 
 hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
-                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len) {
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len,
+                               std::uint32_t dst_offset) {
   const bool acc32 = g.cfg.fp32_accumulate;
   hw::MemDsd scalar;  // a pointer to one element: not a DSD to load, not a vector source
   scalar.scalar_ref = true;
@@ -340,7 +352,7 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
   hw::Cycle t = 0;
   for (std::uint32_t r = 0; r < rows; ++r) {
     t += 3 * hw::Cycle(ce.arch().pe.dsr_load_cycles);  // the row's three DSD registers
-    hw::MemDsd row = gemm_symbol_dsd(g, dst, r * lda, len);
+    hw::MemDsd row = gemm_symbol_dsd(g, dst, dst_offset + r * lda, len);
     row.in_dsr = true;
     for (std::uint32_t q = 0; q < kb; ++q) {
       hw::MemDsd s1 = gemm_symbol_dsd(g, src, src_offset + q * lds, len);

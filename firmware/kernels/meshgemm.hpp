@@ -38,19 +38,30 @@ std::uint32_t fmac_pitch(std::uint32_t len, std::uint32_t elem_bytes);
 // the source rows' bank pair modulo 8 bytes (the SDK's +4-byte advice), so no FMAC runs at half width.
 constexpr std::uint32_t kBankSpare = 2;
 
-// A GEMM kernel's per-PE program: says whether its part of the product is done.
+// A GEMM kernel's per-PE step program: exports the function "gemm", which resets the step count s_ and done_ and
+// calls begin(); the kernel counts its steps in s_ and sets done_ once its part of the product is done.
 class GemmProgram : public csl::Program {
  public:
-  virtual bool finished() const = 0;
+  bool finished() const { return done_; }
+  void init() override;
 
  protected:
-  // The local product's FMAC loop, as CSL with DSD registers: for each accumulator row r < rows (pitch
-  // fmac_pitch(len)) load r as destination and source and the first source row (src_off; pitch fmac_pitch(len))
-  // into registers (3 loads), then for q < kb: fmac(acc row r, acc row r, src row q, scalars[sc_off + r*kb + q])
-  // and move the source register one row on (@increment_dsd_offset; the loop's scalar code is not charged).
+  // (Re)starts the kernel's own state and activates its first task.
+  virtual void begin() = 0;
+  // A new accumulator symbol `name`: `rows` rows of `len` elements, fmac_pitch(len) apart, fp32 if acc32 (fmachs),
+  // else fp16 (fmach).
+  std::unique_ptr<csl::ArrayBase> make_acc(const char* name, bool acc32, std::uint32_t rows, std::uint32_t len);
+  // The local product's FMAC loop, as CSL with DSD registers: for each accumulator row r < rows (from acc_off;
+  // pitch fmac_pitch(len)) load r as destination and source and the first source row (src_off; pitch
+  // fmac_pitch(len)) into registers (3 loads), then for q < kb: fmac(acc row r, acc row r, src row q,
+  // scalars[sc_off + r*kb + q]) and move the source register one row on (@increment_dsd_offset; the loop's scalar
+  // code is not charged).
   void fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src, std::uint32_t src_off,
                  const csl::ArrayBase& scalars, std::uint32_t sc_off, std::uint32_t rows, std::uint32_t kb,
-                 std::uint32_t len);
+                 std::uint32_t len, std::uint32_t acc_off = 0);
+
+  int s_ = 0;
+  bool done_ = false;
 };
 
 // A shift GEMM ready to load: programs export "a" (2 blocks), "b" (2 blocks), "c" and the function "gemm".
@@ -89,10 +100,14 @@ int shift_gemm_align_rounds(int P, int ky);
 // SRAM bytes per PE of the shift GEMMs' symbols (two A blocks, two B blocks with rows of fmac_pitch(nb) and
 // kBankSpare, one C block with rows of fmac_pitch(nb); 4-byte aligned).
 std::uint64_t shift_gemm_sram_bytes(const GemmConfig& cfg);
-// Checks shape and SRAM before building: ConfigError (shape) or CapacityError naming the kernel, the bytes needed and
-// the limit (pe.sram_bytes - pe.code_reserve_bytes).
-void check_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
-                std::uint64_t sram_bytes);
+// The plan every GEMM kernel starts from: checks shape and SRAM (`sram_bytes(cfg)`) before building (ConfigError
+// (shape) or CapacityError naming the kernel, the bytes needed and the limit pe.sram_bytes - pe.code_reserve_bytes),
+// then a P x P layout with M, K, N in P blocks, ring 0..P-1, name, cfg and the SRAM per PE set; the kernel sets the
+// rest and its programs.
+GemmLayout plan_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::string& kernel,
+                     std::uint64_t (*sram_bytes)(const GemmConfig&));
+// Host side: floats rounded to fp16.
+std::vector<csl::f16> to_half(const std::vector<float>& v);
 // The shift GEMM on ring `order` (a permutation of 0..P-1) along both axes: MeshGEMM and Cannon.
 GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const std::vector<int>& order,
                       const std::string& name);
@@ -107,11 +122,12 @@ std::vector<float> read_gemm_output(const csl::Layout& layout, const GemmLayout&
 // The main-thread operations of the GEMM kernels, priced by `ce` (ComputeEngine::op_cycles: DSD loads, issue, SIMD
 // width, stride caps and the bank rule) with the operands' real addresses in PE (0, 0)'s program of `g` (every PE
 // allocates the same symbols): n elements of symbol `name` from element `offset` as a memory DSD; zeroing the whole
-// accumulator symbol `dst`; GemmProgram::fmac_rows(dst, src, src_offset, ..., rows, kb, len).
+// accumulator symbol `dst`; GemmProgram::fmac_rows(dst, src, src_offset, ..., rows, kb, len, dst_offset).
 hw::MemDsd gemm_symbol_dsd(const GemmLayout& g, const char* name, std::uint32_t offset, std::uint32_t n);
 hw::Cycle gemm_zero_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst);
 hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce, const char* dst, const char* src,
-                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len);
+                               std::uint32_t src_offset, std::uint32_t rows, std::uint32_t kb, std::uint32_t len,
+                               std::uint32_t dst_offset = 0);
 // Whether every PE finished its steps (after a run).
 bool gemm_finished(const GemmLayout& g);
 

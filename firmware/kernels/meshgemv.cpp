@@ -22,8 +22,6 @@ const char* to_string(GemvAlgo a) {
 
 namespace {
 
-std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
-
 // Bank-aware placement of the per-PE arrays (declaration order W, x, y, 4-byte aligned, as csl::Program::attach
 // allocates them). Every FMAC reads two vectors, the y block and a W row; the SDK's bank rule (docs/firmware.md)
 // wants their 16-bit start words unequal modulo 4. W rows are stored `ld` = nb rounded up to a multiple of 4

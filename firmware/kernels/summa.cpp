@@ -1,7 +1,6 @@
 #include "firmware/kernels/summa.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 namespace wafersim::kernels {
 namespace {
@@ -10,11 +9,11 @@ using csl::f16;
 using hw::bit;
 using hw::Dir;
 
-std::uint64_t align4(std::uint64_t a) { return (a + 3) / 4 * 4; }
-
-// Sends on OQ 1 (A) and 2 (B); receives on IQ 3 (A from the west root side: "east" colour), 4 ("west" colour),
-// 5 (B, "south" colour), 6 ("north" colour).
-constexpr int kSendA = 1, kSendB = 2, kRecvAE = 3, kRecvAW = 4, kRecvBS = 5, kRecvBN = 6;
+// Sends on OQ 4 (A) and 5 (B); receives on IQ 1 (A from the west root side: "east" colour), 2 ("west" colour),
+// 3 (B, "south" colour), 6 ("north" colour): distinct microthreads, and the receives on the deepest input queues
+// (WSE-2: 6, 4, 4 words; IQs of 2 words cannot keep a stream at one wavelet per cycle, and one of the four
+// receives has to take one).
+constexpr int kSendA = 4, kSendB = 5, kRecvAE = 1, kRecvAW = 2, kRecvBS = 3, kRecvBN = 6;
 
 struct SummaColors {
   Color a_east, a_west, b_south, b_north;
@@ -35,9 +34,7 @@ class Summa : public GemmProgram {
         b_(this, "b", p.kb * ldb_),
         abuf_(this, "abuf", 2 * p.mb * p.kb),
         bbuf_(this, "bbuf", 2 * p.kb * ldb_ + kBankSpare),
-        c_(p.acc32 ? std::unique_ptr<csl::ArrayBase>(
-                         std::make_unique<csl::Array<float>>(this, "c", p.mb * fmac_pitch(p.nb, 4)))
-                   : std::make_unique<csl::Array<f16>>(this, "c", p.mb * fmac_pitch(p.nb, 2))),
+        c_(make_acc("c", p.acc32, p.mb, p.nb)),
         launch_(this, [this] { post(0); }, "launch"),
         step_task_(this, [this] { step(); }, "step"),
         got_a1_(this, [this] { arrived(); }, "got_a1"),
@@ -58,16 +55,9 @@ class Summa : public GemmProgram {
     }
   }
   std::string name() const override { return "summa"; }
-  void init() override {
-    export_function("gemm", [this] {
-      s_ = 0;
-      done_ = false;
-      activate(p_.P == 1 ? step_task_ : launch_);
-    });
-  }
-  bool finished() const override { return done_; }
 
  private:
+  void begin() override { activate(p_.P == 1 ? step_task_ : launch_); }
   // Receives the blocks of step t into buffer t % 2 and, as a root of step t, multicasts its own blocks.
   // B (or its buffer i): kb rows of nb elements, ldb_ apart.
   csl::MemDsd brows(const csl::ArrayBase& arr, std::int32_t i) const {
@@ -113,8 +103,7 @@ class Summa : public GemmProgram {
   csl::LocalTask launch_, step_task_, got_a1_, got_a2_, got_b1_, got_b2_;
   csl::Fabout tx_ae_{}, tx_aw_{}, tx_bs_{}, tx_bn_{};
   csl::Fabin rx_ae_{}, rx_aw_{}, rx_bs_{}, rx_bn_{};
-  int s_ = 0, pending_ = 0;
-  bool done_ = false;
+  int pending_ = 0;
 };
 
 // The route of a multicast colour along a line at position p: from the low side and the ramp to the high side and
@@ -143,14 +132,10 @@ std::uint64_t summa_sram_bytes(const GemmConfig& cfg) {
 }
 
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch) {
-  check_gemm(cfg, arch, "summa", cfg.P >= 1 ? summa_sram_bytes(cfg) : 0);
+  GemmLayout g = plan_gemm(cfg, arch, "summa", summa_sram_bytes);
   const int P = cfg.P;
-  std::vector<int> order(static_cast<std::size_t>(P));
-  std::iota(order.begin(), order.end(), 0);
-  GemmLayout g{.layout = std::make_unique<csl::Layout>(P, P), .name = "summa", .cfg = cfg, .sm = Split(cfg.m, P),
-               .sk = Split(cfg.k, P), .sn = Split(cfg.n, P), .ring = order, .skewed = false,
-               .c_transposed = false, .hops_max = P - 1,
-               .colors_per_pe_max = 0, .colors_used = {}, .sram_bytes_per_pe = summa_sram_bytes(cfg)};
+  g.skewed = false;
+  g.hops_max = P - 1;
   SummaColors col{};
   if (P > 1) {
     ColorPool pool(cfg.colors, arch, "summa");

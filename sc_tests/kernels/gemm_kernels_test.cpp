@@ -191,8 +191,10 @@ TEST_P(GemmShiftTest, DistGemmTMatchesTheCpuMatmulWithBTransposed) {
 
 TEST(GemmMesh, DistGemmTCostModelWithinTenPercent) {
   const hw::ArchParams arch;
+  // Compute-bound shapes and two where the reductions outlast the steps (16x16 64^3, 8x8 16^3).
   for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
-                                        std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true}}) {
+                                        std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true},
+                                        std::tuple{16, 64u, 64u, 64u, false}, std::tuple{8, 16u, 16u, 16u, true}}) {
     fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
     GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, arch);
     g.layout->load(f);
