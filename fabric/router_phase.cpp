@@ -50,6 +50,7 @@ void RouterPhase::begin_step(const hw::ArchParams& arch, Cycle now, Cycle last) 
   hop_ready = Cycle(arch.router.link_latency) + arch.router.router_latency;
   router_ready = arch.router.router_latency;
   ramp = arch.router.ramp_latency;
+  ramp_width = arch.router.ramp_width;
   if (last - ready_base >= hw::kShortCycleWindow) {
     for (auto& r : mesh.routers) r.refresh_ready(ready_base, now);
     for (auto& q : mesh.queues)
@@ -65,10 +66,16 @@ bool RouterPhase::iq_room_consistent(int pe) const {
   return true;
 }
 
-// One wavelet from the PE's output queues onto its router (round robin over the non-empty queues).
+// Up to ramp_width wavelets from the PE's output queues onto its router, one at a time (round robin over the
+// non-empty queues).
 void RouterPhase::inject(Lane& lane, int pe) {
+  for (int k = 0; k < ramp_width && inject_one(lane, pe); ++k) {
+  }
+}
+
+bool RouterPhase::inject_one(Lane& lane, int pe) {
   hw::PeQueues* q = queues_at[pe].get();
-  if (!q || !q->output_nonempty_mask()) return;
+  if (!q || !q->output_nonempty_mask()) return false;
   Router& r = router_at[pe];
   const Cycle now = lane.now;
   const std::uint32_t mask = q->output_nonempty_mask();
@@ -94,14 +101,16 @@ void RouterPhase::inject(Lane& lane, int pe) {
       // Room for an agent that may wait for it: woken in the agent phase, after the deliveries.
       if (was_full && agent_at[pe] && next_wake_at[pe] > now) lane.wakes.push_back(pe);
       lane.progress = true;
-      // One word per cycle: words left behind are looked at again next cycle (the engine must not skip it).
+      // ramp_width words per cycle: words left behind are looked at again next cycle (the engine must not skip it).
       if (q->output_nonempty_mask()) lane.earliest_ready = std::min(lane.earliest_ready, now + 1);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
-// Every output port of the router serves one ready colour (round robin between the colours requesting it).
+// Every output port of the router serves one ready colour, the RAMP up to ramp_width (round robin between the
+// colours requesting it).
 void RouterPhase::evaluate(Lane& lane, int pe) {
   const Cycle now = lane.now;
   Router* const routers = router_at;
@@ -165,39 +174,50 @@ void RouterPhase::evaluate(Lane& lane, int pe) {
 
   for (; ports; ports &= ports - 1) {
     const int o = __builtin_ctz(ports);
-    const std::uint32_t req = requests[o];
-    // Round robin: the first requesting colour after the one served last (a lone requester wins outright).
-    Color c;
-    if ((req & (req - 1)) == 0) {
-      c = static_cast<Color>(__builtin_ctz(req));
-    } else {
-      const int last = r.rr[o];
-      const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
-      c = static_cast<Color>(__builtin_ctz(after ? after : req));
+    std::uint32_t req = requests[o];
+    // The RAMP serves up to ramp_width colours (each needs a free word in its input queue); other ports one.
+    for (int served = 0; req && served < (o == kRamp ? ramp_width : 1); ++served) {
+      if (o == kRamp && served > 0) {
+        for (std::uint32_t m = req; m; m &= m - 1) {
+          const Color rc = static_cast<Color>(__builtin_ctz(m));
+          if (iq_room[pe][q->input_queue_of(rc)] == 0) req &= ~(1u << rc);
+        }
+        if (!req) break;
+      }
+      // Round robin: the first requesting colour after the one served last (a lone requester wins outright).
+      Color c;
+      if ((req & (req - 1)) == 0) {
+        c = static_cast<Color>(__builtin_ctz(req));
+      } else {
+        const int last = r.rr[o];
+        const std::uint32_t after = last >= 31 ? 0u : (req & ~((2u << last) - 1u));
+        c = static_cast<Color>(__builtin_ctz(after ? after : req));
+      }
+      r.rr[o] = c;
+      Router::ColorState& cs = *css[c];
+      Router::Entry& e = *heads[c];
+      if (o == kRamp) {
+        const int iq = q->input_queue_of(c);
+        --iq_room[pe][iq];
+        WAFERSIM_CHECK(iq_room_consistent(pe));
+        lane.deliveries.push_back({now + ramp, pe, cs.wavelet(e)});
+      } else {
+        Wavelet out = cs.wavelet(e);
+        if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
+        const int npe = pe + neighbour_offset[o];
+        Router& nr = routers[npe];
+        nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
+        activate(npe, lane.activated);
+        ++lane.hops;
+        ++lane.color_hops[c];
+      }
+      r.count_sent(o);
+      if (is_traced) lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
+      lane.progress = true;
+      e.pending &= ~(1u << o);
+      if (e.pending == 0) (e.control ? lane.control_frees : lane.frees).push_back({pe, c});
+      req &= ~(1u << c);
     }
-    r.rr[o] = c;
-    Router::ColorState& cs = *css[c];
-    Router::Entry& e = *heads[c];
-    if (o == kRamp) {
-      const int iq = q->input_queue_of(c);
-      --iq_room[pe][iq];
-      WAFERSIM_CHECK(iq_room_consistent(pe));
-      lane.deliveries.push_back({now + ramp, pe, cs.wavelet(e)});
-    } else {
-      Wavelet out = cs.wavelet(e);
-      if (out.control) out.payload = r.forwarded_payload(cs, out.payload);
-      const int npe = pe + neighbour_offset[o];
-      Router& nr = routers[npe];
-      nr.accept(nr.state_at(nr.slot_of(c)), out, now + hop_ready);
-      activate(npe, lane.activated);
-      ++lane.hops;
-      ++lane.color_hops[c];
-    }
-    r.count_sent(o);
-    if (is_traced) lane.trace.push_back({pe, Dir(o), false, cs.wavelet(e)});
-    lane.progress = true;
-    e.pending &= ~(1u << o);
-    if (e.pending == 0) (e.control ? lane.control_frees : lane.frees).push_back({pe, c});
   }
 
   if (r.has_buffered() || (q && q->output_nonempty_mask())) activate(pe, lane.activated);

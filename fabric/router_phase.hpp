@@ -1,6 +1,6 @@
 // The router phase, the fabric's timing model in one place: which routers are evaluated in a cycle (the active
-// set), a router taking a word from its CE's output queues (inject), every output port serving one ready colour
-// with credit back-pressure (evaluate), and the end of a wavelet's stay (release: its slot frees; a control
+// set), a router taking up to ramp_width words from its CE's output queues (inject), every output port serving one
+// ready colour (the RAMP: up to ramp_width colours) with credit back-pressure (evaluate), and the end of a wavelet's stay (release: its slot frees; a control
 // wavelet then moves the colour's switch). Internal to the fabric engine; the cycle (cycle_step.cpp) and the cycle
 // block (cycle_block.cpp) call these in their own order over the rows.
 #pragma once
@@ -68,6 +68,7 @@ struct RouterPhase {
 
   // Latencies of the step being simulated (from hw::ArchParams::router).
   Cycle hop_ready = 0, router_ready = 0, ramp = 0;
+  int ramp_width = 1;  // wavelets per cycle over the RAMP, each direction
   Cycle ready_base = 0;  // cycle of the last hw::Router::refresh_ready
   // Before a step over cycles now..last: 16-bit ready times of buffered wavelets and push stamps of output-queue
   // words stay exact (hw::Router::Entry, hw::WaveletQueue) when refreshed at least every kShortCycleWindow cycles
@@ -78,6 +79,7 @@ struct RouterPhase {
   std::vector<std::uint8_t> traced;  // per PE: the observer watches this router's links
 
   void inject(Lane& lane, int pe);
+  bool inject_one(Lane& lane, int pe);
   void evaluate(Lane& lane, int pe);
   // A data wavelet's slot is released.
   void release(const Free& fr) {

@@ -144,6 +144,10 @@ const std::vector<Param>& params() {
                                "cycles", A, "router-to-router link (not published; the SDK simulator shows 2 cycles per hop in all, the SDK bandwidth test corrects by ~1: docs/timing-evidence.md)"));
     t.push_back(int_param<int>("router.ramp_latency", [](ArchParams& a) -> int& { return a.router.ramp_latency; }, 1, 1000,
                                "cycles", A, "between router and compute engine, each way (not published; 'a few cycles')"));
+    t.push_back(int_param<int>("router.ramp_width", [](ArchParams& a) -> int& { return a.router.ramp_width; }, 1, 8,
+                               "wavelets/cycle", A,
+                               "between router and compute engine, each way: router to input queues (distinct colours) "
+                               "and output queues to router (not published; 1, the link rate: docs/timing-evidence.md 3)"));
     t.push_back(int_param<int>("router.color_buffer_depth", [](ArchParams& a) -> int& { return a.router.color_buffer_depth; }, 1,
                                8, "wavelets", A,
                                "buffer per colour per router; >= hop latency + 1 sustains one wavelet per cycle (not published)"));

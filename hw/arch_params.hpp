@@ -21,6 +21,7 @@ struct RouterParams {
   int router_latency = 1;       // arrival to earliest forward (SDK-simulator timing; configs/wse2.yaml: 0, fitted)
   int link_latency = 1;         // cycles on a router-to-router link (assumption)
   int ramp_latency = 2;         // cycles between router and compute engine, each way (assumption)
+  int ramp_width = 1;           // wavelets per cycle between router and compute engine, each way (assumption)
   int color_buffer_depth = 3;   // wavelets buffered per colour per router (assumption; >= hop latency + 1
                                 // sustains one wavelet per cycle under credit flow control)
   std::vector<int> switch_colors = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,

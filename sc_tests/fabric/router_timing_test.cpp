@@ -213,4 +213,63 @@ TEST(BackPressure, OutputQueueWordsWaitingBeyondTheStampWindowLeaveOnTime) {
   for (std::size_t i = pushed.size() - 6; i < pushed.size(); ++i) EXPECT_EQ(pushed[i] - pushed[i - 1], every) << i;
 }
 
+// router.ramp_width: wavelets per cycle over the RAMP, each direction. Two streams of n wavelets into one CE (from
+// the west on colour 3, from the east on colour 4) and two out of one CE (west on 5, east on 6): with width 2 both
+// finish n - 1 cycles after the first wavelet, like one stream; with width 1 they share the RAMP and take 2n.
+TEST(Ramp, WidthBoundsWaveletsPerCycleEachWay) {
+  const int n = 40;
+  for (int width : {1, 2}) {
+    hw::ArchParams a = small_arch();
+    a.router.ramp_width = width;
+    const Cycle first = expected_arrival(a, 1);
+    {  // router -> CE
+      Fabric f(a, 3, 1);
+      route_east(f, 0, 0, 1, 3);
+      f.set_color_config(2, 0, 4, route(bit(Dir::Ramp), bit(Dir::West)));
+      f.set_color_config(1, 0, 4, route(bit(Dir::East), bit(Dir::Ramp)));
+      Drivers drv(f);
+      for (int i = 0; i < n; ++i) {
+        drv.at(0, 0).send(data(i, 3), 2);
+        drv.at(2, 0).send(data(1000 + i, 4), 2);
+      }
+      f.queues(1, 0).bind_input_queue(0, 3);
+      f.queues(1, 0).bind_input_queue(1, 4);
+      drv.at(1, 0).expect(2 * n);
+      drv.attach({{0, 0}, {1, 0}, {2, 0}});
+      ASSERT_TRUE(f.run().completed);
+      const auto& got = drv.at(1, 0).received();
+      ASSERT_EQ(got.size(), std::size_t(2 * n));
+      std::uint64_t sum = 0;
+      for (const auto& g : got) sum += g.w.payload;
+      EXPECT_EQ(sum, std::uint64_t(n * (n - 1) + 1000 * n));
+      if (width == 2)
+        EXPECT_EQ(got.back().at, first + Cycle(n - 1));
+      else
+        EXPECT_GE(got.back().at, first + Cycle(2 * n - 2));
+    }
+    {  // CE -> router
+      Fabric f(a, 3, 1);
+      f.set_color_config(1, 0, 5, route(bit(Dir::Ramp), bit(Dir::West)));
+      f.set_color_config(0, 0, 5, route(bit(Dir::East), bit(Dir::Ramp)));
+      route_east(f, 1, 0, 1, 6);
+      Drivers drv(f);
+      for (int i = 0; i < n; ++i) {
+        drv.at(1, 0).send(data(i, 5), 2);
+        drv.at(1, 0).send(data(i, 6), 3);
+      }
+      f.queues(0, 0).bind_input_queue(0, 5);
+      f.queues(2, 0).bind_input_queue(0, 6);
+      drv.at(0, 0).expect(n);
+      drv.at(2, 0).expect(n);
+      drv.attach({{0, 0}, {1, 0}, {2, 0}});
+      ASSERT_TRUE(f.run().completed);
+      const Cycle last = std::max(drv.at(0, 0).received().back().at, drv.at(2, 0).received().back().at);
+      if (width == 2)
+        EXPECT_EQ(last, first + Cycle(n - 1));
+      else
+        EXPECT_GE(last, first + Cycle(2 * n - 2));
+    }
+  }
+}
+
 }  // namespace
