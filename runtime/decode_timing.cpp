@@ -134,9 +134,11 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
     const std::uint64_t t1 = cycles(1, c);
     const bool two = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return st.layers > 1; });
     const std::uint64_t t2 = two ? cycles(2, c) : t1, per_layer = two && t2 > t1 ? t2 - t1 : 0;
+    const bool headless = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return !st.lm_head; });
+    const std::uint64_t t1_headless = headless ? cycles(1, c, false) : 0;
     std::uint64_t total = t.handoff_cycles;
     for (const Stage& st : plan_.stages)
-      total += (st.lm_head ? t1 : cycles(1, c, false)) + std::uint64_t(st.layers - 1) * per_layer;
+      total += (st.lm_head ? t1 : t1_headless) + std::uint64_t(st.layers - 1) * per_layer;
     if (first) t.layer_cycles_first = per_layer, t.head_cycles_first = t1 - per_layer;
     return total;
   };
