@@ -130,14 +130,18 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
   t.kv_slots = slots_;
   t.stages = int(plan_.stages.size());
   for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
+  // One layer in steady state: from 1- and 2-layer units with lm_head on one region, without it on several (the
+  // lm_head stage may hold a single layer; the other stages hold at least as many layers as it).
+  const bool single = plan_.stages.size() == 1;
+  const bool two = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return st.layers > 1; });
   auto token = [&](std::uint64_t c, bool first) {
-    const std::uint64_t t1 = cycles(1, c);
-    const bool two = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return st.layers > 1; });
-    const std::uint64_t t2 = two ? cycles(2, c) : t1, per_layer = two && t2 > t1 ? t2 - t1 : 0;
+    const std::uint64_t t1 = cycles(1, c), t1_headless = single ? 0 : cycles(1, c, false);
+    const std::uint64_t base = single ? t1 : t1_headless, t2 = two ? cycles(2, c, single) : base;
+    const std::uint64_t per_layer = t2 > base ? t2 - base : 0;
     std::uint64_t total = t.handoff_cycles;
     for (const Stage& st : plan_.stages)
-      total += (st.lm_head ? t1 : cycles(1, c, false)) + std::uint64_t(st.layers - 1) * per_layer;
-    if (first) t.layer_cycles_first = per_layer, t.head_cycles_first = t1 - per_layer;
+      total += (st.lm_head ? t1 : t1_headless) + std::uint64_t(st.layers - 1) * per_layer;
+    if (first) t.layer_cycles_first = per_layer, t.head_cycles_first = t1 - std::min(t1, per_layer);
     return total;
   };
   t.first_token_cycles = token(context, true);

@@ -1,10 +1,12 @@
 // Timing-only decode at paper scale: the simulated cycles of decode tokens of a LLaMA model on one W x H region,
 // from its config alone (no weights, no data: the device runs in fabric::DataMode::TimingOnly, the KV cache
 // modules are preset to the context's fills, kernels::decode_preset_cache).
-// Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level with 1 and with 2
-// layers (each with the final RMSNorm + lm_head) and with 1 layer without them, at the same mesh, shapes, KV slots
-// and context; layers repeat, so a region of n layers takes T1 + (n - 1) * (T2 - T1) cycles (the difference is one
-// layer in steady state, including its overlap with its neighbours), T1' + (n - 1) * (T2 - T1) without lm_head.
+// Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level with 1 and 2
+// layers at the same mesh, shapes, KV slots and context; layers repeat, so a region of n layers takes
+// T1 + (n - 1) * (T2 - T1) cycles (the difference is one layer in steady state, including its overlap with its
+// neighbours). One region: both units hold the final RMSNorm + lm_head. Several stages: the layer is T2' - T1'
+// (units without lm_head, which the stages before the last do not hold), a stage before the last takes
+// T1' + (n - 1) * (T2' - T1'), the last T1 + (n - 1) * (T2' - T1').
 // A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
 // one after another per token): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
 // not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,

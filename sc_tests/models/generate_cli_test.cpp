@@ -96,6 +96,33 @@ TEST_F(GenerateCli, WaferMatchesCpuAndReportsCyclesPerToken) {
               0.05 * w["decode_cycles_per_token"].get<double>());
 }
 
+// --timing-only from config.json alone equals the functional run's decode step at the same context (the first
+// decode step attends to the 3 prompt tokens + itself) and its second run is read from the cache.
+TEST_F(GenerateCli, TimingOnlyMatchesTheFunctionalStepAndIsCachedOnTheSecondRun) {
+  CliRun r = run("generate --model " + model() + " --prompt-ids 510,300,301 --max-new-tokens 2 --ignore-eos --mesh 4x3 --json " +
+                 (dir() / "w.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  fs::create_directories(dir() / "config_only");
+  fs::copy_file(dir() / "tiny" / "config.json", dir() / "config_only" / "config.json");
+  const std::string timing = "WAFERSIM_CACHE_DIR=" + (dir() / "cache").string() + " " + exe().string() +
+                             " generate --model " + (dir() / "config_only").string() +
+                             " --timing-only --context 3 --max-new-tokens 1 --mesh 4x3 --json ";
+  r = wafersim::test::run_cli(timing + (dir() / "t1.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("2 unit simulations, 0 cached"), std::string::npos) << r.out;
+  r = wafersim::test::run_cli(timing + (dir() / "t2.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("0 unit simulations, 2 cached"), std::string::npos) << r.out;
+  const auto w = read_json(dir() / "w.json"), t1 = read_json(dir() / "t1.json"), t2 = read_json(dir() / "t2.json");
+  const double functional = w["decode_cycles_per_token"].get<double>();
+  EXPECT_NEAR(t1["decode_cycles_per_token"].get<double>(), functional, 0.01 * functional);
+  EXPECT_EQ(t2["decode_cycles_per_token"], t1["decode_cycles_per_token"]);
+  EXPECT_EQ(t1["stages"], 1);
+  EXPECT_EQ(t1["timing_only"], true);
+  // --context belongs to --timing-only.
+  EXPECT_NE(run("generate --model " + model() + " --prompt-ids 510 --context 4").status, 0);
+}
+
 TEST_F(GenerateCli, PromptIdsAndSeededSamplingRepeat) {
   const std::string base = "generate --model " + model() +
                            " --prompt-ids 510,300,301 --max-new-tokens 10 --ignore-eos --temperature 1.5 --top-k 40 "

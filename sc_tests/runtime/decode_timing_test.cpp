@@ -1,0 +1,112 @@
+// Timing-only decode (runtime/decode_timing.hpp): the composition of 1- and 2-layer simulations equals a full
+// simulation of every layer within 1%, the first and last tokens are the contexts they name, and the on-disk cache
+// is hit by a second timer and missed when a parameter, the context or the KV policy changes.
+// One Device per process: each test case runs in its own process (ctest).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "common/error.hpp"
+#include "runtime/decode_timing.hpp"
+#include "sc_tests/test_dir.hpp"
+
+using namespace wafersim;
+
+namespace {
+
+models::LlamaConfig config(int64_t layers) {
+  models::LlamaConfig c;
+  c.vocab_size = 200;
+  c.hidden_size = 40;
+  c.intermediate_size = 72;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 10;
+  c.rms_norm_eps = 1e-5;
+  c.bos_token_id = 198;
+  c.eos_token_ids = {199};
+  c.torch_dtype = "float16";
+  return c;
+}
+
+void expect_composition_matches(kernels::KvPolicy kv, int width, int height) {
+  test::TestDir dir;
+  const models::LlamaConfig c = config(6);
+  runtime::DecodeTimer timer(c, "generated", hw::ArchParams{},
+                             {.width = width, .height = height, .kv_slots = 12, .kv_policy = kv}, dir / "cache");
+  ASSERT_EQ(timer.plan().stages.size(), 1u);
+  for (std::uint64_t context : {0u, 7u, 11u}) {
+    const runtime::DecodeTiming t = timer.time(context, 1);
+    const std::uint64_t full = timer.cycles(6, context);
+    EXPECT_NEAR(double(t.first_token_cycles), double(full), 0.01 * double(full)) << "context " << context;
+    EXPECT_EQ(t.first_token_cycles, t.last_token_cycles);
+    EXPECT_GT(t.layer_cycles_first, 0u);
+  }
+  // The last of several tokens is the token at the last context; the mean lies between.
+  const runtime::DecodeTiming many = timer.time(0, 12);
+  EXPECT_EQ(many.last_token_cycles, timer.time(11, 1).first_token_cycles);
+  EXPECT_GT(many.last_token_cycles, many.first_token_cycles);  // attention over more entries
+  EXPECT_DOUBLE_EQ(many.mean_token_cycles, 0.5 * double(many.first_token_cycles + many.last_token_cycles));
+}
+
+}  // namespace
+
+TEST(DecodeTiming, ComposedEqualsFullSimulationWithTheShiftCache) {
+  expect_composition_matches(kernels::KvPolicy::Shift, 4, 3);
+}
+
+TEST(DecodeTiming, ComposedEqualsFullSimulationWithTheConcatCache) {
+  expect_composition_matches(kernels::KvPolicy::Concat, 3, 5);
+}
+
+TEST(DecodeTiming, SecondRunIsCachedAndAChangedKeyMisses) {
+  test::TestDir dir;
+  const models::LlamaConfig c = config(3);
+  const runtime::WaferOptions opt{.width = 4, .height = 4, .kv_slots = 8};
+  runtime::DecodeTimer first(c, "generated", hw::ArchParams{}, opt, dir / "cache");
+  const runtime::DecodeTiming a = first.time(5, 10);
+  EXPECT_EQ(a.simulations, 4);  // 1 and 2 layers at contexts 5 and 14
+  EXPECT_EQ(a.cached, 0);
+
+  runtime::DecodeTimer second(c, "generated", hw::ArchParams{}, opt, dir / "cache");
+  const runtime::DecodeTiming b = second.time(5, 10);
+  EXPECT_EQ(b.simulations, 0);
+  EXPECT_EQ(b.cached, 4);
+  EXPECT_EQ(b.first_token_cycles, a.first_token_cycles);
+  EXPECT_EQ(b.last_token_cycles, a.last_token_cycles);
+
+  EXPECT_TRUE(second.cached(1, 5).has_value());
+  EXPECT_FALSE(second.cached(1, 6).has_value());          // another context
+  EXPECT_FALSE(second.cached(3, 5).has_value());          // another layer count
+  EXPECT_FALSE(second.cached(1, 5, false).has_value());   // without lm_head
+  hw::ArchParams slower;
+  slower.router.link_latency += 1;
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", slower, opt, dir / "cache").cached(1, 5).has_value());
+  runtime::WaferOptions concat = opt;
+  concat.kv_policy = kernels::KvPolicy::Concat;
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, concat, dir / "cache").cached(1, 5).has_value());
+  runtime::WaferOptions fp16 = opt;
+  fp16.fp32_accumulate = false;
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, fp16, dir / "cache").cached(1, 5).has_value());
+  // No cache directory: nothing is read or written.
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, opt, {}).cached(1, 5).has_value());
+}
+
+TEST(DecodeTiming, ContextPastTheCacheIsACapacityError) {
+  const models::LlamaConfig c = config(2);
+  runtime::DecodeTimer timer(c, "generated", hw::ArchParams{}, {.width = 2, .height = 2, .kv_slots = 3}, {});
+  EXPECT_EQ(timer.max_context(), 6u);
+  EXPECT_THROW(timer.time(5, 2), CapacityError);
+}
+
+TEST(DecodeTiming, CacheDirFollowsTheEnvironment) {
+  ::setenv("WAFERSIM_CACHE_DIR", "/tmp/a", 1);
+  ::setenv("XDG_CACHE_HOME", "/tmp/x", 1);
+  EXPECT_EQ(runtime::decode_cache_dir(), "/tmp/a");
+  ::unsetenv("WAFERSIM_CACHE_DIR");
+  EXPECT_EQ(runtime::decode_cache_dir(), "/tmp/x/wafersim");
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(runtime::decode_cache_dir(), "/home/u/.cache/wafersim");
+}
