@@ -49,19 +49,36 @@ std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::stri
 }
 
 // generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
+// The wafer options shared by functional and timing-only runs: --accum, --kv, --arch and --mesh, checked.
+struct WaferChoice {
+  std::string accum, kv;
+  kernels::KvPolicy kv_policy;
+  runtime::SimOptions sim;
+  hw::ArchParams arch;
+};
+WaferChoice wafer_choice(const po::variables_map& vm) {
+  WaferChoice w;
+  w.accum = vm["accum"].as<std::string>();
+  w.kv = vm["kv"].as<std::string>();
+  if (w.accum != "fp32" && w.accum != "fp16") throw UsageError("--accum: \"" + w.accum + "\" (expected fp32 or fp16)");
+  if (w.kv != "shift" && w.kv != "concat") throw UsageError("--kv: \"" + w.kv + "\" (expected shift or concat)");
+  w.kv_policy = w.kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
+  w.sim.arch_file = vm["arch"].as<std::string>();
+  w.sim.mesh = vm["mesh"].as<std::string>();
+  w.arch = w.sim.arch();
+  return w;
+}
+
 int run_timing_only(int argc, char** argv, const po::variables_map& vm, const std::string& json_path) {
   if (vm.count("prompt") || vm.count("prompt-ids") || vm["device"].as<std::string>() != "wafer")
     throw UsageError("--timing-only takes no --prompt / --prompt-ids and runs on --device wafer only");
   const int64_t context = vm["context"].as<int64_t>(), max_new = vm["max-new-tokens"].as<int64_t>();
   if (max_new < 1) throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing)");
-  const std::string accum = vm["accum"].as<std::string>(), kv = vm["kv"].as<std::string>();
-  if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
-  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
-  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
-  runtime::SimOptions sim;
-  sim.arch_file = vm["arch"].as<std::string>();
-  sim.mesh = vm["mesh"].as<std::string>();
-  const hw::ArchParams arch = sim.arch();
+  const WaferChoice w = wafer_choice(vm);
+  const std::string &accum = w.accum, &kv = w.kv;
+  const kernels::KvPolicy kv_policy = w.kv_policy;
+  const runtime::SimOptions& sim = w.sim;
+  const hw::ArchParams& arch = w.arch;
   runtime::Stopwatch watch;
   const std::filesystem::path dir = runtime::model_dir_path(vm["model"].as<std::string>());
   require_file("--model", (dir / "config.json").string(), "a config.json file");
@@ -175,15 +192,11 @@ int run_generate(int argc, char** argv) {
   }
 
   const int threads = vm["threads"].as<int>();
-  const std::string accum = vm["accum"].as<std::string>();
-  if (accum != "fp32" && accum != "fp16") throw UsageError("--accum: \"" + accum + "\" (expected fp32 or fp16)");
-  const std::string kv = vm["kv"].as<std::string>();
-  if (kv != "shift" && kv != "concat") throw UsageError("--kv: \"" + kv + "\" (expected shift or concat)");
-  const kernels::KvPolicy kv_policy = kv == "shift" ? kernels::KvPolicy::Shift : kernels::KvPolicy::Concat;
-  runtime::SimOptions sim;
-  sim.arch_file = vm["arch"].as<std::string>();
-  sim.mesh = vm["mesh"].as<std::string>();
-  const hw::ArchParams arch = sim.arch();
+  const WaferChoice w = wafer_choice(vm);
+  const std::string &accum = w.accum, &kv = w.kv;
+  const kernels::KvPolicy kv_policy = w.kv_policy;
+  const runtime::SimOptions& sim = w.sim;
+  const hw::ArchParams& arch = w.arch;
   std::optional<std::pair<int, int>> mesh;
   if (sim.mesh != "auto") mesh = sim.mesh_size(arch);
 
