@@ -119,6 +119,7 @@ void KvCacheModule::preload(int layer, std::uint64_t tokens,
   L.head = 0;
   if (c.policy == KvPolicy::Concat) L.fill = y == H - 1 ? std::uint32_t(tokens) : 0;
   else L.fill = std::uint32_t(tokens / H + (y >= H - tokens % H ? 1 : 0));  // the bottom tokens mod H rows: one more
+  if (!value) return;  // timing-only: fills and order only
   const std::uint64_t first = first_position(layer);
   for (std::uint32_t i = 0; i < L.fill; ++i)
     for (std::uint32_t j = 0; j < c.dims; ++j)
@@ -179,19 +180,6 @@ void KvCacheModule::append(int layer, const csl::ArrayBase& k, const csl::ArrayB
   }
   if (stores && !store_after_send_) store();
   part_done();
-}
-
-void KvCacheModule::preset(std::uint64_t count) {
-  const KvCacheConfig& c = plan_->cfg;
-  if (count > kv_capacity_tokens(c))
-    throw CapacityError(claimant() + " at row " + std::to_string(y_) + ": preset of " + std::to_string(count) +
-                        " tokens exceeds the " + to_string(c.policy) + " cache's capacity of " +
-                        std::to_string(kv_capacity_tokens(c)));
-  const std::uint64_t H = std::uint64_t(c.height), y = std::uint64_t(y_);
-  std::uint64_t fill = 0;
-  if (c.policy == KvPolicy::Concat) fill = y == H - 1 ? count : 0;
-  else fill = count / H + (y >= H - count % H ? 1 : 0);  // the bottom count % H rows hold one more
-  for (Layer& L : layers_) L = {.count = count, .fill = std::uint32_t(fill), .head = 0};
 }
 
 // The new token's slices (bottom row) or the entry arriving from the row below.

@@ -69,15 +69,12 @@ class KvCacheModule : public csl::Module {
   // cache's type); `opt.activate` runs when this PE's part is done. Throws CapacityError naming the PE row, the
   // module and the capacity when the cache is full.
   void append(int layer, const csl::ArrayBase& k, const csl::ArrayBase& v, csl::Async opt);
-  // Timing-only runs: every layer's state as `count` appends would leave it (this row's fill; the oldest entry at
-  // slot 0, where appends may have left it elsewhere in the ring), contents untouched. CapacityError past capacity.
-  void preset(std::uint64_t count);
   // Host side (untimed, as a memcpy; the hand-over of a prefill's K/V): leaves `layer` as `tokens` appends to its
   // empty cache would (the same fills, counts and order; each row's ring starting at slot 0), this PE's entries
   // taken from value(position, j, is_v), j < dims (rounded to the cache's type). Throws CapacityError past the
-  // capacity, std::logic_error while an append runs.
+  // capacity, std::logic_error while an append runs. Without `value` (timing-only runs) the contents are untouched.
   void preload(int layer, std::uint64_t tokens,
-               const std::function<float(std::uint64_t position, std::uint32_t j, bool is_v)>& value);
+               const std::function<float(std::uint64_t position, std::uint32_t j, bool is_v)>& value = {});
 
   const KvCachePlan& plan() const { return *plan_; }
   // State of this PE's row for `layer` (the same on every PE of the row).

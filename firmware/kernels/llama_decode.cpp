@@ -431,7 +431,10 @@ const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y) {
 
 void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens) {
   for (int y = 0; y < layout.height(); ++y)
-    for (int x = 0; x < layout.width(); ++x) dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv().preset(tokens);
+    for (int x = 0; x < layout.width(); ++x) {
+      auto& kv = dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv();
+      for (int l = 0; l < kv.plan().cfg.layers; ++l) kv.preload(l, tokens);
+    }
 }
 
 bool decode_finished(const csl::Layout& layout) {
