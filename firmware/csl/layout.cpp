@@ -1,3 +1,4 @@
+#include <bit>
 #include "firmware/csl/layout.hpp"
 
 #include <algorithm>
@@ -178,9 +179,11 @@ std::vector<Color> Layout::colors_at(int x, int y) const {
 }
 
 int Layout::max_colors_per_pe() const {
+  // One pass over the routes (colors_at per PE would be quadratic in the mesh size).
+  std::vector<std::uint32_t> used(std::size_t(width_) * height_, 0);
+  for (const Route& r : routes_) used[std::size_t(r.y) * width_ + r.x] |= std::uint32_t(1) << r.color;
   int best = 0;
-  for (int y = 0; y < height_; ++y)
-    for (int x = 0; x < width_; ++x) best = std::max(best, int(colors_at(x, y).size()));
+  for (std::uint32_t m : used) best = std::max(best, std::popcount(m));
   return best;
 }
 
