@@ -131,7 +131,7 @@ int bench_gemm(int argc, char** argv) {
                         : "B[" + std::to_string(k) + "x" + std::to_string(n) + "]")
          << " on " << w << "x" << h << ", " << opt.accum << " accumulation on " << arch.name << "\n"
          << "  cycles              " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
-         << "  model cycles        " << model << (algo == "summa" ? " (lower bound)" : " (estimate)") << "\n"
+         << "  model cycles        " << model << " (estimate)\n"
          << "  microseconds        " << r.microseconds << " at " << arch.clock_hz / 1e9 << " GHz\n"
          << "  compute efficiency  " << efficiency << " (SIMD width " << simd << ")\n"
          << "  comm share          " << comm_share << "\n"

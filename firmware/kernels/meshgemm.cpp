@@ -369,26 +369,36 @@ hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arc
   const int P = g.cfg.P;
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
+  const hw::Cycle task = std::max<hw::Cycle>(sw, 1);  // a completion task: task switch, no DSD op, at least a cycle
   // Step s multiplies the B buffer s % 2 (double buffering).
   const hw::Cycle computes[2] = {gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb),
                                  gemm_row_fmac_cycles(g, ce, "c", "b", kb * fmac_pitch(nb, 2), mb, kb, nb)};
+  const hw::Cycle zero = gemm_zero_cycles(g, ce, "c");
+  if (P == 1) return zero + sw + computes[0];
+  // The ring's edges (hops between consecutive ring positions): their mean and the longest.
+  int hops_sum = 0;
+  for (int j = 0; j < P; ++j) hops_sum += std::abs(g.ring[std::size_t(j)] - g.ring[std::size_t((j + 1) % P)]);
+  const double hops_mean = double(hops_sum) / P;
+  // A ring edge carrying `elems`: the sender's task switch, the stream's setup, 2 ramps, the router, the hops and the
+  // elements, then the receiver's completion task.
+  auto edge = [&](double hops, hw::Cycle elems) {
+    return double(sw + hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
+                  hw::Cycle(arch.router.router_latency) + elems + task) +
+           hops * arch.router.hop_latency();
+  };
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
-  const hw::Cycle transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
-                             hw::Cycle(arch.router.router_latency) + hw::Cycle(g.hops_max) * arch.router.hop_latency() +
-                             elems;
-  const hw::Cycle events = 4 * (sw + 1);  // the four completion tasks, each at least one cycle
-  // Alignment: the row with the most rounds (P/2) goes last; a round is the align task, the A transfer and its two
-  // completion tasks.
-  const hw::Cycle a_transfer = hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
-                               hw::Cycle(arch.router.router_latency) +
-                               hw::Cycle(g.hops_max) * arch.router.hop_latency() + hw::Cycle(mb) * kb;
-  hw::Cycle t = hw::Cycle(P / 2) * (sw + 1 + a_transfer + 2 * (sw + 1)) + gemm_zero_cycles(g, ce, "c");
-  for (int s = 0; s < P; ++s) {
-    const hw::Cycle compute = computes[s % 2];
-    t += sw + compute;
-    if (s + 1 < P) t += std::max<hw::Cycle>(events, transfer > compute ? transfer - compute + sw + 1 : events);
-  }
-  return t;
+  // No barrier between steps: a PE starts its next step once its own transfers are in, so along a ring the steps
+  // advance at the slower of the PE's own step (task switch, FMAC loop, four completion tasks) and the ring's mean
+  // edge (a dependency cycle of P edges over P steps); a longer edge than the mean delays the run once (pipeline
+  // fill), not every step.
+  const double local = double(sw + std::max(computes[0], computes[1]) + 4 * task);
+  const double period = std::max(local, edge(hops_mean, elems));
+  const double fill = std::max(0.0, edge(g.hops_max, elems) - period);
+  // Alignment: the rows with P/2 rounds go last; a round is the A transfer over a mean edge (or the align task and
+  // two completion tasks, if longer).
+  const double round = std::max(double(sw + 2 * task), edge(hops_mean, hw::Cycle(mb) * kb));
+  return zero + hw::Cycle(std::llround(double(P / 2) * round + double(P - 1) * period + fill)) + sw +
+         computes[(P - 1) % 2];
 }
 
 bool gemm_finished(const GemmLayout& g) {

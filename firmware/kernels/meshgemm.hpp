@@ -131,11 +131,14 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
 // Whether every PE finished its steps (after a run).
 bool gemm_finished(const GemmLayout& g);
 
-// Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5%): the op costs
-// are asked of the compute engine `ce` that runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`.
-// The slowest row's P/2 alignment rounds (task switch, the A transfer, two completion tasks); then per step: the task
-// switch, the FMAC loop (gemm_row_fmac_cycles) and, when the step shifts, the four completion tasks and whatever the
-// longest transfer (setup + ramps + hops + max(mb*kb, kb*nb) elements) outlasts the compute.
+// Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5% from P = 1
+// to P = 48, docs/kernels-gemm.md within 2% at 128 and 256): the op costs are asked of the compute engine `ce` that
+// runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`. Zeroing C; the slowest rows' P/2 alignment
+// rounds (each the A transfer over the ring's mean edge); then P steps at the period of the slower of the PE's own
+// step (task switch, FMAC loop, four completion tasks) and the ring's mean edge (sender's task switch, setup, ramps,
+// router, mean hops, max(mb*kb, kb*nb) elements, the receiver's completion task): with no barrier between steps, a
+// ring's dependency cycle of P edges advances P steps, so the longest edge (Cannon's wrap-around) adds what it
+// outlasts the period once (pipeline fill), not every step.
 hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
 
 // Tolerance of |C - exact| for one output of a K-long dot product: fp16 accumulation rounds each of K additions at

@@ -165,24 +165,27 @@ hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, co
   const int P = g.cfg.P;
   const std::uint32_t mb = g.sm.block, kb = g.sk.block, nb = g.sn.block;
   const hw::Cycle sw = hw::Cycle(arch.pe.task_switch_cycles);
-  // Step s multiplies B's buffer s % 2 (P = 1: B itself).
-  const hw::Cycle computes[2] = {
-      P == 1 ? gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb) : gemm_row_fmac_cycles(g, ce, "c", "bbuf", 0, mb, kb, nb),
-      P == 1 ? 0 : gemm_row_fmac_cycles(g, ce, "c", "bbuf", kb * fmac_pitch(nb, 2), mb, kb, nb)};
+  const hw::Cycle task = std::max<hw::Cycle>(sw, 1);  // a receive completion task: task switch, at least a cycle
+  const hw::Cycle zero = gemm_zero_cycles(g, ce, "c");
+  if (P == 1) return zero + sw + gemm_row_fmac_cycles(g, ce, "c", "b", 0, mb, kb, nb);
+  // Step s multiplies the receive buffers s % 2.
+  const hw::Cycle computes[2] = {gemm_row_fmac_cycles(g, ce, "c", "bbuf", 0, mb, kb, nb),
+                                 gemm_row_fmac_cycles(g, ce, "c", "bbuf", kb * fmac_pitch(nb, 2), mb, kb, nb)};
   const hw::Cycle elems = std::max<hw::Cycle>(hw::Cycle(mb) * kb, hw::Cycle(kb) * nb);
-  // The farthest receiver of a root: west stream, then east stream, over up to P-1 hops.
-  const hw::Cycle bcast = P == 1 ? 0
-                                 : hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
-                                       hw::Cycle(arch.router.router_latency) +
-                                       hw::Cycle(P - 1) * arch.router.hop_latency() + 2 * elems;
-  const hw::Cycle events = P == 1 ? 0 : 2 * (sw + 1);  // the last receive completion tasks
-  hw::Cycle t = (P == 1 ? sw : bcast + events) + gemm_zero_cycles(g, ce, "c");
-  for (int s = 0; s < P; ++s) {
-    const hw::Cycle compute = computes[s % 2];
-    t += (s == 0 && P > 1 ? sw : 0) + compute;
-    if (s + 1 < P) t += sw + events + (bcast > compute ? bcast - compute : 0);
-  }
-  return t;
+  auto latency = [&](hw::Cycle hops) {
+    return hw::Cycle(arch.pe.dsd_issue_cycles) + 2 * hw::Cycle(arch.router.ramp_latency) +
+           hw::Cycle(arch.router.router_latency) + hops * arch.router.hop_latency();
+  };
+  // The first broadcast reaches the far end of the line (P-1 hops) after the root's west and east streams; the
+  // roots also drain both echoes of their own streams (2 more blocks); then the two receive completion tasks.
+  const hw::Cycle first = latency(P - 1) + 4 * elems + 2 * task;
+  // No barrier between steps: the root moves one PE on per step, so the broadcasts form a wavefront that costs the
+  // line's length once (above) and per step the slower of the PE's own step (task switch, FMAC loop, two completion
+  // tasks) and the next root's two streams over 2 hop latencies (measured: one hop plus a cycle the model does not
+  // attribute) with its task switch and the completion tasks.
+  const hw::Cycle local = sw + std::max(computes[0], computes[1]) + 2 * task;
+  const hw::Cycle period = std::max(local, sw + latency(2) + 2 * elems + 2 * task);
+  return zero + sw + first + hw::Cycle(P - 1) * period + computes[(P - 1) % 2];
 }
 
 }  // namespace wafersim::kernels

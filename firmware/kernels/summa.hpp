@@ -18,10 +18,10 @@ namespace wafersim::kernels {
 // fmac_pitch(nb), kBankSpare after the B buffers).
 std::uint64_t summa_sram_bytes(const GemmConfig& cfg);
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch);
-// Cost model, a lower bound (sc_tests/kernels/gemm_kernels_test.cpp holds the cycles within 50% above it; it ignores
-// the lag between PEs that the moving roots create, which stalls a root's streams): the first broadcast, then per
-// step the task switch, the FMAC row ops and what the next broadcast (west then east stream of the larger block, up
-// to P-1 hops) outlasts the compute, with the receive completion tasks.
+// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10% from P = 1 to P = 48,
+// docs/kernels-gemm.md within 1% at 64 to 256 with 1x1 blocks): the first broadcast (P-1 hops, the root's two streams
+// and the echoes it drains), then per step the slower of the PE's own step (task switch, FMAC row ops, two completion
+// tasks) and the next root's broadcast, which starts one PE on (a wavefront: the line's length is paid once).
 hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
 
 }  // namespace wafersim::kernels

@@ -191,10 +191,12 @@ TEST_P(GemmShiftTest, DistGemmTMatchesTheCpuMatmulWithBTransposed) {
 
 TEST(GemmMesh, DistGemmTCostModelWithinTenPercent) {
   const hw::ArchParams arch;
-  // Compute-bound shapes and two where the reductions outlast the steps (16x16 64^3, 8x8 16^3).
+  // Compute-bound shapes and three where the reductions outlast the steps (16x16 64^3, 8x8 16^3, 32x32 with 1x1
+  // blocks: the P reductions of P-1 edges each run one after the other).
   for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
                                         std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true},
-                                        std::tuple{16, 64u, 64u, 64u, false}, std::tuple{8, 16u, 16u, 16u, true}}) {
+                                        std::tuple{16, 64u, 64u, 64u, false}, std::tuple{8, 16u, 16u, 16u, true},
+                                        std::tuple{32, 32u, 32u, 32u, false}}) {
     fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
     GemmLayout g = dist_gemm_t({.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, arch);
     g.layout->load(f);
@@ -235,20 +237,40 @@ TEST(GemmMesh, RefusesAColourPlanOverBudget) {
   EXPECT_THROW(summa_gemm({.P = 4, .m = 8, .k = 8, .n = 8, .colors = {0, 1, 2}}, arch), CapacityError);
 }
 
-// Over compute-bound and transfer-bound shapes: the shift GEMMs' model is an estimate within 5%; SUMMA's is a lower
-// bound within 50% (it ignores the lag between PEs that the moving multicast roots create).
+// Over compute-bound and transfer-bound shapes (the default parameters): the shift GEMMs' model is an estimate within
+// 5%, SUMMA's within 10%.
 TEST(GemmMesh, CostModelsWithinTheirBounds) {
   for (Builder b : {&meshgemm, &cannon_gemm, &summa_gemm})
     for (const auto& [P, m, k, n, acc] : {std::tuple{4, 64u, 64u, 64u, false}, std::tuple{8, 64u, 64u, 64u, true},
                                           std::tuple{5, 40u, 40u, 40u, false}, std::tuple{4, 8u, 64u, 8u, true}}) {
       const GemmRun r = run_and_check(b, {.P = P, .m = m, .k = k, .n = n, .fp32_accumulate = acc}, 3);
-      if (b == &summa_gemm) {
-        EXPECT_LE(r.model, r.cycles) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
-        EXPECT_LE(double(r.cycles), 1.5 * double(r.model)) << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
-        continue;
-      }
-      EXPECT_NEAR(double(r.model), double(r.cycles), 0.05 * double(r.cycles))
+      EXPECT_NEAR(double(r.model), double(r.cycles), (b == &summa_gemm ? 0.10 : 0.05) * double(r.cycles))
           << "P=" << P << " m=" << m << " k=" << k << " n=" << n;
+    }
+}
+
+// The models from P = 1 up the mesh sides where the pipeline hides the long edges (timing-only, the calibrated WSE-2
+// preset): 1x1 blocks (transfers as short as they get, fixed per-step costs decide) and 4x4 blocks; Cannon's
+// (P-1)-hop wrap-around and SUMMA's P-hop broadcasts cost once per run, not once per step (the models charged them
+// every step before: Cannon at 32x32 with 1x1 blocks 2,244 model cycles against 874 simulated). Shift GEMMs within
+// 5% (or 1 cycle at P = 1), SUMMA within 10%.
+TEST(GemmMesh, CostModelsHoldFromOneToLargeMeshes) {
+  const hw::ArchParams arch = hw::load_arch(std::string(WAFERSIM_SOURCE_DIR) + "/configs/wse2.yaml");
+  for (Builder b : {&meshgemm, &cannon_gemm, &summa_gemm})
+    for (const auto& [P, block] : {std::pair{1, 1u}, std::pair{2, 1u}, std::pair{3, 4u}, std::pair{16, 1u},
+                                   std::pair{32, 1u}, std::pair{32, 4u}, std::pair{48, 1u}}) {
+      if (P == 48 && b != &cannon_gemm) continue;  // the long edge's case; the others are linear in P from 32 on
+      const std::uint32_t s = std::uint32_t(P) * block;
+      fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
+      GemmLayout g = b({.P = P, .m = s, .k = s, .n = s}, arch);
+      g.layout->load(f);
+      g.layout->call("gemm");
+      const auto r = f.run();
+      ASSERT_TRUE(r.completed);
+      const auto& ce = g.layout->engine(0, 0);
+      const double model = double(b == &summa_gemm ? summa_model_cycles(g, arch, ce) : shift_gemm_model_cycles(g, arch, ce));
+      EXPECT_NEAR(model, double(r.cycles), std::max(1.0, (b == &summa_gemm ? 0.10 : 0.05) * double(r.cycles)))
+          << g.name << " P=" << P << " block " << block;
     }
 }
 
