@@ -136,8 +136,8 @@ int bench_gemm(int argc, char** argv) {
          << "  compute efficiency  " << efficiency << " (SIMD width " << simd << ")\n"
          << "  comm share          " << comm_share << "\n"
          << "  colours per PE      " << g.colors_per_pe_max << " (max; " << g.colors_used.size() << " distinct)\n"
-         << "  SRAM bytes per PE   " << g.sram_bytes_per_pe << " (of " << arch.pe.sram_bytes - arch.pe.code_reserve_bytes
-         << ")\n";
+         << "  SRAM bytes per PE   " << g.sram_bytes_per_pe + arch.pe.code_reserve_bytes << " (of " << arch.pe.sram_bytes
+         << ", including " << arch.pe.code_reserve_bytes << " reserved for code)\n";
   bench::report_tail(report, opt, check, host);
   if (!sim.json.empty()) {
     nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, r.cycles);
@@ -153,7 +153,7 @@ int bench_gemm(int argc, char** argv) {
     j["model_cycles"] = model;
     j["colors_per_pe_max"] = g.colors_per_pe_max;
     j["colors_used"] = g.colors_used;
-    j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe;
+    j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe + arch.pe.code_reserve_bytes;  // as generate: symbols + code reserve
     runtime::write_json(sim.json, j);
   }
   return check.ok ? 0 : 1;

@@ -118,8 +118,8 @@ int bench_gemv(int argc, char** argv) {
          << "  compute efficiency  " << efficiency << " (useful FMACs / (PEs x SIMD " << simd << " x cycles))\n"
          << "  comm share          " << comm_share << "\n"
          << "  colours per PE      " << g.colors_per_pe_max << " (max)\n"
-         << "  SRAM bytes per PE   " << g.sram_bytes_per_pe << " (of " << arch.pe.sram_bytes - arch.pe.code_reserve_bytes
-         << " above the code reserve)\n";
+         << "  SRAM bytes per PE   " << g.sram_bytes_per_pe + arch.pe.code_reserve_bytes << " (of " << arch.pe.sram_bytes
+         << ", including " << arch.pe.code_reserve_bytes << " reserved for code)\n";
   bench::report_tail(report, opt, check, host);
   if (!sim.json.empty()) {
     nlohmann::json j = sim.result_envelope(cli::command_line(argc, argv), arch, host, r.cycles);
@@ -139,7 +139,7 @@ int bench_gemv(int argc, char** argv) {
     j["model_cycles"] = {model.first, model.second};
     j["model"] = model_kind;
     j["colors_per_pe_max"] = g.colors_per_pe_max;
-    j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe;
+    j["sram_bytes_per_pe_max"] = g.sram_bytes_per_pe + arch.pe.code_reserve_bytes;  // as generate: symbols + code reserve
     j["tolerance_max"] = opt.verify ? nlohmann::json(check.tol_max) : nlohmann::json(nullptr);
     runtime::write_json(sim.json, j);
   }

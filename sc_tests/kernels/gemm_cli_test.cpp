@@ -32,7 +32,7 @@ TEST_F(BenchGemmCli, EveryAlgorithmVerifiesAndWritesDocumentedKeys) {
       EXPECT_GT(j["model_cycles"].get<long>(), 0);
       EXPECT_GT(j["compute_efficiency"].get<double>(), 0.0);
       EXPECT_LE(j["compute_efficiency"].get<double>(), 1.0);
-      EXPECT_GT(j["sram_bytes_per_pe_max"].get<long>(), 0);
+      EXPECT_GT(j["sram_bytes_per_pe_max"].get<long>(), 4096);  // symbols plus the code reserve (as generate)
       for (const auto& [key, value] : j.items())
         EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << "key " << key << " is not in docs/results.md";
     }

@@ -45,8 +45,9 @@ TEST_F(BenchGemvCli, EveryAlgorithmVerifiesAndWritesTheDocumentedKeys) {
       }
       EXPECT_EQ(j["verified"], true);
       EXPECT_EQ(j["block"], nlohmann::json({8, 5}));  // ceil(37/5) x ceil(23/5)
-      // W rows padded to 8 elements, x to 10 (y 4 bytes off W's bank pair), y
-      EXPECT_EQ(j["sram_bytes_per_pe_max"], 2 * 8 * 8 + 2 * 10 + (std::string(accum) == "fp32" ? 4 : 2) * 5);
+      // W rows padded to 8 elements, x to 10 (y 4 bytes off W's bank pair), y, plus the code reserve as in generate
+      // (configs/wse2.yaml pe.code_reserve_bytes: 4096)
+      EXPECT_EQ(j["sram_bytes_per_pe_max"], 2 * 8 * 8 + 2 * 10 + (std::string(accum) == "fp32" ? 4 : 2) * 5 + 4096);
       const long cycles = j["simulated_cycles"].get<long>();
       EXPECT_GT(cycles, j["local_cycles"].get<long>());
       EXPECT_GT(j["compute_efficiency"].get<double>(), 0.0);
