@@ -19,7 +19,8 @@ namespace wafersim::kernels {
 std::uint64_t summa_sram_bytes(const GemmConfig& cfg);
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch);
 // Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10% from P = 1 to P = 48,
-// docs/kernels-gemm.md within 1% at 64 to 256 with 1x1 blocks): the first broadcast (P-1 hops, the root's two streams
+// docs/kernels-gemm.md within 1% at 64 to 256 with 1x1 blocks; not where a stream runs on a 2-word input queue,
+// which moves ~1.5 cycles per element): the first broadcast (P-1 hops, the root's two streams
 // and the echoes it drains), then per step the slower of the PE's own step (task switch, FMAC row ops, two completion
 // tasks) and the next root's broadcast, which starts one PE on (a wavefront: the line's length is paid once).
 hw::Cycle summa_model_cycles(const GemmLayout& g, const hw::ArchParams& arch, const hw::ComputeEngine& ce);
