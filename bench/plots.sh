@@ -5,7 +5,7 @@
 #
 #   bench/plots.sh [BUILD_DIR]        (after a build; BUILD_DIR defaults to build)
 #
-# Environment (all optional):
+# Environment (all optional; a series set to " " is skipped and its figure not drawn):
 #   OUT          directory of the JSON results and tables.md (default BUILD_DIR/sweep); results already there are
 #                reused, so a rerun only draws
 #   IMG          directory of the PNGs (default docs/img)
@@ -118,6 +118,7 @@ plot() {  # PNG TITLE SERIES ALGOS...
     cmd+="$sep'$out/${series}_$a.dat' using 1:2 with linespoints lw 2 pt 7 title '$a'"
     sep=", "
   done
+  [[ -z $cmd ]] && { echo "plots.sh: no data for $png (series not run)" >&2; return; }
   [[ -n ${PAPER_LINE:-} ]] && cmd+="$sep$PAPER_LINE"
   gnuplot <<EOF
 set terminal pngcairo size 900,520 font 'DejaVu Sans,11'

@@ -30,10 +30,10 @@ mkdir -p "$out" "$img"
 # 1e12 / clock_hz ps).
 view() {
   python3 - "$@" <<'EOF'
-import math, sys
+import math, os, sys
 vcd, pes, t0, t1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 ps = 1e12 / 1.1e9
-lines = [f'[dumpfile] "{vcd}"', f"[timestart] {int(t0 * ps)}", "[size] 1600 1600", "[sst_width] 1", "[signals_width] 260",
+lines = [f'[dumpfile] "{os.path.basename(vcd)}"', f"[timestart] {int(t0 * ps)}", "[size] 1600 1600", "[sst_width] 1", "[signals_width] 260",
          f"*{-math.log2((t1 - t0) * ps / 5):.4f} 0 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1"]
 for x in range(pes):
     lines += ["@200", f"-PE ({x},0)"]
@@ -49,13 +49,15 @@ view "$out/meshgemm-4x4.vcd" 4 0 185
 end=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['simulated_cycles'])" "$out/ktree-9x1.json")
 view "$out/ktree-9x1.vcd" 9 0 $((end + 5))
 
-shot() {  # VCD PNG HEIGHT (rows of the screen kept)
+# GTKWave runs in the VCD's directory on relative names, so its window title names the file, not this checkout's path.
+shot() {  # VCD PNG HEIGHT (rows of the screen kept; PNG absolute or relative to the current directory)
   local vcd=$1 png=$2 height=$3
   xvfb-run -a -s "-screen 0 1600x1600x24" bash -c "
-    gtkwave -a '${vcd%.vcd}-view.gtkw' '$vcd' > /dev/null 2>&1 &
+    cd '$(dirname "$vcd")'
+    gtkwave -a '$(basename "${vcd%.vcd}")-view.gtkw' '$(basename "$vcd")' > /dev/null 2>&1 &
     pid=\$!
     sleep 6
-    import -window root -crop 1600x$height+0+0 +repage '$png'
+    import -window root -crop 1600x$height+0+0 +repage '$(realpath -m "$png")'
     kill \$pid"
   echo "vcd-screenshots.sh: wrote $png" >&2
 }
