@@ -132,7 +132,7 @@ hw::Cycle gemm_row_fmac_cycles(const GemmLayout& g, const hw::ComputeEngine& ce,
 bool gemm_finished(const GemmLayout& g);
 
 // Cost model of the shift GEMMs (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 5% from P = 1
-// to P = 48, docs/kernels-gemm.md within 2% at 128 and 256): the op costs are asked of the compute engine `ce` that
+// to P = 32, docs/kernels-gemm.md within 2% at 128 and 256): the op costs are asked of the compute engine `ce` that
 // runs the kernel (ComputeEngine::op_cycles), latencies come from `arch`. Zeroing C; the slowest rows' P/2 alignment
 // rounds (each the A transfer over the ring's mean edge); then P steps at the period of the slower of the PE's own
 // step (task switch, FMAC loop, four completion tasks) and the ring's mean edge (sender's task switch, setup, ramps,

@@ -18,7 +18,7 @@ namespace wafersim::kernels {
 // fmac_pitch(nb), kBankSpare after the B buffers).
 std::uint64_t summa_sram_bytes(const GemmConfig& cfg);
 GemmLayout summa_gemm(const GemmConfig& cfg, const hw::ArchParams& arch);
-// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10% from P = 1 to P = 48,
+// Cost model (an estimate; sc_tests/kernels/gemm_kernels_test.cpp holds it within 10% from P = 1 to P = 16,
 // docs/kernels-gemm.md within 1% at 64 to 256 with 1x1 blocks; not where a stream runs on a 2-word input queue,
 // which moves ~1.5 cycles per element): the first broadcast (P-1 hops, the root's two streams
 // and the echoes it drains), then per step the slower of the PE's own step (task switch, FMAC row ops, two completion

@@ -258,8 +258,10 @@ TEST(GemmMesh, CostModelsHoldFromOneToLargeMeshes) {
   const hw::ArchParams arch = hw::load_arch(std::string(WAFERSIM_SOURCE_DIR) + "/configs/wse2.yaml");
   for (Builder b : {&meshgemm, &cannon_gemm, &summa_gemm})
     for (const auto& [P, block] : {std::pair{1, 1u}, std::pair{2, 1u}, std::pair{3, 4u}, std::pair{16, 1u},
-                                   std::pair{32, 1u}, std::pair{32, 4u}, std::pair{48, 1u}}) {
-      if (P == 48 && b != &cannon_gemm) continue;  // the long edge's case; the others are linear in P from 32 on
+                                   std::pair{16, 4u}, std::pair{32, 1u}}) {
+      // 32x32: the long edge's case (Cannon; its wrap-around is 31 hops); the others are linear in P from 16 on and
+      // docs/kernels-gemm.md has them to 256 (a timing-only 128x128 run takes minutes: not for the suite).
+      if (P == 32 && b != &cannon_gemm) continue;
       const std::uint32_t s = std::uint32_t(P) * block;
       fabric::Fabric f(arch, P, P, fabric::DataMode::TimingOnly);
       GemmLayout g = b({.P = P, .m = s, .k = s, .n = s}, arch);
