@@ -277,12 +277,24 @@ int run_generate(int argc, char** argv) {
   if (wafer) {
     cycles_per_token = wafer->decode_steps() ? wafer->decode_cycles() / wafer->decode_steps() : wafer->last_step_cycles();
     std::cerr << "[wafer] " << cycles_per_token << " cycles per decode token = " << arch.cycles_to_us(double(cycles_per_token))
-              << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); prompt " << wafer->prefill_cycles()
-              << " cycles (token by token); SRAM per PE " << wafer->sram_bytes_per_pe_max() << " bytes, "
+              << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); SRAM per PE " << wafer->sram_bytes_per_pe_max()
+              << " bytes, "
               << wafer->colors_per_pe_max() << " colours per PE; compute utilisation "
               << 100.0 * wafer->decode_compute_utilisation() << "%; energy "
               << arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6
               << " J per token (whole wafer at energy.wafer_power_watts)\n";
+    const int P = runtime::prefill_side(wafer->layout());
+    const runtime::KvHandover& h = wafer->handover();
+    std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = " << arch.cycles_to_us(double(wafer->prefill_cycles()))
+              << " us: " << h.tokens << " prompt tokens through the prefill runs on " << P << "x" << P << " PEs "
+              << wafer->prefill_run_cycles() << " cycles, K/V hand-over to the decode cache " << h.cycles
+              << " cycles (model: " << h.words_per_pe_max << " wavelets at the busiest PE, " << h.hops_max
+              << " hops), the last prompt token's decode step " << wafer->prefill_step_cycles() << " cycles\n";
+    if (!wafer->prefill_kernel_cycles().empty()) {
+      std::cerr << "[wafer] prefill runs' cycles by kernel (" << config.num_hidden_layers << " layers):";
+      for (const auto& [name, cycles] : wafer->prefill_kernel_cycles()) std::cerr << " " << name << " " << cycles << ";";
+      std::cerr << "\n";
+    }
     if (wafer->decode_steps()) {
       std::cerr << "[wafer] cycles per decode token by kernel (PE 0," << mesh->second - 1 << "; "
                 << config.num_hidden_layers << " layers):";
@@ -316,12 +328,24 @@ int run_generate(int argc, char** argv) {
         {"config", models::to_hf_json(config)},
     });
     if (wafer) {
-      nlohmann::json by_kernel = nlohmann::json::object();
+      nlohmann::json by_kernel = nlohmann::json::object(), prefill_by_kernel = nlohmann::json::object();
+      for (const auto& [name, cycles] : wafer->prefill_kernel_cycles()) prefill_by_kernel[name] = cycles;
       for (const auto& [name, cycles] : wafer->decode_phase_cycles())
         by_kernel[name] = wafer->decode_steps() ? cycles / wafer->decode_steps() : 0;
       out.update({
           {"simulated_cycles", wafer->prefill_cycles() + wafer->decode_cycles()},
           {"prefill_cycles", wafer->prefill_cycles()},
+          {"prefill_run_cycles", wafer->prefill_run_cycles()},
+          {"prefill_handover_cycles", wafer->handover().cycles},
+          {"prefill_last_token_cycles", wafer->prefill_step_cycles()},
+          {"prefill_handover",
+           {{"tokens", wafer->handover().tokens},
+            {"words_per_pe_max", wafer->handover().words_per_pe_max},
+            {"words_moved", wafer->handover().words_moved},
+            {"hops_max", wafer->handover().hops_max}}},
+          {"prefill_mesh", {runtime::prefill_side(wafer->layout()), runtime::prefill_side(wafer->layout())}},
+          {"prefill_cycles_by_kernel", prefill_by_kernel},
+          {"prefill_sram_bytes_per_pe_max", wafer->prefill_sram_bytes_per_pe_max()},
           {"decode_cycles_per_token", cycles_per_token},
           {"tpot_us", arch.cycles_to_us(double(cycles_per_token))},
           {"mesh", {mesh->first, mesh->second}},
