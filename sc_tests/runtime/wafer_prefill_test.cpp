@@ -9,11 +9,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "models/cpu_ops.hpp"
 #include "runtime/decode_layout.hpp"
+#include "sc_tests/cli_run.hpp"
 #include "sc_tests/runtime/small_llama.hpp"
 
 using namespace wafersim;
@@ -224,4 +228,30 @@ TEST(WaferPrefill, HandOverCountsMatchTheCacheElementByElement) {
   EXPECT_EQ(wafer.prefill_cycles(), wafer.prefill_run_cycles() + model.cycles + wafer.prefill_step_cycles());
   std::cout << "hand-over of " << n << " tokens on " << W << "x" << H << " (P = " << P << "): " << moved
             << " wavelets, busiest PE " << busiest << ", " << hops << " hops, " << model.cycles << " cycles\n";
+}
+
+// `generate --device wafer` reports the prefill split: the runs (by kernel), the hand-over and the last prompt
+// token's step add up to prefill_cycles.
+class WaferPrefillCli : public test::CliTest {};
+TEST_F(WaferPrefillCli, GenerateSplitsThePrefillCycles) {
+  ASSERT_EQ(run("make-model --preset tiny --seed 3 --out " + (dir() / "tiny").string()).status, 0);
+  const test::CliRun r = run("generate --model " + (dir() / "tiny").string() +
+                             " --prompt-ids 510,300,301,302,303,304,305 --max-new-tokens 2 --mesh 4x3 --json " +
+                             (dir() / "w.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("K/V hand-over to the decode cache"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("token by token"), std::string::npos) << r.out;
+  std::ifstream in(dir() / "w.json");
+  const auto w = nlohmann::json::parse(in);
+  EXPECT_EQ(w["prefill_mesh"], nlohmann::json({3, 3}));
+  EXPECT_EQ(w["prefill_handover"]["tokens"], 6);
+  const auto runs = w["prefill_run_cycles"].get<std::uint64_t>(), handover = w["prefill_handover_cycles"].get<std::uint64_t>(),
+             last = w["prefill_last_token_cycles"].get<std::uint64_t>();
+  EXPECT_GT(runs, 0u);
+  EXPECT_GT(handover, 0u);
+  EXPECT_GT(last, 0u);
+  EXPECT_EQ(w["prefill_cycles"].get<std::uint64_t>(), runs + handover + last);
+  std::uint64_t by_kernel = 0;
+  for (const auto& [name, cycles] : w["prefill_cycles_by_kernel"].items()) by_kernel += cycles.get<std::uint64_t>();
+  EXPECT_EQ(by_kernel, runs);
 }
