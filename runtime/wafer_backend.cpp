@@ -80,24 +80,25 @@ KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, s
     if (rows.empty() || rows.back().from != from || rows.back().to != y) rows.push_back({from, y, 0});
     ++rows.back().n;
   }
-  // K and V elements: (prefill column, decode column) -> count.
+  // K and V elements of a token: runs of (prefill column, decode column, count), in K then V dim order.
   const kernels::Split fused(std::uint32_t(qd + 2 * kvd), P);
-  std::vector<std::uint64_t> cols(std::size_t(P) * W, 0);
-  for (std::uint64_t d = 0; d < kvd; ++d) {
-    const int to = l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column;
-    for (const std::uint64_t at : {qd + d, qd + kvd + d}) ++cols[std::size_t(at / fused.block) * W + to];
-  }
+  std::vector<Run> cols;
+  for (const std::uint64_t base : {qd, qd + kvd})
+    for (std::uint64_t d = 0; d < kvd; ++d) {
+      const int from = int((base + d) / fused.block), to = l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column;
+      if (cols.empty() || cols.back().from != from || cols.back().to != to) cols.push_back({from, to, 0});
+      ++cols.back().n;
+    }
   std::vector<std::uint64_t> sent(std::size_t(W) * H, 0), received(std::size_t(W) * H, 0);
   for (const Run& r : rows)
-    for (int xs = 0; xs < P; ++xs)
-      for (int xd = 0; xd < W; ++xd) {
-        const std::uint64_t n = cols[std::size_t(xs) * W + xd] * r.n * std::uint64_t(layers);
-        if (n == 0 || (xs == xd && r.from == r.to)) continue;
-        sent[std::size_t(r.from) * W + xs] += n;
-        received[std::size_t(r.to) * W + xd] += n;
-        h.words_moved += n;
-        h.hops_max = std::max(h.hops_max, std::abs(xs - xd) + std::abs(r.from - r.to));
-      }
+    for (const Run& col : cols) {
+      if (col.from == col.to && r.from == r.to) continue;
+      const std::uint64_t n = col.n * r.n * std::uint64_t(layers);
+      sent[std::size_t(r.from) * W + std::size_t(col.from)] += n;
+      received[std::size_t(r.to) * W + std::size_t(col.to)] += n;
+      h.words_moved += n;
+      h.hops_max = std::max(h.hops_max, std::abs(col.from - col.to) + std::abs(r.from - r.to));
+    }
   for (std::size_t i = 0; i < sent.size(); ++i) h.words_per_pe_max = std::max({h.words_per_pe_max, sent[i], received[i]});
   if (h.words_moved == 0) return h;
   const auto width = std::uint64_t(arch.router.ramp_width);

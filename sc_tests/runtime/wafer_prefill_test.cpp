@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -254,4 +255,25 @@ TEST_F(WaferPrefillCli, GenerateSplitsThePrefillCycles) {
   std::uint64_t by_kernel = 0;
   for (const auto& [name, cycles] : w["prefill_cycles_by_kernel"].items()) by_kernel += cycles.get<std::uint64_t>();
   EXPECT_EQ(by_kernel, runs);
+}
+
+// The model is cheap at paper scale (runs of positions and of dims, not elements): LLaMA3-8B's 32 layers, a
+// 4,096-token prompt handed from a 360x360 prefill region to the 360x360 decode region's shift cache. Every PE sends
+// at most its share of the prefill's K/V and receives at most its rows' tokens' share.
+TEST(WaferPrefill, HandOverModelAtPaperScale) {
+  const hw::ArchParams arch;
+  const auto cfg = models::load_llama_config(std::filesystem::path(WAFERSIM_SOURCE_DIR) / "configs/models/Meta-Llama-3-8B/config.json");
+  const runtime::DecodeLayout l = runtime::decode_layout(cfg, "llama3-8b", 360, 360, arch);
+  const std::uint64_t tokens = 4096;
+  const runtime::KvHandover h = runtime::kv_handover(l, kernels::KvPolicy::Shift, 360, tokens, 32, arch);
+  const std::uint64_t per_token = 2 * std::uint64_t(cfg.kv_dim()) * 32;  // K and V, all layers
+  EXPECT_LE(h.words_moved, tokens * per_token);
+  EXPECT_GE(h.words_moved, tokens * per_token / 2);  // most elements change PE
+  // A prefill PE holds ceil(4096 / 360) = 12 tokens x (the fused block of 6,144 / 360 = 18 columns, at most all K/V).
+  EXPECT_LE(h.words_per_pe_max, 12u * 18u * 32u);
+  EXPECT_EQ(h.cycles, h.words_per_pe_max / std::uint64_t(arch.router.ramp_width) +
+                          std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
+                          2u * std::uint64_t(arch.router.ramp_latency));
+  std::cout << "LLaMA3-8B, 4096 tokens, 360x360 -> 360x360 shift: " << h.words_moved << " wavelets, busiest PE "
+            << h.words_per_pe_max << ", " << h.hops_max << " hops, " << h.cycles << " cycles\n";
 }
