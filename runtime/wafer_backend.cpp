@@ -295,7 +295,15 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
     const kernels::PrefillWeights pw{f32(L.input_norm), f32(L.wq),        f32(L.wk),   f32(L.wv),
                                      f32(L.bq),         f32(L.bk),        f32(L.bv),   f32(L.wo),
                                      f32(L.post_norm),  f32(L.w_gate),    f32(L.w_up), f32(L.w_down)};
-    kernels::PrefillResult r = kernels::llama_prefill_layer(shape, pw, x, arch_);
+    kernels::PrefillResult r;
+    try {
+      r = kernels::llama_prefill_layer(shape, pw, x, arch_);
+    } catch (const CapacityError& e) {
+      throw CapacityError("wafer backend: the prefill of " + std::to_string(n) + " prompt tokens on the " +
+                          std::to_string(P) + "x" + std::to_string(P) + " prefill region (the square of the " +
+                          std::to_string(l.width) + "x" + std::to_string(l.height) +
+                          " region) does not fit: " + e.what() + "; use a larger mesh or a shorter prompt");
+    }
     x = std::move(r.out);
     k[li] = std::move(r.k);
     v[li] = std::move(r.v);

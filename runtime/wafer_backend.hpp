@@ -79,6 +79,8 @@ class WaferBackend final : public models::LogitsBackend {
   ~WaferBackend() override;
 
   int64_t vocab_size() const override { return weights_->config.vocab_size; }
+  // The prompt (see the header comment). CapacityError when the prompt exceeds the KV cache or a prefill run's
+  // blocks (e.g. the [L x L] scores of a long prompt) do not fit a PE of the P x P prefill region.
   std::vector<float> prefill(const std::vector<int32_t>& tokens) override;
   std::vector<float> decode(int32_t token) override;
   int64_t sequence_length() const override { return length_; }

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "models/cpu_ops.hpp"
 #include "runtime/decode_layout.hpp"
 #include "sc_tests/cli_run.hpp"
@@ -276,4 +277,22 @@ TEST(WaferPrefill, HandOverModelAtPaperScale) {
                           2u * std::uint64_t(arch.router.ramp_latency));
   std::cout << "LLaMA3-8B, 4096 tokens, 360x360 -> 360x360 shift: " << h.words_moved << " wavelets, busiest PE "
             << h.words_per_pe_max << ", " << h.hops_max << " hops, " << h.cycles << " cycles\n";
+}
+
+// A prompt whose prefill runs need more SRAM per PE than the prefill region has (here the scores' [L x L] blocks of
+// a 200-token prompt on 2x2) is a CapacityError naming the prefill region and the kernel, before any decode step.
+TEST(WaferPrefill, APromptTooLongForThePrefillRegionIsACapacityError) {
+  auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(config(4, 2), 16));
+  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{}, {.width = 2, .height = 2});
+  ASSERT_GE(wafer.max_tokens(), 200u);
+  try {
+    wafer.prefill(prompt(200, 16));
+    FAIL() << "expected CapacityError";
+  } catch (const CapacityError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("prefill of 199 prompt tokens on the 2x2 prefill region"), std::string::npos) << m;
+    EXPECT_NE(m.find("bytes of SRAM per PE"), std::string::npos) << m;
+    std::cout << m << "\n";
+  }
+  EXPECT_EQ(wafer.sequence_length(), 0);
 }
