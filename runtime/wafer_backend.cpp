@@ -99,10 +99,12 @@ KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, s
       h.words_moved += n;
       h.hops_max = std::max(h.hops_max, std::abs(col.from - col.to) + std::abs(r.from - r.to));
     }
-  for (std::size_t i = 0; i < sent.size(); ++i) h.words_per_pe_max = std::max({h.words_per_pe_max, sent[i], received[i]});
+  for (std::size_t i = 0; i < sent.size(); ++i)
+    h.words_per_pe_max = std::max({h.words_per_pe_max, sent[i], received[i]});
   if (h.words_moved == 0) return h;
   const auto width = std::uint64_t(arch.router.ramp_width);
-  h.cycles = (h.words_per_pe_max + width - 1) / width + std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
+  h.cycles = (h.words_per_pe_max + width - 1) / width +
+             std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
              2 * std::uint64_t(arch.router.ramp_latency);
   return h;
 }

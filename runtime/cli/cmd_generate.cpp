@@ -285,7 +285,8 @@ int run_generate(int argc, char** argv) {
               << " J per token (whole wafer at energy.wafer_power_watts)\n";
     const int P = runtime::prefill_side(wafer->layout());
     const runtime::KvHandover& h = wafer->handover();
-    std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = " << arch.cycles_to_us(double(wafer->prefill_cycles()))
+    std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = "
+              << arch.cycles_to_us(double(wafer->prefill_cycles()))
               << " us: " << h.tokens << " prompt tokens through the prefill runs on " << P << "x" << P << " PEs "
               << wafer->prefill_run_cycles() << " cycles, K/V hand-over to the decode cache " << h.cycles
               << " cycles (model: " << h.words_per_pe_max << " wavelets at the busiest PE, " << h.hops_max

@@ -21,7 +21,7 @@ namespace wafersim::test {
 constexpr float kLogitTol = 0.05f;
 
 inline models::LlamaConfig config(int64_t heads, int64_t kv_heads, bool llama3_rope = false, bool bias = false,
-                          int64_t hidden = 40) {
+                                  int64_t hidden = 40) {
   models::LlamaConfig c;
   c.vocab_size = 200;
   c.hidden_size = hidden;

@@ -1,6 +1,7 @@
 // LLaMA decode on the modelled wafer against the fp32 CPU reference: with fp32 accumulation the greedy tokens are
 // equal for 32 new tokens (several seeds, GQA and non-GQA, square and non-square meshes, LLaMA-3 RoPE scaling,
-// Qwen2 QKV bias) and the logits agree within kLogitTol; the program's SRAM equals the layout's arithmetic.
+// Qwen2 QKV bias) and the logits agree within kLogitTol; the program's SRAM equals the layout's arithmetic. The
+// prompts (1-5 tokens) run through the prefill and the hand-over first (wafer_prefill_test.cpp checks those).
 // One Device per process: each test case runs in its own process (ctest).
 #include <gtest/gtest.h>
 

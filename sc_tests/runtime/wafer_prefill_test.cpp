@@ -53,7 +53,8 @@ void cpu_kv(const models::LlamaWeights& w, const std::vector<int32_t>& tokens, s
   std::vector<float> x(std::size_t(L * E));
   for (int64_t t = 0; t < L; ++t) w.embed.row_to_f32(std::size_t(tokens[t]), std::size_t(E), &x[std::size_t(t * E)]);
   for (const auto& lw : w.layers) {
-    std::vector<float> xn(x.size()), q(L * qd), k(L * kvd), v(L * kvd), attn(L * qd), scratch(c.num_attention_heads * L);
+    std::vector<float> xn(x.size()), q(L * qd), k(L * kvd), v(L * kvd), attn(L * qd),
+        scratch(c.num_attention_heads * L);
     for (int64_t t = 0; t < L; ++t) cpu::rms_norm(&x[t * E], f32(lw.input_norm).data(), E, c.rms_norm_eps, &xn[t * E]);
     const auto bq = f32(lw.bq), bk = f32(lw.bk), bv = f32(lw.bv);
     cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wq), qd, q.data(), bq.empty() ? nullptr : bq.data());
@@ -181,8 +182,9 @@ TEST(WaferPrefill, HandOverCyclesFollowTheFormula) {
   EXPECT_EQ(runtime::kv_handover(l, kernels::KvPolicy::Shift, 1, 0, 2, arch).cycles, 0u);
 }
 
-// The model's grouped counts against an element-by-element count: each K/V element of each handed-over position, from its prefill PE (row block of the position, column block of its fused
-// QKV column) to the row holding the position and kv_slot's column.
+// The model's grouped counts against an element-by-element count: each K/V element of each handed-over position,
+// from its prefill PE (row block of the position, column block of its fused QKV column) to the row holding the
+// position and kv_slot's column.
 TEST(WaferPrefill, HandOverCountsMatchTheCacheElementByElement) {
   const auto cfg = config(8, 2, true, false, 64);
   auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(cfg, 13));
@@ -247,7 +249,8 @@ TEST_F(WaferPrefillCli, GenerateSplitsThePrefillCycles) {
   const auto w = nlohmann::json::parse(in);
   EXPECT_EQ(w["prefill_mesh"], nlohmann::json({3, 3}));
   EXPECT_EQ(w["prefill_handover"]["tokens"], 6);
-  const auto runs = w["prefill_run_cycles"].get<std::uint64_t>(), handover = w["prefill_handover_cycles"].get<std::uint64_t>(),
+  const auto runs = w["prefill_run_cycles"].get<std::uint64_t>(),
+             handover = w["prefill_handover_cycles"].get<std::uint64_t>(),
              last = w["prefill_last_token_cycles"].get<std::uint64_t>();
   EXPECT_GT(runs, 0u);
   EXPECT_GT(handover, 0u);
@@ -263,7 +266,8 @@ TEST_F(WaferPrefillCli, GenerateSplitsThePrefillCycles) {
 // at most its share of the prefill's K/V and receives at most its rows' tokens' share.
 TEST(WaferPrefill, HandOverModelAtPaperScale) {
   const hw::ArchParams arch;
-  const auto cfg = models::load_llama_config(std::filesystem::path(WAFERSIM_SOURCE_DIR) / "configs/models/Meta-Llama-3-8B/config.json");
+  const auto cfg = models::load_llama_config(std::filesystem::path(WAFERSIM_SOURCE_DIR) /
+                                             "configs/models/Meta-Llama-3-8B/config.json");
   const runtime::DecodeLayout l = runtime::decode_layout(cfg, "llama3-8b", 360, 360, arch);
   const std::uint64_t tokens = 4096;
   const runtime::KvHandover h = runtime::kv_handover(l, kernels::KvPolicy::Shift, 360, tokens, 32, arch);
