@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "firmware/kernels/dist_gemm_t.hpp"
 #include "models/cpu_ops.hpp"
 
 namespace wafersim::runtime {
@@ -55,6 +56,19 @@ std::vector<float> f32(const models::FloatTensor& t) {
 }  // namespace
 
 int prefill_side(const DecodeLayout& l) { return std::min(l.width, l.height); }
+
+std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& l, std::uint32_t tokens, bool fp32_accumulate) {
+  if (tokens == 0) return 0;
+  const models::LlamaConfig& c = l.config;
+  const auto E = std::uint32_t(c.hidden_size), q = std::uint32_t(c.q_dim()), kv = std::uint32_t(c.kv_dim()),
+             F = std::uint32_t(c.intermediate_size), hd = std::uint32_t(c.head_dim);
+  const auto gemm = [&](std::uint32_t k, std::uint32_t n) {
+    return kernels::GemmConfig{.P = prefill_side(l), .m = tokens, .k = k, .n = n, .fp32_accumulate = fp32_accumulate};
+  };
+  return std::max({kernels::shift_gemm_sram_bytes(gemm(E, q + 2 * kv)), kernels::shift_gemm_sram_bytes(gemm(q, E)),
+                   kernels::shift_gemm_sram_bytes(gemm(E, 2 * F)), kernels::shift_gemm_sram_bytes(gemm(F, E)),
+                   kernels::shift_gemm_sram_bytes(gemm(tokens, hd)), kernels::dist_gemm_t_sram_bytes(gemm(hd, tokens))});
+}
 
 KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, std::uint64_t tokens, int layers,
                        const hw::ArchParams& arch) {

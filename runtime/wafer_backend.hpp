@@ -49,6 +49,12 @@ std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& layout);
 
 // The side P of the square prefill region inside a W x H decode region: min(W, H), at the region's origin.
 int prefill_side(const DecodeLayout& layout);
+// The SRAM per PE the largest device run of the prefill of `tokens` prompt tokens needs on that region: the GEMMs'
+// own bounds (kernels::shift_gemm_sram_bytes for qkv, wo, up_gate, down and pv; dist_gemm_t_sram_bytes for scores,
+// whose [tokens x tokens] blocks grow fastest), the checks llama_prefill_layer's runs make; the row programs' blocks
+// are no larger than the GEMM outputs they work on. 0 for no tokens. The prompt fits when this is at most
+// layout.sram_limit (--mesh auto's test).
+std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& layout, std::uint32_t tokens, bool fp32_accumulate);
 
 // The prefill -> decode hand-over of the K and V of `tokens` prompt tokens of `layers` layers (a model, not
 // simulated). Source: where the prefill's qkv and rope runs leave K and V, the fused [tokens x (q + 2 kv)]

@@ -32,20 +32,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries.
+// --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries, and
+// whose prefill region runs the prefill of `prefill_tokens` prompt tokens (runtime::prefill_sram_bytes_per_pe).
 std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::string& model, const hw::ArchParams& arch,
-                              kernels::KvPolicy kv, int64_t tokens) {
+                              kernels::KvPolicy kv, int64_t tokens, std::uint32_t prefill_tokens = 0,
+                              bool fp32_accumulate = true) {
   const int limit = std::min(arch.fabric.width, arch.fabric.height);
   for (int p = 2; p <= limit; ++p) {
     try {
       const runtime::DecodeLayout l = runtime::decode_layout(config, model, p, p, arch);
       const std::uint32_t slots = l.max_kv_slots_per_pe(int(config.num_hidden_layers), true);
-      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens) return {p, p};
+      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens &&
+          runtime::prefill_sram_bytes_per_pe(l, prefill_tokens, fp32_accumulate) <= l.sram_limit)
+        return {p, p};
     } catch (const CapacityError&) {
     }
   }
   throw CapacityError(model + ": no square region of the " + arch.name + " fabric holds every layer, lm_head and " +
-                      std::to_string(tokens) + " KV entries in one region (several regions are not implemented yet)");
+                      std::to_string(tokens) + " KV entries in one region" +
+                      (prefill_tokens ? " with the prefill of " + std::to_string(prefill_tokens) + " prompt tokens"
+                                      : std::string()) +
+                      " (several regions are not implemented yet)");
 }
 
 // generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
@@ -146,7 +153,8 @@ int run_generate(int argc, char** argv) {
       ("max-new-tokens", number<int64_t>(0)->default_value(32), "tokens to generate at most")
       ("device", po::value<std::string>()->default_value("wafer"), "wafer (the modelled wafer) or cpu (fp32 reference)")
       ("mesh", po::value<std::string>()->default_value("auto"),
-       "wafer region WxH, or auto: the smallest square holding the model and the prompt + new tokens' KV cache")
+       "wafer region WxH, or auto: the smallest square holding the model and the prompt + new tokens' KV cache, "
+       "whose prefill region holds the prompt's prefill")
       ("arch", po::value<std::string>()->default_value("wse2"), "architecture: wse2, wse3 or a YAML file")
       ("accum", po::value<std::string>()->default_value("fp32"),
        "wafer accumulation: fp32 (fmachs: fp16 products, fp32 sums) or fp16 (fmach)")
@@ -237,7 +245,9 @@ int run_generate(int argc, char** argv) {
   std::unique_ptr<models::LogitsBackend> backend_ptr;
   runtime::WaferBackend* wafer = nullptr;
   if (device == "wafer") {
-    if (!mesh) mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new);
+    if (!mesh)  // the prompt's first size - 1 tokens run through the prefill (the last one is a decode step)
+      mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new,
+                       prompt.empty() ? 0 : std::uint32_t(prompt.size() - 1), accum == "fp32");
     auto w = std::make_unique<runtime::WaferBackend>(
         weights, dir.string(), arch,
         runtime::WaferOptions{.width = mesh->first, .height = mesh->second, .fp32_accumulate = accum == "fp32",

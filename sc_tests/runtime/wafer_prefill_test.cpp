@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -299,4 +300,47 @@ TEST(WaferPrefill, APromptTooLongForThePrefillRegionIsACapacityError) {
     std::cout << m << "\n";
   }
   EXPECT_EQ(wafer.sequence_length(), 0);
+}
+
+// runtime::prefill_sram_bytes_per_pe (--mesh auto's prefill test) is the largest run's SRAM the prefill measured.
+void expect_prefill_sram_bound(int W, int H, int L, bool fp32) {
+  auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(config(4, 2), 5));
+  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{}, {.width = W, .height = H, .fp32_accumulate = fp32});
+  wafer.prefill(prompt(L, 5));
+  EXPECT_EQ(runtime::prefill_sram_bytes_per_pe(wafer.layout(), std::uint32_t(L - 1), fp32),
+            wafer.prefill_sram_bytes_per_pe_max());
+}
+TEST(WaferPrefill, PrefillSramBoundIsWhatTheRunsUseFp32) { expect_prefill_sram_bound(3, 3, 64, true); }
+TEST(WaferPrefill, PrefillSramBoundIsWhatTheRunsUseFp16NonSquare) { expect_prefill_sram_bound(4, 2, 20, false); }
+
+// --mesh auto picks the smallest square whose prefill region also runs the prompt's prefill: a 279-token prompt of the
+// tiny model needs 5x5 (the KV cache alone fits 3x3, whose prefill's scores blocks do not); an explicit --mesh 3x3
+// stays a CapacityError naming the prefill region and the kernel.
+TEST_F(WaferPrefillCli, AutoMeshHoldsThePromptsPrefill) {
+  const std::string model = (dir() / "tiny").string();
+  ASSERT_EQ(run("make-model --preset tiny --seed 1 --out " + model).status, 0);
+  std::string ids = "510";
+  for (int t = 1; t < 279; ++t) ids += "," + std::to_string(300 + t % 200);
+  const auto cfg = models::load_llama_config(dir() / "tiny" / "config.json");
+  const hw::ArchParams arch;
+  const auto fits = [&](int p) {
+    const runtime::DecodeLayout l = runtime::decode_layout(cfg, "tiny", p, p, arch);
+    return runtime::prefill_sram_bytes_per_pe(l, 278, true) <= l.sram_limit;
+  };
+  EXPECT_FALSE(fits(3));
+  EXPECT_FALSE(fits(4));
+  EXPECT_TRUE(fits(5));
+
+  const test::CliRun fixed = run("generate --model " + model + " --prompt-ids " + ids + " --max-new-tokens 1 --mesh 3x3");
+  EXPECT_EQ(fixed.status, 1) << fixed.out;
+  EXPECT_NE(fixed.out.find("prefill of 278 prompt tokens on the 3x3 prefill region"), std::string::npos) << fixed.out;
+  EXPECT_NE(fixed.out.find("dist_gemm_t"), std::string::npos) << fixed.out;
+
+  const test::CliRun r = run("generate --model " + model + " --prompt-ids " + ids + " --max-new-tokens 1 --json " +
+                             (dir() / "w.json").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(dir() / "w.json");
+  const auto w = nlohmann::json::parse(in);
+  EXPECT_EQ(w["mesh"], nlohmann::json({5, 5}));
+  EXPECT_EQ(w["prefill_handover"]["tokens"], 278);
 }
