@@ -5,7 +5,9 @@
 // - the cache after the prefill holds the CPU's K and V of every prompt position where L appends put them (each
 //   row's fill and order, oldest first);
 // - the hand-over's cycles follow kv_handover's formula (a hand-computed case, and the busiest PE and the longest
-//   path counted element by element from the cache the hand-over left).
+//   path counted element by element from the cache the hand-over left);
+// - prefill_sram_bytes_per_pe equals the runs' measured SRAM; --mesh auto picks a region whose prefill holds the
+//   prompt, an explicit --mesh that does not is a CapacityError.
 #include <gtest/gtest.h>
 
 #include <cmath>
