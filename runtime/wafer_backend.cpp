@@ -67,7 +67,8 @@ std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& l, std::uint32_t tok
   };
   return std::max({kernels::shift_gemm_sram_bytes(gemm(E, q + 2 * kv)), kernels::shift_gemm_sram_bytes(gemm(q, E)),
                    kernels::shift_gemm_sram_bytes(gemm(E, 2 * F)), kernels::shift_gemm_sram_bytes(gemm(F, E)),
-                   kernels::shift_gemm_sram_bytes(gemm(tokens, hd)), kernels::dist_gemm_t_sram_bytes(gemm(hd, tokens))});
+                   kernels::shift_gemm_sram_bytes(gemm(tokens, hd)),
+                   kernels::dist_gemm_t_sram_bytes(gemm(hd, tokens))});
 }
 
 KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, std::uint64_t tokens, int layers,

@@ -333,7 +333,8 @@ TEST_F(WaferPrefillCli, AutoMeshHoldsThePromptsPrefill) {
   EXPECT_FALSE(fits(4));
   EXPECT_TRUE(fits(5));
 
-  const test::CliRun fixed = run("generate --model " + model + " --prompt-ids " + ids + " --max-new-tokens 1 --mesh 3x3");
+  const test::CliRun fixed =
+      run("generate --model " + model + " --prompt-ids " + ids + " --max-new-tokens 1 --mesh 3x3");
   EXPECT_EQ(fixed.status, 1) << fixed.out;
   EXPECT_NE(fixed.out.find("prefill of 278 prompt tokens on the 3x3 prefill region"), std::string::npos) << fixed.out;
   EXPECT_NE(fixed.out.find("dist_gemm_t"), std::string::npos) << fixed.out;
