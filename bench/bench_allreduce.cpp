@@ -50,7 +50,7 @@ int bench_allreduce(int argc, char** argv) {
   std::uint64_t len = 0;
   int groups = 0, groups_y = 0, groups2 = 0, k = 2;
   std::uint32_t seed = 1;
-  bool verify = false, acc32 = false;
+  bool verify = false, acc32 = false, simd32 = false;
   po::options_description desc("options");
   sim.add_to(desc, "256x1");
   desc.add_options()
@@ -66,6 +66,7 @@ int bench_allreduce(int argc, char** argv) {
       ("dtype", po::value(&dtype)->default_value("fp32"), "fp16 | fp32")
       ("op", po::value(&op)->default_value("sum"), "sum | max")
       ("fp32-acc", po::bool_switch(&acc32), "fp16 data: accumulate in fp32")
+      ("simd32", po::bool_switch(&simd32), "fp16 data: two values per wavelet (simd_32 fabric DSDs)")
       ("seed", cli::number(&seed, 0u)->default_value(1), "random seed of the input vectors")
       ("verify", po::bool_switch(&verify), "check every PE's result against a CPU reduction; exit 1 on mismatch");
   po::variables_map vm;
@@ -78,6 +79,8 @@ int bench_allreduce(int argc, char** argv) {
   if (dtype != "fp16" && dtype != "fp32") throw cli::UsageError("--dtype " + dtype + ": expected fp16 or fp32");
   if (op != "sum" && op != "max") throw cli::UsageError("--op " + op + ": expected sum or max");
   if (verify && sim.timing_only) throw cli::UsageError("--verify needs payloads: drop --timing-only");
+  if (simd32 && (dtype != "fp16" || (acc32 && op == "sum")))
+    throw cli::UsageError("--simd32 packs fp16 partials: it needs --dtype fp16 and no fp32 accumulation (--fp32-acc)");
   if (vm.count("k")) {
     if (!vm["levels"].defaulted()) throw cli::UsageError("--k is an alias of --levels: give one of them");
     k = vm["k"].as<int>();
@@ -92,7 +95,7 @@ int bench_allreduce(int argc, char** argv) {
   kernels::CollectiveConfig cfg{.width = w, .height = h, .axis = axis == "y" ? kernels::Axis::Y : kernels::Axis::X,
                                 .length = 1, .dtype = dtype == "fp16" ? DType::F16 : DType::F32,
                                 .op = op == "sum" ? kernels::ReduceOp::Sum : kernels::ReduceOp::Max,
-                                .fp32_accumulate = acc32};
+                                .fp32_accumulate = acc32, .simd32 = simd32};
   // Limits first, before anything is allocated on the host.
   const std::uint64_t len_max = max_length(cfg, arch, algo, xy ? 2 : 1);
   if (len > len_max)
@@ -198,7 +201,7 @@ int bench_allreduce(int argc, char** argv) {
                                 : "")
             << " along "
             << axis << " of " << w << "x" << h << " (P=" << P << "), len " << len << " " << dtype << " " << op
-            << (acc32 ? " (fp32 accumulation)" : "") << " on " << arch.name << "\n"
+            << (acc32 ? " (fp32 accumulation)" : "") << (simd32 ? " (simd_32)" : "") << " on " << arch.name << "\n"
             << "  cycles          " << r.cycles << (r.completed ? "" : " (stopped)") << "\n"
             << "  model cycles    "
             << (modelled ? std::to_string(model.first) +
@@ -233,6 +236,7 @@ int bench_allreduce(int argc, char** argv) {
     j["dtype"] = dtype;
     j["op"] = op;
     j["fp32_accumulate"] = acc32;
+    j["simd32"] = simd32;
     j["seed"] = seed;
     runtime::write_json(sim.json, j);
   }

@@ -37,12 +37,8 @@ class LinkObserver {
   virtual void on_cycle_end(Cycle now) = 0;
 };
 
-// An agent that can start fetching the memory its next step will touch: the engine's passes over due agents call
-// prefetch() one agent ahead. A host-speed hint that never changes behaviour, hence not part of hw::PeAgent.
-class PrefetchingAgent : public hw::PeAgent {
- public:
-  virtual void prefetch(const hw::PeQueues& queues) const = 0;
-};
+// hw::PrefetchingAgent under the name the fabric's agents (bench/traffic.cpp) use.
+using PrefetchingAgent = hw::PrefetchingAgent;
 
 struct RunResult {
   Cycle cycles = 0;        // simulated cycles until completion (or the limit)

@@ -19,6 +19,12 @@ std::string str(int v) { return std::to_string(v); }
 
 const std::string kNoLabel;
 
+// An op's name in error messages: `opn + ": ..."` makes the string (validate() runs for every DSD operation).
+struct OpName {
+  const char* name;
+  friend std::string operator+(OpName n, const char* rest) { return std::string(n.name) + rest; }
+};
+
 // Byte address of element k of a memory operand: a linear walk (a scalar, a mem1d, a mem4d with one dimension of
 // extent > 1 first) or, for a general mem4d, MemDsd::address.
 struct Walk {
@@ -214,7 +220,7 @@ std::uint32_t ComputeEngine::op_length(const DsdOp& op) const {
 
 void ComputeEngine::validate(const DsdOp& op) const {
   const OpInfo& info = op_info(op.code);
-  const std::string opn = info.name;
+  const OpName opn{info.name};  // the message is built only when validation fails
   auto check_mem = [&](const Operand& o, ElemType t, const char* role) {
     if (auto* m = std::get_if<MemDsd>(&o)) {
       if (m->elem_bytes != elem_bytes(t))
@@ -475,9 +481,12 @@ void ComputeEngine::start(int ut, const DsdOp& op, Cycle issued, Cycle earliest)
   m.stalled = false;
   m.simd = SimdMode::Off;
   if (auto* f = std::get_if<FaboutDsd>(&m.op.dest)) m.simd = f->simd;
-  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
-    if (auto* f = std::get_if<FabinDsd>(o)) {
+  const Operand* srcs[2] = {&m.op.src0, &m.op.src1};
+  for (int k = 0; k < 2; ++k) {
+    m.in_iq[k] = -1;
+    if (auto* f = std::get_if<FabinDsd>(srcs[k])) {
       ++iq_readers_[f->iq];
+      m.in_iq[k] = static_cast<std::int8_t>(f->iq);
       m.simd = f->simd;  // validate() made the modes of an op's fabric operands equal
     }
   }
@@ -492,8 +501,8 @@ void ComputeEngine::complete(int ut, Cycle now) {
   const Cycle moves = (m.done + per_move - 1) / per_move + (m.adv_sent ? 1 : 0);
   const Cycle span = now >= m.started ? now - m.started + 1 : 0;
   if (span > moves) stats_.microthread_stall_cycles += span - moves;
-  for (const Operand* o : {&m.op.src0, &m.op.src1})
-    if (auto* f = std::get_if<FabinDsd>(o)) --iq_readers_[f->iq];
+  for (const int iq : m.in_iq)
+    if (iq >= 0) --iq_readers_[iq];
   if (m.op.options.activate >= 0) activate(m.op.options.activate);
   if (m.op.options.unblock >= 0) unblock(m.op.options.unblock);
   if (!m.op.options.async) {  // a blocking op: the waiting body continues the next cycle
@@ -515,17 +524,16 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   if (m.ready > now || m.last == now) return false;
   const OpInfo& info = op_info(m.op.code);
   // Control wavelets at the head of a fabin queue are not data: they activate their entrypoint's task.
-  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
-    if (auto* f = std::get_if<FabinDsd>(o)) {
-      WaveletQueue& q = queues_.iq(f->iq);
-      while (!q.empty() && q.front().control) {
-        const Wavelet w = queues_.pop_input(f->iq);
-        ++stats_.wavelets_received;
-        const int entry = ControlPayload::decode(w.payload).entrypoint;
-        if (entry != kNullColor && is_bound(entry)) {
-          task(entry).arg = w.data16();
-          activate(entry);
-        }
+  for (const int iq : m.in_iq) {
+    if (iq < 0) continue;
+    WaveletQueue& q = queues_.iq(iq);
+    while (!q.empty() && q.front().control) {
+      const Wavelet w = queues_.pop_input(iq);
+      ++stats_.wavelets_received;
+      const int entry = ControlPayload::decode(w.payload).entrypoint;
+      if (entry != kNullColor && is_bound(entry)) {
+        task(entry).arg = w.data16();
+        activate(entry);
       }
     }
   }
@@ -554,12 +562,12 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   const std::uint32_t per_wavelet = m.simd == SimdMode::Off ? 1 : 2;
   const std::uint32_t moved = std::min(per_wavelet, m.length - m.done);
   const int ready = m.simd == SimdMode::Simd64 && m.length - m.done > 2 ? 2 : 1;
-  for (const Operand* o : {&m.op.src0, &m.op.src1}) {
-    if (auto* f = std::get_if<FabinDsd>(o); f && queues_.iq(f->iq).size() < ready) {
+  for (int k = 0; k < 2; ++k) {
+    if (const int iq = m.in_iq[k]; iq >= 0 && queues_.iq(iq).size() < ready) {
       m.stalled = true;
       m.wait_on_output = false;
-      m.wait_queue = f->iq;
-      m.wait_color = f->color;
+      m.wait_queue = iq;
+      m.wait_color = std::get<FabinDsd>(k == 0 ? m.op.src0 : m.op.src1).color;
       return false;
     }
   }
@@ -571,28 +579,29 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
     return false;
   }
   m.stalled = false;
-  std::uint32_t in0 = 0, in1 = 0;  // payloads popped for src0 / src1 when they are fabin operands
-  auto pop = [&](const Operand& o, std::uint32_t& word) {
-    if (auto* f = std::get_if<FabinDsd>(&o)) {
-      word = queues_.pop_input(f->iq).payload;
+  std::uint32_t in[2] = {0, 0};  // payloads popped for src0 / src1 when they are fabin operands
+  for (int k = 0; k < info.num_srcs; ++k) {
+    if (m.in_iq[k] >= 0) {
+      in[k] = queues_.pop_input(m.in_iq[k]).payload;
       ++stats_.wavelets_received;
     }
-  };
-  pop(m.op.src0, in0);
-  if (info.num_srcs == 2) pop(m.op.src1, in1);
-  auto src = [&](const Operand& o, std::uint32_t w, ElemType t, std::uint32_t j) -> std::uint32_t {
-    if (std::holds_alternative<FabinDsd>(o)) {
-      if (per_wavelet == 2) return (j % 2) ? (w >> 16) : (w & 0xffffu);
-      return elem_bytes(t) == 2 ? (w & 0xffffu) : w;
+  }
+  const bool functional = sram_.functional();
+  // Element j of this move from source k (0, 1; 2: the scalar operand, never a fabric operand).
+  auto src = [&](int k, ElemType t, std::uint32_t j) -> std::uint32_t {
+    if (k < 2 && m.in_iq[k] >= 0) {
+      if (per_wavelet == 2) return (j % 2) ? (in[k] >> 16) : (in[k] & 0xffffu);
+      return elem_bytes(t) == 2 ? (in[k] & 0xffffu) : in[k];
     }
-    if (!sram_.functional() && std::holds_alternative<MemDsd>(o)) return 0;
+    const Operand& o = k == 0 ? m.op.src0 : k == 1 ? m.op.src1 : m.op.scalar;
+    if (!functional && std::holds_alternative<MemDsd>(o)) return 0;
     return read_elem(o, m.done + j, t);
   };
   std::uint32_t out_word = 0;
   for (std::uint32_t j = 0; j < moved; ++j) {
-    const std::uint32_t a = src(m.op.src0, in0, info.src0, j);
-    const std::uint32_t b = info.num_srcs == 2 ? src(m.op.src1, in1, info.src1, j) : 0;
-    const std::uint32_t c = info.has_scalar ? src(m.op.scalar, in1, info.src1, j) : 0;
+    const std::uint32_t a = src(0, info.src0, j);
+    const std::uint32_t b = info.num_srcs == 2 ? src(1, info.src1, j) : 0;
+    const std::uint32_t c = info.has_scalar ? src(2, info.src1, j) : 0;
     const std::uint32_t r = apply_op(m.op.code, a, b, c);
     if (out) {
       std::uint32_t payload = r;
@@ -602,7 +611,7 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
         else if (out->stamp_index) payload |= std::uint32_t(std::uint16_t(out->index_base + m.done + j)) << 16;
       }
       out_word |= payload;
-    } else if (sram_.functional()) {
+    } else if (functional) {
       write_elem(m.op.dest, m.done + j, info.dest, r);
     }
   }
@@ -624,9 +633,11 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
 bool ComputeEngine::iq_owned_by_microthread(int iq) const { return iq_readers_[iq] > 0; }
 
 void ComputeEngine::drain_control_heads(Cycle now) {
-  for (int iq = 0; iq < queues_.num_input_queues(); ++iq) {
+  // Only the queues that hold words (the mask lives in the queues' first line; each queue is a line of its own).
+  for (std::uint32_t rest = queues_.input_nonempty_mask(); rest != 0; rest &= rest - 1) {
+    const int iq = std::countr_zero(rest);
     WaveletQueue& q = queues_.iq(iq);
-    if (q.empty() || !q.front().control || iq_owned_by_microthread(iq)) continue;
+    if (!q.front().control || iq_owned_by_microthread(iq)) continue;
     while (!q.empty() && q.front().control) {
       if (blocked_ & bit(q.front().color)) break;  // a blocked colour leaves its control wavelets queued too
       const Wavelet w = queues_.pop_input(iq);
@@ -644,10 +655,11 @@ int ComputeEngine::pick_task() const {
   // Runnable: activated or (data task) its IQ's head is a data wavelet nobody else reads; not blocked. The lowest
   // ID among the high-priority runnable tasks, else the lowest runnable ID.
   std::uint64_t ready = activated_;
+  const std::uint32_t nonempty = queues_.input_nonempty_mask();
   for (std::uint64_t rest = data_ & ~activated_ & ~blocked_; rest != 0; rest &= rest - 1) {
     const int id = std::countr_zero(rest);
     const int iq = task(id).iq;
-    if (iq_owned_by_microthread(iq)) continue;
+    if (!(nonempty & (1u << iq)) || iq_owned_by_microthread(iq)) continue;
     const WaveletQueue& q = queues_.iq(iq);
     if (!q.empty() && !q.front().control) ready |= bit(id);
   }
@@ -765,8 +777,7 @@ bool ComputeEngine::busy() const {
   if (active_uts_ != 0) return true;  // a queued op implies a running one on its microthread
   // Wavelets delivered but not consumed (e.g. a blocked colour) are pending work: a run that ends with them is
   // reported as a deadlock naming the queue, instead of completing silently.
-  for (int iq = 0; iq < queues_.num_input_queues(); ++iq)
-    if (!queues_.iq(iq).empty()) return true;
+  if (queues_.input_nonempty_mask() != 0) return true;
   return pick_task() >= 0;
 }
 

@@ -61,7 +61,7 @@ using TaskBody = std::function<void(TaskArg)>;
 // - A fabric operation without options.async blocks: the running task's coroutine (hw/coro.hpp) suspends on it
 //   (suspend_main); no other task is picked until it completes; the body resumes the cycle after its last element.
 // - A second op on a busy microthread waits for it (FIFO per microthread).
-class ComputeEngine : public PeAgent {
+class ComputeEngine : public PrefetchingAgent {
  public:
   struct Stats {
     std::uint64_t tasks_run = 0;
@@ -151,6 +151,14 @@ class ComputeEngine : public PeAgent {
   bool isolated() const override { return !shares_host_state_ && teardown_handlers_.empty(); }
   void on_teardown(Color c, Cycle now) override;
   void describe_wait(std::ostream& os) const override;
+  // The state of the running microthreads and the input queues that hold words (a step touches both; each is a
+  // separate line, far from the CE on a large mesh).
+  void prefetch(const PeQueues& queues) const override {
+    for (std::uint32_t rest = active_uts_; rest != 0; rest &= rest - 1)
+      __builtin_prefetch(uts_[std::countr_zero(rest)].get());
+    for (std::uint32_t rest = queues.input_nonempty_mask(); rest != 0; rest &= rest - 1)
+      __builtin_prefetch(&queues.iq(std::countr_zero(rest)));
+  }
 
   // Cycles charged by a memory-only operation of length n (exposed for tests and planners).
   Cycle op_cycles(const DsdOp& op, std::uint32_t n) const;
@@ -185,6 +193,7 @@ class ComputeEngine : public PeAgent {
     Cycle last = kNever;    // cycle of the last element moved
     Cycle started = 0;
     SimdMode simd = SimdMode::Off;  // of the op's fabric operands
+    std::array<std::int8_t, 2> in_iq{};  // input queue of src0 / src1 if a fabin operand, else -1 (set by start())
     bool stalled = false;
     bool wait_on_output = false;  // stalled on a full OQ (else an empty IQ)
     int wait_queue = 0;
@@ -220,6 +229,9 @@ class ComputeEngine : public PeAgent {
   bool iq_owned_by_microthread(int iq) const;
   [[noreturn]] void fail(const std::string& what) const;
 
+  // Read by prefetch() from the CE's first cache lines.
+  std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation (uts_[u] is allocated)
+  std::array<std::unique_ptr<Microthread>, 8> uts_{};  // allocated while microthread u runs an operation
   const ArchParams& arch_;
   int x_, y_;
   Sram& sram_;
@@ -229,8 +241,6 @@ class ComputeEngine : public PeAgent {
   std::uint64_t data_ = 0, control_ = 0;  // kind of a bound task (else local)
   std::uint64_t activated_ = 0, blocked_ = 0, high_ = 0;  // high_: Priority::High
   std::vector<BoundTask> tasks_;  // bound tasks in ID order
-  std::array<std::unique_ptr<Microthread>, 8> uts_{};  // allocated while microthread u runs an operation
-  std::uint32_t active_uts_ = 0;  // bit u: microthread u runs an operation (uts_[u] is allocated)
   std::array<std::uint8_t, 8> iq_readers_{};
   std::array<Color, 8> oq_color_ = [] {  // WSE-3: the colour each output queue is bound to
     std::array<Color, 8> a{};

@@ -30,6 +30,7 @@ struct MemDsd {
 
   std::uint32_t length() const { return extent[0] * extent[1] * extent[2] * extent[3]; }
   std::uint32_t address(std::uint32_t k) const {
+    if (k == 0) return static_cast<std::uint32_t>(std::int64_t(base) + std::int64_t(offset) * elem_bytes);
     std::int64_t e = offset;
     for (int d = 0; d < 4; ++d) {
       e += std::int64_t(k % extent[d]) * stride[d];

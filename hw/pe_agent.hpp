@@ -39,4 +39,12 @@ class PeAgent {
   virtual void describe_wait(std::ostream& os) const { os << (busy() ? "busy" : "idle"); }
 };
 
+// An agent that can start fetching the memory its next step will touch: the engine's passes over due agents call
+// prefetch() one agent ahead (compute engines, the bench's traffic drivers). A host-speed hint that never changes
+// behaviour, hence not part of PeAgent.
+class PrefetchingAgent : public PeAgent {
+ public:
+  virtual void prefetch(const PeQueues& queues) const = 0;
+};
+
 }  // namespace wafersim::hw

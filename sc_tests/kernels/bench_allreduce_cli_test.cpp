@@ -87,3 +87,24 @@ TEST_F(BenchAllreduceCli, AxisXyModelIsWithinAFewCyclesForOneElement) {
   EXPECT_LE(lo - 3, sim);
   EXPECT_GE(hi + 3, sim);
 }
+
+// --simd32: fp16 partials two per wavelet; the pipeline is link-bound at --len 512, so packing about halves its cycles,
+// and the values stay exact (verified against the CPU reduction). It needs fp16 partials.
+TEST_F(BenchAllreduceCli, Simd32PacksFp16AndVerifies) {
+  const fs::path json = dir() / "bench_allreduce_simd32.json";
+  long cycles[2] = {0, 0};
+  for (int packed = 0; packed < 2; ++packed) {
+    const CliRun r = run(std::string("bench allreduce --algo pipeline --mesh 8x1 --len 512 --dtype fp16 --verify") +
+                         (packed ? " --simd32" : "") + " --json " + json.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    std::ifstream in(json);
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["verified"], true);
+    EXPECT_EQ(j["simd32"], packed == 1);
+    cycles[packed] = j["simulated_cycles"].get<long>();
+  }
+  EXPECT_LT(cycles[1], cycles[0] * 6 / 10) << cycles[0] << " unpacked, " << cycles[1] << " packed";
+  EXPECT_GT(cycles[1], cycles[0] * 4 / 10) << cycles[0] << " unpacked, " << cycles[1] << " packed";
+  EXPECT_EQ(run("bench allreduce --simd32").status, 2);                              // fp32 data
+  EXPECT_EQ(run("bench allreduce --dtype fp16 --fp32-acc --simd32").status, 2);      // fp32 partials
+}
