@@ -26,8 +26,8 @@ struct UnitRun {
 
 class DecodeProgram : public csl::Program {
  public:
-  DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols,
-                PlanPtr cols_max, KvPlanPtr kv, int x, int y)
+  DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols, KvPlanPtr kv,
+                int x, int y)
       : s_(s) {
     for (std::uint32_t j = 0; j < s.units; ++j) {
       const int g = unit_heads.at(j);
@@ -54,7 +54,6 @@ class DecodeProgram : public csl::Program {
     }
     rows_ = instantiate(this, "rows", std::move(rows), x, y);
     cols_ = instantiate(this, "cols", std::move(cols), x, y);
-    cols_max_ = instantiate(this, "cols_max", std::move(cols_max), x, y);
     kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
   const KvCacheModule& kv() const { return *kv_; }
@@ -141,7 +140,7 @@ class DecodeProgram : public csl::Program {
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fmaxs(csl::scalar(mx_, h), csl::scalar(mx_, h), part(score_, valid_, h * valid_));
           }
-          cols_max_->allreduce(mx_, s.q_heads, next);
+          cols_->allreduce(mx_, s.q_heads, next, ReduceOp::Max);
           return;
         case kSum:
           fmovs(sum_, 0.0f);
@@ -347,7 +346,7 @@ class DecodeProgram : public csl::Program {
   csl::Array<float> sin_{this, "sin", s_.units};
   csl::Var<float> ss_{this, "ss"};
   csl::Var<std::uint32_t> position_{this, "position"};
-  std::unique_ptr<CollectiveModule> rows_, cols_, cols_max_;
+  std::unique_ptr<CollectiveModule> rows_, cols_;
   std::unique_ptr<KvCacheModule> kv_;
   std::uint32_t layer_ = 0, pos_ = 0, valid_ = 0;
   int phase_ = kDone, current_ = kDone;
@@ -373,36 +372,29 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   const std::uint32_t y_len = std::max({s.qkv_per_pe(), 2 * s.ffn, s.q_per_pe(), s.lm_head ? s.vocab : 1u, s.q_heads});
   CollectiveConfig cx{.width = s.width, .height = s.height, .axis = Axis::X, .length = x_len, .dtype = DType::F32,
                       .op = ReduceOp::Sum, .colors = s.colors};
-  // A PE has 8 microthreads and input queues. A K-tree takes up to 3 microthreads and 4 input queues, a pipeline
-  // allreduce 2 microthreads, the shift-based cache 2: the X sum (3 allreduces per layer) and the Y max (1 per
-  // layer) are pipeline allreduces; the Y sum (6 per layer: the QKV, up/gate and lm_head GEMVs) is a K-tree with
-  // the concatenated cache and a pipeline with the shift (2 + 3 + 2 + 2 microthreads would be one too many).
-  // Measured at 17x23, concatenation, 1 layer: 2,552 cycles per step; K-tree X + pipeline Y: 3,178.
+  // The Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the softmax max,
+  // ReduceOp::Max per call) is WaferLLM's K-tree (K = 2, G = round(sqrt(H)) groups); the X sum (3 per layer) is a
+  // pipeline allreduce. A PE has 8 input queues and 8 microthreads: a K-tree takes up to 4 input queues and 3
+  // microthreads, a pipeline 2 and 2, the shift-based cache 1 input queue and 2 microthreads, so a second K-tree
+  // (4 + 4 + 1 input queues) does not fit.
   d.rows = pipeline_plan(cx, arch);
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
   cy.colors = remaining_colors(*d.rows, s.colors, arch);
-  d.cols = s.kv_policy == KvPolicy::Shift ? pipeline_plan(cy, arch) : ktree_plan(cy, arch);
-  CollectiveConfig cm = cy;
-  cm.op = ReduceOp::Max;
-  cm.length = s.q_heads;
-  cm.colors = remaining_colors(*d.cols, cy.colors, arch);
-  d.cols_max = pipeline_plan(cm, arch);
+  d.cols = ktree_plan(cy, arch);
   d.kv = kv_cache_plan({.width = s.width, .height = s.height, .dims = s.kv_per_pe(), .slots = s.slots,
                         .layers = int(s.layers), .dtype = DType::F16, .policy = s.kv_policy,
-                        .colors = remaining_colors(*d.cols_max, cm.colors, arch)},
+                        .colors = remaining_colors(*d.cols, cy.colors, arch)},
                        arch);
   d.layout = std::make_unique<csl::Layout>(s.width, s.height);
   for (int y = 0; y < s.height; ++y)
     for (int x = 0; x < s.width; ++x)
-      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, m = d.cols_max,
-                                     kv = d.kv](int px, int py) {
-        return std::make_unique<DecodeProgram>(s, heads, r, c, m, kv, px, py);
+      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, kv = d.kv](int px, int py) {
+        return std::make_unique<DecodeProgram>(s, heads, r, c, kv, px, py);
       });
   d.rows->apply_routes(*d.layout, "rows");
   d.cols->apply_routes(*d.layout, "cols");
-  d.cols_max->apply_routes(*d.layout, "cols_max");
   d.kv->apply_routes(*d.layout, "kv");
   d.colors_per_pe_max = d.layout->max_colors_per_pe();
   const int budget = arch.router.routable_colors - int(arch.host_io.reserved_colors.size());

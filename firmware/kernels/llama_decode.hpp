@@ -2,9 +2,8 @@
 // every layer's weight blocks stay in each PE's SRAM and the new token runs through all of them, then the final
 // RMSNorm and lm_head. The per-PE shapes come from runtime/decode_layout.hpp (DecodeLayout): the hidden vector is
 // V_y (split along Y, replicated along X), q/k/v, the attention output and the FFN are V_x in the layout's pair units.
-// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" and max along Y "cols_max" are
-// pipeline allreduces; sum along Y "cols" is a K-tree with the concatenated cache, a pipeline with the shift-based
-// one, whose two microthreads leave too few for a K-tree):
+// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" is a pipeline allreduce; sum
+// along Y "cols" is WaferLLM's K-tree, which also takes the softmax max, chosen per call):
 //   RMSNorm    x*x summed locally, allreduce Y (1 element), x * rsqrt(mean + eps) * w            -> fp16 GEMV input
 //   QKV        local GEMV over the W_qkv block [E_y rows x (q|k|v)_x], allreduce Y (+ bias)     -> q, k, v (V_x)
 //   RoPE       cos/sin of position * inv_freq (per local pair unit), rotate each (dim i, dim i + half) pair
@@ -65,7 +64,7 @@ struct DecodeShape {
 struct DecodeProgramLayout {
   DecodeShape shape;
   std::unique_ptr<csl::Layout> layout;  // function "decode"; symbols below
-  PlanPtr rows, cols, cols_max;         // sum along X, sum along Y, max along Y
+  PlanPtr rows, cols;                   // allreduce along X (sum), along Y (sum; the softmax max per call)
   KvPlanPtr kv;                         // the KV cache module's plan (firmware/kernels/kv_cache.hpp)
   int colors_per_pe_max = 0;
 };
