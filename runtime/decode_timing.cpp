@@ -35,7 +35,7 @@ DecodeTimer::DecodeTimer(const models::LlamaConfig& config, const std::string& m
                          const WaferOptions& options, std::filesystem::path cache_dir)
     : config_(config), arch_(arch), options_(options), cache_dir_(std::move(cache_dir)),
       layout_(decode_layout(config, model_name, options.width, options.height, arch)),
-      plan_(plan_decode(config, model_name, options.width, options.height, arch)),
+      plan_(plan_decode(config, model_name, options.width, options.height, arch, Regions::BeyondFabric)),
       slots_(std::min<std::uint32_t>(plan_.kv_slots_per_pe, 4096)) {
   if (options.kv_slots > plan_.kv_slots_per_pe)
     throw CapacityError(model_name + ": " + std::to_string(options.kv_slots) + " KV tokens per PE do not fit beside " +
@@ -129,6 +129,7 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
   DecodeTiming t;
   t.kv_slots = slots_;
   t.stages = int(plan_.stages.size());
+  t.note = plan_.fabric_note();
   for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
   // One layer in steady state: from 1- and 2-layer units with lm_head on one region, without it on several (the
   // lm_head stage may hold a single layer; the other stages hold at least as many layers as it).

@@ -8,13 +8,14 @@
 // (units without lm_head, which the stages before the last do not hold), a stage before the last takes
 // T1' + (n - 1) * (T2' - T1'), the last T1 + (n - 1) * (T2' - T1').
 // A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
-// one after another per token): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
+// one after another per token; as many as the model needs, Regions::BeyondFabric, with a note when the fabric holds
+// fewer): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
 // not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
 // Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
 // unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
-// Not modelled: a model that does not fit one region (the planner's stages), the host's embedding and logits
+// Not modelled: the host's embedding and logits
 // copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
 // entries into two runs).
 #pragma once
@@ -44,6 +45,7 @@ struct DecodeTiming {
   int stages = 1;
   std::uint32_t kv_slots = 0;
   int simulations = 0, cached = 0;       // unit simulations run / taken from the cache
+  std::string note;                      // Plan::fabric_note(): more stages than the fabric holds
 };
 
 // The decode program of one model on one region in timing-only mode. The device is built on the first cache

@@ -108,6 +108,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
             << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
             << " unit simulations, " << t.cached << " cached; host " << seconds << " s, peak RSS "
             << rss / (1024 * 1024) << " MiB\n";
+  if (!t.note.empty()) std::cerr << "[wafer timing-only] note: " << dir.filename().string() << " " << t.note << "\n";
   if (!json_path.empty()) {
     nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
     out.update({{"model", dir.string()},
@@ -127,6 +128,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"head_cycles", t.head_cycles_first},
                 {"stages", t.stages},
                 {"handoff_cycles", t.handoff_cycles},
+                {"fabric_note", t.note},
                 {"tpot_us", tpot_us},
                 {"decode_tokens_per_s", 1e6 / tpot_us},
                 {"unit_simulations", t.simulations},
