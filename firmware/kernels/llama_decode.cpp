@@ -12,10 +12,6 @@
 namespace wafersim::kernels {
 namespace {
 
-// Cycles charged per element for the scalar functions a CSL kernel would compute with ~10-20 instructions
-// (assumptions, stated here once): exp and silu via an exp, a reciprocal, cos/sin, and one rsqrt per RMSNorm.
-constexpr hw::Cycle kExpCycles = 10, kSiluCycles = 12, kRecipCycles = 8, kTrigCycles = 20, kRsqrtCycles = 20;
-
 std::string layer_name(const char* base, std::uint32_t l) { return std::string(base) + "." + std::to_string(l); }
 
 // A run of consecutive local pair units that belong to one KV head.
@@ -27,8 +23,8 @@ struct UnitRun {
 class DecodeProgram : public csl::Program {
  public:
   DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols, KvPlanPtr kv,
-                int x, int y)
-      : s_(s) {
+                const hw::ScalarCostParams& cost, int x, int y)
+      : s_(s), cost_(cost) {
     for (std::uint32_t j = 0; j < s.units; ++j) {
       const int g = unit_heads.at(j);
       if (g < 0) continue;
@@ -66,10 +62,13 @@ class DecodeProgram : public csl::Program {
       phase_ = kNorm1;
       started_ = false;
       phase_cycles_.fill(0);
+      layer_end_.fill(0);
       activate(step_);
     });
   }
   bool finished() const { return finished_; }
+  // When this PE finished layers 0 and 1 of the last step (the residual of each; 0 when absent).
+  const std::array<hw::Cycle, 2>& layer_ends() const { return layer_end_; }
   // Cycles of the last step by phase, at this PE: each phase's compute and the wait for its collective.
   std::vector<std::pair<std::string, std::uint64_t>> phase_cycles() const {
     static constexpr const char* kNames[] = {"rmsnorm", "qkv", "rope+append", "q.k", "softmax max", "softmax exp+sum",
@@ -148,7 +147,7 @@ class DecodeProgram : public csl::Program {
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fsubs(part(score_, valid_, h * valid_), part(score_, valid_, h * valid_), csl::scalar(mx_, h));
             map(part(score_, s.q_heads * valid_), part(score_, s.q_heads * valid_),
-                [](float v) { return std::exp(v); }, kExpCycles);
+                [](float v) { return std::exp(v); }, hw::Cycle(cost_.exp));
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fadds(csl::scalar(sum_, h), csl::scalar(sum_, h), part(score_, valid_, h * valid_));
           }
@@ -175,7 +174,7 @@ class DecodeProgram : public csl::Program {
           return;
         case kDown: {
           const auto gate = part(ffn_, s.ffn), up = part(ffn_, s.ffn, s.ffn);
-          map(gate, gate, [](float v) { return v / (1.0f + std::exp(-v)); }, kSiluCycles);
+          map(gate, gate, [](float v) { return v / (1.0f + std::exp(-v)); }, hw::Cycle(cost_.silu));
           fmuls(gate, gate, up);
           fs2h(ffn16_, gate);
           gemv(*L.wd, ffn16_, s.ffn, s.hidden, hy_);
@@ -184,6 +183,7 @@ class DecodeProgram : public csl::Program {
         }
         case kResidual:
           fadds(x_, x_, hy_);
+          if (layer_ < layer_end_.size()) layer_end_[layer_] = now();
           if (++layer_ < s.layers) phase_ = kNorm1;
           continue;
         case kFinalNorm:
@@ -215,7 +215,7 @@ class DecodeProgram : public csl::Program {
   // xn16 = fp16(x * rsqrt(ss / E + eps) * w), ss being the allreduced sum of squares.
   void norm_apply(const csl::Array<float>& w) {
     ss_ = float(1.0 / std::sqrt(double(ss_.value()) / s_.hidden_total + double(s_.rms_eps)));
-    charge(kRsqrtCycles);
+    charge(hw::Cycle(cost_.rsqrt));
     fmuls(hy_, x_, &ss_);
     fmuls(hy_, hy_, w);
     fs2h(xn16_, hy_);
@@ -237,8 +237,8 @@ class DecodeProgram : public csl::Program {
   // Rotates the (dim i, dim i + half) pairs of q and k by position * inv_freq of their unit.
   void rope() {
     const double pos = double(pos_);
-    map(cos_, freq_, [pos](float f) { return float(std::cos(pos * double(f))); }, kTrigCycles);
-    map(sin_, freq_, [pos](float f) { return float(std::sin(pos * double(f))); }, kTrigCycles);
+    map(cos_, freq_, [pos](float f) { return float(std::cos(pos * double(f))); }, hw::Cycle(cost_.trig));
+    map(sin_, freq_, [pos](float f) { return float(std::sin(pos * double(f))); }, hw::Cycle(cost_.trig));
     const std::uint32_t u = s_.units, g = s_.group;
     auto rotate = [&](std::uint32_t offset, std::uint32_t heads) {
       const std::uint32_t n = u * heads;
@@ -298,7 +298,7 @@ class DecodeProgram : public csl::Program {
     if (s_.fp32_accumulate) fmovs(out_, 0.0f);
     else fmovh(part(acc16_, q), csl::f16(0.0f));
     if (valid_ > 0) {
-      map(sum_, sum_, [](float v) { return 1.0f / v; }, kRecipCycles);
+      map(sum_, sum_, [](float v) { return 1.0f / v; }, hw::Cycle(cost_.reciprocal));
       for (std::uint32_t h = 0; h < s_.q_heads; ++h)
         fmuls(part(score_, valid_, h * valid_), part(score_, valid_, h * valid_), csl::scalar(sum_, h));
       fs2h(part(p16_, s_.q_heads * valid_), part(score_, s_.q_heads * valid_));
@@ -322,6 +322,7 @@ class DecodeProgram : public csl::Program {
   }
 
   DecodeShape s_;
+  hw::ScalarCostParams cost_;  // cycles per element of the scalar functions (pe.scalar)
   std::vector<UnitRun> runs_;
   std::vector<Layer> layers_;
   std::unique_ptr<csl::Array<float>> norm_f_;
@@ -353,6 +354,7 @@ class DecodeProgram : public csl::Program {
   bool started_ = false;
   hw::Cycle mark_ = 0;
   std::array<std::uint64_t, kDone + 1> phase_cycles_{};
+  std::array<hw::Cycle, 2> layer_end_{};
   bool finished_ = true;
   csl::LocalTask step_{this, [this] { advance(); }, "step"};
 };
@@ -390,8 +392,9 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   d.layout = std::make_unique<csl::Layout>(s.width, s.height);
   for (int y = 0; y < s.height; ++y)
     for (int x = 0; x < s.width; ++x)
-      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, kv = d.kv](int px, int py) {
-        return std::make_unique<DecodeProgram>(s, heads, r, c, kv, px, py);
+      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, kv = d.kv,
+                                     cost = arch.pe.scalar](int px, int py) {
+        return std::make_unique<DecodeProgram>(s, heads, r, c, kv, cost, px, py);
       });
   d.rows->apply_routes(*d.layout, "rows");
   d.cols->apply_routes(*d.layout, "cols");
@@ -427,6 +430,16 @@ void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens) {
       auto& kv = dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv();
       for (int l = 0; l < kv.plan().cfg.layers; ++l) kv.preload(l, tokens);
     }
+}
+
+std::array<std::uint64_t, 2> decode_layer_ends(const csl::Layout& layout) {
+  std::array<std::uint64_t, 2> end{};
+  for (int y = 0; y < layout.height(); ++y)
+    for (int x = 0; x < layout.width(); ++x) {
+      const auto& e = dynamic_cast<const DecodeProgram&>(layout.program(x, y)).layer_ends();
+      for (std::size_t l = 0; l < end.size(); ++l) end[l] = std::max<std::uint64_t>(end[l], e[l]);
+    }
+  return end;
 }
 
 bool decode_finished(const csl::Layout& layout) {

@@ -23,8 +23,9 @@
 // the allreduces always carry fp32.
 // Not modelled: the embedding lookup (the host writes x), sampling (host), prefill (a prompt runs as decode steps),
 // simd packing,
-// the cost of scalar code beyond the charges stated in llama_decode.cpp.
+// the cost of scalar code beyond the per-element charges of pe.scalar (exp, silu, reciprocal, cos/sin, rsqrt).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -90,6 +91,9 @@ const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y);
 std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y);
 // Timing-only runs: every PE's KV cache module as after `tokens` appends (KvCacheModule::preset).
 void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens);
+// The cycle (the simulation's clock) at which the last PE finished layer 0 and layer 1 of the last step (its
+// residual; 0 for a layer the program does not hold): the timing composition's steady-state layer.
+std::array<std::uint64_t, 2> decode_layer_ends(const csl::Layout& layout);
 // Whether every PE has finished the step it was launched for.
 bool decode_finished(const csl::Layout& layout);
 
