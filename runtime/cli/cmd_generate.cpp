@@ -161,7 +161,7 @@ int run_generate(int argc, char** argv) {
       ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
       ("timing-only", po::bool_switch(),
        "wafer timing from config.json alone (no weights, no tokenizer, no prompt): decode cycles per token composed "
-       "from cached one- and two-layer simulations (runtime/decode_timing.hpp)")
+       "from a cached two-layer simulation per context (runtime/decode_timing.hpp)")
       ("context", number<int64_t>(0)->default_value(0),
        "--timing-only: KV entries cached before the first decode token (the paper's decode at 4K context: 4096)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
