@@ -230,6 +230,16 @@ const std::vector<Param>& params() {
     simd("fmaxh", &SimdParams::fmaxh, P, "fp16 max (WSE-2 1, WSE-3 8)");
     simd("fmaxs", &SimdParams::fmaxs, P, "fp32 max (WSE-2 1, WSE-3 4)");
     simd("convert", &SimdParams::convert, P, "fh2s/fs2h conversions (WSE-2 1, WSE-3 4)");
+    auto scalar = [&](const char* name, int ScalarCostParams::*m, const char* doc) {
+      t.push_back(int_param<int>(std::string("pe.scalar.") + name, [m](ArchParams& a) -> int& { return a.pe.scalar.*m; },
+                                 0, 1000, "cycles/element", A, doc));
+    };
+    scalar("exp", &ScalarCostParams::exp,
+           "exp(x) in an @map body (softmax), on top of the DSD cost model: ~10 instructions, not published");
+    scalar("silu", &ScalarCostParams::silu, "silu(x) = x / (1 + exp(-x)) in an @map body (SwiGLU), not published");
+    scalar("reciprocal", &ScalarCostParams::reciprocal, "1 / x in an @map body (softmax normalisation), not published");
+    scalar("trig", &ScalarCostParams::trig, "each of cos(x) and sin(x) in an @map body (RoPE), not published");
+    scalar("rsqrt", &ScalarCostParams::rsqrt, "one 1 / sqrt(x) per RMSNorm (scalar code), not published");
     t.push_back(list_param("host_io.reserved_colors", [](ArchParams& a) -> std::vector<int>& { return a.host_io.reserved_colors; },
                            0, 30, 0, 31, "colours", P, "colours owned by the memcpy framework (21, 22, 23)"));
     t.push_back(int_param<int>("host_io.channels_per_edge", [](ArchParams& a) -> int& { return a.host_io.channels_per_edge; }, 1,

@@ -49,6 +49,16 @@ struct SimdParams {
   int convert = 1;     // fh2s, fs2h
 };
 
+// Cycles per element of the scalar functions a kernel computes in an @map body with ~10-20 instructions (no
+// published figures: assumptions), charged on top of the DSD cost model (llama_decode, llama_prefill).
+struct ScalarCostParams {
+  int exp = 10;         // exp(x) (softmax)
+  int silu = 12;        // x / (1 + exp(-x))
+  int reciprocal = 8;   // 1 / x
+  int trig = 20;        // each of cos(x) and sin(x) (RoPE)
+  int rsqrt = 20;       // one 1 / sqrt(x) (RMSNorm, per norm)
+};
+
 struct PeParams {
   std::uint32_t sram_bytes = 49152;     // per-PE SRAM, code and data
   int sram_banks = 8;                   // banks of sram_bytes / sram_banks, 16-bit interleave
@@ -75,6 +85,7 @@ struct PeParams {
   int dsr_load_cycles = 1;              // one @load_to_dsr (assumption)
   int fp_pipeline_latency = 0;          // extra cycles before a streamed op's result is usable (assumption)
   SimdParams simd;
+  ScalarCostParams scalar;
 };
 
 struct HostIoParams {

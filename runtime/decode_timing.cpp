@@ -14,7 +14,7 @@ namespace wafersim::runtime {
 namespace {
 
 // Bump when the decode program's or the composition's timing changes without a parameter change.
-constexpr int kDecodeTimingVersion = 1;
+constexpr int kDecodeTimingVersion = 3;
 
 std::uint64_t fnv1a(const std::string& s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -35,7 +35,7 @@ DecodeTimer::DecodeTimer(const models::LlamaConfig& config, const std::string& m
                          const WaferOptions& options, std::filesystem::path cache_dir)
     : config_(config), arch_(arch), options_(options), cache_dir_(std::move(cache_dir)),
       layout_(decode_layout(config, model_name, options.width, options.height, arch)),
-      plan_(plan_decode(config, model_name, options.width, options.height, arch)),
+      plan_(plan_decode(config, model_name, options.width, options.height, arch, Regions::BeyondFabric)),
       slots_(std::min<std::uint32_t>(plan_.kv_slots_per_pe, 4096)) {
   if (options.kv_slots > plan_.kv_slots_per_pe)
     throw CapacityError(model_name + ": " + std::to_string(options.kv_slots) + " KV tokens per PE do not fit beside " +
@@ -77,20 +77,25 @@ std::filesystem::path DecodeTimer::file(const std::string& key) const {
   return cache_dir_ / name;
 }
 
-std::optional<std::uint64_t> DecodeTimer::cached(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
+std::optional<UnitTiming> DecodeTimer::cached(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
   if (cache_dir_.empty()) return {};
   const std::string k = key(layers, context, lm_head);
   std::ifstream in(file(k));
   if (!in) return {};
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
-    if (j.at("key").get<std::string>() == k) return j.at("cycles").get<std::uint64_t>();
+    if (j.at("key").get<std::string>() == k)
+      return UnitTiming{j.at("cycles").get<std::uint64_t>(), j.at("layer_ends").get<std::array<std::uint64_t, 2>>()};
   } catch (const nlohmann::json::exception&) {
   }
   return {};  // unreadable or a hash collision: simulate again
 }
 
 std::uint64_t DecodeTimer::cycles(std::uint32_t layers, std::uint64_t context, bool lm_head) {
+  return unit(layers, context, lm_head).cycles;
+}
+
+UnitTiming DecodeTimer::unit(std::uint32_t layers, std::uint64_t context, bool lm_head) {
   if (layers < 1 || layers > config_.num_hidden_layers)
     throw ConfigError("decode timing: layers " + std::to_string(layers) + " outside 1.." +
                       std::to_string(config_.num_hidden_layers));
@@ -115,13 +120,15 @@ std::uint64_t DecodeTimer::cycles(std::uint32_t layers, std::uint64_t context, b
     throw std::runtime_error("decode timing: the step with " + std::to_string(layers) + " layers at context " +
                              std::to_string(context) + " did not finish");
   ++simulations_;
+  UnitTiming u{rep.cycles, kernels::decode_layer_ends(*program_.layout)};
+  for (std::uint64_t& e : u.layer_ends) e = e > rep.launch_cycle ? e - rep.launch_cycle : 0;
   if (!cache_dir_.empty()) {
     const std::string k = key(layers, context, lm_head);
     std::filesystem::create_directories(cache_dir_);
-    const nlohmann::json entry = {{"key", k}, {"cycles", rep.cycles}};
+    const nlohmann::json entry = {{"key", k}, {"cycles", u.cycles}, {"layer_ends", u.layer_ends}};
     write_file_atomically(file(k), [&](std::ostream& os) { os << entry.dump() << "\n"; });
   }
-  return rep.cycles;
+  return u;
 }
 
 DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) {
@@ -129,20 +136,25 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
   DecodeTiming t;
   t.kv_slots = slots_;
   t.stages = int(plan_.stages.size());
+  t.note = plan_.fabric_note();
   for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
-  // One layer in steady state: from 1- and 2-layer units with lm_head on one region, without it on several (the
-  // lm_head stage may hold a single layer; the other stages hold at least as many layers as it).
-  const bool single = plan_.stages.size() == 1;
-  const bool two = std::any_of(plan_.stages.begin(), plan_.stages.end(), [](const Stage& st) { return st.layers > 1; });
+  // One simulation per context: the program with 2 layers and lm_head (1 layer when the model has one). Its last
+  // PE finishes layer 0 at e0 and layer 1 at e1 (from the launch), the step ends at T: one layer in steady state is
+  // e1 - e0 (including its overlap with its neighbours), a stage of n layers without lm_head takes
+  // e0 + (n - 1)(e1 - e0), the stage with lm_head T + (n - 2)(e1 - e0).
+  const std::uint32_t n = std::min<std::uint32_t>(2, std::uint32_t(config_.num_hidden_layers));
   auto token = [&](std::uint64_t c, bool first) {
-    const std::uint64_t t1 = cycles(1, c), t1_headless = single ? 0 : cycles(1, c, false);
-    const std::uint64_t base = single ? t1 : t1_headless, t2 = two ? cycles(2, c, single) : base;
-    const std::uint64_t per_layer = t2 > base ? t2 - base : 0;
-    std::uint64_t total = t.handoff_cycles;
+    const UnitTiming u = unit(n, c);
+    const std::int64_t e0 = std::int64_t(u.layer_ends[0]), e1 = std::int64_t(u.layer_ends[1]);
+    const std::int64_t per_layer = n == 2 ? std::max<std::int64_t>(0, e1 - e0) : 0;
+    std::int64_t total = std::int64_t(t.handoff_cycles);
     for (const Stage& st : plan_.stages)
-      total += (st.lm_head ? t1 : t1_headless) + std::uint64_t(st.layers - 1) * per_layer;
-    if (first) t.layer_cycles_first = per_layer, t.head_cycles_first = t1 - std::min(t1, per_layer);
-    return total;
+      total += st.lm_head ? std::int64_t(u.cycles) + (st.layers - std::int64_t(n)) * per_layer
+                          : e0 + (st.layers - 1) * per_layer;
+    if (first)
+      t.layer_cycles_first = std::uint64_t(per_layer),
+      t.head_cycles_first = std::uint64_t(std::max<std::int64_t>(0, std::int64_t(u.cycles) - std::int64_t(n) * per_layer));
+    return std::uint64_t(total);
   };
   t.first_token_cycles = token(context, true);
   t.last_token_cycles = new_tokens > 1 ? token(context + new_tokens - 1, false) : t.first_token_cycles;

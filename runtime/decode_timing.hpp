@@ -1,23 +1,24 @@
 // Timing-only decode at paper scale: the simulated cycles of decode tokens of a LLaMA model on one W x H region,
 // from its config alone (no weights, no data: the device runs in fabric::DataMode::TimingOnly, the KV cache
 // modules are preset to the context's fills, kernels::decode_preset_cache).
-// Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level with 1 and 2
-// layers at the same mesh, shapes, KV slots and context; layers repeat, so a region of n layers takes
-// T1 + (n - 1) * (T2 - T1) cycles (the difference is one layer in steady state, including its overlap with its
-// neighbours). One region: both units hold the final RMSNorm + lm_head. Several stages: the layer is T2' - T1'
-// (units without lm_head, which the stages before the last do not hold), a stage before the last takes
-// T1' + (n - 1) * (T2' - T1'), the last T1 + (n - 1) * (T2' - T1').
+// Composition: the decode program (firmware/kernels/llama_decode.hpp) is simulated at cycle level once per context,
+// with 2 layers and the final RMSNorm + lm_head: it takes T cycles, and its last PE finishes layer 0 at e0 and
+// layer 1 at e1 (kernels::decode_layer_ends). Layers repeat, so one layer in steady state is e1 - e0 (including its
+// overlap with its neighbours): a region of n layers with lm_head takes T + (n - 2)(e1 - e0), a stage without it
+// (the stages before the last) e0 + (n - 1)(e1 - e0).
 // A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
-// one after another per token): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
+// one after another per token; as many as the model needs, Regions::BeyondFabric, with a note when the fabric holds
+// fewer): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,
 // not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
 // Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
 // unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
-// Not modelled: a model that does not fit one region (the planner's stages), the host's embedding and logits
+// Not modelled: the host's embedding and logits
 // copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
 // entries into two runs).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -34,16 +35,23 @@ namespace wafersim::runtime {
 // $WAFERSIM_CACHE_DIR, else $XDG_CACHE_HOME/wafersim, else ~/.cache/wafersim.
 std::filesystem::path decode_cache_dir();
 
+// One simulated step: its cycles from the launch, and when its last PE finished layers 0 and 1 (from the launch).
+struct UnitTiming {
+  std::uint64_t cycles = 0;
+  std::array<std::uint64_t, 2> layer_ends{};
+};
+
 struct DecodeTiming {
   std::uint64_t first_token_cycles = 0;  // the token at context N
   std::uint64_t last_token_cycles = 0;   // the token at context N + M - 1
   double mean_token_cycles = 0;          // over the M tokens (linear between first and last)
-  std::uint64_t layer_cycles_first = 0;  // T2 - T1 at context N
-  std::uint64_t head_cycles_first = 0;   // T1 - (T2 - T1): launch, final RMSNorm and lm_head at context N
+  std::uint64_t layer_cycles_first = 0;  // e1 - e0 at context N
+  std::uint64_t head_cycles_first = 0;   // T - 2 (e1 - e0): launch, final RMSNorm and lm_head at context N
   std::uint64_t handoff_cycles = 0;      // between stages, per token
   int stages = 1;
   std::uint32_t kv_slots = 0;
   int simulations = 0, cached = 0;       // unit simulations run / taken from the cache
+  std::string note;                      // Plan::fabric_note(): more stages than the fabric holds
 };
 
 // The decode program of one model on one region in timing-only mode. The device is built on the first cache
@@ -57,11 +65,12 @@ class DecodeTimer {
 
   // Times `new_tokens` (>= 1) decode tokens after `context` cached entries (CapacityError past the cache).
   DecodeTiming time(std::uint64_t context, std::uint64_t new_tokens);
-  // The cycles of one decode step of the program with `layers` layers (1..L) at `context`: cached or simulated.
-  // `lm_head`: the region also holds the final RMSNorm and lm_head.
+  // One decode step of the program with `layers` layers (1..L) at `context`: cached or simulated. `lm_head`: the
+  // region also holds the final RMSNorm and lm_head. cycles(): its UnitTiming::cycles.
+  UnitTiming unit(std::uint32_t layers, std::uint64_t context, bool lm_head = true);
   std::uint64_t cycles(std::uint32_t layers, std::uint64_t context, bool lm_head = true);
-  // The cached cycles, if the cache holds this exact key.
-  std::optional<std::uint64_t> cached(std::uint32_t layers, std::uint64_t context, bool lm_head = true) const;
+  // The cached unit, if the cache holds this exact key.
+  std::optional<UnitTiming> cached(std::uint32_t layers, std::uint64_t context, bool lm_head = true) const;
   const Plan& plan() const { return plan_; }
   std::uint64_t max_context() const;  // the KV cache's capacity
   int simulations() const { return simulations_; }

@@ -34,15 +34,17 @@ Plan base_plan(Phase phase, const std::string& model, int width, int height, con
   return p;
 }
 
-// Spreads `layers` over the fewest stages (at most the regions available) such that every stage fits: room(n,
+// Spreads `layers` over the fewest stages (at most the regions available, or every layer its own stage with
+// Regions::BeyondFabric) such that every stage fits: room(n,
 // lm_head) >= 0 for a stage of n layers (with lm_head on the last). With that count, the last stage's layers are
 // chosen to maximise the smallest room (it also holds lm_head), the others share the rest evenly, the first ones
 // taking the extra layers. Places the stages in snake order and times the handoffs. Throws CapacityError with
 // `needed` bytes when no count works.
 void stack_layers(Plan& p, int layers, const std::function<std::int64_t(int, bool)>& room, std::uint64_t needed,
-                  std::uint32_t hidden_block, const hw::ArchParams& arch) {
+                  std::uint32_t hidden_block, const hw::ArchParams& arch, Regions regions) {
   std::vector<int> best;
-  for (int s = 1; s <= std::min(layers, p.regions_available) && best.empty(); ++s) {
+  const int max_stages = regions == Regions::BeyondFabric ? layers : std::min(layers, p.regions_available);
+  for (int s = 1; s <= max_stages && best.empty(); ++s) {
     std::int64_t best_room = -1;
     for (int last = s == 1 ? layers : 1; last <= layers - (s - 1); ++last) {
       std::vector<int> n(std::size_t(s), last);
@@ -96,7 +98,7 @@ void stack_layers(Plan& p, int layers, const std::function<std::int64_t(int, boo
 const char* to_string(Phase p) { return p == Phase::Decode ? "decode" : "prefill"; }
 
 Plan plan_decode(const models::LlamaConfig& config, const std::string& model, int width, int height,
-                 const hw::ArchParams& arch) {
+                 const hw::ArchParams& arch, Regions regions) {
   Plan p = base_plan(Phase::Decode, model, width, height, arch);
   const DecodeLayout l = decode_layout(config, model, width, height, arch);
   p.hidden = l.hidden.padded();
@@ -107,7 +109,7 @@ Plan plan_decode(const models::LlamaConfig& config, const std::string& model, in
   const int layers = int(config.num_hidden_layers);
   const std::uint64_t needed = std::uint64_t(width) * std::uint64_t(height) * l.sram_bytes_per_pe(layers, 1, true);
   stack_layers(p, layers, [&](int n, bool lm) { return std::int64_t(l.max_kv_slots_per_pe(n, lm)) - 1; }, needed,
-               l.hidden_per_pe(), arch);
+               l.hidden_per_pe(), arch, regions);
   p.kv_slots_per_pe = ~0u;
   for (Stage& st : p.stages) {
     st.sram_bytes_per_pe = l.sram_bytes_per_pe(st.layers, 0, st.lm_head);
@@ -162,12 +164,21 @@ Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, i
   };
   const int layers = int(config.num_hidden_layers);
   stack_layers(p, layers, [&](int n, bool with_lm) { return std::int64_t(p.sram_limit) - std::int64_t(bytes(n, with_lm)); },
-               std::uint64_t(P) * std::uint64_t(P) * bytes(layers, true), sl.block * se.block, arch);
+               std::uint64_t(P) * std::uint64_t(P) * bytes(layers, true), sl.block * se.block, arch, Regions::Fabric);
   for (Stage& st : p.stages) {
     st.sram_bytes_per_pe = bytes(st.layers, st.lm_head);
     p.sram_bytes_per_pe_max = std::max(p.sram_bytes_per_pe_max, st.sram_bytes_per_pe);
   }
   return p;
+}
+
+std::string Plan::fabric_note() const {
+  if (!beyond_fabric()) return "";
+  const std::string n = std::to_string(stages.size());
+  return "needs " + n + " regions of " + mesh_name(width, height) + ", the " + arch + " fabric (" +
+         mesh_name(fabric_width, fabric_height) + " PEs) holds " + std::to_string(regions_available) +
+         ": the time assumes a fabric with " + n + " such regions (stages past the fabric continue the snake order; "
+         "the paper reports such models from per-layer measurements); no weights are reloaded";
 }
 
 nlohmann::json Plan::to_json() const {
@@ -183,6 +194,7 @@ nlohmann::json Plan::to_json() const {
                       {"dims_padded", {{"hidden", hidden}, {"kv", kv_dim}, {"ffn", ffn}, {"vocab", vocab}}},
                       {"layer_weight_bytes_per_pe", layer_weight_bytes_per_pe}, {"stages", st},
                       {"stage_count", stages.size()}, {"sram_bytes_per_pe_max", sram_bytes_per_pe_max}};
+  if (beyond_fabric()) j["fabric_note"] = fabric_note();
   if (phase == Phase::Decode) {
     j["kv_slots_per_pe"] = kv_slots_per_pe;
     j["kv_bytes_per_token_per_pe"] = kv_bytes_per_token_per_pe;
@@ -216,6 +228,7 @@ std::string Plan::to_text() const {
     if (i + 1 < stages.size()) o << "; handoff " << s.handoff_hops << " hops, " << s.handoff_cycles << " cycles";
     o << "\n";
   }
+  if (beyond_fabric()) o << "  note: " << fabric_note() << "\n";
   if (phase == Phase::Decode)
     o << "  KV cache: " << kv_slots_per_pe << " tokens per PE (" << kv_bytes_per_token_per_pe
       << " bytes per token per PE); longest decode: shift " << shift_max_tokens << " tokens, concat "

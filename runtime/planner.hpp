@@ -14,6 +14,9 @@
 // The handoff between stages is a model, not simulated: ramp out, the hops between corresponding PEs of the two
 // regions (W for side-by-side regions, H for stacked ones), ramp in, and the hidden block streamed at one element
 // per cycle (stacked regions share the W column links: ceil(H / W) blocks each).
+// Timing-only runs may place more stages than the fabric has regions (Regions::BeyondFabric): the stages past the
+// fabric continue the snake order as if the fabric had more rows of regions (origins off the fabric), the handoffs
+// are timed the same way, and fabric_note() says so. The paper reports such models from per-layer measurements.
 // Not modelled: regions of different sizes, several requests in flight (pipelining the stages), the prefill ->
 // decode re-layout, memcpy/host I/O columns (the fabric's full size is available).
 #pragma once
@@ -31,6 +34,9 @@ namespace wafersim::runtime {
 
 enum class Phase { Decode, Prefill };
 const char* to_string(Phase p);
+// Fabric: at most the regions of `mesh` the fabric holds (functional runs, `plan`); BeyondFabric: as many stages as
+// the model needs (timing-only), on an imagined fabric with more rows of regions.
+enum class Regions { Fabric, BeyondFabric };
 
 struct Stage {
   int first_layer = 0, layers = 0;
@@ -63,6 +69,12 @@ struct Plan {
   std::uint32_t prompt_len = 0;
   std::uint64_t kv_bytes_per_layer_per_pe = 0, working_bytes_per_pe = 0;
 
+  // More stages than the fabric holds (Regions::BeyondFabric only).
+  bool beyond_fabric() const { return int(stages.size()) > regions_available; }
+  // "" when the stages fit the fabric, else e.g. "needs 3 regions of 420x420, the wse2 fabric (757x996 PEs) holds 2:
+  // the time assumes a fabric with 3 such regions (stages past the fabric continue the snake order; the paper
+  // reports such models from per-layer measurements); no weights are reloaded".
+  std::string fabric_note() const;
   nlohmann::json to_json() const;
   std::string to_text() const;
 };
@@ -70,7 +82,7 @@ struct Plan {
 // Throws ConfigError (bad mesh, a mesh larger than the fabric, prefill on a non-square mesh) and CapacityError
 // naming the model, the bytes it needs, the bytes the fabric's regions hold and the fabric size.
 Plan plan_decode(const models::LlamaConfig& config, const std::string& model, int width, int height,
-                 const hw::ArchParams& arch);
+                 const hw::ArchParams& arch, Regions regions = Regions::Fabric);
 Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, int width, int height,
                   std::uint32_t prompt_len, const hw::ArchParams& arch);
 

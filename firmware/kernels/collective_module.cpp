@@ -32,11 +32,17 @@ std::vector<Color> remaining_colors(const CollectivePlan& plan, const std::vecto
 // ---- module ---------------------------------------------------------------------------------------------------
 
 CollectiveModule::CollectiveModule(csl::Program* p, std::string instance, PlanPtr plan, csl::ModuleParams params)
-    : csl::Module(p, std::move(instance), plan->name, std::move(params)), plan_(std::move(plan)) {}
+    : csl::Module(p, std::move(instance), plan->name, std::move(params)), plan_(std::move(plan)), op_(plan_->cfg.op) {}
 
 void CollectiveModule::enter(const char* entry, bool allowed, csl::ArrayBase& buf, std::uint32_t n,
-                             const csl::Async& opt) {
+                             const csl::Async& opt, ReduceOp op) {
   if (!allowed) throw std::logic_error(claimant() + ": has no entry '" + entry + "'");
+  CollectiveConfig call = plan_->cfg;
+  call.op = op;
+  if (call.acc_type() != acc_type())
+    throw std::invalid_argument(claimant() + ": " + entry + " as a " + to_string(op) + " of '" + buf.name() +
+                                "': the module's partials travel as " + to_string(acc_type()) + " (a " +
+                                to_string(plan_->cfg.op) + " plan with fp32 accumulation)");
   const DType t = plan_->cfg.dtype;
   if (buf.elem_type() != (t == DType::F32 ? hw::ElemType::F32 : hw::ElemType::F16))
     throw std::invalid_argument(claimant() + ": " + entry + " on '" + buf.name() + "': the module's data type is " +
@@ -44,18 +50,20 @@ void CollectiveModule::enter(const char* entry, bool allowed, csl::ArrayBase& bu
   if (n < 1 || n > plan_->cfg.length || n > buf.size())
     throw std::invalid_argument(claimant() + ": " + entry + " of " + std::to_string(n) + " elements of '" + buf.name() +
                                 "' (1.." + std::to_string(std::min(plan_->cfg.length, buf.size())) + ")");
+  op_ = op;
   run(buf, n, opt.activate);
 }
 
-void CollectiveModule::allreduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt) {
+void CollectiveModule::allreduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt, std::optional<ReduceOp> op) {
   const Collective k = plan_->kind;
-  enter("allreduce", k == Collective::KTree || k == Collective::Pipeline || k == Collective::Ring, buf, n, opt);
+  enter("allreduce", k == Collective::KTree || k == Collective::Pipeline || k == Collective::Ring, buf, n, opt,
+        op.value_or(plan_->cfg.op));
 }
 void CollectiveModule::reduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt) {
-  enter("reduce", plan_->kind == Collective::ChainReduce, buf, n, opt);
+  enter("reduce", plan_->kind == Collective::ChainReduce, buf, n, opt, plan_->cfg.op);
 }
 void CollectiveModule::broadcast(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt) {
-  enter("broadcast", plan_->kind == Collective::Broadcast, buf, n, opt);
+  enter("broadcast", plan_->kind == Collective::Broadcast, buf, n, opt, plan_->cfg.op);
 }
 
 void CollectiveModule::start(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt) {

@@ -21,6 +21,7 @@
 // csl::Module::advance_route; no collective plan uses it yet).
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,10 @@ class CollectiveModule : public csl::Module {
   // CSL-style entries on `n` elements of `buf` (an array of the data type, n <= the plan's length); `opt.activate`
   // runs when this PE's part is done. Each entry belongs to its collectives (allreduce: pipeline, ring, K-tree;
   // reduce: chain reduce; broadcast: broadcast) and throws std::logic_error on another module.
-  void allreduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt);
+  // The reduction is the plan's (cfg.op) unless `op` chooses one for this call, so one module serves both the sums
+  // and the maxima of a program (its colours and queues once). std::invalid_argument when the call's op changes
+  // the wire type (fp16 data summed in fp32 partials: a max travels in fp16).
+  void allreduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt, std::optional<ReduceOp> op = {});
   void reduce(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt);
   void broadcast(csl::ArrayBase& buf, std::uint32_t n, csl::Async opt);
   const CollectivePlan& plan() const { return *plan_; }
@@ -65,12 +69,16 @@ class CollectiveModule : public csl::Module {
   CollectiveModule(csl::Program* p, std::string instance, PlanPtr plan, csl::ModuleParams params);
   virtual void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) = 0;
   DType acc_type() const { return plan_->cfg.acc_type(); }
+  // The reduction of the current call (the plan's, or the one allreduce chose).
+  ReduceOp op() const { return op_; }
   // The packing of the module's fabric DSDs: simd_32 when the plan packs fp16 (CollectiveConfig::simd32).
   hw::SimdMode wire_simd() const { return plan_->cfg.simd32 ? hw::SimdMode::Simd32 : hw::SimdMode::Off; }
   PlanPtr plan_;
 
  private:
-  void enter(const char* entry, bool allowed, csl::ArrayBase& buf, std::uint32_t n, const csl::Async& opt);
+  void enter(const char* entry, bool allowed, csl::ArrayBase& buf, std::uint32_t n, const csl::Async& opt,
+             ReduceOp op);
+  ReduceOp op_;
 };
 
 // The module of `plan` at PE (x, y) of the rectangle, named `instance` in program `p`.

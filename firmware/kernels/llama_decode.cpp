@@ -12,10 +12,6 @@
 namespace wafersim::kernels {
 namespace {
 
-// Cycles charged per element for the scalar functions a CSL kernel would compute with ~10-20 instructions
-// (assumptions, stated here once): exp and silu via an exp, a reciprocal, cos/sin, and one rsqrt per RMSNorm.
-constexpr hw::Cycle kExpCycles = 10, kSiluCycles = 12, kRecipCycles = 8, kTrigCycles = 20, kRsqrtCycles = 20;
-
 std::string layer_name(const char* base, std::uint32_t l) { return std::string(base) + "." + std::to_string(l); }
 
 // A run of consecutive local pair units that belong to one KV head.
@@ -26,9 +22,9 @@ struct UnitRun {
 
 class DecodeProgram : public csl::Program {
  public:
-  DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols,
-                PlanPtr cols_max, KvPlanPtr kv, int x, int y)
-      : s_(s) {
+  DecodeProgram(const DecodeShape& s, const std::vector<int>& unit_heads, PlanPtr rows, PlanPtr cols, KvPlanPtr kv,
+                const hw::ScalarCostParams& cost, int x, int y)
+      : s_(s), cost_(cost) {
     for (std::uint32_t j = 0; j < s.units; ++j) {
       const int g = unit_heads.at(j);
       if (g < 0) continue;
@@ -54,7 +50,6 @@ class DecodeProgram : public csl::Program {
     }
     rows_ = instantiate(this, "rows", std::move(rows), x, y);
     cols_ = instantiate(this, "cols", std::move(cols), x, y);
-    cols_max_ = instantiate(this, "cols_max", std::move(cols_max), x, y);
     kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
   const KvCacheModule& kv() const { return *kv_; }
@@ -67,10 +62,13 @@ class DecodeProgram : public csl::Program {
       phase_ = kNorm1;
       started_ = false;
       phase_cycles_.fill(0);
+      layer_end_.fill(0);
       activate(step_);
     });
   }
   bool finished() const { return finished_; }
+  // When this PE finished layers 0 and 1 of the last step (the residual of each; 0 when absent).
+  const std::array<hw::Cycle, 2>& layer_ends() const { return layer_end_; }
   // Cycles of the last step by phase, at this PE: each phase's compute and the wait for its collective.
   std::vector<std::pair<std::string, std::uint64_t>> phase_cycles() const {
     static constexpr const char* kNames[] = {"rmsnorm", "qkv", "rope+append", "q.k", "softmax max", "softmax exp+sum",
@@ -141,7 +139,7 @@ class DecodeProgram : public csl::Program {
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fmaxs(csl::scalar(mx_, h), csl::scalar(mx_, h), part(score_, valid_, h * valid_));
           }
-          cols_max_->allreduce(mx_, s.q_heads, next);
+          cols_->allreduce(mx_, s.q_heads, next, ReduceOp::Max);
           return;
         case kSum:
           fmovs(sum_, 0.0f);
@@ -149,7 +147,7 @@ class DecodeProgram : public csl::Program {
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fsubs(part(score_, valid_, h * valid_), part(score_, valid_, h * valid_), csl::scalar(mx_, h));
             map(part(score_, s.q_heads * valid_), part(score_, s.q_heads * valid_),
-                [](float v) { return std::exp(v); }, kExpCycles);
+                [](float v) { return std::exp(v); }, hw::Cycle(cost_.exp));
             for (std::uint32_t h = 0; h < s.q_heads; ++h)
               fadds(csl::scalar(sum_, h), csl::scalar(sum_, h), part(score_, valid_, h * valid_));
           }
@@ -176,7 +174,7 @@ class DecodeProgram : public csl::Program {
           return;
         case kDown: {
           const auto gate = part(ffn_, s.ffn), up = part(ffn_, s.ffn, s.ffn);
-          map(gate, gate, [](float v) { return v / (1.0f + std::exp(-v)); }, kSiluCycles);
+          map(gate, gate, [](float v) { return v / (1.0f + std::exp(-v)); }, hw::Cycle(cost_.silu));
           fmuls(gate, gate, up);
           fs2h(ffn16_, gate);
           gemv(*L.wd, ffn16_, s.ffn, s.hidden, hy_);
@@ -185,6 +183,7 @@ class DecodeProgram : public csl::Program {
         }
         case kResidual:
           fadds(x_, x_, hy_);
+          if (layer_ < layer_end_.size()) layer_end_[layer_] = now();
           if (++layer_ < s.layers) phase_ = kNorm1;
           continue;
         case kFinalNorm:
@@ -216,7 +215,7 @@ class DecodeProgram : public csl::Program {
   // xn16 = fp16(x * rsqrt(ss / E + eps) * w), ss being the allreduced sum of squares.
   void norm_apply(const csl::Array<float>& w) {
     ss_ = float(1.0 / std::sqrt(double(ss_.value()) / s_.hidden_total + double(s_.rms_eps)));
-    charge(kRsqrtCycles);
+    charge(hw::Cycle(cost_.rsqrt));
     fmuls(hy_, x_, &ss_);
     fmuls(hy_, hy_, w);
     fs2h(xn16_, hy_);
@@ -238,8 +237,8 @@ class DecodeProgram : public csl::Program {
   // Rotates the (dim i, dim i + half) pairs of q and k by position * inv_freq of their unit.
   void rope() {
     const double pos = double(pos_);
-    map(cos_, freq_, [pos](float f) { return float(std::cos(pos * double(f))); }, kTrigCycles);
-    map(sin_, freq_, [pos](float f) { return float(std::sin(pos * double(f))); }, kTrigCycles);
+    map(cos_, freq_, [pos](float f) { return float(std::cos(pos * double(f))); }, hw::Cycle(cost_.trig));
+    map(sin_, freq_, [pos](float f) { return float(std::sin(pos * double(f))); }, hw::Cycle(cost_.trig));
     const std::uint32_t u = s_.units, g = s_.group;
     auto rotate = [&](std::uint32_t offset, std::uint32_t heads) {
       const std::uint32_t n = u * heads;
@@ -299,7 +298,7 @@ class DecodeProgram : public csl::Program {
     if (s_.fp32_accumulate) fmovs(out_, 0.0f);
     else fmovh(part(acc16_, q), csl::f16(0.0f));
     if (valid_ > 0) {
-      map(sum_, sum_, [](float v) { return 1.0f / v; }, kRecipCycles);
+      map(sum_, sum_, [](float v) { return 1.0f / v; }, hw::Cycle(cost_.reciprocal));
       for (std::uint32_t h = 0; h < s_.q_heads; ++h)
         fmuls(part(score_, valid_, h * valid_), part(score_, valid_, h * valid_), csl::scalar(sum_, h));
       fs2h(part(p16_, s_.q_heads * valid_), part(score_, s_.q_heads * valid_));
@@ -323,6 +322,7 @@ class DecodeProgram : public csl::Program {
   }
 
   DecodeShape s_;
+  hw::ScalarCostParams cost_;  // cycles per element of the scalar functions (pe.scalar)
   std::vector<UnitRun> runs_;
   std::vector<Layer> layers_;
   std::unique_ptr<csl::Array<float>> norm_f_;
@@ -347,13 +347,14 @@ class DecodeProgram : public csl::Program {
   csl::Array<float> sin_{this, "sin", s_.units};
   csl::Var<float> ss_{this, "ss"};
   csl::Var<std::uint32_t> position_{this, "position"};
-  std::unique_ptr<CollectiveModule> rows_, cols_, cols_max_;
+  std::unique_ptr<CollectiveModule> rows_, cols_;
   std::unique_ptr<KvCacheModule> kv_;
   std::uint32_t layer_ = 0, pos_ = 0, valid_ = 0;
   int phase_ = kDone, current_ = kDone;
   bool started_ = false;
   hw::Cycle mark_ = 0;
   std::array<std::uint64_t, kDone + 1> phase_cycles_{};
+  std::array<hw::Cycle, 2> layer_end_{};
   bool finished_ = true;
   csl::LocalTask step_{this, [this] { advance(); }, "step"};
 };
@@ -373,36 +374,30 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   const std::uint32_t y_len = std::max({s.qkv_per_pe(), 2 * s.ffn, s.q_per_pe(), s.lm_head ? s.vocab : 1u, s.q_heads});
   CollectiveConfig cx{.width = s.width, .height = s.height, .axis = Axis::X, .length = x_len, .dtype = DType::F32,
                       .op = ReduceOp::Sum, .colors = s.colors};
-  // A PE has 8 microthreads and input queues. A K-tree takes up to 3 microthreads and 4 input queues, a pipeline
-  // allreduce 2 microthreads, the shift-based cache 2: the X sum (3 allreduces per layer) and the Y max (1 per
-  // layer) are pipeline allreduces; the Y sum (6 per layer: the QKV, up/gate and lm_head GEMVs) is a K-tree with
-  // the concatenated cache and a pipeline with the shift (2 + 3 + 2 + 2 microthreads would be one too many).
-  // Measured at 17x23, concatenation, 1 layer: 2,552 cycles per step; K-tree X + pipeline Y: 3,178.
+  // The Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the softmax max,
+  // ReduceOp::Max per call) is WaferLLM's K-tree (K = 2, G = round(sqrt(H)) groups); the X sum (3 per layer) is a
+  // pipeline allreduce. A PE has 8 input queues and 8 microthreads: a K-tree takes up to 4 input queues and 3
+  // microthreads, a pipeline 2 and 2, the shift-based cache 1 input queue and 2 microthreads, so a second K-tree
+  // (4 + 4 + 1 input queues) does not fit.
   d.rows = pipeline_plan(cx, arch);
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
   cy.colors = remaining_colors(*d.rows, s.colors, arch);
-  d.cols = s.kv_policy == KvPolicy::Shift ? pipeline_plan(cy, arch) : ktree_plan(cy, arch);
-  CollectiveConfig cm = cy;
-  cm.op = ReduceOp::Max;
-  cm.length = s.q_heads;
-  cm.colors = remaining_colors(*d.cols, cy.colors, arch);
-  d.cols_max = pipeline_plan(cm, arch);
+  d.cols = ktree_plan(cy, arch);
   d.kv = kv_cache_plan({.width = s.width, .height = s.height, .dims = s.kv_per_pe(), .slots = s.slots,
                         .layers = int(s.layers), .dtype = DType::F16, .policy = s.kv_policy,
-                        .colors = remaining_colors(*d.cols_max, cm.colors, arch)},
+                        .colors = remaining_colors(*d.cols, cy.colors, arch)},
                        arch);
   d.layout = std::make_unique<csl::Layout>(s.width, s.height);
   for (int y = 0; y < s.height; ++y)
     for (int x = 0; x < s.width; ++x)
-      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, m = d.cols_max,
-                                     kv = d.kv](int px, int py) {
-        return std::make_unique<DecodeProgram>(s, heads, r, c, m, kv, px, py);
+      d.layout->set_tile_code(x, y, [s, heads = unit_kv_head.at(x), r = d.rows, c = d.cols, kv = d.kv,
+                                     cost = arch.pe.scalar](int px, int py) {
+        return std::make_unique<DecodeProgram>(s, heads, r, c, kv, cost, px, py);
       });
   d.rows->apply_routes(*d.layout, "rows");
   d.cols->apply_routes(*d.layout, "cols");
-  d.cols_max->apply_routes(*d.layout, "cols_max");
   d.kv->apply_routes(*d.layout, "kv");
   d.colors_per_pe_max = d.layout->max_colors_per_pe();
   const int budget = arch.router.routable_colors - int(arch.host_io.reserved_colors.size());
@@ -439,6 +434,16 @@ void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens) {
       auto& kv = dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv();
       for (int l = 0; l < kv.plan().cfg.layers; ++l) kv.preload(l, tokens);
     }
+}
+
+std::array<std::uint64_t, 2> decode_layer_ends(const csl::Layout& layout) {
+  std::array<std::uint64_t, 2> end{};
+  for (int y = 0; y < layout.height(); ++y)
+    for (int x = 0; x < layout.width(); ++x) {
+      const auto& e = dynamic_cast<const DecodeProgram&>(layout.program(x, y)).layer_ends();
+      for (std::size_t l = 0; l < end.size(); ++l) end[l] = std::max<std::uint64_t>(end[l], e[l]);
+    }
+  return end;
 }
 
 bool decode_finished(const csl::Layout& layout) {

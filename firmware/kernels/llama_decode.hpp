@@ -2,9 +2,8 @@
 // every layer's weight blocks stay in each PE's SRAM and the new token runs through all of them, then the final
 // RMSNorm and lm_head. The per-PE shapes come from runtime/decode_layout.hpp (DecodeLayout): the hidden vector is
 // V_y (split along Y, replicated along X), q/k/v, the attention output and the FFN are V_x in the layout's pair units.
-// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" and max along Y "cols_max" are
-// pipeline allreduces; sum along Y "cols" is a K-tree with the concatenated cache, a pipeline with the shift-based
-// one, whose two microthreads leave too few for a K-tree):
+// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" is a pipeline allreduce; sum
+// along Y "cols" is WaferLLM's K-tree, which also takes the softmax max, chosen per call):
 //   RMSNorm    x*x summed locally, allreduce Y (1 element), x * rsqrt(mean + eps) * w            -> fp16 GEMV input
 //   QKV        local GEMV over the W_qkv block [E_y rows x (q|k|v)_x], allreduce Y (+ bias)     -> q, k, v (V_x)
 //   RoPE       cos/sin of position * inv_freq (per local pair unit), rotate each (dim i, dim i + half) pair
@@ -24,8 +23,9 @@
 // the allreduces always carry fp32.
 // Not modelled: the embedding lookup (the host writes x), sampling (host), prefill (a prompt runs as decode steps),
 // simd packing,
-// the cost of scalar code beyond the charges stated in llama_decode.cpp.
+// the cost of scalar code beyond the per-element charges of pe.scalar (exp, silu, reciprocal, cos/sin, rsqrt).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -65,7 +65,7 @@ struct DecodeShape {
 struct DecodeProgramLayout {
   DecodeShape shape;
   std::unique_ptr<csl::Layout> layout;  // function "decode"; symbols below
-  PlanPtr rows, cols, cols_max;         // sum along X, sum along Y, max along Y
+  PlanPtr rows, cols;                   // allreduce along X (sum), along Y (sum; the softmax max per call)
   KvPlanPtr kv;                         // the KV cache module's plan (firmware/kernels/kv_cache.hpp)
   int colors_per_pe_max = 0;
 };
@@ -93,6 +93,9 @@ KvCacheModule& decode_kv_cache(csl::Layout& layout, int x, int y);
 std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y);
 // Timing-only runs: every PE's KV cache module as after `tokens` appends (KvCacheModule::preset).
 void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens);
+// The cycle (the simulation's clock) at which the last PE finished layer 0 and layer 1 of the last step (its
+// residual; 0 for a layer the program does not hold): the timing composition's steady-state layer.
+std::array<std::uint64_t, 2> decode_layer_ends(const csl::Layout& layout);
 // Whether every PE has finished the step it was launched for.
 bool decode_finished(const csl::Layout& layout);
 

@@ -17,10 +17,6 @@ namespace {
 
 using Matrix = std::vector<float>;
 
-// Cycles charged per element for scalar functions (assumptions, the same values as llama_decode.cpp's): an exp, silu
-// via an exp, a reciprocal, cos/sin, an rsqrt.
-constexpr hw::Cycle kExpCycles = 10, kSiluCycles = 12, kRecipCycles = 8, kTrigCycles = 20, kRsqrtCycles = 20;
-
 enum class RowOp { RmsNorm, CausalSoftmax, Rope, SwiGlu, Add };
 bool uses_u(RowOp op) { return op == RowOp::Rope || op == RowOp::SwiGlu || op == RowOp::Add; }
 
@@ -42,6 +38,7 @@ struct RowShape {
   std::uint32_t rb = 1, cb = 1;   // block of a PE
   std::uint32_t n = 1;            // RmsNorm: the row length the mean divides by
   float eps = 0, scale = 1;
+  hw::ScalarCostParams cost{};  // cycles per element of exp, silu, reciprocal, cos/sin, rsqrt (pe.scalar, assumptions)
 };
 
 class RowProgram : public csl::Program {
@@ -81,16 +78,16 @@ class RowProgram : public csl::Program {
       case RowOp::Rope:
         for (std::uint32_t r = 0; r < rb; ++r) {
           const double pos = double(row0_ + r);
-          map(tmp_, w_, [pos](float f) { return float(std::cos(pos * double(f))); }, kTrigCycles);
+          map(tmp_, w_, [pos](float f) { return float(std::cos(pos * double(f))); }, hw::Cycle(s_.cost.trig));
           fmuls(row(r, cb), row(r, cb), tmp_);
-          map(tmp_, w_, [pos](float f) { return float(std::sin(pos * double(f))); }, kTrigCycles);
+          map(tmp_, w_, [pos](float f) { return float(std::sin(pos * double(f))); }, hw::Cycle(s_.cost.trig));
           fmuls(tmp_, tmp_, urow(r));
           fadds(row(r, cb), row(r, cb), tmp_);
         }
         finished_ = true;
         return;
       case RowOp::SwiGlu:
-        map(m_, m_, [](float v) { return v / (1.0f + std::exp(-v)); }, kSiluCycles);
+        map(m_, m_, [](float v) { return v / (1.0f + std::exp(-v)); }, hw::Cycle(s_.cost.silu));
         fmuls(m_, m_, u_);
         finished_ = true;
         return;
@@ -112,7 +109,7 @@ class RowProgram : public csl::Program {
         return;
       }
       const double n = s_.n, eps = s_.eps;
-      map(red_, red_, [n, eps](float v) { return float(1.0 / std::sqrt(double(v) / n + eps)); }, kRsqrtCycles);
+      map(red_, red_, [n, eps](float v) { return float(1.0 / std::sqrt(double(v) / n + eps)); }, hw::Cycle(s_.cost.rsqrt));
       for (std::uint32_t r = 0; r < rb; ++r) {
         fmuls(row(r, cb), row(r, cb), csl::scalar(red_, r));
         fmuls(row(r, cb), row(r, cb), w_);
@@ -134,7 +131,7 @@ class RowProgram : public csl::Program {
           const std::uint32_t k = kept(r);
           if (k > 0) {
             fsubs(row(r, k), row(r, k), csl::scalar(red_, r));
-            map(row(r, k), row(r, k), [](float v) { return std::exp(v); }, kExpCycles);
+            map(row(r, k), row(r, k), [](float v) { return std::exp(v); }, hw::Cycle(s_.cost.exp));
             fadds(csl::scalar(red2_, r), csl::scalar(red2_, r), row(r, k));
           }
           if (k < cb) fmovs(row(r, cb - k, k), 0.0f);
@@ -142,7 +139,7 @@ class RowProgram : public csl::Program {
         sum_->allreduce(red2_, rb, next);
         return;
       default:
-        map(red2_, red2_, [](float v) { return 1.0f / v; }, kRecipCycles);
+        map(red2_, red2_, [](float v) { return 1.0f / v; }, hw::Cycle(s_.cost.reciprocal));
         for (std::uint32_t r = 0; r < rb; ++r) fmuls(row(r, cb), row(r, cb), csl::scalar(red2_, r));
         finished_ = true;
         return;
@@ -178,7 +175,8 @@ class PrefillRuns {
   void row_step(const char* kernel, RowOp op, Matrix& m, std::uint32_t rows, std::uint32_t cols,
                 const std::vector<float>& w = {}, float scale = 1.0f, const Matrix& u = {}) {
     const Split sr(rows, s_.P), sc(cols, s_.P);
-    const RowShape rs{.op = op, .rb = sr.block, .cb = sc.block, .n = cols, .eps = float(s_.rms_eps), .scale = scale};
+    const RowShape rs{.op = op, .rb = sr.block, .cb = sc.block, .n = cols, .eps = float(s_.rms_eps), .scale = scale,
+                       .cost = arch_.pe.scalar};
     CollectiveConfig cx{.width = s_.P, .height = s_.P, .axis = Axis::X, .length = sr.block, .dtype = DType::F32};
     const PlanPtr sum = pipeline_plan(cx, arch_);
     cx.op = ReduceOp::Max;

@@ -108,7 +108,7 @@ void RingModule::issue() {
   in.extent = rn;
   const csl::Async opt{.async = true, .unblock = join_};
   if (gather) fmov(mem, in, opt);
-  else if (plan_->cfg.op == ReduceOp::Max) fmax(mem, mem, in, opt);
+  else if (op() == ReduceOp::Max) fmax(mem, mem, in, opt);
   else fadd(mem, mem, in, opt);
 }
 

@@ -39,7 +39,7 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
 }
 
 void StreamModule::combine(csl::Operand dest, csl::Operand a, csl::Operand b, csl::Async opt) {
-  if (plan_->cfg.op == ReduceOp::Max) fmax(dest, a, b, opt);
+  if (op() == ReduceOp::Max) fmax(dest, a, b, opt);
   else fadd(dest, a, b, opt);
 }
 

@@ -115,6 +115,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
             << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
             << " unit simulations, " << t.cached << " cached; host " << seconds << " s, peak RSS "
             << rss / (1024 * 1024) << " MiB\n";
+  if (!t.note.empty()) std::cerr << "[wafer timing-only] note: " << dir.filename().string() << " " << t.note << "\n";
   if (!json_path.empty()) {
     nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
     out.update({{"model", dir.string()},
@@ -134,6 +135,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"head_cycles", t.head_cycles_first},
                 {"stages", t.stages},
                 {"handoff_cycles", t.handoff_cycles},
+                {"fabric_note", t.note},
                 {"tpot_us", tpot_us},
                 {"decode_tokens_per_s", 1e6 / tpot_us},
                 {"unit_simulations", t.simulations},
@@ -167,7 +169,7 @@ int run_generate(int argc, char** argv) {
       ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
       ("timing-only", po::bool_switch(),
        "wafer timing from config.json alone (no weights, no tokenizer, no prompt): decode cycles per token composed "
-       "from cached one- and two-layer simulations (runtime/decode_timing.hpp)")
+       "from a cached two-layer simulation per context (runtime/decode_timing.hpp)")
       ("context", number<int64_t>(0)->default_value(0),
        "--timing-only: KV entries cached before the first decode token (the paper's decode at 4K context: 4096)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")

@@ -8,6 +8,7 @@
 #include <random>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "fabric/fabric.hpp"
 #include "firmware/kernels/collective_module.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
+#include "firmware/kernels/pipeline_allreduce.hpp"
 #include "firmware/kernels/reduction_oracle.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
 #include "firmware/kernels/stream_tree.hpp"
@@ -43,14 +45,16 @@ std::vector<T> from_floats(const std::vector<float>& f) {
 }
 
 // A program a user would write: one allreduce module per axis, or one module run twice. `first` runs on a, then
-// `second` on b (b == a: the second module continues on the first one's result).
+// `second` on b (b == a: the second module continues on the first one's result), with the plan's reduction or
+// `second_op` chosen for that call.
 template <class T>
 class TwoRuns : public csl::Program {
  public:
-  TwoRuns(PlanPtr p1, PlanPtr p2, bool same_buffer, int x, int y, csl::ModuleParams m1 = {}, csl::ModuleParams m2 = {})
+  TwoRuns(PlanPtr p1, PlanPtr p2, bool same_buffer, std::optional<ReduceOp> second_op, int x, int y,
+          csl::ModuleParams m1 = {}, csl::ModuleParams m2 = {})
       : rows(instantiate(this, "rows", p1, x, y, m1)),
         cols(p2 ? instantiate(this, "cols", p2, x, y, m2) : nullptr),
-        same_buffer_(same_buffer) {}
+        same_buffer_(same_buffer), second_op_(second_op) {}
   void init() override { export_function("run", [this] { activate(first); }); }
   bool finished = false;
 
@@ -60,8 +64,11 @@ class TwoRuns : public csl::Program {
  private:
   CollectiveModule& second_module() { return cols ? *cols : *rows; }
   bool same_buffer_;
+  std::optional<ReduceOp> second_op_;
   csl::LocalTask first{this, [this] { rows->allreduce(a, kLen, {.activate = second}); }, "first"};
-  csl::LocalTask second{this, [this] { second_module().allreduce(same_buffer_ ? a : b, kLen, {.activate = done}); }, "second"};
+  csl::LocalTask second{this, [this] {
+    second_module().allreduce(same_buffer_ ? a : b, kLen, {.activate = done}, second_op_);
+  }, "second"};
   csl::LocalTask done{this, [this] { finished = true; }, "done"};
 };
 
@@ -69,6 +76,7 @@ struct Modules {
   PlanPtr p1{}, p2{};
   bool same_buffer = true;
   csl::ModuleParams m1{}, m2{};
+  std::optional<ReduceOp> second_op{};
 };
 
 // Loads TwoRuns on every PE of a w x h fabric with random a and b, runs it; returns the inputs and outputs per PE.
@@ -86,7 +94,7 @@ Run<T> run_two(const CollectiveConfig& cfg, const Modules& s) {
   for (int y = 0; y < cfg.height; ++y)
     for (int x = 0; x < cfg.width; ++x)
       layout.set_tile_code(x, y, [s](int px, int py) {
-        return std::make_unique<TwoRuns<T>>(s.p1, s.p2, s.same_buffer, px, py, s.m1, s.m2);
+        return std::make_unique<TwoRuns<T>>(s.p1, s.p2, s.same_buffer, s.second_op, px, py, s.m1, s.m2);
       });
   s.p1->apply_routes(layout, "rows");
   if (s.p2) s.p2->apply_routes(layout, "cols");
@@ -208,6 +216,41 @@ TEST(ModuleComposition, OneInstanceRunsTwiceOnDifferentBuffers) {
     }
 }
 
+TEST(ModuleComposition, OneModuleChoosesItsReductionPerCall) {
+  // rows.allreduce(a) with the plan's reduction, then rows.allreduce(b, ..., other): a sum plan takes a max and a max
+  // plan a sum (llama_decode's softmax max on its Y sum module), on the K-tree, the pipeline and the ring.
+  for (const Case& c : kCases)
+    for (const char* kind : {"ktree", "pipeline", "ring"}) {
+      const CollectiveConfig cx = config(c.w, c.h, Axis::X, c.t, c.op);
+      const ReduceOp other = c.op == ReduceOp::Sum ? ReduceOp::Max : ReduceOp::Sum;
+      const std::string k = kind;
+      const PlanPtr p = k == "ktree" ? ktree(cx) : k == "ring" ? ring(cx) : pipeline_plan(cx, hw::ArchParams{});
+      const Modules s{.p1 = p, .same_buffer = false, .second_op = other};
+      const std::string what = name(c) + " " + kind + " then " + to_string(other);
+      auto check = [&](const auto& r) {
+        EXPECT_TRUE(r.finished) << what;
+        expect_lines_reduced(cx, r.a_in, r.a_out, what + " a");
+        expect_lines_reduced(config(c.w, c.h, Axis::X, c.t, other), r.b_in, r.b_out, what + " b");
+      };
+      if (c.t == DType::F32) check(run_two<float>(cx, s));
+      else check(run_two<csl::f16>(cx, s));
+    }
+}
+
+TEST(ModuleComposition, AMaxOnAModuleWhosePartialsAreFp32SumsIsRejected) {
+  // fp16 data summed with fp32 partials: the wire carries fp32, a max would travel in fp16.
+  CollectiveConfig cx = config(4, 2, Axis::X, DType::F16, ReduceOp::Sum);
+  cx.fp32_accumulate = true;
+  std::string err;
+  try {
+    run_two<csl::f16>(cx, {.p1 = ktree(cx), .same_buffer = false, .second_op = ReduceOp::Max});
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("module 'rows' (ktree_allreduce): allreduce as a max of 'b'"), std::string::npos) << err;
+  EXPECT_NE(err.find("partials travel as fp32"), std::string::npos) << err;
+}
+
 TEST(ModuleComposition, AllreduceXyLayoutMatchesTheMeshOracleAndTheBuildersStillWork) {
   const hw::ArchParams arch;
   for (const Case& c : kCases) {
@@ -300,7 +343,7 @@ TEST(ModuleLedger, DrawnQueuesOfTwoModulesNeverCollide) {
   csl::Layout layout(7, 4);
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 7; ++x)
-      layout.set_tile_code(x, y, [s](int px, int py) { return std::make_unique<TwoRuns<float>>(s.p1, s.p2, true, px, py); });
+      layout.set_tile_code(x, y, [s](int px, int py) { return std::make_unique<TwoRuns<float>>(s.p1, s.p2, true, std::nullopt, px, py); });
   s.p1->apply_routes(layout, "rows");
   s.p2->apply_routes(layout, "cols");
   layout.load(f);

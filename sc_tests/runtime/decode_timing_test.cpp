@@ -1,5 +1,5 @@
-// Timing-only decode (runtime/decode_timing.hpp): the composition of 1- and 2-layer simulations equals a full
-// simulation of every layer within 1%, the first and last tokens are the contexts they name, and the on-disk cache
+// Timing-only decode (runtime/decode_timing.hpp): the composition from one 2-layer simulation equals a full
+// simulation of every layer within 1% (with lm_head, and for a stage without it), the first and last tokens are the contexts they name, and the on-disk cache
 // is hit by a second timer and missed when a parameter, the context or the KV policy changes.
 // One Device per process: each test case runs in its own process (ctest).
 #include <gtest/gtest.h>
@@ -42,6 +42,13 @@ void expect_composition_matches(kernels::KvPolicy kv, int width, int height) {
     EXPECT_NEAR(double(t.first_token_cycles), double(full), 0.01 * double(full)) << "context " << context;
     EXPECT_EQ(t.first_token_cycles, t.last_token_cycles);
     EXPECT_GT(t.layer_cycles_first, 0u);
+    // A stage without lm_head (before the last): e0 + 5 (e1 - e0) against 6 layers simulated without it.
+    const runtime::UnitTiming u = timer.unit(2, context);
+    ASSERT_GT(u.layer_ends[0], 0u);
+    EXPECT_EQ(u.layer_ends[1] - u.layer_ends[0], t.layer_cycles_first);
+    const double headless = double(u.layer_ends[0] + 5 * t.layer_cycles_first);
+    const double full_headless = double(timer.cycles(6, context, false));
+    EXPECT_NEAR(headless, full_headless, 0.01 * full_headless) << "context " << context;
   }
   // The last of several tokens is the token at the last context; the mean lies between.
   const runtime::DecodeTiming many = timer.time(0, 12);
@@ -66,31 +73,32 @@ TEST(DecodeTiming, SecondRunIsCachedAndAChangedKeyMisses) {
   const runtime::WaferOptions opt{.width = 4, .height = 4, .kv_slots = 8};
   runtime::DecodeTimer first(c, "generated", hw::ArchParams{}, opt, dir / "cache");
   const runtime::DecodeTiming a = first.time(5, 10);
-  EXPECT_EQ(a.simulations, 4);  // 1 and 2 layers at contexts 5 and 14
+  EXPECT_EQ(a.simulations, 2);  // 2 layers at contexts 5 and 14
   EXPECT_EQ(a.cached, 0);
 
   runtime::DecodeTimer second(c, "generated", hw::ArchParams{}, opt, dir / "cache");
   const runtime::DecodeTiming b = second.time(5, 10);
   EXPECT_EQ(b.simulations, 0);
-  EXPECT_EQ(b.cached, 4);
+  EXPECT_EQ(b.cached, 2);
   EXPECT_EQ(b.first_token_cycles, a.first_token_cycles);
   EXPECT_EQ(b.last_token_cycles, a.last_token_cycles);
 
-  EXPECT_TRUE(second.cached(1, 5).has_value());
-  EXPECT_FALSE(second.cached(1, 6).has_value());          // another context
+  ASSERT_TRUE(second.cached(2, 5).has_value());
+  EXPECT_GT(second.cached(2, 5)->layer_ends[1], second.cached(2, 5)->layer_ends[0]);
+  EXPECT_FALSE(second.cached(2, 6).has_value());          // another context
   EXPECT_FALSE(second.cached(3, 5).has_value());          // another layer count
-  EXPECT_FALSE(second.cached(1, 5, false).has_value());   // without lm_head
+  EXPECT_FALSE(second.cached(2, 5, false).has_value());   // without lm_head
   hw::ArchParams slower;
   slower.router.link_latency += 1;
-  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", slower, opt, dir / "cache").cached(1, 5).has_value());
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", slower, opt, dir / "cache").cached(2, 5).has_value());
   runtime::WaferOptions concat = opt;
   concat.kv_policy = kernels::KvPolicy::Concat;
-  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, concat, dir / "cache").cached(1, 5).has_value());
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, concat, dir / "cache").cached(2, 5).has_value());
   runtime::WaferOptions fp16 = opt;
   fp16.fp32_accumulate = false;
-  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, fp16, dir / "cache").cached(1, 5).has_value());
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, fp16, dir / "cache").cached(2, 5).has_value());
   // No cache directory: nothing is read or written.
-  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, opt, {}).cached(1, 5).has_value());
+  EXPECT_FALSE(runtime::DecodeTimer(c, "generated", hw::ArchParams{}, opt, {}).cached(2, 5).has_value());
 }
 
 TEST(DecodeTiming, ContextPastTheCacheIsACapacityError) {

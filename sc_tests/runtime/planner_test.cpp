@@ -132,6 +132,29 @@ TEST(Planner, ErrorsNameTheModelTheBytesAndTheFabric) {
   EXPECT_THROW(plan_prefill(tiny(), "tiny", 4, 2, 6, small_arch(4, 2)), ConfigError);
 }
 
+TEST(Planner, TimingOnlyPlacesTheStagesBeyondAFabricThatHoldsFewerRegions) {
+  // The model of DecodeStagesAndKvCapacityByHand on a 2x2 fabric (one region): the same two stages, the second
+  // below the fabric (snake order continued), handed over H = 2 hops: ramp 2 + 2 * 2 + ramp 2 + block 4 = 12.
+  EXPECT_THROW(plan_decode(tiny(), "tiny", 2, 2, small_arch(2, 2)), CapacityError);
+  const Plan p = plan_decode(tiny(), "tiny", 2, 2, small_arch(2, 2), Regions::BeyondFabric);
+  EXPECT_EQ(p.regions_available, 1);
+  ASSERT_EQ(p.stages.size(), 2u);
+  EXPECT_TRUE(p.beyond_fabric());
+  EXPECT_EQ(p.stages[0].layers, 3);
+  EXPECT_EQ(p.stages[1].layers, 2);
+  EXPECT_EQ(p.stages[1].x0, 0);
+  EXPECT_EQ(p.stages[1].y0, 2);
+  EXPECT_EQ(p.stages[0].handoff_cycles, 12u);
+  EXPECT_EQ(p.kv_slots_per_pe, 4u);
+  const std::string note = p.fabric_note();
+  EXPECT_NE(note.find("needs 2 regions of 2x2, the wse2 fabric (2x2 PEs) holds 1: the time assumes a fabric with 2"),
+            std::string::npos) << note;
+  EXPECT_NE(p.to_text().find(note), std::string::npos);
+  EXPECT_EQ(p.to_json()["fabric_note"], note);
+  // A plan that fits has no note.
+  EXPECT_EQ(plan_decode(tiny(), "tiny", 2, 2, small_arch(4, 2), Regions::BeyondFabric).fabric_note(), "");
+}
+
 TEST(Planner, Llama3At360MatchesThePapersShiftOverConcatRatio) {
   const auto dir = models::resolve_model("llama3-8b", std::filesystem::path(WAFERSIM_SOURCE_DIR) / "configs/models");
   const Plan p = plan_decode(models::load_llama_config(dir / "config.json"), "llama3-8b", 360, 360, hw::ArchParams{});
