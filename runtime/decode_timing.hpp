@@ -12,7 +12,7 @@
 // not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
-// Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
+// Every unit simulation is cached on disk (runtime/timing_cache.hpp), keyed by the kernel, its version, the shape, the
 // unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
 // Not modelled: a model that does not fit one region (the planner's stages), the host's embedding and logits
 // copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
@@ -27,12 +27,10 @@
 #include "hw/arch_params.hpp"
 #include "models/llama_config.hpp"
 #include "runtime/planner.hpp"
+#include "runtime/timing_cache.hpp"
 #include "runtime/wafer_backend.hpp"
 
 namespace wafersim::runtime {
-
-// $WAFERSIM_CACHE_DIR, else $XDG_CACHE_HOME/wafersim, else ~/.cache/wafersim.
-std::filesystem::path decode_cache_dir();
 
 struct DecodeTiming {
   std::uint64_t first_token_cycles = 0;  // the token at context N
@@ -50,7 +48,7 @@ struct DecodeTiming {
 // miss (one Device per process: a process times one mesh).
 class DecodeTimer {
  public:
-  // `cache_dir` empty: no cache. CapacityError when the model does not fit the region.
+  // `cache_dir` empty: no cache (else usually timing_cache_dir()). CapacityError when the model does not fit the region.
   DecodeTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch,
               const WaferOptions& options, std::filesystem::path cache_dir);
   ~DecodeTimer();
@@ -70,12 +68,11 @@ class DecodeTimer {
  private:
   kernels::DecodeShape shape(std::uint32_t layers, bool lm_head) const;
   std::string key(std::uint32_t layers, std::uint64_t context, bool lm_head) const;
-  std::filesystem::path file(const std::string& key) const;
 
   models::LlamaConfig config_;
   hw::ArchParams arch_;
   WaferOptions options_;
-  std::filesystem::path cache_dir_;
+  TimingCache cache_;
   DecodeLayout layout_;
   Plan plan_;
   std::uint32_t slots_ = 0;

@@ -1,0 +1,58 @@
+#include "runtime/timing_cache.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_file.hpp"
+#include "common/error.hpp"
+
+namespace wafersim::runtime {
+namespace {
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::filesystem::path timing_cache_dir() {
+  if (const char* d = std::getenv("WAFERSIM_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::filesystem::path(d) / "wafersim";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::filesystem::path(d) / ".cache" / "wafersim";
+  throw ConfigError("timing cache: none of WAFERSIM_CACHE_DIR, XDG_CACHE_HOME and HOME is set");
+}
+
+TimingCache::TimingCache(std::filesystem::path dir, std::string prefix)
+    : dir_(std::move(dir)), prefix_(std::move(prefix)) {}
+
+std::filesystem::path TimingCache::file(const std::string& key) const {
+  char hash[20];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
+  return dir_ / (prefix_ + "-" + hash + ".json");
+}
+
+std::optional<std::uint64_t> TimingCache::get(const std::string& key) const {
+  if (dir_.empty()) return {};
+  std::ifstream in(file(key));
+  if (!in) return {};
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    if (j.at("key").get<std::string>() == key) return j.at("cycles").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  return {};  // unreadable or a hash collision: simulate again
+}
+
+void TimingCache::put(const std::string& key, std::uint64_t cycles) const {
+  if (dir_.empty()) return;
+  std::filesystem::create_directories(dir_);
+  const nlohmann::json entry = {{"key", key}, {"cycles", cycles}};
+  write_file_atomically(file(key), [&](std::ostream& os) { os << entry.dump() << "\n"; });
+}
+
+}  // namespace wafersim::runtime
