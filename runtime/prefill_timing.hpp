@@ -53,6 +53,7 @@ class PrefillTimer {
   // The cycles of `run` limited to `steps` compute steps (0: all): cached or simulated.
   std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps);
   const Plan& plan() const { return plan_; }
+  int extrapolated() const { return extrapolated_; }  // run_cycles calls that extrapolated
   static constexpr int kWindow = 4;  // compute steps per extrapolation window
 
  private:
