@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "firmware/kernels/dist_gemm_t.hpp"
 #include "models/cpu_ops.hpp"
 
 namespace wafersim::runtime {
@@ -46,7 +47,82 @@ int64_t at(const kernels::Split& s, int block, std::uint32_t i) {
   return i < s.valid(block) ? int64_t(s.first(block) + i) : -1;
 }
 
+std::vector<float> f32(const models::FloatTensor& t) {
+  if (t.empty()) return {};
+  const models::FloatTensor c = t.to_f32();
+  return {c.data(), c.data() + c.size()};
+}
+
 }  // namespace
+
+int prefill_side(const DecodeLayout& l) { return std::min(l.width, l.height); }
+
+std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& l, std::uint32_t tokens, bool fp32_accumulate) {
+  if (tokens == 0) return 0;
+  const models::LlamaConfig& c = l.config;
+  const auto E = std::uint32_t(c.hidden_size), q = std::uint32_t(c.q_dim()), kv = std::uint32_t(c.kv_dim()),
+             F = std::uint32_t(c.intermediate_size), hd = std::uint32_t(c.head_dim);
+  const auto gemm = [&](std::uint32_t k, std::uint32_t n) {
+    return kernels::GemmConfig{.P = prefill_side(l), .m = tokens, .k = k, .n = n, .fp32_accumulate = fp32_accumulate};
+  };
+  return std::max({kernels::shift_gemm_sram_bytes(gemm(E, q + 2 * kv)), kernels::shift_gemm_sram_bytes(gemm(q, E)),
+                   kernels::shift_gemm_sram_bytes(gemm(E, 2 * F)), kernels::shift_gemm_sram_bytes(gemm(F, E)),
+                   kernels::shift_gemm_sram_bytes(gemm(tokens, hd)),
+                   kernels::dist_gemm_t_sram_bytes(gemm(hd, tokens))});
+}
+
+KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, std::uint64_t tokens, int layers,
+                       const hw::ArchParams& arch) {
+  KvHandover h{.tokens = tokens};
+  if (tokens == 0) return h;
+  const models::LlamaConfig& c = l.config;
+  const int W = l.width, H = l.height;
+  const std::uint64_t qd = std::uint64_t(c.q_dim()), kvd = std::uint64_t(c.kv_dim());
+  // Tokens: runs of (prefill row, decode row, count), in sequence order.
+  struct Run {
+    int from, to;
+    std::uint64_t n;
+  };
+  std::vector<Run> rows;
+  const kernels::Split seq(std::uint32_t(tokens), P);
+  const std::uint64_t q = tokens / std::uint64_t(H), e = tokens % std::uint64_t(H);
+  int y = policy == kernels::KvPolicy::Concat ? H - 1 : 0;
+  std::uint64_t left = policy == kernels::KvPolicy::Concat ? tokens : q + (std::uint64_t(y) >= H - e ? 1 : 0);
+  for (std::uint64_t t = 0; t < tokens; ++t) {
+    while (left == 0) left = q + (std::uint64_t(++y) >= H - e ? 1 : 0);  // shift: the bottom e rows hold one more
+    --left;
+    const int from = int(t / seq.block);
+    if (rows.empty() || rows.back().from != from || rows.back().to != y) rows.push_back({from, y, 0});
+    ++rows.back().n;
+  }
+  // K and V elements of a token: runs of (prefill column, decode column, count), in K then V dim order.
+  const kernels::Split fused(std::uint32_t(qd + 2 * kvd), P);
+  std::vector<Run> cols;
+  for (const std::uint64_t base : {qd, qd + kvd})
+    for (std::uint64_t d = 0; d < kvd; ++d) {
+      const int from = int((base + d) / fused.block), to = l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column;
+      if (cols.empty() || cols.back().from != from || cols.back().to != to) cols.push_back({from, to, 0});
+      ++cols.back().n;
+    }
+  std::vector<std::uint64_t> sent(std::size_t(W) * H, 0), received(std::size_t(W) * H, 0);
+  for (const Run& r : rows)
+    for (const Run& col : cols) {
+      if (col.from == col.to && r.from == r.to) continue;
+      const std::uint64_t n = col.n * r.n * std::uint64_t(layers);
+      sent[std::size_t(r.from) * W + std::size_t(col.from)] += n;
+      received[std::size_t(r.to) * W + std::size_t(col.to)] += n;
+      h.words_moved += n;
+      h.hops_max = std::max(h.hops_max, std::abs(col.from - col.to) + std::abs(r.from - r.to));
+    }
+  for (std::size_t i = 0; i < sent.size(); ++i)
+    h.words_per_pe_max = std::max({h.words_per_pe_max, sent[i], received[i]});
+  if (h.words_moved == 0) return h;
+  const auto width = std::uint64_t(arch.router.ramp_width);
+  h.cycles = (h.words_per_pe_max + width - 1) / width +
+             std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
+             2 * std::uint64_t(arch.router.ramp_latency);
+  return h;
+}
 
 std::uint32_t decode_kv_slots(const DecodeLayout& l, const std::string& model_name, std::uint32_t requested) {
   const int layers = int(l.config.num_hidden_layers);
@@ -215,15 +291,81 @@ std::vector<float> WaferBackend::step(int32_t token) {
   return logits;
 }
 
+void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
+  const DecodeLayout& l = layout_;
+  const models::LlamaConfig& c = l.config;
+  const int P = prefill_side(l);
+  const auto n = std::uint32_t(tokens.size());
+  const int64_t E = c.hidden_size, kvd = c.kv_dim(), q_dim = c.q_dim();
+  const kernels::PrefillShape shape{.P = P, .seq = n, .hidden = std::uint32_t(E),
+                                    .q_heads = std::uint32_t(c.num_attention_heads),
+                                    .kv_heads = std::uint32_t(c.num_key_value_heads),
+                                    .head_dim = std::uint32_t(c.head_dim), .ffn = std::uint32_t(c.intermediate_size),
+                                    .rms_eps = c.rms_norm_eps, .inv_freq = models::cpu::rope_inv_freq(c),
+                                    .fp32_accumulate = options_.fp32_accumulate};
+  std::vector<float> x(std::size_t(n) * std::size_t(E));
+  for (std::uint32_t t = 0; t < n; ++t)
+    weights_->embed.row_to_f32(std::size_t(tokens[t]), std::size_t(E), &x[std::size_t(t) * std::size_t(E)]);
+  std::vector<std::vector<float>> k(weights_->layers.size()), v(weights_->layers.size());
+  for (std::size_t li = 0; li < weights_->layers.size(); ++li) {
+    const models::LayerWeights& L = weights_->layers[li];
+    const kernels::PrefillWeights pw{f32(L.input_norm), f32(L.wq),        f32(L.wk),   f32(L.wv),
+                                     f32(L.bq),         f32(L.bk),        f32(L.bv),   f32(L.wo),
+                                     f32(L.post_norm),  f32(L.w_gate),    f32(L.w_up), f32(L.w_down)};
+    kernels::PrefillResult r;
+    try {
+      r = kernels::llama_prefill_layer(shape, pw, x, arch_);
+    } catch (const CapacityError& e) {
+      throw CapacityError("wafer backend: the prefill of " + std::to_string(n) + " prompt tokens on the " +
+                          std::to_string(P) + "x" + std::to_string(P) + " prefill region (the square of the " +
+                          std::to_string(l.width) + "x" + std::to_string(l.height) +
+                          " region) does not fit: " + e.what() + "; use a larger mesh or a shorter prompt");
+    }
+    x = std::move(r.out);
+    k[li] = std::move(r.k);
+    v[li] = std::move(r.v);
+    prefill_run_cycles_ += r.cycles;
+    prefill_sram_ = std::max(prefill_sram_, r.sram_bytes_per_pe_max);
+    for (const kernels::PrefillKernelCycles& kc : r.kernels) {
+      auto it = std::find_if(prefill_kernels_.begin(), prefill_kernels_.end(),
+                             [&](const auto& p) { return p.first == kc.kernel; });
+      if (it == prefill_kernels_.end()) prefill_kernels_.emplace_back(kc.kernel, kc.cycles);
+      else it->second += kc.cycles;
+    }
+  }
+  // The hand-over: local K/V element j of column `col` is element fused_row - q_dim of a token's HF K (or V) row.
+  for (int col = 0; col < l.width; ++col) {
+    std::vector<int64_t> hf(l.kv_per_pe());
+    for (std::uint32_t j = 0; j < l.kv_per_pe(); ++j) {
+      const int64_t row = fused_row(l, col, l.q_per_pe() + j);
+      hf[j] = row < 0 ? -1 : row - q_dim;
+    }
+    for (int r = 0; r < l.height; ++r) {
+      kernels::KvCacheModule& cache = kernels::decode_kv_cache(*program_.layout, col, r);
+      for (std::size_t li = 0; li < k.size(); ++li)
+        cache.preload(int(li), n, [&](std::uint64_t pos, std::uint32_t j, bool is_v) {
+          return hf[j] < 0 ? 0.0f : (is_v ? v : k)[li][std::size_t(pos * std::uint64_t(kvd) + std::uint64_t(hf[j]))];
+        });
+    }
+  }
+  handover_ = kv_handover(l, shape_.kv_policy, P, n, int(k.size()), arch_);
+  length_ = int64_t(n);
+}
+
 std::vector<float> WaferBackend::prefill(const std::vector<int32_t>& tokens) {
   if (tokens.empty()) throw ConfigError("wafer backend: prefill needs at least one token");
   if (length_ > 0) throw std::logic_error("wafer backend: one sequence per backend (the cache has no reset)");
-  prefill_cycles_ = decode_cycles_ = decode_steps_ = 0;
-  std::vector<float> logits;
-  for (int32_t t : tokens) {  // token by token through decode steps: MeshGEMM prefill is not implemented yet
-    logits = step(t);
-    prefill_cycles_ += last_cycles_;
-  }
+  for (int32_t t : tokens)
+    if (t < 0 || t >= weights_->config.vocab_size)
+      throw ConfigError("wafer backend: prompt token " + std::to_string(t) + " is outside the vocabulary (" +
+                        std::to_string(weights_->config.vocab_size) + ")");
+  if (tokens.size() > max_tokens())
+    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(shape_.kv_policy)) + " KV cache holds " +
+                        std::to_string(max_tokens()) + " tokens (" + std::to_string(shape_.slots) +
+                        " per PE), fewer than the prompt's " + std::to_string(tokens.size()));
+  if (tokens.size() > 1) prefill_on_wafer({tokens.begin(), tokens.end() - 1});
+  std::vector<float> logits = step(tokens.back());  // the last prompt token: a decode step, on-wafer logits
+  prefill_step_cycles_ = last_cycles_;
   return logits;
 }
 

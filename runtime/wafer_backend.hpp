@@ -6,9 +6,16 @@
 // Weights are loaded once, permuted into the layout's pair-unit order and cut into fp16 blocks.
 // KV cache: the kv_cache module on the wafer, shift-based (the paper's; holds slots x H tokens) or concatenation
 // (the tail row only; slots tokens), slots = the KV tokens per PE.
-// Prefill: the prompt runs token by token through decode steps (MeshGEMM prefill is not implemented yet).
+// Prefill (a prompt of L tokens): the first L - 1 run through kernels::llama_prefill_layer layer by layer on a P x P
+// prefill region, P = min(W, H) (prefill_side: the largest square of the decode region's PEs, at its origin; the
+// prefill's device runs are its own fabrics, firmware/kernels/llama_prefill.hpp), each layer's output rows the next
+// one's input. Their K and V are handed to the decode region's cache (KvCacheModule::preload on every PE: the cache
+// is then as L - 1 appends would leave it), timed by kv_handover's model. The last prompt token then runs as a
+// decode step (it appends its K/V and gives the first new token's logits on the wafer). A 1-token prompt is that
+// step alone.
 // Not modelled: several regions (the whole model must fit one region), timed memcpy of the embedding row and
-// logits, batching.
+// logits, batching; the weights' re-lay between the prefill and decode layouts (both are written by the host,
+// untimed, as every weight load).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "firmware/kernels/llama_decode.hpp"
+#include "firmware/kernels/llama_prefill.hpp"
 #include "models/llama_weights.hpp"
 #include "models/logits_backend.hpp"
 #include "runtime/decode_layout.hpp"
@@ -39,6 +47,36 @@ kernels::DecodeShape decode_shape(const DecodeLayout& layout, std::uint32_t laye
 // unit_kv_head of kernels::llama_decode: the KV head of each local pair unit of each column (-1: padding).
 std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& layout);
 
+// The side P of the square prefill region inside a W x H decode region: min(W, H), at the region's origin.
+int prefill_side(const DecodeLayout& layout);
+// The SRAM per PE the largest device run of the prefill of `tokens` prompt tokens needs on that region: the GEMMs'
+// own bounds (kernels::shift_gemm_sram_bytes for qkv, wo, up_gate, down and pv; dist_gemm_t_sram_bytes for scores,
+// whose [tokens x tokens] blocks grow fastest), the checks llama_prefill_layer's runs make; the row programs' blocks
+// are no larger than the GEMM outputs they work on. 0 for no tokens. The prompt fits when this is at most
+// layout.sram_limit (--mesh auto's test).
+std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& layout, std::uint32_t tokens, bool fp32_accumulate);
+
+// The prefill -> decode hand-over of the K and V of `tokens` prompt tokens of `layers` layers (a model, not
+// simulated). Source: where the prefill's qkv and rope runs leave K and V, the fused [tokens x (q + 2 kv)]
+// activation on the P x P prefill region (token t on row block t of Split(tokens, P), column c of the fused row on
+// column block c of Split(q + 2 kv, P)). Destination: the decode cache as `tokens` appends leave it (shift: the
+// rows' balanced fills, oldest at the top; concat: the bottom row), (KV head, dim) on DecodeLayout::kv_slot's
+// column. Every fp16 element that changes PE is one wavelet; the PEs send (and receive) in parallel, each through
+// its ramp at router.ramp_width wavelets per cycle, so
+//   cycles = ceil(words_per_pe_max / ramp_width) + hops_max * hop_latency + 2 * ramp_latency   (0 if nothing moves)
+// with words_per_pe_max the most wavelets a PE sends or receives (all layers, K and V) and hops_max the longest
+// Manhattan distance an element travels. Elements that stay on their PE (a local copy) and link contention beyond
+// the ramps are not counted.
+struct KvHandover {
+  std::uint64_t tokens = 0;
+  std::uint64_t words_per_pe_max = 0;  // fp16 K/V elements (wavelets) the busiest PE sends or receives
+  std::uint64_t words_moved = 0;       // over the region
+  int hops_max = 0;
+  std::uint64_t cycles = 0;
+};
+KvHandover kv_handover(const DecodeLayout& layout, kernels::KvPolicy policy, int prefill_side, std::uint64_t tokens,
+                       int layers, const hw::ArchParams& arch);
+
 class WaferBackend final : public models::LogitsBackend {
  public:
   // Builds the device and the program and writes the weights. Throws CapacityError when the model does not fit.
@@ -47,6 +85,8 @@ class WaferBackend final : public models::LogitsBackend {
   ~WaferBackend() override;
 
   int64_t vocab_size() const override { return weights_->config.vocab_size; }
+  // The prompt (see the header comment). CapacityError when the prompt exceeds the KV cache or a prefill run's
+  // blocks (e.g. the [L x L] scores of a long prompt) do not fit a PE of the P x P prefill region.
   std::vector<float> prefill(const std::vector<int32_t>& tokens) override;
   std::vector<float> decode(int32_t token) override;
   int64_t sequence_length() const override { return length_; }
@@ -59,8 +99,15 @@ class WaferBackend final : public models::LogitsBackend {
   int colors_per_pe_max() const { return program_.colors_per_pe_max; }
   std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve
   std::uint64_t last_step_cycles() const { return last_cycles_; }
-  // Simulated cycles of the prompt's steps (prefill) and of the decode steps after it.
-  std::uint64_t prefill_cycles() const { return prefill_cycles_; }
+  // Simulated cycles of the prompt: the prefill runs (every layer's, summed), the hand-over (kv_handover's model)
+  // and the last prompt token's decode step; and of the decode steps after it.
+  std::uint64_t prefill_cycles() const { return prefill_run_cycles_ + handover_.cycles + prefill_step_cycles_; }
+  std::uint64_t prefill_run_cycles() const { return prefill_run_cycles_; }
+  const KvHandover& handover() const { return handover_; }
+  std::uint64_t prefill_step_cycles() const { return prefill_step_cycles_; }
+  // The prefill runs' cycles by kernel, summed over the layers (kernels::PrefillResult::kernels).
+  const std::vector<std::pair<std::string, std::uint64_t>>& prefill_kernel_cycles() const { return prefill_kernels_; }
+  std::uint64_t prefill_sram_bytes_per_pe_max() const { return prefill_sram_; }  // the largest prefill run's
   std::uint64_t decode_cycles() const { return decode_cycles_; }
   std::uint64_t decode_steps() const { return decode_steps_; }
   // Useful MACs of the decode steps (DecodeLayout::decode_macs) over what the region's PEs could have done in
@@ -73,6 +120,8 @@ class WaferBackend final : public models::LogitsBackend {
  private:
   std::vector<float> step(int32_t token);
   void write_weights();
+  // Runs `tokens` through the prefill layers and preloads their K and V into the decode cache.
+  void prefill_on_wafer(const std::vector<int32_t>& tokens);
 
   std::shared_ptr<const models::LlamaWeights> weights_;
   hw::ArchParams arch_;
@@ -82,8 +131,10 @@ class WaferBackend final : public models::LogitsBackend {
   kernels::DecodeProgramLayout program_;
   std::unique_ptr<Device> device_;
   int64_t length_ = 0;
-  std::uint64_t last_cycles_ = 0, prefill_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
-  std::vector<std::pair<std::string, std::uint64_t>> phase_cycles_;
+  std::uint64_t last_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
+  std::uint64_t prefill_run_cycles_ = 0, prefill_step_cycles_ = 0, prefill_sram_ = 0;
+  KvHandover handover_;
+  std::vector<std::pair<std::string, std::uint64_t>> phase_cycles_, prefill_kernels_;
 };
 
 }  // namespace wafersim::runtime

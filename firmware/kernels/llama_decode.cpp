@@ -429,6 +429,10 @@ const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y) {
   return dynamic_cast<const DecodeProgram&>(layout.program(x, y)).kv();
 }
 
+KvCacheModule& decode_kv_cache(csl::Layout& layout, int x, int y) {
+  return dynamic_cast<DecodeProgram&>(layout.program(x, y)).kv();
+}
+
 void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens) {
   for (int y = 0; y < layout.height(); ++y)
     for (int x = 0; x < layout.width(); ++x) {

@@ -85,6 +85,8 @@ DecodeProgramLayout llama_decode(const DecodeShape& shape, const std::vector<std
 
 // The KV cache module of PE (x, y) (fills, slots of the entries, indices into kv.k / kv.v).
 const KvCacheModule& decode_kv_cache(const csl::Layout& layout, int x, int y);
+// The same, writable: the host's hand-over of a prefill's K and V (KvCacheModule::preload) between steps.
+KvCacheModule& decode_kv_cache(csl::Layout& layout, int x, int y);
 // The cycles of PE (x, y)'s last step by phase, summed over the layers, in step order: rmsnorm, qkv, rope+append,
 // q.k, softmax max, softmax exp+sum, score.v, w_o, up+gate, swiglu+down, residual, final rmsnorm, lm_head. A phase
 // runs from its first operation to the start of the next one: its compute and the wait for its collective.

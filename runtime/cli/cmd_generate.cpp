@@ -35,20 +35,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries.
+// --mesh auto: the smallest square region (from 2x2) that holds every layer, lm_head and `tokens` KV entries, and
+// whose prefill region runs the prefill of `prefill_tokens` prompt tokens (runtime::prefill_sram_bytes_per_pe).
 std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::string& model, const hw::ArchParams& arch,
-                              kernels::KvPolicy kv, int64_t tokens) {
+                              kernels::KvPolicy kv, int64_t tokens, std::uint32_t prefill_tokens = 0,
+                              bool fp32_accumulate = true) {
   const int limit = std::min(arch.fabric.width, arch.fabric.height);
   for (int p = 2; p <= limit; ++p) {
     try {
       const runtime::DecodeLayout l = runtime::decode_layout(config, model, p, p, arch);
       const std::uint32_t slots = l.max_kv_slots_per_pe(int(config.num_hidden_layers), true);
-      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens) return {p, p};
+      if (int64_t(kernels::kv_capacity_tokens({.height = p, .slots = slots, .policy = kv})) >= tokens &&
+          runtime::prefill_sram_bytes_per_pe(l, prefill_tokens, fp32_accumulate) <= l.sram_limit)
+        return {p, p};
     } catch (const CapacityError&) {
     }
   }
   throw CapacityError(model + ": no square region of the " + arch.name + " fabric holds every layer, lm_head and " +
-                      std::to_string(tokens) + " KV entries in one region (several regions are not implemented yet)");
+                      std::to_string(tokens) + " KV entries in one region" +
+                      (prefill_tokens ? " with the prefill of " + std::to_string(prefill_tokens) + " prompt tokens"
+                                      : std::string()) +
+                      " (several regions are not implemented yet)");
 }
 
 // generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
@@ -232,7 +239,8 @@ int run_generate(int argc, char** argv) {
       ("max-new-tokens", number<int64_t>(0)->default_value(32), "tokens to generate at most")
       ("device", po::value<std::string>()->default_value("wafer"), "wafer (the modelled wafer) or cpu (fp32 reference)")
       ("mesh", po::value<std::string>()->default_value("auto"),
-       "wafer region WxH, or auto: the smallest square holding the model and the prompt + new tokens' KV cache")
+       "wafer region WxH, or auto: the smallest square holding the model and the prompt + new tokens' KV cache, "
+       "whose prefill region holds the prompt's prefill")
       ("arch", po::value<std::string>()->default_value("wse2"), "architecture: wse2, wse3 or a YAML file")
       ("accum", po::value<std::string>()->default_value("fp32"),
        "wafer accumulation: fp32 (fmachs: fp16 products, fp32 sums) or fp16 (fmach)")
@@ -331,7 +339,9 @@ int run_generate(int argc, char** argv) {
   std::unique_ptr<models::LogitsBackend> backend_ptr;
   runtime::WaferBackend* wafer = nullptr;
   if (device == "wafer") {
-    if (!mesh) mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new);
+    if (!mesh)  // the prompt's first size - 1 tokens run through the prefill (the last one is a decode step)
+      mesh = auto_mesh(config, dir.string(), arch, kv_policy, int64_t(prompt.size()) + max_new,
+                       prompt.empty() ? 0 : std::uint32_t(prompt.size() - 1), accum == "fp32");
     auto w = std::make_unique<runtime::WaferBackend>(
         weights, dir.string(), arch,
         runtime::WaferOptions{.width = mesh->first, .height = mesh->second, .fp32_accumulate = accum == "fp32",
@@ -371,12 +381,25 @@ int run_generate(int argc, char** argv) {
   if (wafer) {
     cycles_per_token = wafer->decode_steps() ? wafer->decode_cycles() / wafer->decode_steps() : wafer->last_step_cycles();
     std::cerr << "[wafer] " << cycles_per_token << " cycles per decode token = " << arch.cycles_to_us(double(cycles_per_token))
-              << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); prompt " << wafer->prefill_cycles()
-              << " cycles (token by token); SRAM per PE " << wafer->sram_bytes_per_pe_max() << " bytes, "
+              << " us at " << arch.clock_hz / 1e9 << " GHz (TPOT); SRAM per PE " << wafer->sram_bytes_per_pe_max()
+              << " bytes, "
               << wafer->colors_per_pe_max() << " colours per PE; compute utilisation "
               << 100.0 * wafer->decode_compute_utilisation() << "%; energy "
               << arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6
               << " J per token (whole wafer at energy.wafer_power_watts)\n";
+    const int P = runtime::prefill_side(wafer->layout());
+    const runtime::KvHandover& h = wafer->handover();
+    std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = "
+              << arch.cycles_to_us(double(wafer->prefill_cycles()))
+              << " us: " << h.tokens << " prompt tokens through the prefill runs on " << P << "x" << P << " PEs "
+              << wafer->prefill_run_cycles() << " cycles, K/V hand-over to the decode cache " << h.cycles
+              << " cycles (model: " << h.words_per_pe_max << " wavelets at the busiest PE, " << h.hops_max
+              << " hops), the last prompt token's decode step " << wafer->prefill_step_cycles() << " cycles\n";
+    if (!wafer->prefill_kernel_cycles().empty()) {
+      std::cerr << "[wafer] prefill runs' cycles by kernel (" << config.num_hidden_layers << " layers):";
+      for (const auto& [name, cycles] : wafer->prefill_kernel_cycles()) std::cerr << " " << name << " " << cycles << ";";
+      std::cerr << "\n";
+    }
     if (wafer->decode_steps()) {
       std::cerr << "[wafer] cycles per decode token by kernel (PE 0," << mesh->second - 1 << "; "
                 << config.num_hidden_layers << " layers):";
@@ -410,12 +433,24 @@ int run_generate(int argc, char** argv) {
         {"config", models::to_hf_json(config)},
     });
     if (wafer) {
-      nlohmann::json by_kernel = nlohmann::json::object();
+      nlohmann::json by_kernel = nlohmann::json::object(), prefill_by_kernel = nlohmann::json::object();
+      for (const auto& [name, cycles] : wafer->prefill_kernel_cycles()) prefill_by_kernel[name] = cycles;
       for (const auto& [name, cycles] : wafer->decode_phase_cycles())
         by_kernel[name] = wafer->decode_steps() ? cycles / wafer->decode_steps() : 0;
       out.update({
           {"simulated_cycles", wafer->prefill_cycles() + wafer->decode_cycles()},
           {"prefill_cycles", wafer->prefill_cycles()},
+          {"prefill_run_cycles", wafer->prefill_run_cycles()},
+          {"prefill_handover_cycles", wafer->handover().cycles},
+          {"prefill_last_token_cycles", wafer->prefill_step_cycles()},
+          {"prefill_handover",
+           {{"tokens", wafer->handover().tokens},
+            {"words_per_pe_max", wafer->handover().words_per_pe_max},
+            {"words_moved", wafer->handover().words_moved},
+            {"hops_max", wafer->handover().hops_max}}},
+          {"prefill_mesh", {runtime::prefill_side(wafer->layout()), runtime::prefill_side(wafer->layout())}},
+          {"prefill_cycles_by_kernel", prefill_by_kernel},
+          {"prefill_sram_bytes_per_pe_max", wafer->prefill_sram_bytes_per_pe_max()},
           {"decode_cycles_per_token", cycles_per_token},
           {"tpot_us", arch.cycles_to_us(double(cycles_per_token))},
           {"mesh", {mesh->first, mesh->second}},

@@ -1,6 +1,7 @@
 // LLaMA decode on the modelled wafer against the fp32 CPU reference: with fp32 accumulation the greedy tokens are
 // equal for 32 new tokens (several seeds, GQA and non-GQA, square and non-square meshes, LLaMA-3 RoPE scaling,
-// Qwen2 QKV bias) and the logits agree within kLogitTol; the program's SRAM equals the layout's arithmetic.
+// Qwen2 QKV bias) and the logits agree within kLogitTol; the program's SRAM equals the layout's arithmetic. The
+// prompts (1-5 tokens) run through the prefill and the hand-over first (wafer_prefill_test.cpp checks those).
 // One Device per process: each test case runs in its own process (ctest).
 #include <gtest/gtest.h>
 
@@ -13,73 +14,14 @@
 #include "models/cpu_reference.hpp"
 #include "models/model_generator.hpp"
 #include "runtime/wafer_backend.hpp"
+#include "sc_tests/runtime/small_llama.hpp"
 
 using namespace wafersim;
 
-namespace {
-
-// fp16 weights are exact on the wafer; the GEMV inputs, q and the KV cache are rounded to fp16 (the CPU keeps
-// fp32), so logits of O(1-10) differ by a few 1e-3.
-constexpr float kLogitTol = 0.05f;
-
-models::LlamaConfig config(int64_t heads, int64_t kv_heads, bool llama3_rope = false, bool bias = false,
-                          int64_t hidden = 40) {
-  models::LlamaConfig c;
-  c.vocab_size = 200;
-  c.hidden_size = hidden;
-  c.intermediate_size = 72;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = heads;
-  c.num_key_value_heads = kv_heads;
-  c.head_dim = hidden / heads;
-  c.rms_norm_eps = 1e-5;
-  c.rope_theta = llama3_rope ? 500000.0 : 10000.0;
-  if (llama3_rope) c.rope_scaling = models::RopeScaling{"llama3", 8.0, 1.0, 4.0, 16};
-  c.attention_bias = bias;
-  if (bias) c.model_type = "qwen2";
-  c.bos_token_id = 198;
-  c.eos_token_ids = {199};
-  c.torch_dtype = "float16";
-  return c;
-}
-
-int argmax(const std::vector<float>& v) { return int(std::max_element(v.begin(), v.end()) - v.begin()); }
-
-struct Case {
-  models::LlamaConfig cfg;
-  uint64_t seed;
-  int width, height;
-  std::vector<int32_t> prompt;
-  std::uint32_t kv_slots = 0;
-  kernels::KvPolicy kv = kernels::KvPolicy::Shift;
-};
-
-void expect_same_tokens(const Case& c, int new_tokens = 32) {
-  auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(c.cfg, c.seed));
-  models::CpuReference cpu(w, 1);
-  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{},
-                             {.width = c.width, .height = c.height, .kv_slots = c.kv_slots, .kv_policy = c.kv});
-  std::vector<float> lc = cpu.prefill(c.prompt), lw = wafer.prefill(c.prompt);
-  float worst = 0;
-  for (int t = 0; t < new_tokens; ++t) {
-    ASSERT_EQ(lw.size(), lc.size());
-    for (std::size_t i = 0; i < lc.size(); ++i) worst = std::max(worst, std::abs(lw[i] - lc[i]));
-    const int tc = argmax(lc), tw = argmax(lw);
-    ASSERT_EQ(tw, tc) << "token " << t << " (max logit difference so far " << worst << ")";
-    lc = cpu.decode(tc);
-    lw = wafer.decode(tw);
-  }
-  EXPECT_LE(worst, kLogitTol);
-  std::cout << "max |logit difference| over " << new_tokens << " tokens: " << worst << ", cycles per token "
-            << wafer.decode_cycles() / wafer.decode_steps() << "\n";
-  // The program allocates exactly what the layout counts.
-  const auto& l = wafer.layout();
-  EXPECT_EQ(wafer.sram_bytes_per_pe_max(),
-            l.sram_bytes_per_pe(int(c.cfg.num_hidden_layers), wafer.kv_slots(), true) +
-                hw::ArchParams{}.pe.code_reserve_bytes);
-}
-
-}  // namespace
+using wafersim::test::argmax;
+using wafersim::test::config;
+using wafersim::test::expect_same_tokens;
+using wafersim::test::kLogitTol;
 
 // 12 KV slots per PE on 3 rows hold the 35 tokens only if the shift keeps the rows balanced; rows wrap their rings.
 TEST(WaferDecode, GqaTokensEqualCpuOnSquareMeshWithAFullShiftCache) {
