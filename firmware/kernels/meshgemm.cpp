@@ -261,13 +261,19 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
                       const std::string& name) {
   GemmLayout g = plan_gemm(cfg, arch, name, shift_gemm_sram_bytes);
   const int P = cfg.P;
+  if (cfg.align_rounds < 0 || cfg.align_rounds > P / 2)
+    throw ConfigError(name + ": align_rounds = " + std::to_string(cfg.align_rounds) + " outside 0.." +
+                      std::to_string(P / 2) + " (0: every row's rounds)");
   g.ring = order;
   ColorPool pool(cfg.colors, arch, name);
   const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings", P >= 3);
   g.hops_max = rings.hops_max;
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
-      const int align = shift_gemm_align_rounds(P, position(order, y));
+      const int full = shift_gemm_align_rounds(P, position(order, y)),
+                align = cfg.align_rounds && std::abs(full) > cfg.align_rounds
+                            ? (full > 0 ? cfg.align_rounds : -cfg.align_rounds)
+                            : full;
       g.layout->set_tile_program<ShiftGemm>(
           x, y,
           ShiftGemm::Params{.P = P, .steps = cfg.steps ? cfg.steps : P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
