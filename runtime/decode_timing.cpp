@@ -50,7 +50,7 @@ std::string DecodeTimer::key(std::uint32_t layers, std::uint64_t context, bool l
         s.slots, s.qkv_bias, s.fp32_accumulate, kernels::to_string(s.kv_policy)}},
       {"unit_heads", decode_unit_heads(layout_)},
       {"context", context},
-      {"arch", hw::to_json(arch_)},
+      {"arch", timing_arch_key(arch_)},
   };
   return k.dump();
 }

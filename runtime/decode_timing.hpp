@@ -13,7 +13,7 @@
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp), keyed by the kernel, its version, the shape, the
-// unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
+// unit heads, the context and the arch (timing_arch_key: no host-only settings); a hit must match the whole key.
 // Not modelled: a model that does not fit one region (the planner's stages), the host's embedding and logits
 // copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
 // entries into two runs).

@@ -27,6 +27,13 @@ std::filesystem::path timing_cache_dir() {
   throw ConfigError("timing cache: none of WAFERSIM_CACHE_DIR, XDG_CACHE_HOME and HOME is set");
 }
 
+nlohmann::json timing_arch_key(const hw::ArchParams& arch) {
+  nlohmann::json j = hw::to_json(arch);
+  j.erase("simulation");
+  j.erase("source");
+  return j;
+}
+
 TimingCache::TimingCache(std::filesystem::path dir, std::string prefix)
     : dir_(std::move(dir)), prefix_(std::move(prefix)) {}
 

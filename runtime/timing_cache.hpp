@@ -2,8 +2,8 @@
 // runtime/prefill_timing.hpp): one small JSON file per entry, {"key": KEY, "cycles": N}, named
 // "<prefix>-<FNV-1a 64 of KEY>.json" in the cache directory and written atomically (common/atomic_file.hpp), so
 // concurrent runs never read a half-written entry. The caller builds KEY (a JSON dump holding everything the cycles
-// depend on: the kernel, its version, the shape and every arch parameter, hw::to_json); a hit must match the whole
-// key (a hash collision or an unreadable file is a miss).
+// depend on: the kernel, its version, the shape and the arch, timing_arch_key); a hit must match the whole key (a
+// hash collision or an unreadable file is a miss).
 // Not modelled: eviction (entries are tens of bytes; delete the directory to clear it).
 #pragma once
 #include <cstdint>
@@ -11,10 +11,18 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "hw/arch_params.hpp"
+
 namespace wafersim::runtime {
 
 // $WAFERSIM_CACHE_DIR, else $XDG_CACHE_HOME/wafersim, else ~/.cache/wafersim (ConfigError if none is set).
 std::filesystem::path timing_cache_dir();
+
+// The arch part of a key: hw::to_json(arch) without what does not change simulated cycles, the host-only settings
+// (simulation.*: host threads, huge pages, cycle blocks, ...) and the file the parameters were read from (source).
+nlohmann::json timing_arch_key(const hw::ArchParams& arch);
 
 class TimingCache {
  public:

@@ -36,3 +36,17 @@ TEST(TimingCache, HitsOnlyTheWholeKey) {
   none.put("k", 1);
   EXPECT_FALSE(none.get("k").has_value());
 }
+
+// The arch part of a key leaves out the host-only settings (simulation.*) and the source file, not the hardware.
+TEST(TimingCache, ArchKeyIgnoresHostSettings) {
+  hw::ArchParams one, two;
+  one.simulation.host_threads = 1;
+  two.simulation.host_threads = 2;
+  two.simulation.cycle_block = 1;
+  two.simulation.huge_pages = 0;
+  two.source = "configs/wse2.yaml";
+  EXPECT_EQ(runtime::timing_arch_key(one).dump(), runtime::timing_arch_key(two).dump());
+  EXPECT_FALSE(runtime::timing_arch_key(one).contains("simulation"));
+  two.router.link_latency = one.router.link_latency + 1;
+  EXPECT_NE(runtime::timing_arch_key(one).dump(), runtime::timing_arch_key(two).dump());
+}
