@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -34,13 +36,14 @@ PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string&
       plan_(plan_prefill(config, model_name, P, P, prompt_len, arch)),
       cache_(std::move(cache_dir), "prefill") {}
 
-std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps) {
+std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds) {
   const nlohmann::json k = {
       {"kernel", "llama_prefill/" + run.kernel},
       {"version", {kPrefillTimingVersion, wafersim_version()}},
       {"shape", {shape_.P, run.m, run.k, run.n, shape_.fp32_accumulate}},
       {"steps", steps},
-      {"arch", hw::to_json(arch_)},
+      {"align_rounds", align_rounds},
+      {"arch", timing_arch_key(arch_)},
   };
   const std::string key = k.dump();
   if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
@@ -49,7 +52,7 @@ std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int step
     ++hits_;
     cycles = *c;
   } else {
-    cycles = kernels::prefill_run_cycles(run, shape_, arch_, steps);
+    cycles = kernels::prefill_run_cycles(run, shape_, arch_, steps, align_rounds);
     ++simulations_;
     cache_.put(key, cycles);
   }
@@ -57,19 +60,40 @@ std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int step
   return cycles;
 }
 
+namespace {
+
+// Extrapolation over `total` repeated units (steps or rounds): t(n) = the cycles with the first n run. Windows
+// w, 2w, 3w from w = PrefillTimer::kWindow, doubled until steady (the two differences within 1%). Returns the
+// extrapolated t(total) and the window's 3w, or nothing when 3w reaches `total` first.
+template <class F>
+std::optional<std::pair<std::int64_t, int>> extrapolate(int total, F t) {
+  for (int w = PrefillTimer::kWindow; 3 * w < total; w *= 2) {
+    const std::int64_t t1 = t(w), t2 = t(2 * w), t3 = t(3 * w), d1 = t2 - t1, d2 = t3 - t2;
+    if (d2 > 0 && std::llabs(d1 - d2) * 100 <= d2)
+      return std::pair{t3 + (std::int64_t(total - 3 * w) * d2 + w / 2) / w, 3 * w};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::uint64_t PrefillTimer::run_cycles(const kernels::PrefillRun& run) {
   const int P = shape_.P;
-  if (kernels::prefill_run_is_gemm(run))
-    for (int w = kWindow; 3 * w < P; w *= 2) {
-      const auto t1 = std::int64_t(unit_cycles(run, w)), t2 = std::int64_t(unit_cycles(run, 2 * w)),
-                 t3 = std::int64_t(unit_cycles(run, 3 * w));
-      const std::int64_t d1 = t2 - t1, d2 = t3 - t2;
-      if (d2 > 0 && std::llabs(d1 - d2) * 100 <= d2) {
-        ++extrapolated_;
-        return std::uint64_t(t3 + (std::int64_t(P - 3 * w) * d2 + w / 2) / w);
-      }
+  if (!kernels::prefill_run_is_gemm(run)) return unit_cycles(run, 0, 0);
+  // MeshGEMM's alignment (up to P/2 rounds), shown steady on the first window of steps: the steps below then run
+  // only its first `rounds` rounds, and the rounds left add their steady cycles.
+  int rounds = 0;
+  std::int64_t rounds_left = 0;
+  if (kernels::prefill_run_aligns(run)) {
+    const int first = std::min(kWindow, P);
+    if (const auto e = extrapolate(P / 2, [&](int r) { return std::int64_t(unit_cycles(run, first, r)); })) {
+      rounds = e->second;
+      rounds_left = e->first - std::int64_t(unit_cycles(run, first, rounds));
     }
-  return unit_cycles(run, 0);
+  }
+  const auto e = extrapolate(P, [&](int s) { return std::int64_t(unit_cycles(run, s, rounds)); });
+  if (e || rounds) ++extrapolated_;
+  return std::uint64_t((e ? e->first : std::int64_t(unit_cycles(run, 0, rounds))) + rounds_left);
 }
 
 PrefillTiming PrefillTimer::time() {

@@ -5,16 +5,20 @@
 // runs'. Every distinct run (kernel, m, k, n, mesh, accumulation) is simulated once in timing-only mode; identical
 // per-head runs (scores, softmax, pv) and repeated ones (rmsnorm, residual) count once per occurrence.
 // GEMM extrapolation: a MeshGEMM / dist-GEMM-T on P > 3w steps (w = 4 steps) is simulated with its first w, 2w and
-// 3w compute steps only (GemmConfig::steps; MeshGEMM's alignment runs in full). Steady state is shown when the two
-// windows take the same cycles (within 1%, and then the later is used): T(P) = T(3w) + (P - 3w) / w * (T(3w) - T(2w)).
-// If they differ, the window doubles until they agree or 3w reaches P (a full simulation).
+// 3w compute steps only (GemmConfig::steps). Steady state is shown when the two windows take the same cycles
+// (within 1%, and then the later is used): T(P) = T(3w) + (P - 3w) / w * (T(3w) - T(2w)). If they differ, the
+// window doubles until they agree or 3w reaches P (a full simulation). MeshGEMM's alignment (the slowest row's P/2
+// rounds, before the steps) is extrapolated the same way first (GemmConfig::align_rounds, on the first w steps); the
+// step windows then run its first 3w' rounds and the rounds left add A(P/2) - A(3w') (additive: the alignment and
+// the steps follow each other).
 // Model: the planner's prefill stages (runtime/planner.hpp, plan_prefill: regions of the same P x P, layers
 // spread over them) run one after another: prefill = layers * layer + the stages' handoffs (the planner's model of
 // the [L x E] activation moved between regions) + the last token's final RMSNorm and lm_head on the last stage.
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp, prefix "prefill"), keyed by the kernel, its
-// version, the shape, the steps simulated, the mesh and every arch parameter (hw::to_json).
+// version, the shape, the steps and rounds simulated, the mesh and the arch (timing_arch_key).
 // Not modelled: what llama_prefill leaves out (one fused program, the activations' re-lays, weight loading); the
-// prefill -> decode transfer of K/V and weights; pipelining the stages over several prompts.
+// prefill -> decode transfer of weights (the K/V hand-over is added end to end by generate); pipelining the stages
+// over several prompts.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -50,8 +54,9 @@ class PrefillTimer {
   PrefillTiming time();
   // The cycles of one run in full (cached, simulated, or extrapolated from its first steps).
   std::uint64_t run_cycles(const kernels::PrefillRun& run);
-  // The cycles of `run` limited to `steps` compute steps (0: all): cached or simulated.
-  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps);
+  // The cycles of `run` limited to `steps` compute steps and `align_rounds` alignment rounds (0: all): cached or
+  // simulated.
+  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds = 0);
   const Plan& plan() const { return plan_; }
   int extrapolated() const { return extrapolated_; }  // run_cycles calls that extrapolated
   static constexpr int kWindow = 4;  // compute steps per extrapolation window

@@ -166,11 +166,11 @@ class RowProgram : public csl::Program {
 // The sequence of device runs of one layer: each run on a fresh P x P fabric, its cycles added to its kernel.
 class PrefillRuns {
  public:
-  // `timing_only`: no data (empty matrices, nothing read back), a fabric in DataMode::TimingOnly; `steps` limits
-  // the GEMMs' compute steps (GemmConfig::steps).
+  // `timing_only`: no data (empty matrices, nothing read back), a fabric in DataMode::TimingOnly; `steps` and
+  // `align_rounds` limit the GEMMs' compute steps and MeshGEMM's alignment rounds (GemmConfig).
   PrefillRuns(const PrefillShape& s, const hw::ArchParams& arch, PrefillResult& r, bool timing_only = false,
-              int steps = 0)
-      : s_(s), arch_(arch), r_(r), timing_only_(timing_only), steps_(steps) {}
+              int steps = 0, int align_rounds = 0)
+      : s_(s), arch_(arch), r_(r), timing_only_(timing_only), steps_(steps), align_rounds_(align_rounds) {}
 
   // C [m x n] = A [m x k] * B [k x n] (MeshGEMM).
   Matrix gemm(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
@@ -227,7 +227,8 @@ class PrefillRuns {
  private:
   fabric::DataMode mode() const { return timing_only_ ? fabric::DataMode::TimingOnly : fabric::DataMode::Functional; }
   GemmConfig config(std::uint32_t m, std::uint32_t k, std::uint32_t n) const {
-    return {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate, .steps = steps_};
+    return {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate, .steps = steps_,
+            .align_rounds = align_rounds_};
   }
   Matrix run(const char* kernel, const GemmConfig& cfg, const Matrix& a, const Matrix& b, bool transposed) {
     fabric::Fabric f(arch_, s_.P, s_.P, mode());
@@ -255,7 +256,7 @@ class PrefillRuns {
   const hw::ArchParams& arch_;
   PrefillResult& r_;
   bool timing_only_;
-  int steps_;
+  int steps_, align_rounds_;
 };
 
 // The weights [out_i, in] stacked along out and transposed: MeshGEMM's B [in x sum(out_i)].
@@ -391,9 +392,12 @@ bool prefill_run_is_gemm(const PrefillRun& run) {
   return false;
 }
 
-std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch, int steps) {
+bool prefill_run_aligns(const PrefillRun& run) { return prefill_run_is_gemm(run) && run.kernel != "scores"; }
+
+std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch, int steps,
+                                 int align_rounds) {
   PrefillResult r;
-  PrefillRuns dev(s, arch, r, true, steps);
+  PrefillRuns dev(s, arch, r, true, steps, align_rounds);
   const char* k = run.kernel.c_str();
   const Matrix none;
   if (run.kernel == "scores") dev.gemm_t(k, none, none, run.m, run.k, run.n);
