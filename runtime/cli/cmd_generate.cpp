@@ -133,10 +133,14 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                                        ? auto_mesh(config, dir.string(), arch, kv_policy, context + std::max<int64_t>(max_new, 1))
                                        : sim.mesh_size(arch);
   const std::string name = dir.filename().string();
+  const int P = prefill ? prefill_side(vm, mesh, arch) : 0;
+  if (prefill && max_new > 0 && (P > mesh.first || P > mesh.second))
+    throw UsageError("--prefill-mesh " + std::to_string(P) + "x" + std::to_string(P) + " with --max-new-tokens: the " +
+                     "K/V hand-over (runtime::kv_handover) models a prefill region inside the decode --mesh " +
+                     std::to_string(mesh.first) + "x" + std::to_string(mesh.second) + "; a larger one is not modelled");
   nlohmann::json out;
   std::uint64_t total_cycles = 0;
   if (prefill) {
-    const int P = prefill_side(vm, mesh, arch);
     runtime::PrefillTimer timer(config, dir.string(), arch, P, std::uint32_t(prompt_len), accum == "fp32",
                                 runtime::timing_cache_dir());
     const runtime::PrefillTiming t = timer.time();
@@ -169,12 +173,14 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"prefill_unit_cached", t.cached},
                 {"prefill_gemms_extrapolated", t.extrapolated}});
   }
+  runtime::Plan decode_plan;
   if (max_new > 0) {
     runtime::DecodeTimer timer(config, dir.string(), arch,
                                {.width = mesh.first, .height = mesh.second, .fp32_accumulate = accum == "fp32",
                                 .kv_policy = kv_policy},
                                runtime::timing_cache_dir());
     const runtime::DecodeTiming t = timer.time(std::uint64_t(context), std::uint64_t(max_new));
+    decode_plan = timer.plan();
     const double tpot_us = arch.cycles_to_us(t.mean_token_cycles);
     total_cycles += std::uint64_t(t.mean_token_cycles * double(max_new) + 0.5);
     std::cerr << "[wafer timing-only] " << name << " on " << mesh.first << "x" << mesh.second << " PEs ("
@@ -204,12 +210,29 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"unit_cached", t.cached}});
   }
   if (prefill && max_new > 0) {
-    // End to end (the paper's end-to-end TPR): new tokens per second of the request, prefill included.
+    // End to end (the paper's end-to-end TPR): new tokens per second of the request, prefill included, with the
+    // prompt's K/V handed over to the decode cache (runtime::kv_handover; on several decode stages they hand over
+    // in parallel, the stage with the most layers the slowest).
+    int stage_layers = 0;
+    for (const runtime::Stage& st : decode_plan.stages) stage_layers = std::max(stage_layers, st.layers);
+    const runtime::KvHandover h =
+        runtime::kv_handover(runtime::decode_layout(config, name, mesh.first, mesh.second, arch), kv_policy,
+                             P, std::uint64_t(prompt_len), stage_layers, arch);
+    total_cycles += h.cycles;
     const double us = arch.cycles_to_us(double(total_cycles));
-    std::cerr << "[wafer timing-only] end to end: prefill " << prompt_len << " + " << max_new << " new tokens in "
-              << total_cycles << " cycles = " << us << " us = " << 1e6 * double(max_new) / us
-              << " new tokens/s (e2e TPR)\n";
-    out.update({{"e2e_cycles", total_cycles}, {"e2e_us", us}, {"e2e_tokens_per_s", 1e6 * double(max_new) / us}});
+    std::cerr << "[wafer timing-only] end to end: prefill " << prompt_len << " + K/V hand-over " << h.cycles
+              << " cycles (" << h.words_per_pe_max << " wavelets on the busiest PE, " << h.hops_max << " hops) + "
+              << max_new << " new tokens in " << total_cycles << " cycles = " << us << " us = "
+              << 1e6 * double(max_new) / us << " new tokens/s (e2e TPR)\n";
+    out.update({{"prefill_handover_cycles", h.cycles},
+                {"prefill_handover",
+                 {{"tokens", h.tokens},
+                  {"words_per_pe_max", h.words_per_pe_max},
+                  {"words_moved", h.words_moved},
+                  {"hops_max", h.hops_max}}},
+                {"e2e_cycles", total_cycles},
+                {"e2e_us", us},
+                {"e2e_tokens_per_s", 1e6 * double(max_new) / us}});
   }
   const double seconds = watch.seconds();
   const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());

@@ -1,5 +1,6 @@
-// Timing-only prefill (runtime/prefill_timing.hpp): a GEMM extrapolated from its first steps equals its full
-// simulation within 1% (MeshGEMM and dist-GEMM-T); the composed layer equals llama_prefill_layer's own cycles (a
+// Timing-only prefill (runtime/prefill_timing.hpp): a GEMM extrapolated from its first steps (and MeshGEMM from its
+// first alignment rounds) equals its full simulation within 1% (MeshGEMM and dist-GEMM-T); end to end adds the K/V
+// hand-over; the composed layer equals llama_prefill_layer's own cycles (a
 // whole functional simulation) within 1%; the prefill adds up layers, handoffs and the head; `generate
 // --timing-only --prompt-len` hits the on-disk cache on a second run, and rejects bad input naming the option.
 #include <gtest/gtest.h>
@@ -7,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +57,40 @@ TEST(PrefillTiming, StepExtrapolationEqualsFullGemm) {
     EXPECT_LT(timer.unit_cycles(run, 4), full) << run.kernel;  // the step limit shortens the run
   }
   EXPECT_EQ(timer.extrapolated(), 4);
+}
+
+// At P = 28 MeshGEMM aligns in up to 14 rounds: extrapolated from 4, 8 and 12 rounds (on 4 steps), its steps from 4,
+// 8 and 12 (after 12 rounds), against the full simulation (14 rounds, 28 steps).
+TEST(PrefillTiming, AlignmentExtrapolationEqualsFullMeshGemm) {
+  const int P = 28;
+  runtime::PrefillTimer timer(config(1), "generated", hw::ArchParams{}, P, 112, true, {});
+  const kernels::PrefillRun run{"qkv", 112, 112, 224};
+  const std::uint64_t extrapolated = timer.run_cycles(run), full = timer.unit_cycles(run, 0, 0);
+  const std::uint64_t r4 = timer.unit_cycles(run, 4, 4), r8 = timer.unit_cycles(run, 4, 8),
+                      r12 = timer.unit_cycles(run, 4, 12);
+  std::cout << "MeshGEMM at P = " << P << ": extrapolated " << extrapolated << ", full " << full
+            << "; 4 steps after 4, 8, 12 rounds: " << r4 << ", " << r8 << ", " << r12 << "\n";
+  EXPECT_LT(r4, r8);  // the round limit shortens the run
+  EXPECT_LT(r8, r12);
+  EXPECT_LE(rel(double(extrapolated), double(full)), 0.01) << extrapolated << " vs " << full;
+  EXPECT_EQ(timer.extrapolated(), 1);
+  EXPECT_THROW(timer.unit_cycles(run, 4, P / 2 + 1), ConfigError);  // names align_rounds and the limit
+}
+
+// host_threads 1 and 2 simulate the same cycles: the second timer hits the first one's cache entries.
+TEST(PrefillTiming, HostThreadsHitTheSameCacheEntry) {
+  test::TestDir dir;
+  hw::ArchParams one, two;
+  one.simulation.host_threads = 1;
+  two.simulation.host_threads = 2;
+  const kernels::PrefillRun run{"rmsnorm", 16, 1, 64};
+  runtime::PrefillTimer first(config(1), "generated", one, 4, 16, true, dir.path() / "cache");
+  const std::uint64_t cycles = first.unit_cycles(run, 0);
+  runtime::PrefillTimer second(config(1), "generated", two, 4, 16, true, dir.path() / "cache");
+  EXPECT_EQ(second.unit_cycles(run, 0), cycles);
+  const auto entries = std::distance(std::filesystem::directory_iterator(dir.path() / "cache"),
+                                     std::filesystem::directory_iterator{});
+  EXPECT_EQ(entries, 1) << "host_threads 2 wrote its own entry: the key holds a host-only setting";
 }
 
 // The composed layer (each distinct run once in timing-only mode, GEMMs extrapolated) against the functional layer's
@@ -140,7 +177,10 @@ TEST_F(PrefillTimingCli, EndToEndAddsDecodeToPrefill) {
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(std::ifstream(dir() / "r.json"));
   EXPECT_EQ(j["context"], 40);
-  const double cycles = j["prefill_cycles"].get<double>() + 3 * j["decode_cycles_per_token"].get<double>();
+  EXPECT_GT(j["prefill_handover_cycles"].get<std::uint64_t>(), 0u);  // the prompt's K/V move to the decode cache
+  EXPECT_EQ(j["prefill_handover"]["tokens"], 40);
+  const double cycles = j["prefill_cycles"].get<double>() + j["prefill_handover_cycles"].get<double>() +
+                        3 * j["decode_cycles_per_token"].get<double>();
   EXPECT_NEAR(j["e2e_cycles"].get<double>(), cycles, 1.0);
   EXPECT_NEAR(j["e2e_tokens_per_s"].get<double>(), 3.0 / (cycles / j["clock_hz"].get<double>()),
               1e-6 * j["e2e_tokens_per_s"].get<double>());
@@ -152,7 +192,8 @@ TEST_F(PrefillTimingCli, BadInputNamesTheOption) {
            {"--max-new-tokens 0 --mesh 8x8 --prompt-len", "prompt-len"},
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x8 --prefill-mesh 4x8", "--prefill-mesh"},
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x4", "--prefill-mesh"},
-           {"--prompt-len 8 --context 8 --mesh 8x8", "--context"}}) {
+           {"--prompt-len 8 --context 8 --mesh 8x8", "--context"},
+           {"--prompt-len 8 --max-new-tokens 2 --mesh 8x8 --prefill-mesh 10x10", "--prefill-mesh 10x10"}}) {
     const auto r = generate(args);
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
     EXPECT_NE(r.out.find(what), std::string::npos) << args << ": " << r.out;
