@@ -32,7 +32,8 @@ struct GemmConfig {
   int steps = 0;                   // compute steps run: 0 = all P; 1..P = the first `steps` only, a partial product
                                    // (timing extrapolation, runtime/prefill_timing.hpp)
   int align_rounds = 0;            // MeshGEMM / Cannon alignment rounds run: 0 = all (up to P/2 per row); 1..P/2 = a
-                                   // row does at most this many (timing extrapolation; kernels without alignment ignore it)
+                                   // row does at most this many (timing extrapolation; kernels without alignment
+                                   // ignore it)
 };
 
 // Row pitch (elements) of a matrix whose rows are FMAC vector operands: a multiple of 8 bytes, so every row starts
