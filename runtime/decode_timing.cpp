@@ -1,12 +1,9 @@
 #include "runtime/decode_timing.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "runtime/version.hpp"
 
@@ -16,24 +13,11 @@ namespace {
 // Bump when the decode program's or the composition's timing changes without a parameter change.
 constexpr int kDecodeTimingVersion = 3;
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
-
-std::filesystem::path decode_cache_dir() {
-  if (const char* d = std::getenv("WAFERSIM_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::filesystem::path(d) / "wafersim";
-  if (const char* d = std::getenv("HOME"); d && *d) return std::filesystem::path(d) / ".cache" / "wafersim";
-  throw ConfigError("decode timing cache: none of WAFERSIM_CACHE_DIR, XDG_CACHE_HOME and HOME is set");
-}
 
 DecodeTimer::DecodeTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch,
                          const WaferOptions& options, std::filesystem::path cache_dir)
-    : config_(config), arch_(arch), options_(options), cache_dir_(std::move(cache_dir)),
+    : config_(config), arch_(arch), options_(options), cache_(std::move(cache_dir), "decode"),
       layout_(decode_layout(config, model_name, options.width, options.height, arch)),
       plan_(plan_decode(config, model_name, options.width, options.height, arch, Regions::BeyondFabric)),
       slots_(std::min<std::uint32_t>(plan_.kv_slots_per_pe, 4096)) {
@@ -66,29 +50,19 @@ std::string DecodeTimer::key(std::uint32_t layers, std::uint64_t context, bool l
         s.slots, s.qkv_bias, s.fp32_accumulate, kernels::to_string(s.kv_policy)}},
       {"unit_heads", decode_unit_heads(layout_)},
       {"context", context},
-      {"arch", hw::to_json(arch_)},
+      {"arch", timing_arch_key(arch_)},
   };
   return k.dump();
 }
 
-std::filesystem::path DecodeTimer::file(const std::string& key) const {
-  char name[40];
-  std::snprintf(name, sizeof name, "decode-%016llx.json", static_cast<unsigned long long>(fnv1a(key)));
-  return cache_dir_ / name;
-}
-
 std::optional<UnitTiming> DecodeTimer::cached(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
-  if (cache_dir_.empty()) return {};
-  const std::string k = key(layers, context, lm_head);
-  std::ifstream in(file(k));
-  if (!in) return {};
+  const auto e = cache_.entry(key(layers, context, lm_head));
+  if (!e) return {};
   try {
-    const nlohmann::json j = nlohmann::json::parse(in);
-    if (j.at("key").get<std::string>() == k)
-      return UnitTiming{j.at("cycles").get<std::uint64_t>(), j.at("layer_ends").get<std::array<std::uint64_t, 2>>()};
+    return UnitTiming{e->at("cycles").get<std::uint64_t>(), e->at("layer_ends").get<std::array<std::uint64_t, 2>>()};
   } catch (const nlohmann::json::exception&) {
+    return {};  // an entry without layer ends: simulate again
   }
-  return {};  // unreadable or a hash collision: simulate again
 }
 
 std::uint64_t DecodeTimer::cycles(std::uint32_t layers, std::uint64_t context, bool lm_head) {
@@ -122,12 +96,7 @@ UnitTiming DecodeTimer::unit(std::uint32_t layers, std::uint64_t context, bool l
   ++simulations_;
   UnitTiming u{rep.cycles, kernels::decode_layer_ends(*program_.layout)};
   for (std::uint64_t& e : u.layer_ends) e = e > rep.launch_cycle ? e - rep.launch_cycle : 0;
-  if (!cache_dir_.empty()) {
-    const std::string k = key(layers, context, lm_head);
-    std::filesystem::create_directories(cache_dir_);
-    const nlohmann::json entry = {{"key", k}, {"cycles", u.cycles}, {"layer_ends", u.layer_ends}};
-    write_file_atomically(file(k), [&](std::ostream& os) { os << entry.dump() << "\n"; });
-  }
+  cache_.put(key(layers, context, lm_head), u.cycles, {{"layer_ends", u.layer_ends}});
   return u;
 }
 

@@ -12,8 +12,8 @@
 // not simulated); the KV slots per PE are the tightest stage's (at most 4096). Context grows during decode: the token at context c attends to c + 1 entries,
 // so the first (context N) and the last (N + M - 1) tokens are simulated and the others interpolated linearly; the
 // shift cache's per-row fill grows by one every H tokens, so a token in between may be off by the cost of one slot.
-// Every unit simulation is cached on disk (decode_cache_dir()), keyed by the kernel, its version, the shape, the
-// unit heads, the context and every arch parameter (hw::to_json); a hit must match the whole key.
+// Every unit simulation is cached on disk (runtime/timing_cache.hpp), keyed by the kernel, its version, the shape, the
+// unit heads, the context and the arch (timing_arch_key: no host-only settings); a hit must match the whole key.
 // Not modelled: the host's embedding and logits
 // copies, the ring position of the preset cache (its oldest entry at slot 0; real appends may split the row's
 // entries into two runs).
@@ -28,12 +28,10 @@
 #include "hw/arch_params.hpp"
 #include "models/llama_config.hpp"
 #include "runtime/planner.hpp"
+#include "runtime/timing_cache.hpp"
 #include "runtime/wafer_backend.hpp"
 
 namespace wafersim::runtime {
-
-// $WAFERSIM_CACHE_DIR, else $XDG_CACHE_HOME/wafersim, else ~/.cache/wafersim.
-std::filesystem::path decode_cache_dir();
 
 // One simulated step: its cycles from the launch, and when its last PE finished layers 0 and 1 (from the launch).
 struct UnitTiming {
@@ -58,7 +56,7 @@ struct DecodeTiming {
 // miss (one Device per process: a process times one mesh).
 class DecodeTimer {
  public:
-  // `cache_dir` empty: no cache. CapacityError when the model does not fit the region.
+  // `cache_dir` empty: no cache (else usually timing_cache_dir()). CapacityError when the model does not fit the region.
   DecodeTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch,
               const WaferOptions& options, std::filesystem::path cache_dir);
   ~DecodeTimer();
@@ -79,12 +77,11 @@ class DecodeTimer {
  private:
   kernels::DecodeShape shape(std::uint32_t layers, bool lm_head) const;
   std::string key(std::uint32_t layers, std::uint64_t context, bool lm_head) const;
-  std::filesystem::path file(const std::string& key) const;
 
   models::LlamaConfig config_;
   hw::ArchParams arch_;
   WaferOptions options_;
-  std::filesystem::path cache_dir_;
+  TimingCache cache_;
   DecodeLayout layout_;
   Plan plan_;
   std::uint32_t slots_ = 0;

@@ -17,7 +17,7 @@ constexpr int kSendX = 4, kSendB = 5, kRecvX = 2, kRecvB = 1;
 class DistGemmT : public GemmProgram {
  public:
   struct Params {
-    int P, kx, ky;  // ring positions
+    int P, steps, kx, ky;  // steps: run (P unless limited); ring positions
     std::uint32_t mb, kb, nb;
     bool acc32;
     Color tx_x, rx_x, tx_b, rx_b;
@@ -60,7 +60,7 @@ class DistGemmT : public GemmProgram {
     const std::uint32_t sb = p_.nb * p_.kb;
     const std::int32_t cur = s_ % 2, nxt = 1 - cur;
     if (s_ == 0) fmov(*c_, 0.0f);
-    if (s_ + 1 < p_.P) {
+    if (s_ + 1 < p_.steps) {
       shifting_ = 2;
       fmov(tx_b_, csl::mem1d(b_, {.extent = sb, .offset = cur * std::int32_t(sb)}), {.async = true, .activate = sent_b_});
       fmov(csl::mem1d(b_, {.extent = sb, .offset = nxt * std::int32_t(sb)}), rx_b_, {.async = true, .activate = got_b_});
@@ -88,7 +88,7 @@ class DistGemmT : public GemmProgram {
   }
   // The next step starts when its B block has arrived (and the previous one left) and its partial buffer is free.
   void step_next() {
-    if (s_ < p_.P && shifting_ == 0 && reduced_n_ + 1 >= s_ && !step_queued_) {
+    if (s_ < p_.steps && shifting_ == 0 && reduced_n_ + 1 >= s_ && !step_queued_) {
       step_queued_ = true;
       activate(step_task_);
     }
@@ -98,7 +98,7 @@ class DistGemmT : public GemmProgram {
     step_next();
   }
   void reduced() {
-    if (++reduced_n_ == p_.P) {
+    if (++reduced_n_ == p_.steps) {
       done_ = true;
       return;
     }
@@ -144,7 +144,7 @@ GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
     for (int x = 0; x < P; ++x)
       g.layout->set_tile_program<DistGemmT>(
           x, y,
-          DistGemmT::Params{.P = P, .kx = ring_position(g.ring, x), .ky = ring_position(g.ring, y),
+          DistGemmT::Params{.P = P, .steps = cfg.steps ? cfg.steps : P, .kx = ring_position(g.ring, x), .ky = ring_position(g.ring, y),
                             .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block, .acc32 = cfg.fp32_accumulate,
                             .tx_x = rings.tx_x[std::size_t(x)], .rx_x = rings.rx_x[std::size_t(x)],
                             .tx_b = rings.tx_y[std::size_t(y)], .rx_b = rings.rx_y[std::size_t(y)]});

@@ -163,12 +163,16 @@ class RowProgram : public csl::Program {
 // The sequence of device runs of one layer: each run on a fresh P x P fabric, its cycles added to its kernel.
 class PrefillRuns {
  public:
-  PrefillRuns(const PrefillShape& s, const hw::ArchParams& arch, PrefillResult& r) : s_(s), arch_(arch), r_(r) {}
+  // `timing_only`: no data (empty matrices, nothing read back), a fabric in DataMode::TimingOnly; `steps` and
+  // `align_rounds` limit the GEMMs' compute steps and MeshGEMM's alignment rounds (GemmConfig).
+  PrefillRuns(const PrefillShape& s, const hw::ArchParams& arch, PrefillResult& r, bool timing_only = false,
+              int steps = 0, int align_rounds = 0)
+      : s_(s), arch_(arch), r_(r), timing_only_(timing_only), steps_(steps), align_rounds_(align_rounds) {}
 
   // C [m x n] = A [m x k] * B [k x n] (MeshGEMM).
   Matrix gemm(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
               std::uint32_t n) {
-    return run(kernel, {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate}, a, b, false);
+    return run(kernel, config(m, k, n), a, b, false);
   }
   // The row-wise or element-wise step `op` on m [rows x cols], in place (w: RmsNorm's weight or Rope's frequency
   // per column; u: the second operand [rows x cols] of Rope, SwiGlu and Add).
@@ -182,7 +186,7 @@ class PrefillRuns {
     cx.op = ReduceOp::Max;
     cx.colors = remaining_colors(*sum, {}, arch_);
     const PlanPtr max = pipeline_plan(cx, arch_);
-    fabric::Fabric f(arch_, s_.P, s_.P);
+    fabric::Fabric f(arch_, s_.P, s_.P, mode());
     csl::Layout layout(s_.P, s_.P);
     for (int y = 0; y < s_.P; ++y)
       for (int x = 0; x < s_.P; ++x)
@@ -196,7 +200,7 @@ class PrefillRuns {
     layout.export_symbol("u");
     layout.load(f);
     const Split one(1, 1);
-    for (int y = 0; y < s_.P; ++y)
+    for (int y = 0; y < s_.P && !timing_only_; ++y)
       for (int x = 0; x < s_.P; ++x) {
         layout.write_symbol<float>(x, y, "m", block_of(m, sr, sc, y, x));
         if (!w.empty()) layout.write_symbol<float>(x, y, "w", block_of(w, one, sc, 0, x));
@@ -209,28 +213,33 @@ class PrefillRuns {
       for (int x = 0; x < s_.P; ++x) done = done && dynamic_cast<const RowProgram&>(layout.program(x, y)).finished();
     if (!done) throw std::runtime_error(std::string("llama_prefill: the ") + kernel + " run did not complete");
     account(kernel, rr.cycles, layout.engine(0, 0).sram().used() - arch_.pe.code_reserve_bytes);
-    for (int y = 0; y < s_.P; ++y)
+    for (int y = 0; y < s_.P && !timing_only_; ++y)
       for (int x = 0; x < s_.P; ++x) put_block(m, sr, sc, y, x, layout.read_symbol<float>(x, y, "m"));
   }
   // C [m x n] = A [m x k] * B^T, B [n x k] as stored (dist-GEMM-T).
   Matrix gemm_t(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
                 std::uint32_t n) {
-    return run(kernel, {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate}, a, b, true);
+    return run(kernel, config(m, k, n), a, b, true);
   }
 
  private:
+  fabric::DataMode mode() const { return timing_only_ ? fabric::DataMode::TimingOnly : fabric::DataMode::Functional; }
+  GemmConfig config(std::uint32_t m, std::uint32_t k, std::uint32_t n) const {
+    return {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate, .steps = steps_,
+            .align_rounds = align_rounds_};
+  }
   Matrix run(const char* kernel, const GemmConfig& cfg, const Matrix& a, const Matrix& b, bool transposed) {
-    fabric::Fabric f(arch_, s_.P, s_.P);
+    fabric::Fabric f(arch_, s_.P, s_.P, mode());
     GemmLayout g = transposed ? dist_gemm_t(cfg, arch_) : meshgemm(cfg, arch_);
     g.layout->load(f);
-    if (transposed) write_gemm_t_inputs(*g.layout, g, a, b);
-    else write_gemm_inputs(*g.layout, g, a, b);
+    if (!timing_only_ && transposed) write_gemm_t_inputs(*g.layout, g, a, b);
+    if (!timing_only_ && !transposed) write_gemm_inputs(*g.layout, g, a, b);
     g.layout->call("gemm");
     const auto rr = f.run();
     if (!rr.completed || !gemm_finished(g))
       throw std::runtime_error(std::string("llama_prefill: the ") + kernel + " run (" + g.name + ") did not complete");
     account(kernel, rr.cycles, g.sram_bytes_per_pe);
-    return read_gemm_output(*g.layout, g);
+    return timing_only_ ? Matrix{} : read_gemm_output(*g.layout, g);
   }
   void account(const char* kernel, std::uint64_t cycles, std::uint64_t sram_bytes) {
     auto it = std::find_if(r_.kernels.begin(), r_.kernels.end(), [&](const auto& kc) { return kc.kernel == kernel; });
@@ -244,6 +253,8 @@ class PrefillRuns {
   const PrefillShape& s_;
   const hw::ArchParams& arch_;
   PrefillResult& r_;
+  bool timing_only_;
+  int steps_, align_rounds_;
 };
 
 // The weights [out_i, in] stacked along out and transposed: MeshGEMM's B [in x sum(out_i)].
@@ -348,6 +359,59 @@ PrefillResult llama_prefill_layer(const PrefillShape& s, const PrefillWeights& w
   r.out = dev.gemm("down", act, stack_transposed({&w.w_down}, F), L, F, E);
   dev.row_step("residual", RowOp::Add, r.out, L, E, {}, 1.0f, h1);
   return r;
+}
+
+std::vector<PrefillRun> prefill_layer_runs(const PrefillShape& s, bool qkv_bias) {
+  const std::uint32_t L = s.seq, E = s.hidden, hd = s.head_dim, F = s.ffn, H = s.q_heads;
+  const std::uint32_t qd = H * hd, qkv = qd + 2 * s.kv_heads * hd;
+  std::vector<PrefillRun> runs = {{"rmsnorm", L, 1, E, 2}, {"qkv", L, E, qkv}};
+  if (qkv_bias) runs.push_back({"bias", L, 1, qkv});
+  const int heads = int(H);
+  for (const PrefillRun& r : std::vector<PrefillRun>{{"rope", L, 1, qkv},
+                                                     {"scores", L, hd, L, heads},
+                                                     {"softmax", L, 1, L, heads},
+                                                     {"pv", L, L, hd, heads},
+                                                     {"wo", L, qd, E},
+                                                     {"residual", L, 1, E, 2},
+                                                     {"up_gate", L, E, 2 * F},
+                                                     {"swiglu", L, 1, F},
+                                                     {"down", L, F, E}})
+    runs.push_back(r);
+  return runs;
+}
+
+std::vector<PrefillRun> prefill_head_runs(const PrefillShape& s, std::uint32_t vocab) {
+  return {{"final_rmsnorm", 1, 1, s.hidden}, {"lm_head", 1, s.hidden, vocab}};
+}
+
+bool prefill_run_is_gemm(const PrefillRun& run) {
+  for (const char* k : {"qkv", "scores", "pv", "wo", "up_gate", "down", "lm_head"})
+    if (run.kernel == k) return true;
+  return false;
+}
+
+bool prefill_run_aligns(const PrefillRun& run) { return prefill_run_is_gemm(run) && run.kernel != "scores"; }
+
+std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch, int steps,
+                                 int align_rounds) {
+  PrefillResult r;
+  PrefillRuns dev(s, arch, r, true, steps, align_rounds);
+  const char* k = run.kernel.c_str();
+  const Matrix none;
+  if (run.kernel == "scores") dev.gemm_t(k, none, none, run.m, run.k, run.n);
+  else if (prefill_run_is_gemm(run)) dev.gemm(k, none, none, run.m, run.k, run.n);
+  else {
+    Matrix m;
+    RowOp op = RowOp::Add;
+    if (run.kernel == "rmsnorm" || run.kernel == "final_rmsnorm") op = RowOp::RmsNorm;
+    else if (run.kernel == "rope") op = RowOp::Rope;
+    else if (run.kernel == "softmax") op = RowOp::CausalSoftmax;
+    else if (run.kernel == "swiglu") op = RowOp::SwiGlu;
+    else if (run.kernel != "bias" && run.kernel != "residual")
+      throw ConfigError("llama_prefill: unknown kernel \"" + run.kernel + "\" (prefill_run_cycles)");
+    dev.row_step(k, op, m, run.m, run.n);
+  }
+  return r.cycles;
 }
 
 }  // namespace wafersim::kernels

@@ -19,6 +19,10 @@
 // runs on the wafer, and the cycles reported are the runs' (each from its launch to its last activity).
 // Precision: GEMM operands (weights, activations, Q, K, V, probabilities) are rounded to fp16 as the kernels store
 // them and summed in fp32 with fp32_accumulate (fmachs; else fp16); the row program works in fp32.
+// Timing-only (runtime/prefill_timing.hpp): the same runs without data (fabric::DataMode::TimingOnly, SRAM
+// contents not kept), one at a time: prefill_layer_runs lists a layer's runs, identical per-head runs once with
+// their count, and prefill_run_cycles simulates one, a GEMM optionally limited to its first steps
+// (GemmConfig::steps) for extrapolation.
 // Not modelled: one fused program with activations left in SRAM (the re-lays between runs are free here); the
 // transfer of K/V to the decode region; several layers per region; weight loading time; scalar code beyond the
 // per-element charges for exp, silu, reciprocal, cos/sin and rsqrt (llama_prefill.cpp).
@@ -61,6 +65,28 @@ struct PrefillResult {
   std::uint64_t cycles = 0;    // sum over the device runs
   std::uint64_t sram_bytes_per_pe_max = 0;  // the largest run's symbols per PE
 };
+
+// One device run of the layer without data. Kernels: the GEMMs "qkv", "pv", "wo", "up_gate", "down", "lm_head"
+// (MeshGEMM, C [m x n] = A [m x k] * B [k x n]) and "scores" (dist-GEMM-T, B [n x k]); the row steps "rmsnorm",
+// "final_rmsnorm", "bias", "residual", "rope", "softmax", "swiglu" on an [m x n] matrix (k unused).
+struct PrefillRun {
+  std::string kernel;
+  std::uint32_t m = 1, k = 1, n = 1;
+  int count = 1;  // identical runs per layer (scores, softmax, pv: one per query head; rmsnorm, residual: two)
+};
+// A layer's distinct runs in order of first use, as llama_prefill_layer runs them ("bias" only if `qkv_bias`).
+std::vector<PrefillRun> prefill_layer_runs(const PrefillShape& s, bool qkv_bias);
+// After the last layer, for the last prompt token only: "final_rmsnorm" [1 x E] and "lm_head" [1 x E] * [E x vocab]
+// (MeshGEMM, the weight 2-D partitioned as the planner places it).
+std::vector<PrefillRun> prefill_head_runs(const PrefillShape& s, std::uint32_t vocab);
+bool prefill_run_is_gemm(const PrefillRun& run);  // MeshGEMM or dist-GEMM-T: P compute steps
+bool prefill_run_aligns(const PrefillRun& run);   // MeshGEMM: up to P/2 alignment rounds before the steps
+// Simulates `run` on a fresh P x P fabric in timing-only mode and returns its cycles (launch to last activity).
+// `steps` (GEMMs only, 0 = all P): run only the first `steps` compute steps (GemmConfig::steps); `align_rounds`
+// (MeshGEMM only, 0 = all): at most that many alignment rounds per row (GemmConfig::align_rounds). ConfigError on
+// an unknown kernel, CapacityError when its blocks do not fit a PE's SRAM.
+std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch,
+                                 int steps = 0, int align_rounds = 0);
 
 // Runs the layer on `x` [L x E] (row-major). Throws ConfigError on a bad shape (naming the field), CapacityError when
 // a GEMM's blocks do not fit a PE's SRAM (naming the kernel), std::runtime_error if a run does not complete.

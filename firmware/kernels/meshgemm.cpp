@@ -28,7 +28,7 @@ constexpr int kSendA = 4, kSendB = 5, kRecvA = 1, kRecvB = 2, kRecvAReverse = 3;
 class ShiftGemm : public GemmProgram {
  public:
   struct Params {
-    int P;
+    int P, steps;                       // steps: compute steps run (P unless limited)
     std::uint32_t mb, kb, nb;
     bool acc32;
     int align;                          // alignment rounds: > 0 towards the previous ring position, < 0 the next
@@ -88,7 +88,7 @@ class ShiftGemm : public GemmProgram {
       return csl::mem4d(b_, {p_.nb, p_.kb, 1, 1}, {1, std::int32_t(ldb_), 0, 0}, i * std::int32_t(sb));
     };
     if (s_ == 0) fmov(*c_, 0.0f);
-    if (s_ + 1 < p_.P) {
+    if (s_ + 1 < p_.steps) {
       pending_ = 4;
       next_ = &step_task_;
       acur_ = 1 - acur;
@@ -99,7 +99,7 @@ class ShiftGemm : public GemmProgram {
     }
     // C[i][:] += A[i][q] * B[q][:], one row operation per (i, q).
     fmac_rows(*c_, b_, std::uint32_t(cur) * sb, a_, std::uint32_t(acur) * sa, p_.mb, p_.kb, p_.nb);
-    if (++s_ == p_.P) done_ = true;
+    if (++s_ == p_.steps) done_ = true;
   }
   void arrived() {
     if (--pending_ == 0) activate(*next_);
@@ -239,6 +239,9 @@ GemmLayout plan_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const st
                         " needs " + std::to_string(sram_bytes) + " bytes of SRAM per PE but only " +
                         std::to_string(limit) + " are free (" + std::to_string(arch.pe.sram_bytes) + " less " +
                         std::to_string(arch.pe.code_reserve_bytes) + " reserved for code, " + arch.name + ")");
+  if (cfg.steps < 0 || cfg.steps > cfg.P)
+    throw ConfigError(kernel + ": steps = " + std::to_string(cfg.steps) + " outside 0.." + std::to_string(cfg.P) +
+                      " (0: all P steps)");
   const int P = cfg.P;
   std::vector<int> ring(static_cast<std::size_t>(P));
   std::iota(ring.begin(), ring.end(), 0);
@@ -258,16 +261,22 @@ GemmLayout shift_gemm(const GemmConfig& cfg, const hw::ArchParams& arch, const s
                       const std::string& name) {
   GemmLayout g = plan_gemm(cfg, arch, name, shift_gemm_sram_bytes);
   const int P = cfg.P;
+  if (cfg.align_rounds < 0 || cfg.align_rounds > P / 2)
+    throw ConfigError(name + ": align_rounds = " + std::to_string(cfg.align_rounds) + " outside 0.." +
+                      std::to_string(P / 2) + " (0: every row's rounds)");
   g.ring = order;
   ColorPool pool(cfg.colors, arch, name);
   const XyRings rings = route_xy_rings(*g.layout, P, order, pool, name + " rings", P >= 3);
   g.hops_max = rings.hops_max;
   for (int y = 0; y < P; ++y)
     for (int x = 0; x < P; ++x) {
-      const int align = shift_gemm_align_rounds(P, position(order, y));
+      const int full = shift_gemm_align_rounds(P, position(order, y)),
+                align = cfg.align_rounds && std::abs(full) > cfg.align_rounds
+                            ? (full > 0 ? cfg.align_rounds : -cfg.align_rounds)
+                            : full;
       g.layout->set_tile_program<ShiftGemm>(
           x, y,
-          ShiftGemm::Params{.P = P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
+          ShiftGemm::Params{.P = P, .steps = cfg.steps ? cfg.steps : P, .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block,
                             .acc32 = cfg.fp32_accumulate, .align = align, .tx_a = rings.tx_x[std::size_t(x)],
                             .rx_a = rings.rx_x[std::size_t(x)], .tx_b = rings.tx_y[std::size_t(y)],
                             .rx_b = rings.rx_y[std::size_t(y)],

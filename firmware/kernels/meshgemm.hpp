@@ -29,6 +29,11 @@ struct GemmConfig {
   std::uint32_t m = 1, k = 1, n = 1;
   bool fp32_accumulate = false;    // fmachs into an fp32 C (else fmach into an fp16 C)
   std::vector<Color> colors{};     // colours the kernel may use (empty: every routable colour not reserved)
+  int steps = 0;                   // compute steps run: 0 = all P; 1..P = the first `steps` only, a partial product
+                                   // (timing extrapolation, runtime/prefill_timing.hpp)
+  int align_rounds = 0;            // MeshGEMM / Cannon alignment rounds run: 0 = all (up to P/2 per row); 1..P/2 = a
+                                   // row does at most this many (timing extrapolation; kernels without alignment
+                                   // ignore it)
 };
 
 // Row pitch (elements) of a matrix whose rows are FMAC vector operands: a multiple of 8 bytes, so every row starts

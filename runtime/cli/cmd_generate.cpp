@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@
 #include "runtime/sim_options.hpp"
 #include "runtime/version.hpp"
 #include "runtime/decode_timing.hpp"
+#include "runtime/prefill_timing.hpp"
+#include "runtime/timing_cache.hpp"
 #include "runtime/wafer_backend.hpp"
 
 namespace wafersim::cli {
@@ -76,11 +79,43 @@ WaferChoice wafer_choice(const po::variables_map& vm) {
   return w;
 }
 
+// --prefill-mesh PxP (default: the decode mesh, which must then be square).
+int prefill_side(const po::variables_map& vm, std::pair<int, int> decode_mesh, const hw::ArchParams& arch) {
+  if (!vm.count("prefill-mesh")) {
+    if (decode_mesh.first != decode_mesh.second)
+      throw UsageError("--prompt-len: prefill runs on a square region; the decode --mesh " +
+                       std::to_string(decode_mesh.first) + "x" + std::to_string(decode_mesh.second) +
+                       " is not square, give --prefill-mesh PxP");
+    return decode_mesh.first;
+  }
+  const std::string m = vm["prefill-mesh"].as<std::string>();
+  static const std::regex re(R"(^\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*$)");
+  std::smatch g;
+  if (!std::regex_match(m, g, re)) throw UsageError("--prefill-mesh " + m + ": expected PxP, e.g. 480x480");
+  const int w = std::stoi(g[1]), h = std::stoi(g[2]);
+  if (w != h || w < 1)
+    throw UsageError("--prefill-mesh " + m + ": prefill runs MeshGEMM and dist-GEMM-T on a square P x P region");
+  if (w > arch.fabric.width || w > arch.fabric.height)
+    throw UsageError("--prefill-mesh " + m + ": does not fit the " + arch.name + " fabric of " +
+                     std::to_string(arch.fabric.width) + "x" + std::to_string(arch.fabric.height) + " PEs");
+  return w;
+}
+
+// generate --timing-only: from config.json alone, the prefill of --prompt-len tokens (runtime/prefill_timing.hpp),
+// the decode of --max-new-tokens tokens after --context (or the prompt's) cached entries
+// (runtime/decode_timing.hpp), or both: end to end.
 int run_timing_only(int argc, char** argv, const po::variables_map& vm, const std::string& json_path) {
   if (vm.count("prompt") || vm.count("prompt-ids") || vm["device"].as<std::string>() != "wafer")
     throw UsageError("--timing-only takes no --prompt / --prompt-ids and runs on --device wafer only");
-  const int64_t context = vm["context"].as<int64_t>(), max_new = vm["max-new-tokens"].as<int64_t>();
-  if (max_new < 1) throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing)");
+  const bool prefill = !vm["prompt-len"].defaulted();
+  const int64_t prompt_len = vm["prompt-len"].as<int64_t>(), max_new = vm["max-new-tokens"].as<int64_t>();
+  if (prefill && prompt_len < 1) throw UsageError("--prompt-len must be at least 1 (prompt tokens to prefill)");
+  if (prefill && !vm["context"].defaulted())
+    throw UsageError("--context and --prompt-len: give one (with --prompt-len, decode starts after the prompt)");
+  if (!prefill && vm.count("prefill-mesh")) throw UsageError("--prefill-mesh needs --prompt-len");
+  if (!prefill && max_new < 1)
+    throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing), or give --prompt-len");
+  const int64_t context = prefill ? prompt_len : vm["context"].as<int64_t>();
   const WaferChoice w = wafer_choice(vm);
   const std::string &accum = w.accum, &kv = w.kv;
   const kernels::KvPolicy kv_policy = w.kv_policy;
@@ -91,41 +126,76 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
   require_file("--model", (dir / "config.json").string(), "a config.json file");
   const models::LlamaConfig config = models::load_llama_config(dir / "config.json");
   if (context + max_new > config.max_position_embeddings)
-    throw UsageError("--context " + std::to_string(context) + " + --max-new-tokens " + std::to_string(max_new) +
+    throw UsageError(std::string(prefill ? "--prompt-len " : "--context ") + std::to_string(context) +
+                     " + --max-new-tokens " + std::to_string(max_new) +
                      " exceeds max_position_embeddings=" + std::to_string(config.max_position_embeddings));
-  const std::pair<int, int> mesh =
-      sim.mesh == "auto" ? auto_mesh(config, dir.string(), arch, kv_policy, context + max_new) : sim.mesh_size(arch);
-  runtime::DecodeTimer timer(config, dir.string(), arch,
-                             {.width = mesh.first, .height = mesh.second, .fp32_accumulate = accum == "fp32",
-                              .kv_policy = kv_policy},
-                             runtime::decode_cache_dir());
-  const runtime::DecodeTiming t = timer.time(std::uint64_t(context), std::uint64_t(max_new));
-  const double tpot_us = arch.cycles_to_us(t.mean_token_cycles);
-  const double seconds = watch.seconds();
-  const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
-  std::cerr << "[wafer timing-only] " << dir.filename().string() << " on " << mesh.first << "x" << mesh.second
-            << " PEs (" << arch.name << ", " << accum << " accumulation, " << kv << " KV cache of " << t.kv_slots
-            << " tokens per PE), context " << context << ", " << max_new << " new tokens: " << t.mean_token_cycles
-            << " cycles per decode token (first " << t.first_token_cycles << ", last " << t.last_token_cycles
-            << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); ";
-  if (t.layer_cycles_first > 0)
-    std::cerr << "per layer " << t.layer_cycles_first << " cycles, final RMSNorm + lm_head + launch "
-              << t.head_cycles_first << "; ";
-  std::cerr << t.stages << (t.stages == 1 ? " stage; " : " stages (runtime/planner), handoffs ")
-            << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
-            << " unit simulations, " << t.cached << " cached; host " << seconds << " s, peak RSS "
-            << rss / (1024 * 1024) << " MiB\n";
-  if (!t.note.empty()) std::cerr << "[wafer timing-only] note: " << dir.filename().string() << " " << t.note << "\n";
-  if (!json_path.empty()) {
-    nlohmann::json out = runtime::result_envelope(command_line(argc, argv), seconds);
-    out.update({{"model", dir.string()},
-                {"device", "wafer"},
-                {"timing_only", true},
-                {"context", context},
-                {"max_new_tokens", max_new},
-                {"mesh", {mesh.first, mesh.second}},
-                {"clock_hz", arch.clock_hz},
-                {"accum", accum},
+  const std::pair<int, int> mesh = sim.mesh == "auto"
+                                       ? auto_mesh(config, dir.string(), arch, kv_policy, context + std::max<int64_t>(max_new, 1))
+                                       : sim.mesh_size(arch);
+  const std::string name = dir.filename().string();
+  const int P = prefill ? prefill_side(vm, mesh, arch) : 0;
+  if (prefill && max_new > 0 && (P > mesh.first || P > mesh.second))
+    throw UsageError("--prefill-mesh " + std::to_string(P) + "x" + std::to_string(P) + " with --max-new-tokens: the " +
+                     "K/V hand-over (runtime::kv_handover) models a prefill region inside the decode --mesh " +
+                     std::to_string(mesh.first) + "x" + std::to_string(mesh.second) + "; a larger one is not modelled");
+  nlohmann::json out;
+  std::uint64_t total_cycles = 0;
+  if (prefill) {
+    runtime::PrefillTimer timer(config, dir.string(), arch, P, std::uint32_t(prompt_len), accum == "fp32",
+                                runtime::timing_cache_dir());
+    const runtime::PrefillTiming t = timer.time();
+    const double us = arch.cycles_to_us(double(t.cycles));
+    total_cycles += t.cycles;
+    std::cerr << "[wafer timing-only] " << name << " prefill of " << prompt_len << " tokens on " << P << "x" << P
+              << " PEs (" << arch.name << ", " << accum << " accumulation): " << t.cycles << " cycles = " << us
+              << " us = " << 1e6 * double(prompt_len) / us << " prompt tokens/s; " << t.layers << " layers of "
+              << t.layer_cycles << " cycles (";
+    nlohmann::json by_kernel = nlohmann::json::object();
+    for (const auto& kc : t.layer_kernels) {
+      std::cerr << (&kc == &t.layer_kernels.front() ? "" : ", ") << kc.kernel << " " << kc.cycles;
+      by_kernel[kc.kernel] = kc.cycles;
+    }
+    std::cerr << "), final RMSNorm + lm_head " << t.head_cycles << ", " << t.stages
+              << (t.stages == 1 ? " stage" : " stages, handoffs " + std::to_string(t.handoff_cycles) + " cycles")
+              << "; " << t.simulations << " unit simulations, " << t.cached << " cached, " << t.extrapolated
+              << " GEMMs extrapolated from their first steps\n";
+    out.update({{"prompt_len", prompt_len},
+                {"prefill_mesh", {P, P}},
+                {"prefill_cycles", t.cycles},
+                {"prefill_us", us},
+                {"prefill_tokens_per_s", 1e6 * double(prompt_len) / us},
+                {"prefill_layer_cycles", t.layer_cycles},
+                {"prefill_layer_cycles_by_kernel", by_kernel},
+                {"prefill_head_cycles", t.head_cycles},
+                {"prefill_stages", t.stages},
+                {"prefill_handoff_cycles", t.handoff_cycles},
+                {"prefill_unit_simulations", t.simulations},
+                {"prefill_unit_cached", t.cached},
+                {"prefill_gemms_extrapolated", t.extrapolated}});
+  }
+  runtime::Plan decode_plan;
+  if (max_new > 0) {
+    runtime::DecodeTimer timer(config, dir.string(), arch,
+                               {.width = mesh.first, .height = mesh.second, .fp32_accumulate = accum == "fp32",
+                                .kv_policy = kv_policy},
+                               runtime::timing_cache_dir());
+    const runtime::DecodeTiming t = timer.time(std::uint64_t(context), std::uint64_t(max_new));
+    decode_plan = timer.plan();
+    const double tpot_us = arch.cycles_to_us(t.mean_token_cycles);
+    total_cycles += std::uint64_t(t.mean_token_cycles * double(max_new) + 0.5);
+    std::cerr << "[wafer timing-only] " << name << " on " << mesh.first << "x" << mesh.second << " PEs ("
+              << arch.name << ", " << accum << " accumulation, " << kv << " KV cache of " << t.kv_slots
+              << " tokens per PE), context " << context << ", " << max_new << " new tokens: " << t.mean_token_cycles
+              << " cycles per decode token (first " << t.first_token_cycles << ", last " << t.last_token_cycles
+              << ") = TPOT " << tpot_us << " us = " << 1e6 / tpot_us << " tokens/s (TPR); ";
+    if (t.layer_cycles_first > 0)
+      std::cerr << "per layer " << t.layer_cycles_first << " cycles, final RMSNorm + lm_head + launch "
+                << t.head_cycles_first << "; ";
+    std::cerr << t.stages << (t.stages == 1 ? " stage; " : " stages (runtime/planner), handoffs ")
+              << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
+              << " unit simulations, " << t.cached << " cached\n";
+    if (!t.note.empty()) std::cerr << "[wafer timing-only] note: " << name << " " << t.note << "\n";
+    out.update({{"context", context},
                 {"kv", kv},
                 {"kv_slots_per_pe", t.kv_slots},
                 {"decode_cycles_per_token", t.mean_token_cycles},
@@ -139,9 +209,48 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"tpot_us", tpot_us},
                 {"decode_tokens_per_s", 1e6 / tpot_us},
                 {"unit_simulations", t.simulations},
-                {"unit_cached", t.cached},
-                {"config", models::to_hf_json(config)}});
-    runtime::write_json(json_path, out);
+                {"unit_cached", t.cached}});
+  }
+  if (prefill && max_new > 0) {
+    // End to end (the paper's end-to-end TPR): new tokens per second of the request, prefill included, with the
+    // prompt's K/V handed over to the decode cache (runtime::kv_handover; on several decode stages they hand over
+    // in parallel, the stage with the most layers the slowest).
+    int stage_layers = 0;
+    for (const runtime::Stage& st : decode_plan.stages) stage_layers = std::max(stage_layers, st.layers);
+    const runtime::KvHandover h =
+        runtime::kv_handover(runtime::decode_layout(config, name, mesh.first, mesh.second, arch), kv_policy,
+                             P, std::uint64_t(prompt_len), stage_layers, arch);
+    total_cycles += h.cycles;
+    const double us = arch.cycles_to_us(double(total_cycles));
+    std::cerr << "[wafer timing-only] end to end: prefill " << prompt_len << " + K/V hand-over " << h.cycles
+              << " cycles (" << h.words_per_pe_max << " wavelets on the busiest PE, " << h.hops_max << " hops) + "
+              << max_new << " new tokens in " << total_cycles << " cycles = " << us << " us = "
+              << 1e6 * double(max_new) / us << " new tokens/s (e2e TPR)\n";
+    out.update({{"prefill_handover_cycles", h.cycles},
+                {"prefill_handover",
+                 {{"tokens", h.tokens},
+                  {"words_per_pe_max", h.words_per_pe_max},
+                  {"words_moved", h.words_moved},
+                  {"hops_max", h.hops_max}}},
+                {"e2e_cycles", total_cycles},
+                {"e2e_us", us},
+                {"e2e_tokens_per_s", 1e6 * double(max_new) / us}});
+  }
+  const double seconds = watch.seconds();
+  const int64_t rss = static_cast<int64_t>(runtime::peak_rss_bytes());
+  std::cerr << "[wafer timing-only] host " << seconds << " s, peak RSS " << rss / (1024 * 1024) << " MiB\n";
+  if (!json_path.empty()) {
+    nlohmann::json j = runtime::result_envelope(command_line(argc, argv), seconds);
+    j.update({{"model", dir.string()},
+              {"device", "wafer"},
+              {"timing_only", true},
+              {"max_new_tokens", max_new},
+              {"mesh", {mesh.first, mesh.second}},
+              {"clock_hz", arch.clock_hz},
+              {"accum", accum},
+              {"config", models::to_hf_json(config)}});
+    j.update(out);
+    runtime::write_json(json_path, j);
   }
   return 0;
 }
@@ -169,9 +278,15 @@ int run_generate(int argc, char** argv) {
       ("top-p", number(0.0, 1.0)->above()->default_value(1.0), "sample from the smallest set with probability >= P, (0, 1]")
       ("timing-only", po::bool_switch(),
        "wafer timing from config.json alone (no weights, no tokenizer, no prompt): decode cycles per token composed "
-       "from a cached two-layer simulation per context (runtime/decode_timing.hpp)")
+       "from a cached two-layer simulation per context (runtime/decode_timing.hpp), prefill (--prompt-len) from cached "
+       "runs of each kernel (runtime/prefill_timing.hpp)")
       ("context", number<int64_t>(0)->default_value(0),
        "--timing-only: KV entries cached before the first decode token (the paper's decode at 4K context: 4096)")
+      ("prompt-len", number<int64_t>(0)->default_value(0),
+       "--timing-only: time the prefill of a prompt of N tokens (runtime/prefill_timing.hpp); with --max-new-tokens "
+       "0 prefill alone, else end to end (decode after the prompt)")
+      ("prefill-mesh", po::value<std::string>(),
+       "--timing-only --prompt-len: the square prefill region PxP (default: --mesh)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
       ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
@@ -179,14 +294,16 @@ int run_generate(int argc, char** argv) {
   if (!parse_options(argc, argv, desc, vm,
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device wafer|cpu] "
                      "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--kv shift|concat] [--json FILE] "
-                     "[--seed S --temperature T --top-k K --top-p P] | --model DIR|NAME --timing-only [--context N] "
-                     "[--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
+                     "[--seed S --temperature T --top-k K --top-p P] | --model DIR|NAME --timing-only [--context N | "
+                     "--prompt-len N [--prefill-mesh PxP]] [--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
     return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
   if (!json_path.empty()) check_output_path(json_path, "--json");
 
   if (vm["timing-only"].as<bool>()) return run_timing_only(argc, argv, vm, json_path);
   if (!vm["context"].defaulted()) throw UsageError("--context needs --timing-only (a functional run caches its prompt)");
+  if (!vm["prompt-len"].defaulted() || vm.count("prefill-mesh"))
+    throw UsageError("--prompt-len and --prefill-mesh need --timing-only (a functional run prefills its --prompt)");
   const std::string device = vm["device"].as<std::string>();
   if (device != "cpu" && device != "wafer") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
   if (vm.count("prompt") == vm.count("prompt-ids")) throw UsageError("give exactly one of --prompt and --prompt-ids");

@@ -4,8 +4,6 @@
 // One Device per process: each test case runs in its own process (ctest).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "common/error.hpp"
 #include "runtime/decode_timing.hpp"
 #include "sc_tests/test_dir.hpp"
@@ -106,15 +104,4 @@ TEST(DecodeTiming, ContextPastTheCacheIsACapacityError) {
   runtime::DecodeTimer timer(c, "generated", hw::ArchParams{}, {.width = 2, .height = 2, .kv_slots = 3}, {});
   EXPECT_EQ(timer.max_context(), 6u);
   EXPECT_THROW(timer.time(5, 2), CapacityError);
-}
-
-TEST(DecodeTiming, CacheDirFollowsTheEnvironment) {
-  ::setenv("WAFERSIM_CACHE_DIR", "/tmp/a", 1);
-  ::setenv("XDG_CACHE_HOME", "/tmp/x", 1);
-  EXPECT_EQ(runtime::decode_cache_dir(), "/tmp/a");
-  ::unsetenv("WAFERSIM_CACHE_DIR");
-  EXPECT_EQ(runtime::decode_cache_dir(), "/tmp/x/wafersim");
-  ::unsetenv("XDG_CACHE_HOME");
-  ::setenv("HOME", "/home/u", 1);
-  EXPECT_EQ(runtime::decode_cache_dir(), "/home/u/.cache/wafersim");
 }

@@ -1,0 +1,122 @@
+#include "runtime/prefill_timing.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "models/cpu_ops.hpp"
+#include "runtime/version.hpp"
+
+namespace wafersim::runtime {
+namespace {
+
+// Bump when llama_prefill's runs or the GEMM kernels' timing change without a parameter change.
+constexpr int kPrefillTimingVersion = 1;
+
+}  // namespace
+
+PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string& model_name,
+                           const hw::ArchParams& arch, int P, std::uint32_t prompt_len, bool fp32_accumulate,
+                           std::filesystem::path cache_dir)
+    : config_(config), arch_(arch),
+      shape_{.P = P,
+             .seq = prompt_len,
+             .hidden = std::uint32_t(config.hidden_size),
+             .q_heads = std::uint32_t(config.num_attention_heads),
+             .kv_heads = std::uint32_t(config.num_key_value_heads),
+             .head_dim = std::uint32_t(config.head_dim),
+             .ffn = std::uint32_t(config.intermediate_size),
+             .rms_eps = config.rms_norm_eps,
+             .inv_freq = models::cpu::rope_inv_freq(config),
+             .fp32_accumulate = fp32_accumulate},
+      plan_(plan_prefill(config, model_name, P, P, prompt_len, arch)),
+      cache_(std::move(cache_dir), "prefill") {}
+
+std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds) {
+  const nlohmann::json k = {
+      {"kernel", "llama_prefill/" + run.kernel},
+      {"version", {kPrefillTimingVersion, wafersim_version()}},
+      {"shape", {shape_.P, run.m, run.k, run.n, shape_.fp32_accumulate}},
+      {"steps", steps},
+      {"align_rounds", align_rounds},
+      {"arch", timing_arch_key(arch_)},
+  };
+  const std::string key = k.dump();
+  if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
+  std::uint64_t cycles = 0;
+  if (const auto c = cache_.get(key)) {
+    ++hits_;
+    cycles = *c;
+  } else {
+    cycles = kernels::prefill_run_cycles(run, shape_, arch_, steps, align_rounds);
+    ++simulations_;
+    cache_.put(key, cycles);
+  }
+  memo_[key] = cycles;
+  return cycles;
+}
+
+namespace {
+
+// Extrapolation over `total` repeated units (steps or rounds): t(n) = the cycles with the first n run. Windows
+// w, 2w, 3w from w = PrefillTimer::kWindow, doubled until steady (the two differences within 1%). Returns the
+// extrapolated t(total) and the window's 3w, or nothing when 3w reaches `total` first.
+template <class F>
+std::optional<std::pair<std::int64_t, int>> extrapolate(int total, F t) {
+  for (int w = PrefillTimer::kWindow; 3 * w < total; w *= 2) {
+    const std::int64_t t1 = t(w), t2 = t(2 * w), t3 = t(3 * w), d1 = t2 - t1, d2 = t3 - t2;
+    if (d2 > 0 && std::llabs(d1 - d2) * 100 <= d2)
+      return std::pair{t3 + (std::int64_t(total - 3 * w) * d2 + w / 2) / w, 3 * w};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::uint64_t PrefillTimer::run_cycles(const kernels::PrefillRun& run) {
+  const int P = shape_.P;
+  if (!kernels::prefill_run_is_gemm(run)) return unit_cycles(run, 0, 0);
+  // MeshGEMM's alignment (up to P/2 rounds), shown steady on the first window of steps: the steps below then run
+  // only its first `rounds` rounds, and the rounds left add their steady cycles.
+  int rounds = 0;
+  std::int64_t rounds_left = 0;
+  if (kernels::prefill_run_aligns(run)) {
+    const int first = std::min(kWindow, P);
+    if (const auto e = extrapolate(P / 2, [&](int r) { return std::int64_t(unit_cycles(run, first, r)); })) {
+      rounds = e->second;
+      rounds_left = e->first - std::int64_t(unit_cycles(run, first, rounds));
+    }
+  }
+  const auto e = extrapolate(P, [&](int s) { return std::int64_t(unit_cycles(run, s, rounds)); });
+  if (e || rounds) ++extrapolated_;
+  return std::uint64_t((e ? e->first : std::int64_t(unit_cycles(run, 0, rounds))) + rounds_left);
+}
+
+PrefillTiming PrefillTimer::time() {
+  PrefillTiming t;
+  t.layers = plan_.layers;
+  t.stages = int(plan_.stages.size());
+  for (const kernels::PrefillRun& run : kernels::prefill_layer_runs(shape_, config_.attention_bias)) {
+    const std::uint64_t c = run_cycles(run) * std::uint64_t(run.count);
+    auto it = std::find_if(t.layer_kernels.begin(), t.layer_kernels.end(),
+                           [&](const kernels::PrefillKernelCycles& kc) { return kc.kernel == run.kernel; });
+    if (it == t.layer_kernels.end()) it = t.layer_kernels.insert(t.layer_kernels.end(), {run.kernel, 0, 0});
+    it->runs += run.count;
+    it->cycles += c;
+    t.layer_cycles += c;
+  }
+  for (const kernels::PrefillRun& run : kernels::prefill_head_runs(shape_, std::uint32_t(config_.vocab_size)))
+    t.head_cycles += run_cycles(run);
+  for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
+  t.cycles = std::uint64_t(t.layers) * t.layer_cycles + t.handoff_cycles + t.head_cycles;
+  t.simulations = simulations_;
+  t.cached = hits_;
+  t.extrapolated = extrapolated_;
+  return t;
+}
+
+}  // namespace wafersim::runtime
