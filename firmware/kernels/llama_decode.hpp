@@ -21,8 +21,8 @@
 // fp32. fp32 accumulation: GEMVs and attention dot products use fmachs (exact fp16 products, fp32 sums); fp16
 // accumulation: fmach into an fp16 accumulator (rounded at every step), converted to fp32 before the allreduce, so
 // the allreduces always carry fp32.
-// Not modelled: the embedding lookup (the host writes x), sampling (host), prefill (a prompt runs as decode steps),
-// simd packing,
+// Not modelled: the embedding lookup (the host writes x), sampling (host), simd packing (prefill is
+// llama_prefill.hpp; runtime/wafer_backend hands its K/V to this program's cache),
 // the cost of scalar code beyond the per-element charges of pe.scalar (exp, silu, reciprocal, cos/sin, rsqrt).
 #pragma once
 #include <array>
@@ -91,7 +91,7 @@ KvCacheModule& decode_kv_cache(csl::Layout& layout, int x, int y);
 // q.k, softmax max, softmax exp+sum, score.v, w_o, up+gate, swiglu+down, residual, final rmsnorm, lm_head. A phase
 // runs from its first operation to the start of the next one: its compute and the wait for its collective.
 std::vector<std::pair<std::string, std::uint64_t>> decode_phase_cycles(const csl::Layout& layout, int x, int y);
-// Timing-only runs: every PE's KV cache module as after `tokens` appends (KvCacheModule::preset).
+// Timing-only runs: every PE's KV cache module as after `tokens` appends (KvCacheModule::preload without values).
 void decode_preset_cache(csl::Layout& layout, std::uint64_t tokens);
 // The cycle (the simulation's clock) at which the last PE finished layer 0 and layer 1 of the last step (its
 // residual; 0 for a layer the program does not hold): the timing composition's steady-state layer.
