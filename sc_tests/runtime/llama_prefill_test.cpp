@@ -14,8 +14,10 @@
 #include "models/cpu_ops.hpp"
 #include "models/cpu_reference.hpp"
 #include "models/model_generator.hpp"
+#include "sc_tests/runtime/cpu_prefill.hpp"
 
 using namespace wafersim;
+using wafersim::test::f32;
 
 namespace {
 
@@ -46,50 +48,6 @@ models::LlamaConfig config(int64_t heads, int64_t kv_heads, bool bias = false, i
   c.eos_token_ids = {119};
   c.torch_dtype = "float16";
   return c;
-}
-
-std::vector<float> f32(const models::FloatTensor& t) {
-  if (t.empty()) return {};
-  const auto c = t.to_f32();
-  return {c.data(), c.data() + c.size()};
-}
-
-struct CpuLayer {
-  std::vector<float> out, k, v;
-};
-
-// The layer composed from the CPU reference's fp32 building blocks.
-CpuLayer cpu_layer(const models::LlamaWeights& w, const std::vector<float>& x, int64_t L) {
-  namespace cpu = models::cpu;
-  const auto& c = w.config;
-  const auto& lw = w.layers[0];
-  const int64_t E = c.hidden_size, hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim(), F = c.intermediate_size;
-  const auto inv = cpu::rope_inv_freq(c);
-  std::vector<float> xn(x.size()), q(L * qd);
-  CpuLayer r{std::vector<float>(x.size()), std::vector<float>(L * kvd), std::vector<float>(L * kvd)};
-  for (int64_t t = 0; t < L; ++t) cpu::rms_norm(&x[t * E], f32(lw.input_norm).data(), E, c.rms_norm_eps, &xn[t * E]);
-  const auto bq = f32(lw.bq), bk = f32(lw.bk), bv = f32(lw.bv);
-  cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wq), qd, q.data(), bq.empty() ? nullptr : bq.data());
-  cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wk), kvd, r.k.data(), bk.empty() ? nullptr : bk.data());
-  cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wv), kvd, r.v.data(), bv.empty() ? nullptr : bv.data());
-  std::vector<float> attn(L * qd), scratch(c.num_attention_heads * L);
-  for (int64_t t = 0; t < L; ++t) {
-    cpu::apply_rope(&q[t * qd], c.num_attention_heads, hd, t, inv);
-    cpu::apply_rope(&r.k[t * kvd], c.num_key_value_heads, hd, t, inv);
-  }
-  for (int64_t t = 0; t < L; ++t)
-    cpu::attention(&q[t * qd], r.k.data(), r.v.data(), t, c.num_attention_heads, c.num_key_value_heads, hd,
-                   &attn[t * qd], scratch.data());
-  std::vector<float> h(x.size()), hn(x.size()), gate(L * F), up(L * F), act(L * F);
-  cpu::matmul(attn.data(), L, qd, cpu::view_of(lw.wo), E, h.data());
-  for (std::size_t i = 0; i < h.size(); ++i) h[i] += x[i];
-  for (int64_t t = 0; t < L; ++t) cpu::rms_norm(&h[t * E], f32(lw.post_norm).data(), E, c.rms_norm_eps, &hn[t * E]);
-  cpu::matmul(hn.data(), L, E, cpu::view_of(lw.w_gate), F, gate.data());
-  cpu::matmul(hn.data(), L, E, cpu::view_of(lw.w_up), F, up.data());
-  cpu::swiglu(gate.data(), up.data(), L * F, act.data());
-  cpu::matmul(act.data(), L, F, cpu::view_of(lw.w_down), E, r.out.data());
-  for (std::size_t i = 0; i < h.size(); ++i) r.out[i] += h[i];
-  return r;
 }
 
 // max |a - b| / max(1, max |b|)
@@ -126,7 +84,7 @@ kernels::PrefillResult run_case(const models::LlamaConfig& cfg, uint64_t seed, i
                                     .fp32_accumulate = acc32};
   auto r = kernels::llama_prefill_layer(shape, pw, x, hw::ArchParams{});
 
-  const CpuLayer ref = cpu_layer(*w, x, L);
+  const test::CpuLayer ref = test::cpu_prefill_layer(w->config, w->layers[0], x, L);
   const double eo = rel_error(r.out, ref.out), ek = rel_error(r.k, ref.k), ev = rel_error(r.v, ref.v);
   const double tol_scale = acc32 ? 1.0 : kFp16AccScale;
   EXPECT_LE(eo, kOutTol * tol_scale) << "layer output";

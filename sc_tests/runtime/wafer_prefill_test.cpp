@@ -23,6 +23,7 @@
 #include "models/cpu_ops.hpp"
 #include "runtime/decode_layout.hpp"
 #include "sc_tests/cli_run.hpp"
+#include "sc_tests/runtime/cpu_prefill.hpp"
 #include "sc_tests/runtime/small_llama.hpp"
 
 using namespace wafersim;
@@ -38,49 +39,17 @@ std::vector<int32_t> prompt(int n, int salt) {
   return p;
 }
 
-std::vector<float> f32(const models::FloatTensor& t) {
-  if (t.empty()) return {};
-  const auto c = t.to_f32();
-  return {c.data(), c.data() + c.size()};
-}
-
-// The fp32 CPU reference's K (after RoPE) and V of every prompt position, per layer ([L x kv_dim] each), composed
-// from models/cpu_ops.
+// The fp32 CPU reference's K (after RoPE) and V of every prompt position, per layer ([L x kv_dim] each).
 void cpu_kv(const models::LlamaWeights& w, const std::vector<int32_t>& tokens, std::vector<std::vector<float>>& ks,
             std::vector<std::vector<float>>& vs) {
-  namespace cpu = models::cpu;
-  const auto& c = w.config;
-  const int64_t L = int64_t(tokens.size()), E = c.hidden_size, hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim(),
-                F = c.intermediate_size;
-  const auto inv = cpu::rope_inv_freq(c);
+  const int64_t L = int64_t(tokens.size()), E = w.config.hidden_size;
   std::vector<float> x(std::size_t(L * E));
   for (int64_t t = 0; t < L; ++t) w.embed.row_to_f32(std::size_t(tokens[t]), std::size_t(E), &x[std::size_t(t * E)]);
   for (const auto& lw : w.layers) {
-    std::vector<float> xn(x.size()), q(L * qd), k(L * kvd), v(L * kvd), attn(L * qd),
-        scratch(c.num_attention_heads * L);
-    for (int64_t t = 0; t < L; ++t) cpu::rms_norm(&x[t * E], f32(lw.input_norm).data(), E, c.rms_norm_eps, &xn[t * E]);
-    const auto bq = f32(lw.bq), bk = f32(lw.bk), bv = f32(lw.bv);
-    cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wq), qd, q.data(), bq.empty() ? nullptr : bq.data());
-    cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wk), kvd, k.data(), bk.empty() ? nullptr : bk.data());
-    cpu::matmul(xn.data(), L, E, cpu::view_of(lw.wv), kvd, v.data(), bv.empty() ? nullptr : bv.data());
-    for (int64_t t = 0; t < L; ++t) {
-      cpu::apply_rope(&q[t * qd], c.num_attention_heads, hd, t, inv);
-      cpu::apply_rope(&k[t * kvd], c.num_key_value_heads, hd, t, inv);
-    }
-    for (int64_t t = 0; t < L; ++t)
-      cpu::attention(&q[t * qd], k.data(), v.data(), t, c.num_attention_heads, c.num_key_value_heads, hd,
-                     &attn[t * qd], scratch.data());
-    std::vector<float> h(x.size()), hn(x.size()), gate(L * F), up(L * F), act(L * F), out(x.size());
-    cpu::matmul(attn.data(), L, qd, cpu::view_of(lw.wo), E, h.data());
-    for (std::size_t i = 0; i < h.size(); ++i) h[i] += x[i];
-    for (int64_t t = 0; t < L; ++t) cpu::rms_norm(&h[t * E], f32(lw.post_norm).data(), E, c.rms_norm_eps, &hn[t * E]);
-    cpu::matmul(hn.data(), L, E, cpu::view_of(lw.w_gate), F, gate.data());
-    cpu::matmul(hn.data(), L, E, cpu::view_of(lw.w_up), F, up.data());
-    cpu::swiglu(gate.data(), up.data(), L * F, act.data());
-    cpu::matmul(act.data(), L, F, cpu::view_of(lw.w_down), E, out.data());
-    for (std::size_t i = 0; i < h.size(); ++i) x[i] = out[i] + h[i];
-    ks.push_back(std::move(k));
-    vs.push_back(std::move(v));
+    test::CpuLayer r = test::cpu_prefill_layer(w.config, lw, x, L);
+    x = std::move(r.out);
+    ks.push_back(std::move(r.k));
+    vs.push_back(std::move(r.v));
   }
 }
 
