@@ -351,16 +351,8 @@ void Program::set_priority(TaskRef t, Priority p) { engine().set_priority(t.reso
 Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
                  const Operand& scalar, const Async& opt) {
   const hw::OpInfo& info = hw::op_info(code);
-  hw::DsdOp o;
-  o.code = code;
-  o.dest = dest.resolve(info.dest);
-  o.src0 = src0.resolve(info.src0);
-  o.src1 = src1.resolve(info.src1);
-  o.scalar = scalar.resolve(info.src1);
-  o.options.async = opt.async;
-  o.options.activate = opt.activate.resolve();
-  o.options.unblock = opt.unblock.resolve();
-  o.options.microthread = opt.microthread;
+  const hw::DsdOp o{code, dest.resolve(info.dest), src0.resolve(info.src0), src1.resolve(info.src1),
+                    scalar.resolve(info.src1), {opt.async, opt.activate.resolve(), opt.unblock.resolve(), opt.microthread}};
   return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 
