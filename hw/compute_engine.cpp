@@ -214,28 +214,29 @@ void ComputeEngine::wake() {
 // ---- DSD operations -----------------------------------------------------------------------------------------
 
 std::uint32_t ComputeEngine::op_length(const DsdOp& op) const {
-  std::optional<std::uint32_t> n;
-  auto take = [&](const Operand& o, const char* role) {
+  std::uint32_t n = 0;
+  bool have = false;
+  const Operand* operands[3] = {&op.dest, &op.src0, &op.src1};
+  for (int k = 0; k < 3; ++k) {
+    const Operand& o = *operands[k];
     std::uint32_t len;
     if (auto* m = std::get_if<MemDsd>(&o)) {
-      if (m->scalar_ref) return;
+      if (m->scalar_ref) continue;
       len = m->length();
     } else if (auto* f = std::get_if<FabinDsd>(&o)) {
       len = f->extent;
     } else if (auto* f = std::get_if<FaboutDsd>(&o)) {
       len = f->extent;
     } else {
-      return;
+      continue;
     }
-    if (n && *n != len)
-      fail(std::string(op_info(op.code).name) + ": " + role + " " + describe(o) + " has length " + str(len) +
-           " but another operand has length " + str(*n));
+    if (have && n != len)
+      fail(std::string(op_info(op.code).name) + ": " + (k == 0 ? "dest" : k == 1 ? "src0" : "src1") + " " +
+           describe(o) + " has length " + str(len) + " but another operand has length " + str(n));
     n = len;
-  };
-  take(op.dest, "dest");
-  take(op.src0, "src0");
-  take(op.src1, "src1");
-  return n.value_or(1);
+    have = true;
+  }
+  return have ? n : 1;
 }
 
 void ComputeEngine::validate(const DsdOp& op) const {

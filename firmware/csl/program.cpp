@@ -104,7 +104,8 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
       // Every element the DSD can touch must lie inside the array.
       std::int64_t lo = m.offset, hi = m.offset;
       for (int d = 0; d < 4; ++d) {
-        const std::int64_t span = std::int64_t(m.extent[d] == 0 ? 0 : m.extent[d] - 1) * m.stride[d];
+        if (m.extent[d] <= 1) continue;  // no span (a mem1d's dimensions 1..3)
+        const std::int64_t span = std::int64_t(m.extent[d] - 1) * m.stride[d];
         (span < 0 ? lo : hi) += span;
       }
       if (m.length() == 0) lo = hi = 0;
