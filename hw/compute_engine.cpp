@@ -19,7 +19,7 @@ std::string str(int v) { return std::to_string(v); }
 
 const std::string kNoLabel;
 
-// An op's name in error messages: `opn + ": ..."` makes the string (validate() runs for every DSD operation).
+// An op's name in error messages: `opn + ": ..."` makes the string only when validate() fails.
 struct OpName {
   const char* name;
   friend std::string operator+(OpName n, const char* rest) { return std::string(n.name) + rest; }
@@ -51,6 +51,26 @@ Source source(const Operand& o, int bytes) {
   if (auto* imm = std::get_if<Immediate>(&o)) return {true, bytes == 2 ? (imm->bits & 0xffffu) : imm->bits, {}};
   return {false, 0, walk(std::get<MemDsd>(o))};
 }
+// The shape of an operation without fabric operands and without a named microthread: its op code and, per operand,
+// the kind, element size and pointer-to-scalar flag; 0 for any other operation. validate() of such an operation
+// reads nothing else (not the PE, its queues or the architecture), so a shape that passed once passes again.
+std::uint64_t memory_shape(const DsdOp& op) {
+  if (op.options.microthread >= 0) return 0;
+  std::uint64_t s = std::uint64_t(1) << 63 | std::uint64_t(op.code);
+  int shift = 8;
+  for (const Operand* o : {&op.dest, &op.src0, &op.src1, &op.scalar}) {
+    std::uint64_t bits = o->index();  // 3 bits
+    if (auto* m = std::get_if<MemDsd>(o)) bits |= std::uint64_t(m->scalar_ref) << 3 | std::uint64_t(m->elem_bytes) << 4;
+    else if (bits == 2 || bits == 3) return 0;  // FabinDsd, FaboutDsd
+    s |= bits << shift;
+    shift += 12;
+  }
+  return s;
+}
+// Shapes that passed validate() on this host thread (direct-mapped; a shape that failed is never stored, so every
+// invalid operation is still rejected, with its message).
+thread_local std::array<std::uint64_t, 64> valid_shapes{};
+std::uint64_t& shape_slot(std::uint64_t shape) { return valid_shapes[(shape * 0x9E3779B97F4A7C15ull) >> 58]; }
 }  // namespace
 
 float TaskArg::f32() const { return std::bit_cast<float>(payload); }
@@ -194,28 +214,29 @@ void ComputeEngine::wake() {
 // ---- DSD operations -----------------------------------------------------------------------------------------
 
 std::uint32_t ComputeEngine::op_length(const DsdOp& op) const {
-  std::optional<std::uint32_t> n;
-  auto take = [&](const Operand& o, const char* role) {
+  std::uint32_t n = 0;
+  bool have = false;
+  const Operand* operands[3] = {&op.dest, &op.src0, &op.src1};
+  for (int k = 0; k < 3; ++k) {
+    const Operand& o = *operands[k];
     std::uint32_t len;
     if (auto* m = std::get_if<MemDsd>(&o)) {
-      if (m->scalar_ref) return;
+      if (m->scalar_ref) continue;
       len = m->length();
     } else if (auto* f = std::get_if<FabinDsd>(&o)) {
       len = f->extent;
     } else if (auto* f = std::get_if<FaboutDsd>(&o)) {
       len = f->extent;
     } else {
-      return;
+      continue;
     }
-    if (n && *n != len)
-      fail(std::string(op_info(op.code).name) + ": " + role + " " + describe(o) + " has length " + str(len) +
-           " but another operand has length " + str(*n));
+    if (have && n != len)
+      fail(std::string(op_info(op.code).name) + ": " + (k == 0 ? "dest" : k == 1 ? "src0" : "src1") + " " +
+           describe(o) + " has length " + str(len) + " but another operand has length " + str(n));
     n = len;
-  };
-  take(op.dest, "dest");
-  take(op.src0, "src0");
-  take(op.src1, "src1");
-  return n.value_or(1);
+    have = true;
+  }
+  return have ? n : 1;
 }
 
 void ComputeEngine::validate(const DsdOp& op) const {
@@ -398,7 +419,12 @@ void ComputeEngine::check_awaited() const {
 bool ComputeEngine::execute(const DsdOp& op) {
   if (!in_task_) fail(std::string(op_info(op.code).name) + ": DSD operations run only inside a task");
   check_awaited();
-  validate(op);
+  if (const std::uint64_t shape = memory_shape(op); shape == 0) {
+    validate(op);
+  } else if (std::uint64_t& slot = shape_slot(shape); slot != shape) {
+    validate(op);
+    slot = shape;
+  }
   const std::uint32_t n = op_length(op);
   const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
   if (!fabric) {

@@ -127,6 +127,8 @@ class ComputeEngine : public PrefetchingAgent {
   // With a fabric operand: queued on its microthread (ID = OQ of the fabout, else IQ of the first fabin); without
   // options.async it is blocking: returns true, and the running coroutine must suspend_main() before it issues
   // anything else or returns. Throws std::invalid_argument (operand types, lengths, simd modes) naming the PE and op.
+  // The rules that depend only on a memory-only operation's shape (op code, operand kinds, element sizes, scalar
+  // pointers) are checked once per shape and host thread; lengths and bounds are checked at every operation.
   bool execute(const DsdOp& op);
   // CSL @map on the main thread: dest[k] = fn(src[k]) over memory DSDs of f32 (4-byte) or f16 (2-byte) elements
   // (each side converted through float), costing one operation (loads + issue) plus n * (map_element_cycles +

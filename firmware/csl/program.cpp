@@ -104,7 +104,8 @@ hw::Operand Operand::resolve(hw::ElemType t) const {
       // Every element the DSD can touch must lie inside the array.
       std::int64_t lo = m.offset, hi = m.offset;
       for (int d = 0; d < 4; ++d) {
-        const std::int64_t span = std::int64_t(m.extent[d] == 0 ? 0 : m.extent[d] - 1) * m.stride[d];
+        if (m.extent[d] <= 1) continue;  // no span (a mem1d's dimensions 1..3)
+        const std::int64_t span = std::int64_t(m.extent[d] - 1) * m.stride[d];
         (span < 0 ? lo : hi) += span;
       }
       if (m.length() == 0) lo = hi = 0;
@@ -351,16 +352,8 @@ void Program::set_priority(TaskRef t, Priority p) { engine().set_priority(t.reso
 Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1,
                  const Operand& scalar, const Async& opt) {
   const hw::OpInfo& info = hw::op_info(code);
-  hw::DsdOp o;
-  o.code = code;
-  o.dest = dest.resolve(info.dest);
-  o.src0 = src0.resolve(info.src0);
-  o.src1 = src1.resolve(info.src1);
-  o.scalar = scalar.resolve(info.src1);
-  o.options.async = opt.async;
-  o.options.activate = opt.activate.resolve();
-  o.options.unblock = opt.unblock.resolve();
-  o.options.microthread = opt.microthread;
+  const hw::DsdOp o{code, dest.resolve(info.dest), src0.resolve(info.src0), src1.resolve(info.src1),
+                    scalar.resolve(info.src1), {opt.async, opt.activate.resolve(), opt.unblock.resolve(), opt.microthread}};
   return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 

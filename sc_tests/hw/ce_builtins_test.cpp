@@ -248,6 +248,32 @@ TEST_F(BuiltinTest, ElementSizeMismatchIsAnError) {
   }
 }
 
+// Validation of memory-only operations is remembered per operation shape (ComputeEngine::execute): a shape that
+// passed is not checked again, but an operation that differs in an element size, or repeats a failing shape, is
+// still rejected with its message after many valid ones.
+TEST_F(BuiltinTest, ValidShapesDoNotHideLaterErrors) {
+  int errors = 0;
+  auto expect_error = [&](const std::function<void()>& f, const char* what) {
+    try {
+      f();
+      ADD_FAILURE() << "no error: " << what;
+    } catch (const std::invalid_argument& e) {
+      ++errors;
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("PE(0,0)"), std::string::npos) << e.what();
+    }
+  };
+  p.body = [&] {
+    for (int k = 0; k < 3; ++k) p.fadds(p.d, p.a, p.b);
+    expect_error([&] { p.fadds(p.d, p.ha, p.b); }, "fadds: src0");
+    expect_error([&] { p.fadds(p.d, p.ha, p.b); }, "fadds: src0");
+    p.fmacs(p.d, p.d, p.a, &p.sum);
+    expect_error([&] { p.fmacs(p.d, p.d, p.a, p.b); }, "fmacs: the scalar operand");
+  };
+  pe.run();
+  EXPECT_EQ(errors, 3);
+}
+
 TEST_F(BuiltinTest, SixteenBitIntegerOpsWrap) {
   std::vector<std::uint16_t> B16(N);
   for (std::uint32_t i = 0; i < N; ++i) B16[i] = static_cast<std::uint16_t>(SA[i] * 7 + 13);
