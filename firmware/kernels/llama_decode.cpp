@@ -7,7 +7,6 @@
 
 #include "common/error.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
-#include "firmware/kernels/pipeline_allreduce.hpp"
 
 namespace wafersim::kernels {
 namespace {
@@ -374,17 +373,19 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   const std::uint32_t y_len = std::max({s.qkv_per_pe(), 2 * s.ffn, s.q_per_pe(), s.lm_head ? s.vocab : 1u, s.q_heads});
   CollectiveConfig cx{.width = s.width, .height = s.height, .axis = Axis::X, .length = x_len, .dtype = DType::F32,
                       .op = ReduceOp::Sum, .colors = s.colors};
-  // The Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the softmax max,
-  // ReduceOp::Max per call) is WaferLLM's K-tree (K = 2, G = round(sqrt(H)) groups); the X sum (3 per layer) is a
-  // pipeline allreduce. A PE has 8 input queues and 8 microthreads: a K-tree takes up to 4 input queues and 3
-  // microthreads, a pipeline 2 and 2, the shift-based cache 1 input queue and 2 microthreads, so a second K-tree
-  // (4 + 4 + 1 input queues) does not fit.
-  d.rows = pipeline_plan(cx, arch);
+  // Both sums are WaferLLM's K-tree (K = 2, G = round(sqrt(P)) groups): the X sum (3 per layer: q.K^T, W_o,
+  // W_down) and the Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the
+  // softmax max, ReduceOp::Max per call). A PE has 8 input queues and 8 microthreads, each queue bound to one colour:
+  // a K-tree joining through loopbacks takes up to 4 input queues and 3 microthreads, the shift-based cache 1 input
+  // queue and 2 microthreads, so the Y K-tree joins its two streams in memory (staged joins: 3 input queues, 2
+  // microthreads) and 4 + 3 + 1 input queues fit. The staged Y tree, not the X one: its vectors are the short ones
+  // (a staged join holds its second stream back by the first one's length), the X sum carries the q.K^T scores.
+  d.rows = ktree_plan(cx, arch);
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
   cy.colors = remaining_colors(*d.rows, s.colors, arch);
-  d.cols = ktree_plan(cy, arch);
+  d.cols = ktree_plan(cy, arch, {.staged_joins = true});
   d.kv = kv_cache_plan({.width = s.width, .height = s.height, .dims = s.kv_per_pe(), .slots = s.slots,
                         .layers = int(s.layers), .dtype = DType::F16, .policy = s.kv_policy,
                         .colors = remaining_colors(*d.cols, cy.colors, arch)},
