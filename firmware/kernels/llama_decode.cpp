@@ -30,6 +30,11 @@ class DecodeProgram : public csl::Program {
       if (!runs_.empty() && runs_.back().kv_head == g && runs_.back().first + runs_.back().count == j) ++runs_.back().count;
       else runs_.push_back({j, 1, g});
     }
+    // The weights last: the working arrays and the cache sit at the same addresses whatever the number of layers (a
+    // unit of 2 layers times as a full region does, memory banks included).
+    rows_ = instantiate(this, "rows", std::move(rows), x, y);
+    cols_ = instantiate(this, "cols", std::move(cols), x, y);
+    kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
     const std::uint32_t e = s.hidden;
     for (std::uint32_t l = 0; l < s.layers; ++l) {
       Layer L;
@@ -47,9 +52,6 @@ class DecodeProgram : public csl::Program {
       wlm_ = std::make_unique<csl::Array<csl::f16>>(this, "Wlm", e * s.vocab);
       logits_ = std::make_unique<csl::Array<float>>(this, "logits", s.vocab);
     }
-    rows_ = instantiate(this, "rows", std::move(rows), x, y);
-    cols_ = instantiate(this, "cols", std::move(cols), x, y);
-    kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
   const KvCacheModule& kv() const { return *kv_; }
   KvCacheModule& kv() { return *kv_; }
