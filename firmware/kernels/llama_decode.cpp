@@ -379,10 +379,10 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   // W_down) and the Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the
   // softmax max, ReduceOp::Max per call). A PE has 8 input queues and 8 microthreads, each queue bound to one colour:
   // a K-tree joining through loopbacks takes up to 4 input queues and 3 microthreads, the shift-based cache 1 input
-  // queue and 2 microthreads, so the Y K-tree joins its two streams in memory (staged joins: 3 input queues, 2
-  // microthreads) and 4 + 3 + 1 input queues fit. The staged Y tree, not the X one: its vectors are the short ones
-  // (a staged join holds its second stream back by the first one's length), the X sum carries the q.K^T scores.
-  d.rows = ktree_plan(cx, arch);
+  // queue and 2 microthreads, so 4 + 4 + 1 do not fit. Both K-trees join their two streams in memory (staged joins:
+  // 3 input queues, 2 microthreads each; 3 + 3 + 1 input queues, IQ 0 stays free), which is also faster than a
+  // loopback join (sc_tests/kernels/allreduce_timing_test.cpp).
+  d.rows = ktree_plan(cx, arch, {.staged_joins = true});
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
