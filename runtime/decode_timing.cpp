@@ -11,7 +11,7 @@ namespace wafersim::runtime {
 namespace {
 
 // Bump when the decode program's or the composition's timing changes without a parameter change.
-constexpr int kDecodeTimingVersion = 3;
+constexpr int kDecodeTimingVersion = 4;
 
 }  // namespace
 
@@ -59,7 +59,9 @@ std::optional<UnitTiming> DecodeTimer::cached(std::uint32_t layers, std::uint64_
   const auto e = cache_.entry(key(layers, context, lm_head));
   if (!e) return {};
   try {
-    return UnitTiming{e->at("cycles").get<std::uint64_t>(), e->at("layer_ends").get<std::array<std::uint64_t, 2>>()};
+    UnitTiming u{e->at("cycles").get<std::uint64_t>(), e->at("layer_ends").get<std::array<std::uint64_t, 2>>()};
+    if (e->contains("phases")) u.phases = e->at("phases").get<decltype(u.phases)>();
+    return u;
   } catch (const nlohmann::json::exception&) {
     return {};  // an entry without layer ends: simulate again
   }
@@ -94,9 +96,10 @@ UnitTiming DecodeTimer::unit(std::uint32_t layers, std::uint64_t context, bool l
     throw std::runtime_error("decode timing: the step with " + std::to_string(layers) + " layers at context " +
                              std::to_string(context) + " did not finish");
   ++simulations_;
-  UnitTiming u{rep.cycles, kernels::decode_layer_ends(*program_.layout)};
+  UnitTiming u{rep.cycles, kernels::decode_layer_ends(*program_.layout),
+               kernels::decode_phase_cycles(*program_.layout, 0, layout_.height - 1)};
   for (std::uint64_t& e : u.layer_ends) e = e > rep.launch_cycle ? e - rep.launch_cycle : 0;
-  cache_.put(key(layers, context, lm_head), u.cycles, {{"layer_ends", u.layer_ends}});
+  cache_.put(key(layers, context, lm_head), u.cycles, {{"layer_ends", u.layer_ends}, {"phases", u.phases}});
   return u;
 }
 
@@ -120,9 +123,13 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
     for (const Stage& st : plan_.stages)
       total += st.lm_head ? std::int64_t(u.cycles) + (st.layers - std::int64_t(n)) * per_layer
                           : e0 + (st.layers - 1) * per_layer;
-    if (first)
-      t.layer_cycles_first = std::uint64_t(per_layer),
+    if (first) {
+      t.layer_cycles_first = std::uint64_t(per_layer);
       t.head_cycles_first = std::uint64_t(std::max<std::int64_t>(0, std::int64_t(u.cycles) - std::int64_t(n) * per_layer));
+      t.layer_phase_cycles_first = u.phases;
+      for (auto& [name, cycles] : t.layer_phase_cycles_first)
+        if (name != "final rmsnorm" && name != "lm_head") cycles /= n;
+    }
     return std::uint64_t(total);
   };
   t.first_token_cycles = token(context, true);

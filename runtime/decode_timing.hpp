@@ -24,6 +24,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hw/arch_params.hpp"
 #include "models/llama_config.hpp"
@@ -37,6 +39,9 @@ namespace wafersim::runtime {
 struct UnitTiming {
   std::uint64_t cycles = 0;
   std::array<std::uint64_t, 2> layer_ends{};
+  // PE (0, H-1)'s cycles by phase over the step (kernels::decode_phase_cycles: each phase's compute and the wait for
+  // its collective, summed over the unit's layers; empty for a cache entry written before they were kept).
+  std::vector<std::pair<std::string, std::uint64_t>> phases{};
 };
 
 struct DecodeTiming {
@@ -45,6 +50,9 @@ struct DecodeTiming {
   double mean_token_cycles = 0;          // over the M tokens (linear between first and last)
   std::uint64_t layer_cycles_first = 0;  // e1 - e0 at context N
   std::uint64_t head_cycles_first = 0;   // T - 2 (e1 - e0): launch, final RMSNorm and lm_head at context N
+  // One layer at context N by phase at PE (0, H-1) (the unit's phases over its layers / layers; "final rmsnorm"
+  // and "lm_head" as in the unit): where a layer's time goes; the phases of one PE, so their sum is not e1 - e0.
+  std::vector<std::pair<std::string, std::uint64_t>> layer_phase_cycles_first;
   std::uint64_t handoff_cycles = 0;      // between stages, per token
   int stages = 1;
   std::uint32_t kv_slots = 0;

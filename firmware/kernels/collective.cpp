@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
 #include <stdexcept>
 
 #include "common/error.hpp"
@@ -67,6 +68,7 @@ void LinePlan::stream(int from, int to, Color c) {
   src.sends = true;
   src.out = c;
   node(to).inputs.push_back(c);
+  node(to).from.push_back(from);
   const int d = to > from ? 1 : -1;
   const std::uint8_t fwd = d > 0 ? kHigh : kLow, back = d > 0 ? kLow : kHigh;
   route(from, c, kRamp, fwd);
@@ -112,6 +114,29 @@ void LinePlan::assign_loopbacks(ColorPool& pool) {
                           std::to_string(n.inputs.size()) + " streams and needs " + std::to_string(need) +
                           " loopback colour(s) besides its " + std::to_string(colors_at(p) - int(n.loopbacks.size())) +
                           " routed ones, but only " + std::to_string(pool.all().size()) + " colours were given");
+  }
+}
+
+void LinePlan::stage_joins(const std::string& kernel) {
+  std::vector<int> carried(nodes_.size(), 0);  // positions whose x a node's out stream carries (0: not computed)
+  std::function<int(int)> count = [&](int p) {
+    if (carried[p] == 0) {
+      carried[p] = 1;
+      for (int f : nodes_[p].from) carried[p] += count(f);
+    }
+    return carried[p];
+  };
+  for (int p = 0; p < size(); ++p) {
+    StreamNode& n = nodes_[p];
+    if (n.inputs.size() < 2) continue;
+    if (n.inputs.size() > 2 || !n.sends)
+      throw std::logic_error(kernel + ": position " + std::to_string(p) + " joins " + std::to_string(n.inputs.size()) +
+                             " streams; staged joins take two and send the result");
+    if (count(n.from[1]) < count(n.from[0])) {
+      std::swap(n.inputs[0], n.inputs[1]);
+      std::swap(n.from[0], n.from[1]);
+    }
+    n.staged = true;
   }
 }
 

@@ -66,13 +66,16 @@ enum LineDir : std::uint8_t { kLow = 1, kHigh = 2, kRamp = 4 };
 
 // One PE of a line in a stream plan. A sending PE combines its vector `x` with every input stream (one DSD op per
 // input, joined through local loopback colours when there are several) and streams the result on `out`; a PE with a
-// `receive` colour overwrites `x` with the stream arriving there (the final result).
+// `receive` colour overwrites `x` with the stream arriving there (the final result). A `staged` PE joins its two
+// inputs without a loopback: x op= inputs[0] in memory, then it streams x op inputs[1] (stage_joins).
 struct StreamNode {
   std::vector<Color> inputs;     // partial streams arriving at this PE
+  std::vector<int> from;         // the position streaming each input
   bool sends = false;            // streams its (combined) vector on `out`
   Color out = kNoColor;
   Color receive = kNoColor;
   std::vector<Color> loopbacks;  // RAMP -> RAMP colours joining the inputs (assign_loopbacks)
+  bool staged = false;
 };
 
 struct LineRoute {
@@ -103,6 +106,12 @@ class LinePlan {
   void multicast(int root, int lo, int hi, Color c, bool root_receives);
   // Gives every PE with k >= 2 inputs k-1 loopback colours: the first colours of `pool` not configured at that PE.
   void assign_loopbacks(ColorPool& pool);
+  // The alternative to loopbacks for PEs joining two streams (no more): each becomes `staged`, its inputs ordered by
+  // how many positions they carry (the smaller, earlier stream first, absorbed into x while the other is on its
+  // way). An input queue less per join, no loopback colour, and the RAMP carries 3 streams into such a PE, not 4;
+  // the join's first input is not streamed through (n cycles before the second input flows). `kernel` names the
+  // collective in the logic_error for a PE joining more than two streams.
+  void stage_joins(const std::string& kernel);
 
   int colors_at(int pos) const;
   int colors_per_pe_max() const;

@@ -15,6 +15,7 @@ struct CriticalPath {
   const LinePlan& plan;
   const hw::ArchParams& arch;
   bool tie_penalty;  // two first elements arriving together: the RAMP's round robin may delay the first
+  std::uint32_t n;   // elements (a staged join absorbs its first input, all n, before the second flows)
   std::map<int, hw::Cycle> emit_memo;
 
   hw::Cycle stream_latency(int hops) const {
@@ -40,7 +41,9 @@ struct CriticalPath {
     if (auto it = emit_memo.find(p); it != emit_memo.end()) return it->second;
     const StreamNode& n = plan.node(p);
     hw::Cycle t = arch.pe.task_switch_cycles + arch.pe.dsd_issue_cycles;  // launched at cycle 0
-    if (!n.inputs.empty()) {
+    if (n.staged) {
+      t = std::max(arrival(p, n.inputs[0]) + this->n, arrival(p, n.inputs[1]));
+    } else if (!n.inputs.empty()) {
       t = arrival(p, n.inputs[0]);
       for (std::size_t i = 1; i < n.inputs.size(); ++i) {
         const hw::Cycle ti = arrival(p, n.inputs[i]);
@@ -73,7 +76,7 @@ std::pair<hw::Cycle, hw::Cycle> predicted_cycles(const CollectiveLayout& c, cons
   const hw::Cycle tail = hw::Cycle(arch.pe.task_switch_cycles) + 1;
   std::pair<hw::Cycle, hw::Cycle> total{0, 0};
   for (std::size_t i = 0; i < c.phases.size(); ++i) {
-    CriticalPath best{c.phases[i]->line, arch, false, {}}, worst{c.phases[i]->line, arch, true, {}};
+    CriticalPath best{c.phases[i]->line, arch, false, n, {}}, worst{c.phases[i]->line, arch, true, n, {}};
     const hw::Cycle shared = i == 0 ? 0 : arch.pe.task_switch_cycles;
     total.first += best.last(n) + tail - shared;
     total.second += worst.last(n) + tail - shared;
@@ -86,6 +89,12 @@ bool has_cost_model(const CollectiveLayout& c) {
          std::none_of(c.phases.begin(), c.phases.end(), [](const auto& p) { return p->kind == Collective::Ring; });
 }
 
-bool cost_model_exact(const CollectiveLayout& c) { return has_cost_model(c) && c.phases.size() == 1; }
+bool cost_model_exact(const CollectiveLayout& c) {
+  if (!has_cost_model(c) || c.phases.size() != 1) return false;
+  const LinePlan& line = c.phases[0]->line;
+  for (int p = 0; p < line.size(); ++p)
+    if (line.node(p).staged) return false;
+  return true;
+}
 
 }  // namespace wafersim::kernels

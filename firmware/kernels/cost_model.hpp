@@ -6,8 +6,9 @@
 // allreduce_timing_test.cpp holds it to that); for longer streams a lower bound, since it ignores links shared
 // inside the stream. Several phases in one program (allreduce_xy): the sum of the phases, less the task switch the
 // next phase's launch shares with the previous phase's tail; an estimate (it assumes every line of a phase finishes
-// at once, which holds when all lines run the same plan). Not modelled: the ring allreduce, SRAM bank conflicts,
-// contention between collectives.
+// at once, which holds when all lines run the same plan). A staged join (LinePlan::stage_joins) emits once its first
+// input's n elements are in and its second input arrives: an estimate. Not modelled: the ring allreduce, SRAM bank
+// conflicts, contention between collectives.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -23,7 +24,7 @@ namespace wafersim::kernels {
 std::pair<hw::Cycle, hw::Cycle> predicted_cycles(const CollectiveLayout& c, const hw::ArchParams& arch,
                                                  std::uint32_t n);
 // Whether the model covers `c` (every phase a stream collective: not the ring), and whether it claims to be exact
-// for n = 1 (a single phase).
+// for n = 1 (a single phase without staged joins).
 bool has_cost_model(const CollectiveLayout& c);
 bool cost_model_exact(const CollectiveLayout& c);
 

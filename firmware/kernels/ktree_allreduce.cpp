@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "common/error.hpp"
 
@@ -28,6 +30,9 @@ std::vector<KTreeGroup> ktree_groups(int P, int G) {
 PlanPtr ktree_plan(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt) {
   validate(cfg, "ktree_allreduce");
   if (opt.k != 2 && opt.k != 3) throw ConfigError("ktree_allreduce: k = " + std::to_string(opt.k) + " (2 or 3 supported)");
+  if (opt.staged_joins && (opt.k != 2 || cfg.acc_type() != cfg.dtype || cfg.simd32))
+    throw ConfigError("ktree_allreduce: staged joins need k = 2 (k = " + std::to_string(opt.k) +
+                      ") and partials in the data type without simd32 packing (the join keeps a partial in x)");
   const int P = cfg.line_length();
   ColorPool pool(cfg.colors, arch, "ktree_allreduce");
   auto out = std::make_shared<CollectivePlan>(
@@ -84,12 +89,18 @@ PlanPtr ktree_plan(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTre
     }
     // Inputs in arrival order: phase-1 (near) streams first, then the higher levels.
     for (int p = 0; p < P; ++p) {
-      auto& in = plan.node(p).inputs;
-      std::stable_partition(in.begin(), in.end(), [&](Color c) { return c == a0 || c == a1; });
-      std::stable_partition(in.begin(), in.end(), [&](Color c) { return c == a0 || c == a1 || c == b0 || c == b1; });
+      StreamNode& n = plan.node(p);
+      std::vector<std::pair<Color, int>> in;
+      for (std::size_t i = 0; i < n.inputs.size(); ++i) in.emplace_back(n.inputs[i], n.from[i]);
+      std::stable_partition(in.begin(), in.end(), [&](const auto& e) { return e.first == a0 || e.first == a1; });
+      std::stable_partition(in.begin(), in.end(), [&](const auto& e) {
+        return e.first == a0 || e.first == a1 || e.first == b0 || e.first == b1;
+      });
+      for (std::size_t i = 0; i < in.size(); ++i) std::tie(n.inputs[i], n.from[i]) = in[i];
     }
     plan.multicast(top.at(0), 0, P - 1, bc, true);
-    plan.assign_loopbacks(pool);
+    if (opt.staged_joins) plan.stage_joins("ktree_allreduce");
+    else plan.assign_loopbacks(pool);
   }
   return out;
 }

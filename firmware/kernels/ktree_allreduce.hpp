@@ -16,10 +16,14 @@ struct KTreeOptions {
   int k = 2;        // tree levels: 2 or 3
   int groups = 0;   // level-1 groups G; 0: K=2 round(sqrt(P)) as in WaferLLM (P=256 -> 16), K=3 round(P^(2/3))
   int groups2 = 0;  // K=3: groups of level-1 roots; 0: round(P^(1/3))
+  // K=2: PEs joining two streams do it in memory (LinePlan::stage_joins), not through a loopback: at most 3 input
+  // queues and 2 microthreads a PE instead of 4 and 3, 5 colours instead of 6. Needs partials in the data type.
+  bool staged_joins = false;
 };
 
-// Colours per PE: K=2 at most 6 (2 phase-1, 2 phase-2, 1 broadcast, 1 join loopback at roots); K=3 at most 9
-// (2 more phase-3 link colours, up to 2 join loopbacks where a phase-3 stream enters). Launch: "allreduce".
+// Colours per PE: K=2 at most 6 (2 phase-1, 2 phase-2, 1 broadcast, 1 join loopback at roots; 5 with staged
+// joins); K=3 at most 9 (2 more phase-3 link colours, up to 2 join loopbacks where a phase-3 stream enters).
+// Launch: "allreduce".
 PlanPtr ktree_plan(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt = {});
 CollectiveLayout ktree_allreduce(const CollectiveConfig& cfg, const hw::ArchParams& arch, KTreeOptions opt = {});
 constexpr int ktree_allreduce_colors_per_pe_max(int k = 2) { return k == 2 ? 6 : 9; }

@@ -7,7 +7,6 @@
 
 #include "common/error.hpp"
 #include "firmware/kernels/ktree_allreduce.hpp"
-#include "firmware/kernels/pipeline_allreduce.hpp"
 
 namespace wafersim::kernels {
 namespace {
@@ -31,6 +30,11 @@ class DecodeProgram : public csl::Program {
       if (!runs_.empty() && runs_.back().kv_head == g && runs_.back().first + runs_.back().count == j) ++runs_.back().count;
       else runs_.push_back({j, 1, g});
     }
+    // The weights last: the working arrays and the cache sit at the same addresses whatever the number of layers (a
+    // unit of 2 layers times as a full region does, memory banks included).
+    rows_ = instantiate(this, "rows", std::move(rows), x, y);
+    cols_ = instantiate(this, "cols", std::move(cols), x, y);
+    kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
     const std::uint32_t e = s.hidden;
     for (std::uint32_t l = 0; l < s.layers; ++l) {
       Layer L;
@@ -48,9 +52,6 @@ class DecodeProgram : public csl::Program {
       wlm_ = std::make_unique<csl::Array<csl::f16>>(this, "Wlm", e * s.vocab);
       logits_ = std::make_unique<csl::Array<float>>(this, "logits", s.vocab);
     }
-    rows_ = instantiate(this, "rows", std::move(rows), x, y);
-    cols_ = instantiate(this, "cols", std::move(cols), x, y);
-    kv_ = std::make_unique<KvCacheModule>(this, "kv", std::move(kv), y);
   }
   const KvCacheModule& kv() const { return *kv_; }
   KvCacheModule& kv() { return *kv_; }
@@ -374,17 +375,19 @@ DecodeProgramLayout llama_decode(const DecodeShape& s, const std::vector<std::ve
   const std::uint32_t y_len = std::max({s.qkv_per_pe(), 2 * s.ffn, s.q_per_pe(), s.lm_head ? s.vocab : 1u, s.q_heads});
   CollectiveConfig cx{.width = s.width, .height = s.height, .axis = Axis::X, .length = x_len, .dtype = DType::F32,
                       .op = ReduceOp::Sum, .colors = s.colors};
-  // The Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the softmax max,
-  // ReduceOp::Max per call) is WaferLLM's K-tree (K = 2, G = round(sqrt(H)) groups); the X sum (3 per layer) is a
-  // pipeline allreduce. A PE has 8 input queues and 8 microthreads: a K-tree takes up to 4 input queues and 3
-  // microthreads, a pipeline 2 and 2, the shift-based cache 1 input queue and 2 microthreads, so a second K-tree
-  // (4 + 4 + 1 input queues) does not fit.
-  d.rows = pipeline_plan(cx, arch);
+  // Both sums are WaferLLM's K-tree (K = 2, G = round(sqrt(P)) groups): the X sum (3 per layer: q.K^T, W_o,
+  // W_down) and the Y sum (6 per layer: the RMSNorm sums, the QKV, up/gate, score.V and lm_head GEMVs; also the
+  // softmax max, ReduceOp::Max per call). A PE has 8 input queues and 8 microthreads, each queue bound to one colour:
+  // a K-tree joining through loopbacks takes up to 4 input queues and 3 microthreads, the shift-based cache 1 input
+  // queue and 2 microthreads, so 4 + 4 + 1 do not fit. Both K-trees join their two streams in memory (staged joins:
+  // 3 input queues, 2 microthreads each; 3 + 3 + 1 input queues, IQ 0 stays free), which is also faster than a
+  // loopback join (sc_tests/kernels/allreduce_timing_test.cpp).
+  d.rows = ktree_plan(cx, arch, {.staged_joins = true});
   CollectiveConfig cy = cx;
   cy.axis = Axis::Y;
   cy.length = y_len;
   cy.colors = remaining_colors(*d.rows, s.colors, arch);
-  d.cols = ktree_plan(cy, arch);
+  d.cols = ktree_plan(cy, arch, {.staged_joins = true});
   d.kv = kv_cache_plan({.width = s.width, .height = s.height, .dims = s.kv_per_pe(), .slots = s.slots,
                         .layers = int(s.layers), .dtype = DType::F16, .policy = s.kv_policy,
                         .colors = remaining_colors(*d.cols, cy.colors, arch)},

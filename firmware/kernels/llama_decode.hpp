@@ -2,8 +2,8 @@
 // every layer's weight blocks stay in each PE's SRAM and the new token runs through all of them, then the final
 // RMSNorm and lm_head. The per-PE shapes come from runtime/decode_layout.hpp (DecodeLayout): the hidden vector is
 // V_y (split along Y, replicated along X), q/k/v, the attention output and the FFN are V_x in the layout's pair units.
-// Per layer, on every PE (allreduces are the collective modules: sum along X "rows" is a pipeline allreduce; sum
-// along Y "cols" is WaferLLM's K-tree, which also takes the softmax max, chosen per call):
+// Per layer, on every PE (allreduces are the collective modules, both WaferLLM's K-tree with staged joins: sum along
+// X "rows"; sum along Y "cols", which also takes the softmax max, chosen per call):
 //   RMSNorm    x*x summed locally, allreduce Y (1 element), x * rsqrt(mean + eps) * w            -> fp16 GEMV input
 //   QKV        local GEMV over the W_qkv block [E_y rows x (q|k|v)_x], allreduce Y (+ bias)     -> q, k, v (V_x)
 //   RoPE       cos/sin of position * inv_freq (per local pair unit), rotate each (dim i, dim i + half) pair

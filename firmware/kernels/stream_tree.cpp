@@ -8,26 +8,34 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
     : CollectiveModule(p, std::move(instance), std::move(plan), std::move(params)), node_(plan_->line.node(pos)) {
   const std::uint32_t len = plan_->cfg.length;
   const hw::ElemType wire = acc_type() == DType::F32 ? hw::ElemType::F32 : hw::ElemType::F16;
-  const std::size_t k = node_.inputs.size(), ops = node_.sends ? std::max<std::size_t>(1, k) : 0;
-  if (k >= 2 && node_.loopbacks.size() + 1 < k)
+  const std::size_t k = node_.inputs.size();
+  const std::size_t ops = !node_.sends ? 0 : node_.staged ? 1 : std::max<std::size_t>(1, k);
+  if (k >= 2 && !node_.staged && node_.loopbacks.size() + 1 < k)
     throw std::logic_error(claimant() + ": a PE joins " + std::to_string(k) + " streams with only " +
                            std::to_string(node_.loopbacks.size()) + " loopback colours");
-  // An op with a fabout runs on the microthread of its OQ; the op receiving the result on that of its IQ.
-  for (std::size_t i = 0; i < ops; ++i) q_.op_oq.push_back(output_queue("streamed op " + std::to_string(i)));
+  // An op with a fabout runs on the microthread of its OQ; the op receiving the result on that of its IQ. A staged
+  // join's memory op reads its input on the IQ of the streamed op's OQ number, so both run on one microthread, in
+  // order (the WSE-2 rule: an op's microthread is its fabout's OQ, else its fabin's IQ).
+  if (node_.staged) q_.op_oq.push_back(staged_queue());
+  else
+    for (std::size_t i = 0; i < ops; ++i) q_.op_oq.push_back(output_queue("streamed op " + std::to_string(i)));
   if (node_.receive != kNoColor) {
     q_.receive_iq = input_queue("the result stream", true);
     result_ = fabin({.extent = len, .color = node_.receive, .input_queue = q_.receive_iq, .type = wire,
                      .simd_mode = wire_simd()});
   }
   std::vector<Color> in_colors = node_.inputs;
-  for (std::size_t i = 0; i + 1 < k; ++i) in_colors.push_back(node_.loopbacks[i]);
-  if (const int free = free_input_queues(); free < int(in_colors.size()))
+  if (!node_.staged)
+    for (std::size_t i = 0; i + 1 < k; ++i) in_colors.push_back(node_.loopbacks[i]);
+  const int drawn = int(in_colors.size()) - (node_.staged ? 1 : 0);
+  if (const int free = free_input_queues(); free < drawn)
     throw CapacityError(claimant() + ": a PE receives " + std::to_string(in_colors.size()) + " streams (" +
-                        std::to_string(k) + " inputs and their loop-backs) but only " + std::to_string(free) +
-                        " input queues are free (held: " + program().ledger().held(csl::Resource::InputQueue) +
-                        "): use fewer, larger groups");
+                        std::to_string(k) + " inputs" + (node_.staged ? "" : " and their loop-backs") + ") but only " +
+                        std::to_string(free) + " input queues are free (held: " +
+                        program().ledger().held(csl::Resource::InputQueue) + "): use fewer, larger groups");
   for (Color c : in_colors) {
-    const int iq = input_queue("the stream on colour " + std::to_string(c), false);
+    const int iq = node_.staged && q_.iq_of.empty() ? q_.op_oq[0]
+                                                    : input_queue("the stream on colour " + std::to_string(c), false);
     q_.iq_of.emplace_back(c, iq);
     in_.push_back(fabin({.extent = len, .color = c, .input_queue = iq, .type = wire, .simd_mode = wire_simd()}));
   }
@@ -36,6 +44,21 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
     out_.push_back(
         fabout({.extent = len, .color = c, .output_queue = q_.op_oq[i], .type = wire, .simd_mode = wire_simd()}));
   }
+}
+
+int StreamModule::staged_queue() {
+  csl::ResourceLedger& l = program().ledger();
+  for (int q : {2, 3, 1, 4, 5, 0})  // the module draw order of output queues (csl/module.cpp)
+    if (!l.taken(csl::Resource::OutputQueue, q) && !l.taken(csl::Resource::Microthread, q) &&
+        !l.taken(csl::Resource::InputQueue, q)) {
+      for (csl::Resource r : {csl::Resource::OutputQueue, csl::Resource::Microthread, csl::Resource::InputQueue})
+        l.claim(r, q, claimant());
+      return q;
+    }
+  throw CapacityError(claimant() + ": a staged join needs an output queue, its microthread and the input queue of the "
+                      "same number, but none is free (output queues held: " +
+                      l.held(csl::Resource::OutputQueue) + "; input queues held: " + l.held(csl::Resource::InputQueue) +
+                      "; microthreads held: " + l.held(csl::Resource::Microthread) + ")");
 }
 
 void StreamModule::combine(csl::Operand dest, csl::Operand a, csl::Operand b, csl::Async opt) {
@@ -67,6 +90,11 @@ void StreamModule::run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) 
   if (k == 0) {  // a leaf: stream the buffer
     if (convert) fh2s(sized(out_[0]), x, last(0));
     else fmov(sized(out_[0]), x, last(0));
+    return;
+  }
+  if (node_.staged) {  // x op= the first input, then (same microthread, in order) x op the second streams out
+    combine(x, x, sized(in_[0]), {.async = true});
+    combine(sized(out_[0]), x, sized(in_[1]), last(0));
     return;
   }
   if (convert)

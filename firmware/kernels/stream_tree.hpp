@@ -2,7 +2,9 @@
 // partial stream in streamed DSD ops (one element per cycle per microthread, fabin -> fabout), sends the result on,
 // and overwrites the buffer with the final result if one arrives. Used by broadcast, chain reduce, pipeline and
 // K-tree allreduce. Queues: one output queue (and its microthread) per streamed op, an input queue per input and
-// loopback stream, and an input queue with its microthread for the result stream, from the program's ledger.
+// loopback stream, and an input queue with its microthread for the result stream, from the program's ledger. A
+// staged join (StreamNode::staged) takes one output queue, its microthread and the input queue of the same number
+// (its first input) as a set from the ledger, and an input queue for the second input.
 // Not modelled: reduction in place without loopbacks (a PE joining k streams spends k-1 local RAMP->RAMP loopback
 // colours, which also share the RAMP's one wavelet per cycle).
 #pragma once
@@ -30,6 +32,8 @@ class StreamModule : public CollectiveModule {
   void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) override;
   // dest = a (+|max) b in the accumulation type.
   void combine(csl::Operand dest, csl::Operand a, csl::Operand b, csl::Async opt);
+  // Claims output queue q, microthread q and input queue q for a staged join: the first q free for all three.
+  int staged_queue();
 
   const StreamNode& node_;
   Queues q_;

@@ -195,7 +195,18 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
               << (t.stages == 1 ? "" : std::to_string(t.handoff_cycles) + " cycles; ") << t.simulations
               << " unit simulations, " << t.cached << " cached\n";
     if (!t.note.empty()) std::cerr << "[wafer timing-only] note: " << name << " " << t.note << "\n";
+    nlohmann::json layer_by_kernel = nlohmann::json::object();
+    if (!t.layer_phase_cycles_first.empty()) {
+      std::cerr << "[wafer timing-only] one layer's cycles by kernel at PE (0," << mesh.second - 1
+                << "; each phase's compute and the wait for its collective):";
+      for (const auto& [kernel, cycles] : t.layer_phase_cycles_first) {
+        std::cerr << " " << kernel << " " << cycles;
+        layer_by_kernel[kernel] = cycles;
+      }
+      std::cerr << "\n";
+    }
     out.update({{"context", context},
+                {"layer_cycles_by_kernel", layer_by_kernel},
                 {"kv", kv},
                 {"kv_slots_per_pe", t.kv_slots},
                 {"decode_cycles_per_token", t.mean_token_cycles},

@@ -1,5 +1,6 @@
 // Every allreduce (pipeline, ring, K-tree) against a CPU sum / max on random data: mesh sides 1, 2, 3, 7, 16 and
 // non-square rectangles, along X and Y, fp16 (with fp16 or fp32 accumulation) and fp32.
+#include "common/error.hpp"
 #include "sc_tests/kernels/kernel_harness.hpp"
 
 using namespace wafersim;
@@ -16,6 +17,8 @@ const Algo kAlgos[] = {
     {"pipeline", [](const CollectiveConfig& c, const hw::ArchParams& a) { return pipeline_allreduce(c, a); }},
     {"ring", [](const CollectiveConfig& c, const hw::ArchParams& a) { return ring_allreduce(c, a); }},
     {"ktree", [](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a); }},
+    {"ktree staged",
+     [](const CollectiveConfig& c, const hw::ArchParams& a) { return ktree_allreduce(c, a, {.staged_joins = true}); }},
 };
 
 void check_all_shapes(const Algo& algo, DType dtype, ReduceOp op, bool acc32) {
@@ -56,6 +59,33 @@ void check_all_shapes(const Algo& algo, DType dtype, ReduceOp op, bool acc32) {
 ALLREDUCE_TESTS(0, PipelineAllreduce)
 ALLREDUCE_TESTS(1, RingAllreduce)
 ALLREDUCE_TESTS(2, KTreeAllreduce)
+
+// Staged joins keep a partial in x: partials in the data type only (no fp32 accumulation of fp16 data).
+TEST(KTreeStagedAllreduce, Fp32SumMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[3], DType::F32, ReduceOp::Sum, false); }
+TEST(KTreeStagedAllreduce, Fp32MaxMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[3], DType::F32, ReduceOp::Max, false); }
+TEST(KTreeStagedAllreduce, Fp16SumMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[3], DType::F16, ReduceOp::Sum, false); }
+TEST(KTreeStagedAllreduce, Fp16MaxMatchesCpuOnEveryShape) { check_all_shapes(kAlgos[3], DType::F16, ReduceOp::Max, false); }
+
+TEST(KTreeStagedAllreduce, TakesAtMostThreeInputQueuesAndNoLoopbackAndRejectsFp32PartialsOfFp16) {
+  const hw::ArchParams a;
+  for (int P : {7, 16, 64, 420}) {
+    const CollectiveConfig cfg{.width = 1, .height = P, .axis = Axis::Y, .length = 4};
+    const PlanPtr plan = ktree_plan(cfg, a, {.staged_joins = true});
+    std::size_t most = 0, staged = 0;
+    for (int p = 0; p < P; ++p) {
+      const StreamNode& n = plan->line.node(p);
+      EXPECT_TRUE(n.loopbacks.empty()) << "P " << P << " position " << p;
+      most = std::max(most, n.inputs.size() + (n.receive != kNoColor ? 1 : 0));
+      staged += n.staged ? 1 : 0;
+    }
+    EXPECT_EQ(most, 3u) << "P " << P;
+    EXPECT_GT(staged, 0u) << "P " << P;
+    EXPECT_LE(plan->line.colors_per_pe_max(), 5) << "P " << P;
+  }
+  const CollectiveConfig f16{.width = 8, .height = 1, .length = 4, .dtype = DType::F16, .fp32_accumulate = true};
+  EXPECT_THROW(ktree_plan(f16, a, {.staged_joins = true}), ConfigError);
+  EXPECT_THROW(ktree_plan({.width = 8, .height = 1}, a, {.k = 3, .staged_joins = true}), ConfigError);
+}
 
 TEST(KTree3Allreduce, MatchesCpuOnEveryShapeAndType) {
   const Algo k3{"ktree3", [](const CollectiveConfig& c, const hw::ArchParams& a) {

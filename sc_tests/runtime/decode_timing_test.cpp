@@ -80,6 +80,21 @@ TEST(DecodeTiming, SecondRunIsCachedAndAChangedKeyMisses) {
   EXPECT_EQ(b.cached, 2);
   EXPECT_EQ(b.first_token_cycles, a.first_token_cycles);
   EXPECT_EQ(b.last_token_cycles, a.last_token_cycles);
+  // One layer by kernel, kept with the entry: every phase of a step at PE (0, H-1), the layer's ones halved.
+  EXPECT_EQ(b.layer_phase_cycles_first, a.layer_phase_cycles_first);
+  ASSERT_EQ(a.layer_phase_cycles_first.size(), 13u);
+  EXPECT_EQ(a.layer_phase_cycles_first.front().first, "rmsnorm");
+  EXPECT_EQ(a.layer_phase_cycles_first.back().first, "lm_head");
+  const auto unit = second.cached(2, 5)->phases;
+  ASSERT_EQ(unit.size(), 13u);
+  std::uint64_t layer = 0;
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    EXPECT_GT(unit[i].second, 0u) << unit[i].first;
+    const bool head = unit[i].first == "final rmsnorm" || unit[i].first == "lm_head";
+    EXPECT_EQ(a.layer_phase_cycles_first[i].second, head ? unit[i].second : unit[i].second / 2) << unit[i].first;
+    layer += head ? 0 : a.layer_phase_cycles_first[i].second;
+  }
+  EXPECT_NEAR(double(layer), double(a.layer_cycles_first), 0.05 * double(a.layer_cycles_first));
 
   ASSERT_TRUE(second.cached(2, 5).has_value());
   EXPECT_GT(second.cached(2, 5)->layer_ends[1], second.cached(2, 5)->layer_ends[0]);
