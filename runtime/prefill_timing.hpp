@@ -11,11 +11,21 @@
 // rounds, before the steps) is extrapolated the same way first (GemmConfig::align_rounds, on the first w steps); the
 // step windows then run its first 3w' rounds and the rounds left add A(P/2) - A(3w') (additive: the alignment and
 // the steps follow each other).
+// Reduced region: a run whose cycles depend on its per-PE blocks and not on P is simulated on a kReducedSide square
+// region with the same blocks (m' = block(m, P) * P', k', n' likewise), and the windows above then extrapolate it to
+// P steps and P/2 rounds. That holds for MeshGEMM (every INTERLEAVE ring edge is at most 2 hops for any P: a step
+// and an alignment round take the same cycles on any region; sc_tests/runtime/prefill_timing_test.cpp checks the
+// reduced extrapolation against a full simulation) and for the element-wise row steps (no communication: their
+// cycles are the region's, whatever its side). It does not hold for dist-GEMM-T (each step's partial is reduced
+// along the whole X ring, P - 1 edges) nor for the row steps reduced along X (rmsnorm, softmax: pipeline
+// allreduces over P PEs): those run on the whole P x P region. If the reduced windows are not steady within the
+// reduced region, the run falls back to the whole region.
 // Model: the planner's prefill stages (runtime/planner.hpp, plan_prefill: regions of the same P x P, layers
 // spread over them) run one after another: prefill = layers * layer + the stages' handoffs (the planner's model of
 // the [L x E] activation moved between regions) + the last token's final RMSNorm and lm_head on the last stage.
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp, prefix "prefill"), keyed by the kernel, its
-// version, the shape, the steps and rounds simulated, the mesh and the arch (timing_arch_key).
+// version, the region simulated (P or kReducedSide), the shape on it, the steps and rounds simulated and the arch
+// (timing_arch_key).
 // Not modelled: what llama_prefill leaves out (one fused program, the activations' re-lays, weight loading); the
 // prefill -> decode transfer of weights (the K/V hand-over is added end to end by generate); pipelining the stages
 // over several prompts.
@@ -23,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,12 +65,18 @@ class PrefillTimer {
   PrefillTiming time();
   // The cycles of one run in full (cached, simulated, or extrapolated from its first steps).
   std::uint64_t run_cycles(const kernels::PrefillRun& run);
-  // The cycles of `run` limited to `steps` compute steps and `align_rounds` alignment rounds (0: all): cached or
-  // simulated.
-  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds = 0);
+  // The cycles of `run` on a `side` x `side` region (0: P; `run`'s shape is the one on that region) limited to
+  // `steps` compute steps and `align_rounds` alignment rounds (0: all): cached or simulated.
+  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds = 0, int side = 0);
+  // The side `run`'s units are simulated on: min(P, kReducedSide) for MeshGEMM and the element-wise row steps, else
+  // P; and `run` scaled to that side with the same per-PE blocks.
+  int unit_side(const kernels::PrefillRun& run) const;
+  kernels::PrefillRun on_side(const kernels::PrefillRun& run, int side) const;
   const Plan& plan() const { return plan_; }
   int extrapolated() const { return extrapolated_; }  // run_cycles calls that extrapolated
   static constexpr int kWindow = 4;  // compute steps per extrapolation window
+  // The reduced region's side: room for the windows 4, 8, 12 of alignment rounds (side / 2) and up to 24 steps.
+  static constexpr int kReducedSide = 24;
 
  private:
   models::LlamaConfig config_;
@@ -67,6 +84,8 @@ class PrefillTimer {
   kernels::PrefillShape shape_;
   Plan plan_;
   TimingCache cache_;
+  // A GEMM's cycles from units on a `side` region, or nothing if not steady within it (side < P).
+  std::optional<std::uint64_t> gemm_cycles(const kernels::PrefillRun& run, int side);
   std::map<std::string, std::uint64_t> memo_;  // this process's units, by key
   int simulations_ = 0, hits_ = 0, extrapolated_ = 0;
 };

@@ -392,6 +392,10 @@ bool prefill_run_is_gemm(const PrefillRun& run) {
 
 bool prefill_run_aligns(const PrefillRun& run) { return prefill_run_is_gemm(run) && run.kernel != "scores"; }
 
+bool prefill_run_is_local(const PrefillRun& run) {
+  return run.kernel == "bias" || run.kernel == "residual" || run.kernel == "rope" || run.kernel == "swiglu";
+}
+
 std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch, int steps,
                                  int align_rounds) {
   PrefillResult r;
