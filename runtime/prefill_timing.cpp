@@ -37,13 +37,14 @@ PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string&
       plan_(plan_prefill(config, model_name, P, P, prompt_len, arch)),
       cache_(std::move(cache_dir), "prefill") {}
 
-std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds, int side) {
+std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds, int side,
+                                        int rows) {
   kernels::PrefillShape shape = shape_;
   if (side) shape.P = side;
   const nlohmann::json k = {
       {"kernel", "llama_prefill/" + run.kernel},
       {"version", {kPrefillTimingVersion, wafersim_version()}},
-      {"region", shape.P},
+      {"region", {shape.P, rows ? rows : shape.P}},
       {"shape", {run.m, run.k, run.n, shape.fp32_accumulate}},
       {"steps", steps},
       {"align_rounds", align_rounds},
@@ -56,7 +57,7 @@ std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int step
     ++hits_;
     cycles = *c;
   } else {
-    cycles = kernels::prefill_run_cycles(run, shape, arch_, steps, align_rounds);
+    cycles = kernels::prefill_run_cycles(run, shape, arch_, steps, align_rounds, rows);
     ++simulations_;
     cache_.put(key, cycles);
   }
@@ -87,6 +88,10 @@ int PrefillTimer::unit_side(const kernels::PrefillRun& run) const {
   return reducible ? std::min(shape_.P, kReducedSide) : shape_.P;
 }
 
+int PrefillTimer::unit_rows(const kernels::PrefillRun& run) const {
+  return run.kernel == "scores" && shape_.P > kReducedSide ? kReducedSide : 0;
+}
+
 kernels::PrefillRun PrefillTimer::on_side(const kernels::PrefillRun& run, int side) const {
   if (side == shape_.P) return run;
   const auto scaled = [&](std::uint32_t n) { return kernels::Split(n, shape_.P).block * std::uint32_t(side); };
@@ -95,10 +100,10 @@ kernels::PrefillRun PrefillTimer::on_side(const kernels::PrefillRun& run, int si
           run.count};
 }
 
-std::optional<std::uint64_t> PrefillTimer::gemm_cycles(const kernels::PrefillRun& run, int side) {
+std::optional<std::uint64_t> PrefillTimer::gemm_cycles(const kernels::PrefillRun& run, int side, int rows) {
   const int P = shape_.P;
   const kernels::PrefillRun unit = on_side(run, side);
-  const auto t = [&](int steps, int rounds) { return std::int64_t(unit_cycles(unit, steps, rounds, side)); };
+  const auto t = [&](int steps, int rounds) { return std::int64_t(unit_cycles(unit, steps, rounds, side, rows)); };
   // MeshGEMM's alignment (up to P/2 rounds), shown steady on the first window of steps: the steps below then run
   // only its first `rounds` rounds, and the rounds left add their steady cycles.
   int rounds = 0;
@@ -112,8 +117,8 @@ std::optional<std::uint64_t> PrefillTimer::gemm_cycles(const kernels::PrefillRun
       return std::nullopt;  // not steady within the region's rounds
     }
   }
-  const auto e = extrapolate(P, side, [&](int s) { return t(s, rounds); });
-  if (!e && side < P) return std::nullopt;  // not steady within the region's steps
+  const auto e = extrapolate(P, rows ? rows : side, [&](int s) { return t(s, rounds); });
+  if (!e && (side < P || rows)) return std::nullopt;  // not steady within the region's steps
   if (e || rounds) ++extrapolated_;
   return std::uint64_t((e ? e->first : t(0, rounds)) + rounds_left);
 }
@@ -121,8 +126,8 @@ std::optional<std::uint64_t> PrefillTimer::gemm_cycles(const kernels::PrefillRun
 std::uint64_t PrefillTimer::run_cycles(const kernels::PrefillRun& run) {
   const int side = unit_side(run);
   if (!kernels::prefill_run_is_gemm(run)) return unit_cycles(on_side(run, side), 0, 0, side);
-  if (const auto c = gemm_cycles(run, side)) return *c;
-  return *gemm_cycles(run, shape_.P);  // the whole region: always a result
+  if (const auto c = gemm_cycles(run, side, unit_rows(run))) return *c;
+  return *gemm_cycles(run, shape_.P, 0);  // the whole region: always a result
 }
 
 PrefillTiming PrefillTimer::time() {

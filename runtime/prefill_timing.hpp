@@ -16,15 +16,17 @@
 // P steps and P/2 rounds. That holds for MeshGEMM (every INTERLEAVE ring edge is at most 2 hops for any P: a step
 // and an alignment round take the same cycles on any region; sc_tests/runtime/prefill_timing_test.cpp checks the
 // reduced extrapolation against a full simulation) and for the element-wise row steps (no communication: their
-// cycles are the region's, whatever its side). It does not hold for dist-GEMM-T (each step's partial is reduced
-// along the whole X ring, P - 1 edges) nor for the row steps reduced along X (rmsnorm, softmax: pipeline
-// allreduces over P PEs): those run on the whole P x P region. If the reduced windows are not steady within the
+// cycles are the region's, whatever its side). It does not hold for dist-GEMM-T: each step's partial is reduced
+// along the whole X ring (P - 1 edges; measured: a step's cycles grow with P), so its windows run on a P-wide region
+// of kReducedSide rows (GemmConfig::rows; B shifts on a ring of those rows, one edge of at most 2 hops as on P rows)
+// and extrapolate to P steps. The row steps reduced along X (rmsnorm, softmax: pipeline allreduces over P PEs; the
+// causal mask makes softmax's rows unequal) run on the whole P x P region. If the windows are not steady within the
 // reduced region, the run falls back to the whole region.
 // Model: the planner's prefill stages (runtime/planner.hpp, plan_prefill: regions of the same P x P, layers
 // spread over them) run one after another: prefill = layers * layer + the stages' handoffs (the planner's model of
 // the [L x E] activation moved between regions) + the last token's final RMSNorm and lm_head on the last stage.
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp, prefix "prefill"), keyed by the kernel, its
-// version, the region simulated (P or kReducedSide), the shape on it, the steps and rounds simulated and the arch
+// version, the region simulated (width and rows), the shape on it, the steps and rounds simulated and the arch
 // (timing_arch_key).
 // Not modelled: what llama_prefill leaves out (one fused program, the activations' re-lays, weight loading); the
 // prefill -> decode transfer of weights (the K/V hand-over is added end to end by generate); pipelining the stages
@@ -65,13 +67,17 @@ class PrefillTimer {
   PrefillTiming time();
   // The cycles of one run in full (cached, simulated, or extrapolated from its first steps).
   std::uint64_t run_cycles(const kernels::PrefillRun& run);
-  // The cycles of `run` on a `side` x `side` region (0: P; `run`'s shape is the one on that region) limited to
-  // `steps` compute steps and `align_rounds` alignment rounds (0: all): cached or simulated.
-  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds = 0, int side = 0);
+  // The cycles of `run` on a `side` x `side` region (0: P; `run`'s shape is the one on that region), or for
+  // dist-GEMM-T on a P-wide region of `rows` rows (0: P), limited to `steps` compute steps and `align_rounds`
+  // alignment rounds (0: all): cached or simulated.
+  std::uint64_t unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds = 0, int side = 0,
+                            int rows = 0);
   // The side `run`'s units are simulated on: min(P, kReducedSide) for MeshGEMM and the element-wise row steps, else
   // P; and `run` scaled to that side with the same per-PE blocks.
   int unit_side(const kernels::PrefillRun& run) const;
   kernels::PrefillRun on_side(const kernels::PrefillRun& run, int side) const;
+  // dist-GEMM-T's rows: kReducedSide when P is larger, else 0 (the whole region).
+  int unit_rows(const kernels::PrefillRun& run) const;
   const Plan& plan() const { return plan_; }
   int extrapolated() const { return extrapolated_; }  // run_cycles calls that extrapolated
   static constexpr int kWindow = 4;  // compute steps per extrapolation window
@@ -85,7 +91,7 @@ class PrefillTimer {
   Plan plan_;
   TimingCache cache_;
   // A GEMM's cycles from units on a `side` region, or nothing if not steady within it (side < P).
-  std::optional<std::uint64_t> gemm_cycles(const kernels::PrefillRun& run, int side);
+  std::optional<std::uint64_t> gemm_cycles(const kernels::PrefillRun& run, int side, int rows);
   std::map<std::string, std::uint64_t> memo_;  // this process's units, by key
   int simulations_ = 0, hits_ = 0, extrapolated_ = 0;
 };

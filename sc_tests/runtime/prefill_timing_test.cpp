@@ -79,24 +79,29 @@ TEST(PrefillTiming, AlignmentExtrapolationEqualsFullMeshGemm) {
 }
 
 // At P = 40 the MeshGEMMs run on the reduced 24 x 24 region with the same per-PE blocks (padding included: m = 100
-// is 3 rows per PE) and extrapolate to 20 alignment rounds and 40 steps: equal to the whole 40 x 40 simulation
-// within 1%. The element-wise row steps on 24 x 24 take the whole region's cycles.
+// is 3 rows per PE) and extrapolate to 20 alignment rounds and 40 steps, dist-GEMM-T on 40 x 24 (its reductions
+// span the whole row) extrapolates to 40 steps: equal to the whole 40 x 40 simulation within 1%. The element-wise
+// row steps on 24 x 24 take the whole region's cycles.
 TEST(PrefillTiming, ReducedRegionEqualsWholeRegion) {
   const int P = 40;
   runtime::PrefillTimer timer(config(1), "generated", hw::ArchParams{}, P, 100, true, {});
   for (const kernels::PrefillRun& run : {kernels::PrefillRun{"qkv", 100, 64, 150}, kernels::PrefillRun{"lm_head", 1, 64, 120},
+                                         kernels::PrefillRun{"scores", 100, 16, 100},
                                          kernels::PrefillRun{"rope", 100, 1, 150}, kernels::PrefillRun{"swiglu", 100, 1, 96}}) {
-    ASSERT_EQ(timer.unit_side(run), runtime::PrefillTimer::kReducedSide) << run.kernel;
+    if (run.kernel == "scores") ASSERT_EQ(timer.unit_rows(run), runtime::PrefillTimer::kReducedSide);
+    else ASSERT_EQ(timer.unit_side(run), runtime::PrefillTimer::kReducedSide) << run.kernel;
     const std::uint64_t reduced = timer.run_cycles(run), whole = timer.unit_cycles(run, 0, 0);
     std::cout << run.kernel << " at P = " << P << ": reduced " << reduced << ", whole " << whole << "\n";
     EXPECT_LE(rel(double(reduced), double(whole)), 0.01) << run.kernel << ": " << reduced << " vs " << whole;
   }
   EXPECT_EQ(timer.unit_side({"scores", 100, 16, 100}), P);  // dist-GEMM-T reduces along the whole X ring
+  EXPECT_EQ(timer.unit_rows({"qkv", 100, 64, 150}), 0);
   EXPECT_EQ(timer.unit_side({"softmax", 100, 1, 100}), P);
   EXPECT_EQ(timer.unit_side({"rmsnorm", 100, 1, 64}), P);
 }
 
-// A composed layer at P = 32 (MeshGEMMs and element-wise steps on the reduced region) against every run simulated
+// A composed layer at P = 32 (MeshGEMMs and element-wise steps on the reduced region, dist-GEMM-T on 32 x 24) against
+// every run simulated
 // whole on the 32 x 32 region: per kernel and in total within 1%. A second timer on the same cache simulates
 // nothing, and the reduced units are keyed by their region.
 TEST(PrefillTiming, ComposedReducedLayerEqualsWholeRunsAndIsCached) {
@@ -128,14 +133,17 @@ TEST(PrefillTiming, ComposedReducedLayerEqualsWholeRunsAndIsCached) {
   EXPECT_EQ(t2.simulations, 0);
   EXPECT_GT(t2.cached, 0);
   EXPECT_EQ(t2.cycles, t.cycles);
-  int reduced = 0;
+  int reduced = 0, rows = 0;  // units on 24 x 24, on 32 x 24 (dist-GEMM-T)
+  const int R = runtime::PrefillTimer::kReducedSide;
   for (const auto& e : std::filesystem::directory_iterator(dir.path() / "cache")) {
     const auto j = nlohmann::json::parse(std::ifstream(e.path()));
     const auto key = nlohmann::json::parse(j["key"].get<std::string>());
-    if (key["region"] == runtime::PrefillTimer::kReducedSide) ++reduced;
-    else EXPECT_EQ(key["region"], P) << key.dump();
+    if (key["region"] == nlohmann::json{R, R}) ++reduced;
+    else if (key["region"] == nlohmann::json{P, R}) ++rows;
+    else EXPECT_EQ(key["region"], (nlohmann::json{P, P})) << key.dump();
   }
   EXPECT_GT(reduced, 0);
+  EXPECT_GT(rows, 0);
 }
 
 // host_threads 1 and 2 simulate the same cycles: the second timer hits the first one's cache entries.
