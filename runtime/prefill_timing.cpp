@@ -68,15 +68,16 @@ std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int step
 namespace {
 
 // Extrapolation over `total` repeated units (steps or rounds): t(n) = the cycles with the first n run (n <= `limit`,
-// what the simulated region has). Windows w, 2w, 3w from w = PrefillTimer::kWindow, doubled until steady (the two
-// differences within 1%). Returns the extrapolated t(total) and the window's 3w, or nothing when 3w reaches `total`
-// or passes `limit` first.
+// what the simulated region has). Windows w, 2w, 3w from w = PrefillTimer::kWindow, doubled until steady: the two
+// windows' differences d1, d2 extrapolate t(total) to within 1% of each other (|d1 - d2| * (total - 3w) / w <= 1%
+// of the d2 estimate). Returns the d2 estimate and the window's 3w, or nothing when 3w reaches `total` or passes
+// `limit` first.
 template <class F>
 std::optional<std::pair<std::int64_t, int>> extrapolate(int total, int limit, F t) {
   for (int w = PrefillTimer::kWindow; 3 * w < total && 3 * w <= limit; w *= 2) {
     const std::int64_t t1 = t(w), t2 = t(2 * w), t3 = t(3 * w), d1 = t2 - t1, d2 = t3 - t2;
-    if (d2 > 0 && std::llabs(d1 - d2) * 100 <= d2)
-      return std::pair{t3 + (std::int64_t(total - 3 * w) * d2 + w / 2) / w, 3 * w};
+    const std::int64_t rest = total - 3 * w, estimate = t3 + (rest * d2 + w / 2) / w;
+    if (d2 > 0 && std::llabs(d1 - d2) * rest * 100 <= estimate * w) return std::pair{estimate, 3 * w};
   }
   return std::nullopt;
 }

@@ -5,8 +5,8 @@
 // runs'. Every distinct run (kernel, m, k, n, mesh, accumulation) is simulated once in timing-only mode; identical
 // per-head runs (scores, softmax, pv) and repeated ones (rmsnorm, residual) count once per occurrence.
 // GEMM extrapolation: a MeshGEMM / dist-GEMM-T on P > 3w steps (w = 4 steps) is simulated with its first w, 2w and
-// 3w compute steps only (GemmConfig::steps). Steady state is shown when the two windows take the same cycles
-// (within 1%, and then the later is used): T(P) = T(3w) + (P - 3w) / w * (T(3w) - T(2w)). If they differ, the
+// 3w compute steps only (GemmConfig::steps). Steady state is shown when the two windows' extrapolations agree
+// within 1%, and then the later is used: T(P) = T(3w) + (P - 3w) / w * (T(3w) - T(2w)). If they differ, the
 // window doubles until they agree or 3w reaches P (a full simulation). MeshGEMM's alignment (the slowest row's P/2
 // rounds, before the steps) is extrapolated the same way first (GemmConfig::align_rounds, on the first w steps); the
 // step windows then run its first 3w' rounds and the rounds left add A(P/2) - A(3w') (additive: the alignment and
