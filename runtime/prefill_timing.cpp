@@ -18,11 +18,20 @@ namespace {
 // Bump when llama_prefill's runs or the GEMM kernels' timing change without a parameter change.
 constexpr int kPrefillTimingVersion = 2;
 
+// The config of the first `placed` layers (0: all).
+models::LlamaConfig placed_config(models::LlamaConfig c, int placed) {
+  if (placed < 0 || placed > c.num_hidden_layers)
+    throw ConfigError("prefill timing: placed layers " + std::to_string(placed) + " outside 0.." +
+                      std::to_string(c.num_hidden_layers) + " (the model's num_hidden_layers; 0: all)");
+  if (placed > 0) c.num_hidden_layers = placed;
+  return c;
+}
+
 }  // namespace
 
 PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string& model_name,
                            const hw::ArchParams& arch, int P, std::uint32_t prompt_len, bool fp32_accumulate,
-                           std::filesystem::path cache_dir)
+                           std::filesystem::path cache_dir, int placed_layers)
     : config_(config), arch_(arch),
       shape_{.P = P,
              .seq = prompt_len,
@@ -34,7 +43,7 @@ PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string&
              .rms_eps = config.rms_norm_eps,
              .inv_freq = models::cpu::rope_inv_freq(config),
              .fp32_accumulate = fp32_accumulate},
-      plan_(plan_prefill(config, model_name, P, P, prompt_len, arch)),
+      plan_(plan_prefill(placed_config(config, placed_layers), model_name, P, P, prompt_len, arch)),
       cache_(std::move(cache_dir), "prefill") {}
 
 std::uint64_t PrefillTimer::unit_cycles(const kernels::PrefillRun& run, int steps, int align_rounds, int side,
@@ -69,15 +78,17 @@ namespace {
 
 // Extrapolation over `total` repeated units (steps or rounds): t(n) = the cycles with the first n run (n <= `limit`,
 // what the simulated region has). Windows w, 2w, 3w from w = PrefillTimer::kWindow, doubled until steady: the two
-// windows' differences d1, d2 extrapolate t(total) to within 1% of each other (|d1 - d2| * (total - 3w) / w <= 1%
-// of the d2 estimate). Returns the d2 estimate and the window's 3w, or nothing when 3w reaches `total` or passes
-// `limit` first.
+// windows' differences d1, d2 extrapolate to within 1% of each other, relative to the larger of the d2 estimate
+// of t(total) and `reference` (the whole run's size, when t covers only a part of it): |d1 - d2| * (total - 3w) / w
+// <= 1% of that. Returns the d2 estimate and the window's 3w, or nothing when 3w reaches `total` or passes `limit`
+// first.
 template <class F>
-std::optional<std::pair<std::int64_t, int>> extrapolate(int total, int limit, F t) {
+std::optional<std::pair<std::int64_t, int>> extrapolate(int total, int limit, F t, std::int64_t reference = 0) {
   for (int w = PrefillTimer::kWindow; 3 * w < total && 3 * w <= limit; w *= 2) {
     const std::int64_t t1 = t(w), t2 = t(2 * w), t3 = t(3 * w), d1 = t2 - t1, d2 = t3 - t2;
     const std::int64_t rest = total - 3 * w, estimate = t3 + (rest * d2 + w / 2) / w;
-    if (d2 > 0 && std::llabs(d1 - d2) * rest * 100 <= estimate * w) return std::pair{estimate, 3 * w};
+    if (d2 > 0 && std::llabs(d1 - d2) * rest * 100 <= std::max(estimate, reference) * w)
+      return std::pair{estimate, 3 * w};
   }
   return std::nullopt;
 }
@@ -105,13 +116,15 @@ std::optional<std::uint64_t> PrefillTimer::gemm_cycles(const kernels::PrefillRun
   const int P = shape_.P;
   const kernels::PrefillRun unit = on_side(run, side);
   const auto t = [&](int steps, int rounds) { return std::int64_t(unit_cycles(unit, steps, rounds, side, rows)); };
-  // MeshGEMM's alignment (up to P/2 rounds), shown steady on the first window of steps: the steps below then run
-  // only its first `rounds` rounds, and the rounds left add their steady cycles.
+  // MeshGEMM's alignment (up to P/2 rounds), shown steady on the first window of steps (relative to the run: those
+  // steps after the most rounds the region has, scaled to P steps): the steps below then run only its first
+  // `rounds` rounds, and the rounds left add their steady cycles.
   int rounds = 0;
   std::int64_t rounds_left = 0;
   if (kernels::prefill_run_aligns(run)) {
     const int first = std::min(kWindow, side);
-    if (const auto e = extrapolate(P / 2, side / 2, [&](int r) { return t(first, r); })) {
+    const std::int64_t run_size = 3 * kWindow < P / 2 ? t(first, std::min(side / 2, P / 2)) * P / first : 0;
+    if (const auto e = extrapolate(P / 2, side / 2, [&](int r) { return t(first, r); }, run_size)) {
       rounds = e->second;
       rounds_left = e->first - t(first, rounds);
     } else if (side / 2 < P / 2) {
@@ -133,7 +146,8 @@ std::uint64_t PrefillTimer::run_cycles(const kernels::PrefillRun& run) {
 
 PrefillTiming PrefillTimer::time() {
   PrefillTiming t;
-  t.layers = plan_.layers;
+  t.layers = int(config_.num_hidden_layers);
+  t.placed_layers = plan_.layers;
   t.stages = int(plan_.stages.size());
   for (const kernels::PrefillRun& run : kernels::prefill_layer_runs(shape_, config_.attention_bias)) {
     const std::uint64_t c = run_cycles(run) * std::uint64_t(run.count);

@@ -8,7 +8,8 @@
 // 3w compute steps only (GemmConfig::steps). Steady state is shown when the two windows' extrapolations agree
 // within 1%, and then the later is used: T(P) = T(3w) + (P - 3w) / w * (T(3w) - T(2w)). If they differ, the
 // window doubles until they agree or 3w reaches P (a full simulation). MeshGEMM's alignment (the slowest row's P/2
-// rounds, before the steps) is extrapolated the same way first (GemmConfig::align_rounds, on the first w steps); the
+// rounds, before the steps) is extrapolated the same way first (GemmConfig::align_rounds, on the first w steps; the
+// 1% relative to the run: those steps after the region's most rounds, scaled to P steps); the
 // step windows then run its first 3w' rounds and the rounds left add A(P/2) - A(3w') (additive: the alignment and
 // the steps follow each other).
 // Reduced region: a run whose cycles depend on its per-PE blocks and not on P is simulated on a kReducedSide square
@@ -25,6 +26,9 @@
 // Model: the planner's prefill stages (runtime/planner.hpp, plan_prefill: regions of the same P x P, layers
 // spread over them) run one after another: prefill = layers * layer + the stages' handoffs (the planner's model of
 // the [L x E] activation moved between regions) + the last token's final RMSNorm and lm_head on the last stage.
+// Subsets (`placed_layers` N > 0, the paper's way with the models too large for one wafer: subsets of layers, scaled
+// proportionally): the planner places only the first N layers (its stages and handoffs are the subset's) and the
+// prefill counts all of the model's layers: layers * layer + the subset's handoffs + the head.
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp, prefix "prefill"), keyed by the kernel, its
 // version, the region simulated (width and rows), the shape on it, the steps and rounds simulated and the arch
 // (timing_arch_key).
@@ -53,17 +57,20 @@ struct PrefillTiming {
   std::vector<kernels::PrefillKernelCycles> layer_kernels;  // one layer's cycles by kernel (runs: per layer)
   std::uint64_t head_cycles = 0;                   // final RMSNorm + lm_head of the last token
   std::uint64_t handoff_cycles = 0;                // between stages, in total
-  int layers = 0, stages = 1;
+  int layers = 0, stages = 1;                      // the model's layers; the stages of the placed layers
+  int placed_layers = 0;                           // layers the planner placed (layers unless a subset)
   int simulations = 0, cached = 0;                 // unit simulations run / taken from the cache
   int extrapolated = 0;                            // GEMM runs extrapolated from their first steps
 };
 
 class PrefillTimer {
  public:
-  // `cache_dir` empty: no cache. ConfigError for a non-square mesh or a prompt of 0 tokens, CapacityError when the
-  // model does not fit the fabric's regions (runtime/planner.hpp).
+  // `cache_dir` empty: no cache. `placed_layers` > 0: place only the first that many layers (a subset, above).
+  // ConfigError for a non-square mesh, a prompt of 0 tokens or placed_layers outside 0..layers, CapacityError when
+  // the model (or the subset) does not fit the fabric's regions (runtime/planner.hpp).
   PrefillTimer(const models::LlamaConfig& config, const std::string& model_name, const hw::ArchParams& arch, int P,
-               std::uint32_t prompt_len, bool fp32_accumulate, std::filesystem::path cache_dir);
+               std::uint32_t prompt_len, bool fp32_accumulate, std::filesystem::path cache_dir,
+               int placed_layers = 0);
   PrefillTiming time();
   // The cycles of one run in full (cached, simulated, or extrapolated from its first steps).
   std::uint64_t run_cycles(const kernels::PrefillRun& run);

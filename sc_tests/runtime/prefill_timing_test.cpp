@@ -239,6 +239,28 @@ TEST_F(PrefillTimingCli, SecondRunHitsTheCache) {
   EXPECT_FALSE(j2.contains("e2e_tokens_per_s"));
 }
 
+// --prefill-layers 1 places one of the two layers and counts both: the same cycles as placing both (one stage), the
+// layer's time scaled by the model's layers.
+TEST_F(PrefillTimingCli, PrefillLayersPlacesASubsetAndScales) {
+  const std::string env = "WAFERSIM_CACHE_DIR=" + (dir() / "cache").string() + " ";
+  const std::string args = " generate --timing-only --model " + model().string() +
+                           " --prompt-len 40 --max-new-tokens 0 --mesh 8x8 --json ";
+  const auto all = test::run_cli(env + exe().string() + args + (dir() / "all.json").string());
+  ASSERT_EQ(all.status, 0) << all.out;
+  const auto one = test::run_cli(env + exe().string() + args + (dir() / "one.json").string() + " --prefill-layers 1");
+  ASSERT_EQ(one.status, 0) << one.out;
+  const auto ja = nlohmann::json::parse(std::ifstream(dir() / "all.json"));
+  const auto j1 = nlohmann::json::parse(std::ifstream(dir() / "one.json"));
+  EXPECT_EQ(ja["prefill_layers_placed"], 2);
+  EXPECT_EQ(j1["prefill_layers_placed"], 1);
+  EXPECT_EQ(j1["prefill_cycles"].get<std::uint64_t>(),
+            2 * j1["prefill_layer_cycles"].get<std::uint64_t>() + j1["prefill_handoff_cycles"].get<std::uint64_t>() +
+                j1["prefill_head_cycles"].get<std::uint64_t>());
+  ASSERT_EQ(ja["prefill_stages"], 1);
+  EXPECT_EQ(j1["prefill_cycles"], ja["prefill_cycles"]);
+  EXPECT_NE(one.out.find("1 placed, scaled"), std::string::npos) << one.out;
+}
+
 TEST_F(PrefillTimingCli, EndToEndAddsDecodeToPrefill) {
   const std::string env = "WAFERSIM_CACHE_DIR=" + (dir() / "cache").string() + " ";
   const auto r = test::run_cli(env + exe().string() + " generate --timing-only --model " + model().string() +
@@ -262,6 +284,8 @@ TEST_F(PrefillTimingCli, BadInputNamesTheOption) {
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x8 --prefill-mesh 4x8", "--prefill-mesh"},
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x4", "--prefill-mesh"},
            {"--prompt-len 8 --context 8 --mesh 8x8", "--context"},
+           {"--prompt-len 8 --max-new-tokens 0 --mesh 8x8 --prefill-layers 3", "--prefill-layers 3"},
+           {"--max-new-tokens 1 --mesh 8x8 --prefill-layers 1", "--prefill-layers"},
            {"--prompt-len 8 --max-new-tokens 2 --mesh 8x8 --prefill-mesh 10x10", "--prefill-mesh 10x10"}}) {
     const auto r = generate(args);
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
