@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/error.hpp"
 #include "firmware/kernels/ring_allreduce.hpp"
 
 namespace wafersim::kernels {
@@ -131,20 +132,26 @@ std::uint64_t dist_gemm_t_sram_bytes(const GemmConfig& cfg) {
 
 GemmLayout dist_gemm_t(const GemmConfig& cfg, const hw::ArchParams& arch) {
   GemmLayout g = plan_gemm(cfg, arch, "dist_gemm_t", dist_gemm_t_sram_bytes);
-  const int P = cfg.P;
+  const int P = cfg.P, H = cfg.rows ? cfg.rows : P;
+  if (cfg.rows < 0 || cfg.rows > P)
+    throw ConfigError("dist_gemm_t: rows = " + std::to_string(cfg.rows) + " outside 0.." + std::to_string(P) +
+                      " (0: all P rows)");
+  if (H != P) g.layout = std::make_unique<csl::Layout>(P, H);
   g.ring = interleave_ring(P);
   g.skewed = false;
   g.c_transposed = true;
   ColorPool pool(cfg.colors, arch, "dist_gemm_t");
-  const XyRings rings = route_xy_rings(*g.layout, P, g.ring, pool, "dist_gemm_t rings");
+  const XyRings rings = route_xy_rings(*g.layout, P, g.ring, pool, "dist_gemm_t rings", false,
+                                       H == P ? std::vector<int>{} : interleave_ring(H));
   g.hops_max = rings.hops_max;
   g.colors_per_pe_max = rings.colors_per_pe_max;
   g.colors_used = rings.colors_used;
-  for (int y = 0; y < P; ++y)
+  const std::vector<int> ring_y = interleave_ring(H);
+  for (int y = 0; y < H; ++y)
     for (int x = 0; x < P; ++x)
       g.layout->set_tile_program<DistGemmT>(
           x, y,
-          DistGemmT::Params{.P = P, .steps = cfg.steps ? cfg.steps : P, .kx = ring_position(g.ring, x), .ky = ring_position(g.ring, y),
+          DistGemmT::Params{.P = P, .steps = cfg.steps ? cfg.steps : P, .kx = ring_position(g.ring, x), .ky = ring_position(ring_y, y),
                             .mb = g.sm.block, .kb = g.sk.block, .nb = g.sn.block, .acc32 = cfg.fp32_accumulate,
                             .tx_x = rings.tx_x[std::size_t(x)], .rx_x = rings.rx_x[std::size_t(x)],
                             .tx_b = rings.tx_y[std::size_t(y)], .rx_b = rings.rx_y[std::size_t(y)]});

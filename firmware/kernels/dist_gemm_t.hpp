@@ -10,7 +10,9 @@
 // Overlap: two partial buffers; step s+1 computes while the partial of step s is reduced (a PE starts step s+1 once
 // its B block has arrived and the reduction of step s-1 has ended). The reductions run one after the other (they
 // share the row's colours and input queue; the leaf of step s+1 is the root of step s).
-// Not modelled: simd_32 packing; non-square meshes.
+// Timing only (GemmConfig::rows): a P-wide region of fewer rows, each step's reduction still along the whole X ring
+// (what makes a step's cycles grow with P) and B on a ring of the region's rows: the products are not C.
+// Not modelled: simd_32 packing; non-square meshes (beyond the timing-only rows).
 #pragma once
 #include "firmware/kernels/meshgemm.hpp"
 

@@ -164,10 +164,12 @@ class RowProgram : public csl::Program {
 class PrefillRuns {
  public:
   // `timing_only`: no data (empty matrices, nothing read back), a fabric in DataMode::TimingOnly; `steps` and
-  // `align_rounds` limit the GEMMs' compute steps and MeshGEMM's alignment rounds (GemmConfig).
+  // `align_rounds` limit the GEMMs' compute steps and MeshGEMM's alignment rounds, `rows` dist-GEMM-T's region
+  // (GemmConfig).
   PrefillRuns(const PrefillShape& s, const hw::ArchParams& arch, PrefillResult& r, bool timing_only = false,
-              int steps = 0, int align_rounds = 0)
-      : s_(s), arch_(arch), r_(r), timing_only_(timing_only), steps_(steps), align_rounds_(align_rounds) {}
+              int steps = 0, int align_rounds = 0, int rows = 0)
+      : s_(s), arch_(arch), r_(r), timing_only_(timing_only), steps_(steps), align_rounds_(align_rounds),
+        rows_(rows) {}
 
   // C [m x n] = A [m x k] * B [k x n] (MeshGEMM).
   Matrix gemm(const char* kernel, const Matrix& a, const Matrix& b, std::uint32_t m, std::uint32_t k,
@@ -226,10 +228,10 @@ class PrefillRuns {
   fabric::DataMode mode() const { return timing_only_ ? fabric::DataMode::TimingOnly : fabric::DataMode::Functional; }
   GemmConfig config(std::uint32_t m, std::uint32_t k, std::uint32_t n) const {
     return {.P = s_.P, .m = m, .k = k, .n = n, .fp32_accumulate = s_.fp32_accumulate, .steps = steps_,
-            .align_rounds = align_rounds_};
+            .align_rounds = align_rounds_, .rows = rows_};
   }
   Matrix run(const char* kernel, const GemmConfig& cfg, const Matrix& a, const Matrix& b, bool transposed) {
-    fabric::Fabric f(arch_, s_.P, s_.P, mode());
+    fabric::Fabric f(arch_, s_.P, transposed && rows_ ? rows_ : s_.P, mode());
     GemmLayout g = transposed ? dist_gemm_t(cfg, arch_) : meshgemm(cfg, arch_);
     g.layout->load(f);
     if (!timing_only_ && transposed) write_gemm_t_inputs(*g.layout, g, a, b);
@@ -254,7 +256,7 @@ class PrefillRuns {
   const hw::ArchParams& arch_;
   PrefillResult& r_;
   bool timing_only_;
-  int steps_, align_rounds_;
+  int steps_, align_rounds_, rows_;
 };
 
 // The weights [out_i, in] stacked along out and transposed: MeshGEMM's B [in x sum(out_i)].
@@ -392,10 +394,14 @@ bool prefill_run_is_gemm(const PrefillRun& run) {
 
 bool prefill_run_aligns(const PrefillRun& run) { return prefill_run_is_gemm(run) && run.kernel != "scores"; }
 
+bool prefill_run_is_local(const PrefillRun& run) {
+  return run.kernel == "bias" || run.kernel == "residual" || run.kernel == "rope" || run.kernel == "swiglu";
+}
+
 std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch, int steps,
-                                 int align_rounds) {
+                                 int align_rounds, int rows) {
   PrefillResult r;
-  PrefillRuns dev(s, arch, r, true, steps, align_rounds);
+  PrefillRuns dev(s, arch, r, true, steps, align_rounds, rows);
   const char* k = run.kernel.c_str();
   const Matrix none;
   if (run.kernel == "scores") dev.gemm_t(k, none, none, run.m, run.k, run.n);

@@ -81,12 +81,15 @@ std::vector<PrefillRun> prefill_layer_runs(const PrefillShape& s, bool qkv_bias)
 std::vector<PrefillRun> prefill_head_runs(const PrefillShape& s, std::uint32_t vocab);
 bool prefill_run_is_gemm(const PrefillRun& run);  // MeshGEMM or dist-GEMM-T: P compute steps
 bool prefill_run_aligns(const PrefillRun& run);   // MeshGEMM: up to P/2 alignment rounds before the steps
+// The element-wise row steps ("bias", "residual", "rope", "swiglu"): local to each PE, no reduction along X.
+bool prefill_run_is_local(const PrefillRun& run);
 // Simulates `run` on a fresh P x P fabric in timing-only mode and returns its cycles (launch to last activity).
 // `steps` (GEMMs only, 0 = all P): run only the first `steps` compute steps (GemmConfig::steps); `align_rounds`
-// (MeshGEMM only, 0 = all): at most that many alignment rounds per row (GemmConfig::align_rounds). ConfigError on
-// an unknown kernel, CapacityError when its blocks do not fit a PE's SRAM.
+// (MeshGEMM only, 0 = all): at most that many alignment rounds per row (GemmConfig::align_rounds); `rows`
+// (dist-GEMM-T only, 0 = P): a P-wide region of that many rows (GemmConfig::rows). ConfigError on an unknown
+// kernel, CapacityError when its blocks do not fit a PE's SRAM.
 std::uint64_t prefill_run_cycles(const PrefillRun& run, const PrefillShape& s, const hw::ArchParams& arch,
-                                 int steps = 0, int align_rounds = 0);
+                                 int steps = 0, int align_rounds = 0, int rows = 0);
 
 // Runs the layer on `x` [L x E] (row-major). Throws ConfigError on a bad shape (naming the field), CapacityError when
 // a GEMM's blocks do not fit a PE's SRAM (naming the kernel), std::runtime_error if a run does not complete.

@@ -166,12 +166,14 @@ void GemmProgram::fmac_rows(const csl::ArrayBase& acc, const csl::ArrayBase& src
 }
 
 XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
-                       const std::string& claimant, bool reverse_x) {
+                       const std::string& claimant, bool reverse_x, const std::vector<int>& order_y) {
   // Blocks move to the previous ring position: route the reversed order as a ring (edge j: rev[j] -> rev[j+1]);
   // the reverse X ring routes `order` itself (blocks move to the next position).
-  const std::vector<int> rev(order.rbegin(), order.rend());
-  LinePlan px(P), py(P), pxr(P);
-  const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev, pool);
+  const std::vector<int>& oy = order_y.empty() ? order : order_y;
+  const int H = int(oy.size());
+  const std::vector<int> rev(order.rbegin(), order.rend()), rev_y(oy.rbegin(), oy.rend());
+  LinePlan px(P), py(H), pxr(P);
+  const std::vector<Color> ex = route_ring(px, rev, pool), ey = route_ring(py, rev_y, pool);
   const std::vector<Color> er = reverse_x ? route_ring(pxr, order, pool) : std::vector<Color>{};
   XyRings r;
   for (int j = 0; j < P && P > 1; ++j) r.hops_max = std::max(r.hops_max, std::abs(rev[j] - rev[(j + 1) % P]));
@@ -179,13 +181,16 @@ XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order
     const std::size_t j = std::size_t(position(rev, p)), in = std::size_t((int(j) + P - 1) % P);
     r.tx_x.push_back(ex[j]);
     r.rx_x.push_back(ex[in]);
-    r.tx_y.push_back(ey[j]);
-    r.rx_y.push_back(ey[in]);
     if (reverse_x) {
       const std::size_t i = std::size_t(position(order, p)), from = std::size_t((int(i) + P - 1) % P);
       r.tx_xr.push_back(er[i]);
       r.rx_xr.push_back(er[from]);
     }
+  }
+  for (int p = 0; p < H; ++p) {
+    const std::size_t j = std::size_t(position(rev_y, p)), in = std::size_t((int(j) + H - 1) % H);
+    r.tx_y.push_back(ey[j]);
+    r.rx_y.push_back(ey[in]);
   }
   auto route = [&](const LinePlan& plan, Axis axis, int line) {
     for (const LineRoute& lr : plan.routes()) {
@@ -196,11 +201,11 @@ XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order
       else layout.set_color_config(line, lr.pos, lr.color, c, claimant);
     }
   };
-  for (int l = 0; l < P; ++l) {
-    route(px, Axis::X, l);
-    route(py, Axis::Y, l);
-    if (reverse_x) route(pxr, Axis::X, l);
+  for (int y = 0; y < H; ++y) {
+    route(px, Axis::X, y);
+    if (reverse_x) route(pxr, Axis::X, y);
   }
+  for (int x = 0; x < P; ++x) route(py, Axis::Y, x);
   r.colors_per_pe_max = px.colors_per_pe_max() + py.colors_per_pe_max() + (reverse_x ? pxr.colors_per_pe_max() : 0);
   r.colors_used = px.colors_used();
   for (Color c : py.colors_used()) r.colors_used.push_back(c);
@@ -411,8 +416,8 @@ hw::Cycle shift_gemm_model_cycles(const GemmLayout& g, const hw::ArchParams& arc
 }
 
 bool gemm_finished(const GemmLayout& g) {
-  for (int y = 0; y < g.cfg.P; ++y)
-    for (int x = 0; x < g.cfg.P; ++x)
+  for (int y = 0; y < g.layout->height(); ++y)
+    for (int x = 0; x < g.layout->width(); ++x)
       if (!dynamic_cast<const GemmProgram&>(g.layout->program(x, y)).finished()) return false;
   return true;
 }

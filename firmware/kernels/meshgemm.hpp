@@ -34,6 +34,9 @@ struct GemmConfig {
   int align_rounds = 0;            // MeshGEMM / Cannon alignment rounds run: 0 = all (up to P/2 per row); 1..P/2 = a
                                    // row does at most this many (timing extrapolation; kernels without alignment
                                    // ignore it)
+  int rows = 0;                    // dist-GEMM-T, timing only: the region's rows (0 = P): a P-wide region of `rows`
+                                   // rows, B shifting on a ring of `rows` along Y, each step's partial reduced along
+                                   // the whole X ring (runtime/prefill_timing.hpp; the other kernels ignore it)
 };
 
 // Row pitch (elements) of a matrix whose rows are FMAC vector operands: a multiple of 8 bytes, so every row starts
@@ -86,7 +89,8 @@ struct GemmLayout {
 };
 
 // The ring `order` (a permutation of 0..P-1) routed along every row (X) and every column (Y) of `layout`, blocks moving
-// to the previous ring position; per physical index, the colour it sends on and the one it receives on.
+// to the previous ring position; per physical index, the colour it sends on and the one it receives on. `order_y`
+// (empty: `order`): the ring along Y of a P-wide region of order_y.size() rows.
 struct XyRings {
   std::vector<Color> tx_x, rx_x, tx_y, rx_y;
   std::vector<Color> tx_xr, rx_xr;  // with reverse_x: the X ring the other way (blocks to the next ring position)
@@ -95,7 +99,7 @@ struct XyRings {
   std::vector<Color> colors_used;
 };
 XyRings route_xy_rings(csl::Layout& layout, int P, const std::vector<int>& order, ColorPool& pool,
-                       const std::string& claimant, bool reverse_x = false);
+                       const std::string& claimant, bool reverse_x = false, const std::vector<int>& order_y = {});
 // The logical ring position of physical index v.
 int ring_position(const std::vector<int>& order, int v);
 // The alignment rounds of the row at ring position ky: ky towards the previous ring position (> 0), or P - ky the

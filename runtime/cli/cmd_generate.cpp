@@ -113,6 +113,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
   if (prefill && !vm["context"].defaulted())
     throw UsageError("--context and --prompt-len: give one (with --prompt-len, decode starts after the prompt)");
   if (!prefill && vm.count("prefill-mesh")) throw UsageError("--prefill-mesh needs --prompt-len");
+  if (!prefill && !vm["prefill-layers"].defaulted()) throw UsageError("--prefill-layers needs --prompt-len");
   if (!prefill && max_new < 1)
     throw UsageError("--timing-only: --max-new-tokens must be at least 1 (decode timing), or give --prompt-len");
   const int64_t context = prefill ? prompt_len : vm["context"].as<int64_t>();
@@ -134,6 +135,10 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                                        : sim.mesh_size(arch);
   const std::string name = dir.filename().string();
   const int P = prefill ? prefill_side(vm, mesh, arch) : 0;
+  const int64_t prefill_layers = vm["prefill-layers"].as<int64_t>();
+  if (prefill_layers < 0 || prefill_layers > config.num_hidden_layers)
+    throw UsageError("--prefill-layers " + std::to_string(prefill_layers) + ": must be from 0 to " +
+                     std::to_string(config.num_hidden_layers) + " (the model's num_hidden_layers; 0: all)");
   if (prefill && max_new > 0 && (P > mesh.first || P > mesh.second))
     throw UsageError("--prefill-mesh " + std::to_string(P) + "x" + std::to_string(P) + " with --max-new-tokens: the " +
                      "K/V hand-over (runtime::kv_handover) models a prefill region inside the decode --mesh " +
@@ -142,14 +147,15 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
   std::uint64_t total_cycles = 0;
   if (prefill) {
     runtime::PrefillTimer timer(config, dir.string(), arch, P, std::uint32_t(prompt_len), accum == "fp32",
-                                runtime::timing_cache_dir());
+                                runtime::timing_cache_dir(), int(prefill_layers));
     const runtime::PrefillTiming t = timer.time();
     const double us = arch.cycles_to_us(double(t.cycles));
     total_cycles += t.cycles;
     std::cerr << "[wafer timing-only] " << name << " prefill of " << prompt_len << " tokens on " << P << "x" << P
               << " PEs (" << arch.name << ", " << accum << " accumulation): " << t.cycles << " cycles = " << us
-              << " us = " << 1e6 * double(prompt_len) / us << " prompt tokens/s; " << t.layers << " layers of "
-              << t.layer_cycles << " cycles (";
+              << " us = " << 1e6 * double(prompt_len) / us << " prompt tokens/s; " << t.layers << " layers"
+              << (t.placed_layers < t.layers ? " (" + std::to_string(t.placed_layers) + " placed, scaled)" : "")
+              << " of " << t.layer_cycles << " cycles (";
     nlohmann::json by_kernel = nlohmann::json::object();
     for (const auto& kc : t.layer_kernels) {
       std::cerr << (&kc == &t.layer_kernels.front() ? "" : ", ") << kc.kernel << " " << kc.cycles;
@@ -168,6 +174,7 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                 {"prefill_layer_cycles_by_kernel", by_kernel},
                 {"prefill_head_cycles", t.head_cycles},
                 {"prefill_stages", t.stages},
+                {"prefill_layers_placed", t.placed_layers},
                 {"prefill_handoff_cycles", t.handoff_cycles},
                 {"prefill_unit_simulations", t.simulations},
                 {"prefill_unit_cached", t.cached},
@@ -298,6 +305,9 @@ int run_generate(int argc, char** argv) {
        "0 prefill alone, else end to end (decode after the prompt)")
       ("prefill-mesh", po::value<std::string>(),
        "--timing-only --prompt-len: the square prefill region PxP (default: --mesh)")
+      ("prefill-layers", number<int64_t>(0)->default_value(0),
+       "--timing-only --prompt-len: place only the first N layers on the prefill regions and count all of the "
+       "model's layers (the paper's subsets of models too large for the wafer, scaled proportionally; 0: all)")
       ("ignore-eos", po::bool_switch(), "do not stop at eos_token_id (for benchmarks)")
       ("threads", number(0, 4096)->default_value(0),
        "CPU threads; 0 = decode on 1 or all cores (OMP_NUM_THREADS), whichever times faster");
@@ -306,15 +316,16 @@ int run_generate(int argc, char** argv) {
                      "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N] [--device wafer|cpu] "
                      "[--mesh WxH|auto] [--arch wse2] [--accum fp32|fp16] [--kv shift|concat] [--json FILE] "
                      "[--seed S --temperature T --top-k K --top-p P] | --model DIR|NAME --timing-only [--context N | "
-                     "--prompt-len N [--prefill-mesh PxP]] [--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
+                     "--prompt-len N [--prefill-mesh PxP] [--prefill-layers N]] [--max-new-tokens N] [--mesh WxH|auto] [--arch wse2] [--accum] [--kv] [--json FILE]"))
     return 0;
   const std::string json_path = vm.count("json") ? vm["json"].as<std::string>() : "";
   if (!json_path.empty()) check_output_path(json_path, "--json");
 
   if (vm["timing-only"].as<bool>()) return run_timing_only(argc, argv, vm, json_path);
   if (!vm["context"].defaulted()) throw UsageError("--context needs --timing-only (a functional run caches its prompt)");
-  if (!vm["prompt-len"].defaulted() || vm.count("prefill-mesh"))
-    throw UsageError("--prompt-len and --prefill-mesh need --timing-only (a functional run prefills its --prompt)");
+  if (!vm["prompt-len"].defaulted() || vm.count("prefill-mesh") || !vm["prefill-layers"].defaulted())
+    throw UsageError("--prompt-len, --prefill-mesh and --prefill-layers need --timing-only (a functional run prefills "
+                     "its --prompt)");
   const std::string device = vm["device"].as<std::string>();
   if (device != "cpu" && device != "wafer") throw UsageError("--device: \"" + device + "\" is not a device (expected cpu or wafer)");
   if (vm.count("prompt") == vm.count("prompt-ids")) throw UsageError("give exactly one of --prompt and --prompt-ids");

@@ -1,5 +1,6 @@
 // Timing-only prefill (runtime/prefill_timing.hpp): a GEMM extrapolated from its first steps (and MeshGEMM from its
-// first alignment rounds) equals its full simulation within 1% (MeshGEMM and dist-GEMM-T); end to end adds the K/V
+// first alignment rounds) equals its full simulation within 1% (MeshGEMM and dist-GEMM-T), also from the reduced
+// region (MeshGEMM, element-wise steps: a composed layer at P = 32, cached on a second run); end to end adds the K/V
 // hand-over; the composed layer equals llama_prefill_layer's own cycles (a
 // whole functional simulation) within 1%; the prefill adds up layers, handoffs and the head; `generate
 // --timing-only --prompt-len` hits the on-disk cache on a second run, and rejects bad input naming the option.
@@ -75,6 +76,74 @@ TEST(PrefillTiming, AlignmentExtrapolationEqualsFullMeshGemm) {
   EXPECT_LE(rel(double(extrapolated), double(full)), 0.01) << extrapolated << " vs " << full;
   EXPECT_EQ(timer.extrapolated(), 1);
   EXPECT_THROW(timer.unit_cycles(run, 4, P / 2 + 1), ConfigError);  // names align_rounds and the limit
+}
+
+// At P = 40 the MeshGEMMs run on the reduced 24 x 24 region with the same per-PE blocks (padding included: m = 100
+// is 3 rows per PE) and extrapolate to 20 alignment rounds and 40 steps, dist-GEMM-T on 40 x 24 (its reductions
+// span the whole row) extrapolates to 40 steps: equal to the whole 40 x 40 simulation within 1%. The element-wise
+// row steps on 24 x 24 take the whole region's cycles.
+TEST(PrefillTiming, ReducedRegionEqualsWholeRegion) {
+  const int P = 40;
+  runtime::PrefillTimer timer(config(1), "generated", hw::ArchParams{}, P, 100, true, {});
+  for (const kernels::PrefillRun& run : {kernels::PrefillRun{"qkv", 100, 64, 150}, kernels::PrefillRun{"lm_head", 1, 64, 120},
+                                         kernels::PrefillRun{"scores", 100, 16, 100},
+                                         kernels::PrefillRun{"rope", 100, 1, 150}, kernels::PrefillRun{"swiglu", 100, 1, 96}}) {
+    if (run.kernel == "scores") ASSERT_EQ(timer.unit_rows(run), runtime::PrefillTimer::kReducedSide);
+    else ASSERT_EQ(timer.unit_side(run), runtime::PrefillTimer::kReducedSide) << run.kernel;
+    const std::uint64_t reduced = timer.run_cycles(run), whole = timer.unit_cycles(run, 0, 0);
+    std::cout << run.kernel << " at P = " << P << ": reduced " << reduced << ", whole " << whole << "\n";
+    EXPECT_LE(rel(double(reduced), double(whole)), 0.01) << run.kernel << ": " << reduced << " vs " << whole;
+  }
+  EXPECT_EQ(timer.unit_side({"scores", 100, 16, 100}), P);  // dist-GEMM-T reduces along the whole X ring
+  EXPECT_EQ(timer.unit_rows({"qkv", 100, 64, 150}), 0);
+  EXPECT_EQ(timer.unit_side({"softmax", 100, 1, 100}), P);
+  EXPECT_EQ(timer.unit_side({"rmsnorm", 100, 1, 64}), P);
+}
+
+// A composed layer at P = 32 (MeshGEMMs and element-wise steps on the reduced region, dist-GEMM-T on 32 x 24) against
+// every run simulated
+// whole on the 32 x 32 region: per kernel and in total within 1%. A second timer on the same cache simulates
+// nothing, and the reduced units are keyed by their region.
+TEST(PrefillTiming, ComposedReducedLayerEqualsWholeRunsAndIsCached) {
+  test::TestDir dir;
+  const models::LlamaConfig c = config(2);
+  const int P = 32;
+  const std::uint32_t L = 64;
+  runtime::PrefillTimer timer(c, "generated", hw::ArchParams{}, P, L, true, dir.path() / "cache");
+  const runtime::PrefillTiming t = timer.time();
+  const kernels::PrefillShape shape{.P = P, .seq = L, .hidden = 64, .q_heads = 4, .kv_heads = 2, .head_dim = 16,
+                                    .ffn = 96, .rms_eps = c.rms_norm_eps, .inv_freq = models::cpu::rope_inv_freq(c),
+                                    .fp32_accumulate = true};
+  runtime::PrefillTimer whole(c, "generated", hw::ArchParams{}, P, L, true, {});
+  std::uint64_t layer = 0;
+  for (const kernels::PrefillRun& run : kernels::prefill_layer_runs(shape, false)) {
+    const std::uint64_t w = whole.unit_cycles(run, 0, 0) * std::uint64_t(run.count);
+    layer += w;
+    const auto it = std::find_if(t.layer_kernels.begin(), t.layer_kernels.end(),
+                                 [&](const auto& k) { return k.kernel == run.kernel; });
+    ASSERT_NE(it, t.layer_kernels.end()) << run.kernel;
+    EXPECT_LE(rel(double(it->cycles), double(w)), 0.01) << run.kernel << ": " << it->cycles << " vs " << w;
+  }
+  std::cout << "layer at P = " << P << ", L = " << L << ": composed (reduced) " << t.layer_cycles << ", whole runs "
+            << layer << "\n";
+  EXPECT_LE(rel(double(t.layer_cycles), double(layer)), 0.01) << t.layer_cycles << " vs " << layer;
+
+  runtime::PrefillTimer again(c, "generated", hw::ArchParams{}, P, L, true, dir.path() / "cache");
+  const runtime::PrefillTiming t2 = again.time();
+  EXPECT_EQ(t2.simulations, 0);
+  EXPECT_GT(t2.cached, 0);
+  EXPECT_EQ(t2.cycles, t.cycles);
+  int reduced = 0, rows = 0;  // units on 24 x 24, on 32 x 24 (dist-GEMM-T)
+  const int R = runtime::PrefillTimer::kReducedSide;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "cache")) {
+    const auto j = nlohmann::json::parse(std::ifstream(e.path()));
+    const auto key = nlohmann::json::parse(j["key"].get<std::string>());
+    if (key["region"] == nlohmann::json{R, R}) ++reduced;
+    else if (key["region"] == nlohmann::json{P, R}) ++rows;
+    else EXPECT_EQ(key["region"], (nlohmann::json{P, P})) << key.dump();
+  }
+  EXPECT_GT(reduced, 0);
+  EXPECT_GT(rows, 0);
 }
 
 // host_threads 1 and 2 simulate the same cycles: the second timer hits the first one's cache entries.
@@ -170,6 +239,28 @@ TEST_F(PrefillTimingCli, SecondRunHitsTheCache) {
   EXPECT_FALSE(j2.contains("e2e_tokens_per_s"));
 }
 
+// --prefill-layers 1 places one of the two layers and counts both: the same cycles as placing both (one stage), the
+// layer's time scaled by the model's layers.
+TEST_F(PrefillTimingCli, PrefillLayersPlacesASubsetAndScales) {
+  const std::string env = "WAFERSIM_CACHE_DIR=" + (dir() / "cache").string() + " ";
+  const std::string args = " generate --timing-only --model " + model().string() +
+                           " --prompt-len 40 --max-new-tokens 0 --mesh 8x8 --json ";
+  const auto all = test::run_cli(env + exe().string() + args + (dir() / "all.json").string());
+  ASSERT_EQ(all.status, 0) << all.out;
+  const auto one = test::run_cli(env + exe().string() + args + (dir() / "one.json").string() + " --prefill-layers 1");
+  ASSERT_EQ(one.status, 0) << one.out;
+  const auto ja = nlohmann::json::parse(std::ifstream(dir() / "all.json"));
+  const auto j1 = nlohmann::json::parse(std::ifstream(dir() / "one.json"));
+  EXPECT_EQ(ja["prefill_layers_placed"], 2);
+  EXPECT_EQ(j1["prefill_layers_placed"], 1);
+  EXPECT_EQ(j1["prefill_cycles"].get<std::uint64_t>(),
+            2 * j1["prefill_layer_cycles"].get<std::uint64_t>() + j1["prefill_handoff_cycles"].get<std::uint64_t>() +
+                j1["prefill_head_cycles"].get<std::uint64_t>());
+  ASSERT_EQ(ja["prefill_stages"], 1);
+  EXPECT_EQ(j1["prefill_cycles"], ja["prefill_cycles"]);
+  EXPECT_NE(one.out.find("1 placed, scaled"), std::string::npos) << one.out;
+}
+
 TEST_F(PrefillTimingCli, EndToEndAddsDecodeToPrefill) {
   const std::string env = "WAFERSIM_CACHE_DIR=" + (dir() / "cache").string() + " ";
   const auto r = test::run_cli(env + exe().string() + " generate --timing-only --model " + model().string() +
@@ -193,6 +284,8 @@ TEST_F(PrefillTimingCli, BadInputNamesTheOption) {
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x8 --prefill-mesh 4x8", "--prefill-mesh"},
            {"--prompt-len 8 --max-new-tokens 0 --mesh 8x4", "--prefill-mesh"},
            {"--prompt-len 8 --context 8 --mesh 8x8", "--context"},
+           {"--prompt-len 8 --max-new-tokens 0 --mesh 8x8 --prefill-layers 3", "--prefill-layers 3"},
+           {"--max-new-tokens 1 --mesh 8x8 --prefill-layers 1", "--prefill-layers"},
            {"--prompt-len 8 --max-new-tokens 2 --mesh 8x8 --prefill-mesh 10x10", "--prefill-mesh 10x10"}}) {
     const auto r = generate(args);
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
