@@ -1,6 +1,8 @@
 #include "hw/sram.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -20,11 +22,25 @@ const SramSymbol& Sram::allocate(const std::string& owner, const std::string& sy
     throw CapacityError(owner + ": symbol '" + symbol + "' needs " + std::to_string(bytes) + " bytes but only " +
                         std::to_string(start >= capacity_ ? 0 : capacity_ - start) + " of " +
                         std::to_string(capacity_) + " bytes of SRAM are free (" + std::to_string(reserved_) +
-                        " reserved for code, " + std::to_string(top_ - reserved_) + " already allocated)");
+                        " reserved for code, " + std::to_string(top_ - reserved_) + " already allocated" +
+                        largest_symbols() + ")");
   }
   symbols_.push_back({symbol, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(bytes)});
   top_ = static_cast<std::uint32_t>(start + bytes);
   return symbols_.back();
+}
+
+// ", the largest: 'a' 4096, 'b' 2048, 'c' 1024 bytes" (up to three; "" when nothing is allocated).
+std::string Sram::largest_symbols() const {
+  std::vector<const SramSymbol*> by_size;
+  for (const auto& s : symbols_) by_size.push_back(&s);
+  const std::size_t n = std::min<std::size_t>(3, by_size.size());
+  std::partial_sort(by_size.begin(), by_size.begin() + std::ptrdiff_t(n), by_size.end(),
+                    [](const SramSymbol* a, const SramSymbol* b) { return a->bytes > b->bytes; });
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i)
+    out += (i ? ", '" : ", the largest: '") + by_size[i]->name + "' " + std::to_string(by_size[i]->bytes);
+  return n ? out + " bytes" : out;
 }
 
 const SramSymbol* Sram::find(const std::string& symbol) const {

@@ -42,6 +42,7 @@ class Sram {
 
  private:
   void check_range(std::uint32_t addr, std::uint32_t bytes) const;
+  std::string largest_symbols() const;  // for the capacity error
   std::uint32_t capacity_, reserved_, top_;
   bool functional_;
   std::unique_ptr<std::uint8_t[]> bytes_;

@@ -113,22 +113,36 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
   // One simulation per context: the program with 2 layers and lm_head (1 layer when the model has one). Its last
   // PE finishes layer 0 at e0 and layer 1 at e1 (from the launch), the step ends at T: one layer in steady state is
   // e1 - e0 (including its overlap with its neighbours), a stage of n layers without lm_head takes
-  // e0 + (n - 1)(e1 - e0), the stage with lm_head T + (n - 2)(e1 - e0).
+  // e0 + (n - 1)(e1 - e0), the stage with lm_head T + (n - 2)(e1 - e0). Where 2 layers and lm_head do not fit a
+  // PE's SRAM together (the stages do: the last holds fewer layers), two simulations: 2 layers without lm_head
+  // (e0, e1) and 1 layer with it (T1); the stage with lm_head then takes T1 + (n - 1)(e1 - e0).
   const std::uint32_t n = std::min<std::uint32_t>(2, std::uint32_t(config_.num_hidden_layers));
   auto token = [&](std::uint64_t c, bool first) {
-    const UnitTiming u = unit(n, c);
+    UnitTiming u, head;
+    std::uint32_t head_layers = n;
+    try {
+      u = head = unit(n, c);
+    } catch (const CapacityError&) {
+      if (n < 2 || c >= max_context()) throw;
+      u = unit(n, c, false);
+      head = unit(1, c, true);
+      head_layers = 1;
+    }
     const std::int64_t e0 = std::int64_t(u.layer_ends[0]), e1 = std::int64_t(u.layer_ends[1]);
     const std::int64_t per_layer = n == 2 ? std::max<std::int64_t>(0, e1 - e0) : 0;
     std::int64_t total = std::int64_t(t.handoff_cycles);
     for (const Stage& st : plan_.stages)
-      total += st.lm_head ? std::int64_t(u.cycles) + (st.layers - std::int64_t(n)) * per_layer
+      total += st.lm_head ? std::int64_t(head.cycles) + (st.layers - std::int64_t(head_layers)) * per_layer
                           : e0 + (st.layers - 1) * per_layer;
     if (first) {
       t.layer_cycles_first = std::uint64_t(per_layer);
-      t.head_cycles_first = std::uint64_t(std::max<std::int64_t>(0, std::int64_t(u.cycles) - std::int64_t(n) * per_layer));
-      t.layer_phase_cycles_first = u.phases;
-      for (auto& [name, cycles] : t.layer_phase_cycles_first)
-        if (name != "final rmsnorm" && name != "lm_head") cycles /= n;
+      t.head_cycles_first =
+          std::uint64_t(std::max<std::int64_t>(0, std::int64_t(head.cycles) - std::int64_t(head_layers) * per_layer));
+      t.layer_phase_cycles_first.clear();
+      for (const auto& [name, cycles] : u.phases)
+        if (name != "final rmsnorm" && name != "lm_head") t.layer_phase_cycles_first.emplace_back(name, cycles / n);
+      for (const auto& [name, cycles] : head.phases)
+        if (name == "final rmsnorm" || name == "lm_head") t.layer_phase_cycles_first.emplace_back(name, cycles);
     }
     return std::uint64_t(total);
   };

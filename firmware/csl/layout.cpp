@@ -91,6 +91,16 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
   }
   x0_ = x0;
   y0_ = y0;
+  try {
+    attach(fabric, x0, y0);
+  } catch (...) {
+    release(fabric);  // nothing half-loaded: a failed load leaves the PEs as they were (e.g. their SRAM free)
+    throw;
+  }
+  fabric_ = &fabric;
+}
+
+void Layout::attach(fabric::Transport& fabric, int x0, int y0) {
   for (int y = 0; y < height_; ++y) {
     for (int x = 0; x < width_; ++x) {
       Tile& t = tiles_[std::size_t(y) * width_ + x];
@@ -135,7 +145,6 @@ void Layout::load(fabric::Transport& fabric, int x0, int y0) {
     for (int x = 0; x < width_; ++x)
       if (Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine)
         fabric.attach_agent(x0 + x, y0 + y, t.engine.get(), fabric.now());
-  fabric_ = &fabric;
 }
 
 namespace {
@@ -150,24 +159,27 @@ IdleAgent idle_agent;
 
 void Layout::unload() {
   if (!loaded()) throw std::logic_error("layout: unload before load");
-  fabric::Transport& f = *fabric_;
   for (int y = 0; y < height_; ++y)
     for (int x = 0; x < width_; ++x)
       if (const Tile& t = tiles_[std::size_t(y) * width_ + x]; t.engine && t.engine->busy())
         throw std::logic_error("layout: unload while PE" + xy(x0_ + x, y0_ + y) + " is busy (run the fabric first)");
+  release(*fabric_);
+  fabric_ = nullptr;
+}
+
+void Layout::release(fabric::Transport& f) {
   for (const Route& r : routes_) f.set_color_config(x0_ + r.x, y0_ + r.y, r.color, hw::ColorConfig{});
   for (int y = 0; y < height_; ++y)
     for (int x = 0; x < width_; ++x) {
       Tile& t = tiles_[std::size_t(y) * width_ + x];
-      if (!t.engine) continue;
+      if (t.factory == kNoFactory) continue;
       const int fx = x0_ + x, fy = y0_ + y;
       for (int c = 0; c < hw::kMaxColors; ++c) f.queues(fx, fy).bind_input_queue(hw::kUnbound, Color(c));
       f.sram(fx, fy).release_all();
-      f.attach_agent(fx, fy, &idle_agent, f.now());
+      if (t.engine) f.attach_agent(fx, fy, &idle_agent, f.now());
       t.engine.reset();
       t.program.reset();
     }
-  fabric_ = nullptr;
 }
 
 std::vector<Color> Layout::colors_at(int x, int y) const {

@@ -119,6 +119,8 @@ class Layout {
   }
 
  private:
+  void attach(fabric::Transport& fabric, int x0, int y0);  // load()'s programs, engines and routes
+  void release(fabric::Transport& fabric);  // unload()'s clean-up, also of a load that failed half-way
   static constexpr std::uint32_t kNoFactory = ~0u;
   struct Tile {
     std::uint32_t factory = kNoFactory;  // index into factories_

@@ -197,6 +197,26 @@ TEST(Layout, ErrorsNameThePeProgramAndSymbol) {
   EXPECT_THROW(big.load(g), ConfigError);
 }
 
+TEST(Layout, AFailedLoadLeavesNothingAllocatedAndTheNextLoadRuns) {
+  Fabric f(hw::ArchParams{}, 1, 1);
+  const std::uint32_t reserve = f.sram(0, 0).used();
+  auto tight = examples::gemv_layout(100, 110);  // A (44000 bytes) fits, the vectors after it do not
+  try {
+    tight->load(f);
+    FAIL() << "no error";
+  } catch (const CapacityError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the largest: 'A' 44000"), std::string::npos) << m;  // what fills the PE
+  }
+  EXPECT_FALSE(tight->loaded());
+  EXPECT_EQ(f.sram(0, 0).used(), reserve);  // A was freed again
+  GemvRun g = start_gemv(f, 32, 16, 3);
+  ASSERT_TRUE(f.run().completed);
+  const auto y = g.layout->read_symbol<float>(0, 0, "y");
+  const auto want = cpu_gemv(g.A, g.x, g.b, 32, 16, 0, 16);
+  for (std::uint32_t i = 0; i < 32; ++i) EXPECT_EQ(y[i], want[i]) << i;
+}
+
 namespace {
 // PE(0,0) sends 3 wavelets, a TEARDOWN control wavelet, then 2 more on colour 5; every router on the path puts the
 // colour into teardown when the command passes, and each PE's teardown handler leaves it again.
