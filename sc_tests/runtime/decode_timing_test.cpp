@@ -120,3 +120,25 @@ TEST(DecodeTiming, ContextPastTheCacheIsACapacityError) {
   EXPECT_EQ(timer.max_context(), 6u);
   EXPECT_THROW(timer.time(5, 2), CapacityError);
 }
+
+// A large vocabulary: the last stage holds lm_head beside fewer layers, and 2 layers + lm_head do not fit a PE
+// together; the timing then composes 2 layers without lm_head and 1 layer with it, and still equals the stages
+// simulated whole.
+TEST(DecodeTiming, WhenTwoLayersAndLmHeadDoNotFitTheHeadStageIsTimedFromOneLayer) {
+  test::TestDir dir;
+  models::LlamaConfig c = config(4);
+  c.vocab_size = 1500;
+  c.bos_token_id = 1498;
+  c.eos_token_ids = {1499};
+  runtime::DecodeTimer timer(c, "generated", hw::ArchParams{}, {.width = 2, .height = 2, .kv_slots = 4}, dir / "cache");
+  const runtime::Plan& plan = timer.plan();
+  ASSERT_GE(plan.stages.size(), 2u);
+  ASSERT_TRUE(plan.stages.back().lm_head);
+  EXPECT_THROW(timer.unit(2, 3), CapacityError);
+  const runtime::DecodeTiming t = timer.time(3, 1);
+  std::uint64_t full = t.handoff_cycles;
+  for (const runtime::Stage& st : plan.stages) full += timer.cycles(std::uint32_t(st.layers), 3, st.lm_head);
+  EXPECT_NEAR(double(t.first_token_cycles), double(full), 0.01 * double(full));
+  EXPECT_GT(t.layer_cycles_first, 0u);
+  EXPECT_GT(t.head_cycles_first, 0u);
+}
