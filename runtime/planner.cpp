@@ -59,13 +59,19 @@ void stack_layers(Plan& p, int layers, const std::function<std::int64_t(int, boo
     }
   }
   if (best.empty()) {
+    const std::string where = p.model + " does not fit the " + p.arch + " fabric (" +
+                              mesh_name(p.fabric_width, p.fabric_height) + " PEs) in " +
+                              std::string(to_string(p.phase)) + " regions of " + mesh_name(p.width, p.height) + ": ";
+    // Not even one layer (the last with lm_head) fits a region: more regions would not help.
+    if (room(1, false) < 0 || room(1, true) < 0)
+      throw CapacityError(where + "not even one layer" + (room(1, false) < 0 ? "" : " with lm_head") +
+                          " fits the " + std::to_string(p.sram_limit) + " bytes of a PE" +
+                          (p.phase == Phase::Decode ? " beside one KV slot" : "") + "; use a larger mesh");
     const std::uint64_t available = std::uint64_t(p.regions_available) * std::uint64_t(p.width) * std::uint64_t(p.height) * p.sram_limit;
-    throw CapacityError(p.model + " does not fit the " + p.arch + " fabric (" + mesh_name(p.fabric_width, p.fabric_height) +
-                        " PEs) in " + std::string(to_string(p.phase)) + " regions of " + mesh_name(p.width, p.height) +
-                        ": it needs " + std::to_string(needed) + " bytes of SRAM, the " +
+    throw CapacityError(where + "it needs " + std::to_string(needed) + " bytes of SRAM, the " +
                         std::to_string(p.regions_available) + " regions hold " + std::to_string(available) + " (" +
-                        std::to_string(p.sram_limit) + " bytes per PE); use a larger mesh, or --layers N to place a "
-                        "subset of the layers as the paper does");
+                        std::to_string(p.sram_limit) + " bytes per PE); use a larger mesh, or place a subset of the "
+                        "layers as the paper does (plan / kv-capacity --layers N, generate --prefill-layers N)");
   }
   const int count = int(best.size());
   p.layers = layers;
