@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "firmware/kernels/meshgemm.hpp"
 #include "firmware/kernels/tiling.hpp"
+#include "models/cpu_ops.hpp"
 
 namespace wafersim::runtime {
 namespace {
@@ -127,6 +128,19 @@ Plan plan_decode(const models::LlamaConfig& config, const std::string& model, in
   p.shift_max_tokens = std::uint64_t(height) * p.kv_slots_per_pe;
   p.concat_max_tokens = p.kv_slots_per_pe;
   return p;
+}
+
+kernels::PrefillShape prefill_shape(const models::LlamaConfig& config, int P, std::uint32_t seq, bool fp32_accumulate) {
+  return {.P = P,
+          .seq = seq,
+          .hidden = std::uint32_t(config.hidden_size),
+          .q_heads = std::uint32_t(config.num_attention_heads),
+          .kv_heads = std::uint32_t(config.num_key_value_heads),
+          .head_dim = std::uint32_t(config.head_dim),
+          .ffn = std::uint32_t(config.intermediate_size),
+          .rms_eps = config.rms_norm_eps,
+          .inv_freq = models::cpu::rope_inv_freq(config),
+          .fp32_accumulate = fp32_accumulate};
 }
 
 Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, int width, int height,

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "firmware/kernels/llama_prefill.hpp"
 #include "hw/arch_params.hpp"
 #include "models/llama_config.hpp"
 #include "runtime/decode_layout.hpp"
@@ -83,6 +84,8 @@ struct Plan {
 // naming the model, the bytes it needs, the bytes the fabric's regions hold and the fabric size.
 Plan plan_decode(const models::LlamaConfig& config, const std::string& model, int width, int height,
                  const hw::ArchParams& arch, Regions regions = Regions::Fabric);
+// The prefill kernels' shape of `config` on a P x P region for a prompt of `seq` tokens (llama_prefill.hpp).
+kernels::PrefillShape prefill_shape(const models::LlamaConfig& config, int P, std::uint32_t seq, bool fp32_accumulate);
 Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, int width, int height,
                   std::uint32_t prompt_len, const hw::ArchParams& arch);
 

@@ -33,16 +33,7 @@ PrefillTimer::PrefillTimer(const models::LlamaConfig& config, const std::string&
                            const hw::ArchParams& arch, int P, std::uint32_t prompt_len, bool fp32_accumulate,
                            std::filesystem::path cache_dir, int placed_layers)
     : config_(config), arch_(arch),
-      shape_{.P = P,
-             .seq = prompt_len,
-             .hidden = std::uint32_t(config.hidden_size),
-             .q_heads = std::uint32_t(config.num_attention_heads),
-             .kv_heads = std::uint32_t(config.num_key_value_heads),
-             .head_dim = std::uint32_t(config.head_dim),
-             .ffn = std::uint32_t(config.intermediate_size),
-             .rms_eps = config.rms_norm_eps,
-             .inv_freq = models::cpu::rope_inv_freq(config),
-             .fp32_accumulate = fp32_accumulate},
+      shape_(prefill_shape(config, P, prompt_len, fp32_accumulate)),
       plan_(plan_prefill(placed_config(config, placed_layers), model_name, P, P, prompt_len, arch)),
       cache_(std::move(cache_dir), "prefill") {}
 

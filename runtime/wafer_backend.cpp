@@ -5,6 +5,7 @@
 #include "common/error.hpp"
 #include "firmware/kernels/dist_gemm_t.hpp"
 #include "models/cpu_ops.hpp"
+#include "runtime/planner.hpp"
 
 namespace wafersim::runtime {
 namespace {
@@ -297,12 +298,7 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
   const int P = prefill_side(l);
   const auto n = std::uint32_t(tokens.size());
   const int64_t E = c.hidden_size, kvd = c.kv_dim(), q_dim = c.q_dim();
-  const kernels::PrefillShape shape{.P = P, .seq = n, .hidden = std::uint32_t(E),
-                                    .q_heads = std::uint32_t(c.num_attention_heads),
-                                    .kv_heads = std::uint32_t(c.num_key_value_heads),
-                                    .head_dim = std::uint32_t(c.head_dim), .ffn = std::uint32_t(c.intermediate_size),
-                                    .rms_eps = c.rms_norm_eps, .inv_freq = models::cpu::rope_inv_freq(c),
-                                    .fp32_accumulate = options_.fp32_accumulate};
+  const kernels::PrefillShape shape = prefill_shape(c, P, n, options_.fp32_accumulate);
   std::vector<float> x(std::size_t(n) * std::size_t(E));
   for (std::uint32_t t = 0; t < n; ++t)
     weights_->embed.row_to_f32(std::size_t(tokens[t]), std::size_t(E), &x[std::size_t(t) * std::size_t(E)]);

@@ -14,6 +14,7 @@
 #include "models/cpu_ops.hpp"
 #include "models/cpu_reference.hpp"
 #include "models/model_generator.hpp"
+#include "runtime/planner.hpp"
 #include "sc_tests/runtime/cpu_prefill.hpp"
 
 using namespace wafersim;
@@ -72,16 +73,7 @@ kernels::PrefillResult run_case(const models::LlamaConfig& cfg, uint64_t seed, i
   const kernels::PrefillWeights pw{f32(lw.input_norm), f32(lw.wq), f32(lw.wk), f32(lw.wv), f32(lw.bq), f32(lw.bk),
                                    f32(lw.bv), f32(lw.wo), f32(lw.post_norm), f32(lw.w_gate), f32(lw.w_up),
                                    f32(lw.w_down)};
-  const kernels::PrefillShape shape{.P = P,
-                                    .seq = std::uint32_t(L),
-                                    .hidden = std::uint32_t(E),
-                                    .q_heads = std::uint32_t(cfg.num_attention_heads),
-                                    .kv_heads = std::uint32_t(cfg.num_key_value_heads),
-                                    .head_dim = std::uint32_t(cfg.head_dim),
-                                    .ffn = std::uint32_t(cfg.intermediate_size),
-                                    .rms_eps = cfg.rms_norm_eps,
-                                    .inv_freq = models::cpu::rope_inv_freq(cfg),
-                                    .fp32_accumulate = acc32};
+  const kernels::PrefillShape shape = runtime::prefill_shape(cfg, P, std::uint32_t(L), acc32);
   auto r = kernels::llama_prefill_layer(shape, pw, x, hw::ArchParams{});
 
   const test::CpuLayer ref = test::cpu_prefill_layer(w->config, w->layers[0], x, L);

@@ -111,9 +111,7 @@ TEST(PrefillTiming, ComposedReducedLayerEqualsWholeRunsAndIsCached) {
   const std::uint32_t L = 64;
   runtime::PrefillTimer timer(c, "generated", hw::ArchParams{}, P, L, true, dir.path() / "cache");
   const runtime::PrefillTiming t = timer.time();
-  const kernels::PrefillShape shape{.P = P, .seq = L, .hidden = 64, .q_heads = 4, .kv_heads = 2, .head_dim = 16,
-                                    .ffn = 96, .rms_eps = c.rms_norm_eps, .inv_freq = models::cpu::rope_inv_freq(c),
-                                    .fp32_accumulate = true};
+  const kernels::PrefillShape shape = runtime::prefill_shape(c, P, L, true);
   runtime::PrefillTimer whole(c, "generated", hw::ArchParams{}, P, L, true, {});
   std::uint64_t layer = 0;
   for (const kernels::PrefillRun& run : kernels::prefill_layer_runs(shape, false)) {
@@ -176,9 +174,7 @@ TEST(PrefillTiming, ComposedLayerEqualsTheFunctionalLayer) {
   const auto& lw = w.layers[0];
   const kernels::PrefillWeights pw{f32(lw.input_norm), f32(lw.wq), f32(lw.wk), f32(lw.wv), {}, {}, {}, f32(lw.wo),
                                    f32(lw.post_norm), f32(lw.w_gate), f32(lw.w_up), f32(lw.w_down)};
-  const kernels::PrefillShape shape{.P = P, .seq = L, .hidden = 64, .q_heads = 4, .kv_heads = 2, .head_dim = 16,
-                                    .ffn = 96, .rms_eps = c.rms_norm_eps, .inv_freq = models::cpu::rope_inv_freq(c),
-                                    .fp32_accumulate = true};
+  const kernels::PrefillShape shape = runtime::prefill_shape(c, P, L, true);
   std::vector<float> x(std::size_t(L) * 64);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i)));
   const kernels::PrefillResult full = kernels::llama_prefill_layer(shape, pw, x, hw::ArchParams{});
