@@ -122,8 +122,8 @@ struct OpOptions {
 
 struct DsdOp {
   OpCode code = OpCode::Fmovs;
-  Operand dest, src0, src1, scalar;
-  OpOptions options;
+  Operand dest{}, src0{}, src1{}, scalar{};  // initialisers: designated-initializer ops may omit any of them
+  OpOptions options{};
 };
 
 // Element function: the result bits of `op` given the source bits (in each operand's element format).

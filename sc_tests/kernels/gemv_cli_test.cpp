@@ -40,8 +40,9 @@ TEST_F(BenchGemvCli, EveryAlgorithmVerifiesAndWritesTheDocumentedKeys) {
                               "max_abs_error", "host_seconds", "peak_rss_bytes"}) {
         EXPECT_TRUE(j.contains(key)) << key;
         if (std::string(key) != "host_seconds" && std::string(key) != "peak_rss_bytes" &&
-            std::string(key) != "simulated_cycles" && std::string(key) != "simulated_microseconds")
+            std::string(key) != "simulated_cycles" && std::string(key) != "simulated_microseconds") {
           EXPECT_NE(section.find("`" + std::string(key) + "`"), std::string::npos) << key << " not in the gemv table";
+        }
       }
       EXPECT_EQ(j["verified"], true);
       EXPECT_EQ(j["block"], nlohmann::json({8, 5}));  // ceil(37/5) x ceil(23/5)
