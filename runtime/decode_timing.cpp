@@ -20,13 +20,7 @@ DecodeTimer::DecodeTimer(const models::LlamaConfig& config, const std::string& m
     : config_(config), arch_(arch), options_(options), cache_(std::move(cache_dir), "decode"),
       layout_(decode_layout(config, model_name, options.width, options.height, arch)),
       plan_(plan_decode(config, model_name, options.width, options.height, arch, Regions::BeyondFabric)),
-      slots_(std::min<std::uint32_t>(plan_.kv_slots_per_pe, 4096)) {
-  if (options.kv_slots > plan_.kv_slots_per_pe)
-    throw CapacityError(model_name + ": " + std::to_string(options.kv_slots) + " KV tokens per PE do not fit beside " +
-                        "the layers on " + std::to_string(options.width) + "x" + std::to_string(options.height) +
-                        " PEs (at most " + std::to_string(plan_.kv_slots_per_pe) + ")");
-  if (options.kv_slots) slots_ = options.kv_slots;
-}
+      slots_(decode_kv_slots(plan_, options.kv_slots)) {}
 
 DecodeTimer::~DecodeTimer() = default;
 
@@ -35,9 +29,7 @@ std::uint64_t DecodeTimer::max_context() const {
 }
 
 kernels::DecodeShape DecodeTimer::shape(std::uint32_t layers, bool lm_head) const {
-  kernels::DecodeShape s = decode_shape(layout_, layers, slots_, options_);
-  s.lm_head = lm_head;
-  return s;
+  return decode_shape(layout_, layers, slots_, options_, lm_head);
 }
 
 std::string DecodeTimer::key(std::uint32_t layers, std::uint64_t context, bool lm_head) const {
@@ -109,27 +101,33 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
   t.kv_slots = slots_;
   t.stages = int(plan_.stages.size());
   t.note = plan_.fabric_note();
-  for (const Stage& st : plan_.stages) t.handoff_cycles += st.handoff_cycles;
+  t.handoff_cycles = plan_.handoff_cycles();
   // One simulation per context: the program with 2 layers and lm_head (1 layer when the model has one). Its last
   // PE finishes layer 0 at e0 and layer 1 at e1 (from the launch), the step ends at T: one layer in steady state is
   // e1 - e0 (including its overlap with its neighbours), a stage of n layers without lm_head takes
   // e0 + (n - 1)(e1 - e0), the stage with lm_head T + (n - 2)(e1 - e0). Where 2 layers and lm_head do not fit a
   // PE's SRAM together (the stages do: the last holds fewer layers), two simulations: 2 layers without lm_head
-  // (e0, e1) and 1 layer with it (T1); the stage with lm_head then takes T1 + (n - 1)(e1 - e0).
+  // (e0, e1) and 1 layer with it (T1); the stage with lm_head then takes T1 + (n - 1)(e1 - e0). Where not even 2
+  // layers without lm_head fit (every stage holds one layer), 1 layer without it gives e0 and no layer repeats.
   const std::uint32_t n = std::min<std::uint32_t>(2, std::uint32_t(config_.num_hidden_layers));
   auto token = [&](std::uint64_t c, bool first) {
     UnitTiming u, head;
-    std::uint32_t head_layers = n;
+    std::uint32_t head_layers = n, layers = n;
     try {
       u = head = unit(n, c);
     } catch (const CapacityError&) {
       if (n < 2 || c >= max_context()) throw;
-      u = unit(n, c, false);
       head = unit(1, c, true);
       head_layers = 1;
+      try {
+        u = unit(n, c, false);
+      } catch (const CapacityError&) {
+        u = unit(1, c, false);
+        layers = 1;
+      }
     }
     const std::int64_t e0 = std::int64_t(u.layer_ends[0]), e1 = std::int64_t(u.layer_ends[1]);
-    const std::int64_t per_layer = n == 2 ? std::max<std::int64_t>(0, e1 - e0) : 0;
+    const std::int64_t per_layer = layers == 2 ? std::max<std::int64_t>(0, e1 - e0) : 0;
     std::int64_t total = std::int64_t(t.handoff_cycles);
     for (const Stage& st : plan_.stages)
       total += st.lm_head ? std::int64_t(head.cycles) + (st.layers - std::int64_t(head_layers)) * per_layer
@@ -140,7 +138,7 @@ DecodeTiming DecodeTimer::time(std::uint64_t context, std::uint64_t new_tokens) 
           std::uint64_t(std::max<std::int64_t>(0, std::int64_t(head.cycles) - std::int64_t(head_layers) * per_layer));
       t.layer_phase_cycles_first.clear();
       for (const auto& [name, cycles] : u.phases)
-        if (name != "final rmsnorm" && name != "lm_head") t.layer_phase_cycles_first.emplace_back(name, cycles / n);
+        if (name != "final rmsnorm" && name != "lm_head") t.layer_phase_cycles_first.emplace_back(name, cycles / layers);
       for (const auto& [name, cycles] : head.phases)
         if (name == "final rmsnorm" || name == "lm_head") t.layer_phase_cycles_first.emplace_back(name, cycles);
     }

@@ -6,7 +6,8 @@
 // layer 1 at e1 (kernels::decode_layer_ends). Layers repeat, so one layer in steady state is e1 - e0 (including its
 // overlap with its neighbours): a region of n layers with lm_head takes T + (n - 2)(e1 - e0), a stage without it
 // (the stages before the last) e0 + (n - 1)(e1 - e0). Where 2 layers and lm_head do not fit a PE together (the last
-// stage holds fewer layers), 2 layers without lm_head give e0 and e1 and 1 layer with it gives T1: T1 + (n - 1)(e1 - e0).
+// stage holds fewer layers), 2 layers without lm_head give e0 and e1 and 1 layer with it gives T1: T1 + (n - 1)(e1 - e0);
+// where not even 2 layers without lm_head fit (every stage holds one layer), 1 layer without it gives e0.
 // A model that does not fit one region runs on the planner's stages (runtime/planner.hpp: regions of the same size,
 // one after another per token; as many as the model needs, Regions::BeyondFabric, with a note when the fabric holds
 // fewer): the token's cycles are the stages' sums plus the planner's handoff cycles (a model,

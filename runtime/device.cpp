@@ -31,15 +31,45 @@ void Device::elaborate() {
 }
 
 void Device::load(csl::Layout& layout, int x0, int y0) {
-  if (&layout == layout_) throw std::logic_error("device: this layout is already loaded");
+  for (const Loaded& l : loaded_)
+    if (l.layout == &layout) throw std::logic_error("device: this layout is already loaded");
   if (launched_) throw std::logic_error("device: load while a launched kernel has not run");
-  if (layout_) layout_->unload();
+  for (const Loaded& l : loaded_) l.layout->unload();
+  loaded_.clear();
   layout_ = nullptr;
+  attach(layout, x0, y0);
+}
+
+void Device::load_beside(csl::Layout& layout, int x0, int y0) {
+  if (launched_) throw std::logic_error("device: load while a launched kernel has not run");
+  const auto rect = [](const csl::Layout& l, int x, int y) {
+    return std::to_string(l.width()) + "x" + std::to_string(l.height()) + " at " + xy(x, y);
+  };
+  for (const Loaded& l : loaded_) {
+    if (l.layout == &layout) throw std::logic_error("device: this layout is already loaded");
+    if (x0 < l.x0 + l.layout->width() && l.x0 < x0 + layout.width() && y0 < l.y0 + l.layout->height() &&
+        l.y0 < y0 + layout.height())
+      throw ConfigError("device: the layout of " + rect(layout, x0, y0) + " overlaps the loaded one of " +
+                        rect(*l.layout, l.x0, l.y0));
+  }
+  attach(layout, x0, y0);
+}
+
+void Device::attach(csl::Layout& layout, int x0, int y0) {
   layout.load(*fabric_, x0, y0);
   if (ran_) fabric_->validate_routes();  // run() validates only before the first run
+  loaded_.push_back({&layout, x0, y0});
   layout_ = &layout;
   x0_ = x0;
   y0_ = y0;
+}
+
+void Device::select(const csl::Layout& layout) {
+  const auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](const Loaded& l) { return l.layout == &layout; });
+  if (it == loaded_.end()) throw std::logic_error("device: select of a layout that is not loaded");
+  layout_ = it->layout;
+  x0_ = it->x0;
+  y0_ = it->y0;
 }
 
 csl::Layout& Device::layout() const {

@@ -4,8 +4,10 @@
 // pending, nothing moving) surfaces as DeadlockError with the fabric's report.
 // memcpy is untimed by default; timed, it is an analytic edge-I/O model (see MemcpyTiming), not simulated wavelets.
 // After a run, load() may replace the layout (the previous one is unloaded: routes cleared, SRAM freed, compute
-// engines removed). Not modelled: the memcpy framework's support PEs and reserved-colour traffic; several layouts in
-// flight at once; the time a reload takes.
+// engines removed). Several layouts may also stay resident side by side on disjoint rectangles of the fabric
+// (load_beside: e.g. the stages of a model, one region each); memcpy, launch and the statistics address the current
+// one (select), run() runs the whole fabric. Not modelled: the memcpy framework's support PEs and reserved-colour
+// traffic; the time a reload takes.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -69,10 +71,15 @@ class Device {
   fabric::Wafer& wafer() { return *wafer_; }
   const hw::ArchParams& arch() const { return arch_; }
 
-  // Loads a layout at (x0, y0) of the fabric, unloading the previous one (csl::Layout::unload) if any. The device
-  // keeps a reference: the layout must outlive it or the next load.
+  // Loads a layout at (x0, y0) of the fabric, unloading every loaded one (csl::Layout::unload) first, and makes it
+  // the current one. The device keeps a reference: the layout must outlive it or the next load.
   void load(csl::Layout& layout, int x0 = 0, int y0 = 0);
-  csl::Layout& layout() const;
+  // Loads a further layout at (x0, y0) on PEs no loaded layout holds, keeping the others (their SRAM contents too),
+  // and makes it the current one. ConfigError naming both rectangles when they overlap.
+  void load_beside(csl::Layout& layout, int x0, int y0);
+  // Makes a loaded layout the current one: memcpy, launch, layout() and pe_stats() address it, in its coordinates.
+  void select(const csl::Layout& layout);
+  csl::Layout& layout() const;  // the current one
 
   void set_memcpy_timed(bool timed) { memcpy_.timed = timed; }
   const MemcpyTiming& memcpy_timing() const { return memcpy_; }
@@ -100,12 +107,12 @@ class Device {
   template <class T>
   std::vector<T> read(const std::string& symbol, int x, int y);
 
-  // Calls the exported function on every PE exporting it (CSL launch); returns how many PEs.
+  // Calls the exported function on every PE of the current layout exporting it (CSL launch); returns how many PEs.
   int launch(const std::string& function);
   // Runs until every CE is idle and nothing is in flight. Throws DeadlockError ("device: ...: " + fabric report).
   RunReport run(std::uint64_t max_cycles = hw::kNever);
 
-  std::vector<PeStats> pe_stats() const;
+  std::vector<PeStats> pe_stats() const;  // the current layout's PEs
   PeStats pe_stats(int x, int y) const;
 
   // TLM statistics (tests).
@@ -116,13 +123,20 @@ class Device {
   void copy(bool to_device, const std::string& symbol, PeRect rect, std::uint8_t* host, std::size_t host_elems,
             std::size_t elem_bytes, std::uint32_t count, std::uint32_t first);
   void elaborate();
+  void attach(csl::Layout& layout, int x0, int y0);  // load()'s and load_beside()'s common part
+
+  struct Loaded {
+    csl::Layout* layout;
+    int x0, y0;
+  };
 
   hw::ArchParams arch_;
   std::unique_ptr<fabric::Fabric> fabric_;
   std::unique_ptr<fabric::Wafer> wafer_;
   std::unique_ptr<DeviceMemoryTarget> target_;
   std::unique_ptr<HostMemoryInitiator> host_;
-  csl::Layout* layout_ = nullptr;
+  std::vector<Loaded> loaded_;
+  csl::Layout* layout_ = nullptr;  // the current one, and its offset
   int x0_ = 0, y0_ = 0;
   MemcpyTiming memcpy_;
   std::uint64_t launch_cycle_ = 0;

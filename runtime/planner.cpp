@@ -192,6 +192,12 @@ Plan plan_prefill(const models::LlamaConfig& config, const std::string& model, i
   return p;
 }
 
+std::uint64_t Plan::handoff_cycles() const {
+  std::uint64_t sum = 0;
+  for (const Stage& st : stages) sum += st.handoff_cycles;
+  return sum;
+}
+
 std::string Plan::fabric_note() const {
   if (!beyond_fabric()) return "";
   const std::string n = std::to_string(stages.size());

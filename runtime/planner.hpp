@@ -70,6 +70,8 @@ struct Plan {
   std::uint32_t prompt_len = 0;
   std::uint64_t kv_bytes_per_layer_per_pe = 0, working_bytes_per_pe = 0;
 
+  // The handoffs of one token through the stages (the sum of Stage::handoff_cycles; 0 for one stage).
+  std::uint64_t handoff_cycles() const;
   // More stages than the fabric holds (Regions::BeyondFabric only).
   bool beyond_fabric() const { return int(stages.size()) > regions_available; }
   // "" when the stages fit the fabric, else e.g. "needs 3 regions of 420x420, the wse2 fabric (757x996 PEs) holds 2:

@@ -125,30 +125,22 @@ KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, s
   return h;
 }
 
-std::uint32_t decode_kv_slots(const DecodeLayout& l, const std::string& model_name, std::uint32_t requested) {
-  const int layers = int(l.config.num_hidden_layers);
-  const std::uint32_t fit = l.max_kv_slots_per_pe(layers, true);
-  const std::string mesh = std::to_string(l.width) + "x" + std::to_string(l.height) + " PEs";
-  if (fit == 0)
-    throw CapacityError(model_name + ": " + std::to_string(layers) + " layers and lm_head need " +
-                        std::to_string(l.sram_bytes_per_pe(layers, 1, true)) + " bytes per PE on " + mesh +
-                        " with one cached token, over the " + std::to_string(l.sram_limit) +
-                        "-byte limit; use a larger mesh");
-  const std::uint32_t slots = requested ? requested : std::min(fit, kDefaultMaxSlots);
-  if (slots > fit)
-    throw CapacityError(model_name + ": " + std::to_string(slots) + " KV tokens per PE need " +
-                        std::to_string(l.sram_bytes_per_pe(layers, slots, true)) + " bytes per PE on " + mesh +
-                        ", over the " + std::to_string(l.sram_limit) + "-byte limit (at most " + std::to_string(fit) +
-                        ")");
-  return slots;
+std::uint32_t decode_kv_slots(const Plan& p, std::uint32_t requested) {
+  if (requested > p.kv_slots_per_pe)
+    throw CapacityError(p.model + ": " + std::to_string(requested) + " KV tokens per PE do not fit beside the layers " +
+                        (p.stages.size() > 1 ? "of the tightest of " + std::to_string(p.stages.size()) + " stages " : "") +
+                        "on " + std::to_string(p.width) + "x" + std::to_string(p.height) + " PEs (at most " +
+                        std::to_string(p.kv_slots_per_pe) + " within the " + std::to_string(p.sram_limit) +
+                        "-byte limit)");
+  return requested ? requested : std::min(p.kv_slots_per_pe, kDefaultMaxSlots);
 }
 
 kernels::DecodeShape decode_shape(const DecodeLayout& l, std::uint32_t layers, std::uint32_t slots,
-                                  const WaferOptions& options) {
+                                  const WaferOptions& options, bool lm_head) {
   const models::LlamaConfig& c = l.config;
   return {.width = l.width, .height = l.height, .hidden = l.hidden_per_pe(),
           .hidden_total = std::uint32_t(c.hidden_size), .units = l.units.block, .group = l.group,
-          .q_heads = l.q_heads(), .ffn = l.ffn_per_pe(), .vocab = l.vocab_per_pe(), .lm_head = true,
+          .q_heads = l.q_heads(), .ffn = l.ffn_per_pe(), .vocab = l.vocab_per_pe(), .lm_head = lm_head,
           .layers = layers, .slots = slots, .qkv_bias = c.attention_bias, .rms_eps = float(c.rms_norm_eps),
           .score_scale = float(1.0 / std::sqrt(double(c.head_dim))), .fp32_accumulate = options.fp32_accumulate,
           .kv_policy = options.kv_policy};
@@ -167,17 +159,26 @@ WaferBackend::WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, 
     : weights_(std::move(weights)), arch_(arch), options_(options) {
   const models::LlamaConfig& c = weights_->config;
   layout_ = decode_layout(c, model_name, options.width, options.height, arch);
-  shape_ = decode_shape(layout_, std::uint32_t(c.num_hidden_layers), decode_kv_slots(layout_, model_name, options.kv_slots),
-                        options);
-  program_ = kernels::llama_decode(shape_, decode_unit_heads(layout_), arch);
-  device_ = std::make_unique<Device>(arch, options.width, options.height);
-  device_->load(*program_.layout);
-  write_weights();
+  plan_ = plan_decode(c, model_name, options.width, options.height, arch, Regions::Fabric);
+  const std::uint32_t slots = decode_kv_slots(plan_, options.kv_slots);
+  int fabric_w = 0, fabric_h = 0;  // the stages' bounding box
+  for (const Stage& st : plan_.stages) {
+    kernels::DecodeShape shape = decode_shape(layout_, std::uint32_t(st.layers), slots, options, st.lm_head);
+    stages_.push_back({st, shape, kernels::llama_decode(shape, decode_unit_heads(layout_), arch)});
+    fabric_w = std::max(fabric_w, st.x0 + options.width);
+    fabric_h = std::max(fabric_h, st.y0 + options.height);
+  }
+  device_ = std::make_unique<Device>(arch, fabric_w, fabric_h);
+  for (StageProgram& st : stages_) {
+    device_->load_beside(*st.program.layout, st.stage.x0, st.stage.y0);
+    write_weights(st);
+  }
 }
 
 WaferBackend::~WaferBackend() = default;
 
-void WaferBackend::write_weights() {
+void WaferBackend::write_weights(StageProgram& st) {
+  device_->select(*st.program.layout);
   const models::LlamaWeights& w = *weights_;
   const DecodeLayout& l = layout_;
   const std::uint32_t e = l.hidden_per_pe(), qkv = l.qkv_per_pe(), q = l.q_per_pe(), f = l.ffn_per_pe(),
@@ -192,8 +193,8 @@ void WaferBackend::write_weights() {
     for (std::uint32_t j = 0; j < l.valid_units(col); ++j) freq[j] = float(inv_freq[(l.units.first(col) + j) % l.half]);
     for (int r = 0; r < l.height; ++r) {
       device_->write<float>("rope_freq", col, r, freq);
-      for (std::size_t li = 0; li < w.layers.size(); ++li) {
-        const models::LayerWeights& L = w.layers[li];
+      for (int li = 0; li < st.stage.layers; ++li) {  // the stage's layers, numbered from 0 in its program
+        const models::LayerWeights& L = w.layers[std::size_t(st.stage.first_layer + li)];
         const std::string n = "." + std::to_string(li);
         auto fused = [&](int64_t row, int64_t k) {  // [W_q; W_k; W_v][row][k]
           if (row < q_dim) return L.wq[std::size_t(row * E + k)];
@@ -236,6 +237,7 @@ void WaferBackend::write_weights() {
           device_->write<float>("bqkv" + n, col, r, b);
         }
       }
+      if (!st.stage.lm_head) continue;
       const models::FloatTensor& lm = w.output_weights();
       std::vector<float> wlm(std::size_t(e) * v, 0.0f), nf(e, 0.0f);
       for (std::uint32_t i = 0; i < e; ++i) {
@@ -260,31 +262,43 @@ std::vector<float> WaferBackend::step(int32_t token) {
     throw ConfigError("wafer backend: token " + std::to_string(token) + " is outside the vocabulary (" +
                       std::to_string(c.vocab_size) + ")");
   if (std::uint64_t(length_) >= max_tokens())
-    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(shape_.kv_policy)) +
+    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(options_.kv_policy)) +
                         " KV cache holds " + std::to_string(max_tokens()) + " tokens (" +
-                        std::to_string(shape_.slots) + " per PE); position " + std::to_string(length_) +
+                        std::to_string(kv_slots()) + " per PE); position " + std::to_string(length_) +
                         " does not fit");
   const std::uint32_t pos = std::uint32_t(length_);
   const int64_t E = c.hidden_size;
-  for (int r = 0; r < l.height; ++r) {
-    std::vector<float> x(l.hidden_per_pe(), 0.0f);
+  // The first stage's input: the token's embedding row, block r for row r; a later stage's: the residual stream
+  // the stage before it ended with (the handoff).
+  std::vector<std::vector<float>> x(std::size_t(l.height), std::vector<float>(l.hidden_per_pe(), 0.0f));
+  for (int r = 0; r < l.height; ++r)
     for (std::uint32_t i = 0; i < l.hidden_per_pe(); ++i) {
       const int64_t k = at(l.hidden, r, i);
-      if (k >= 0) x[i] = weights_->embed[std::size_t(int64_t(token) * E + k)];
+      if (k >= 0) x[std::size_t(r)][i] = weights_->embed[std::size_t(int64_t(token) * E + k)];
     }
-    for (int col = 0; col < l.width; ++col) {
-      device_->write<float>("x", col, r, x);
-      device_->write<std::uint32_t>("position", col, r, {pos});
-    }
+  std::uint64_t cycles = plan_.handoff_cycles();
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    StageProgram& st = stages_[s];
+    device_->select(*st.program.layout);
+    for (int r = 0; r < l.height; ++r)
+      for (int col = 0; col < l.width; ++col) {
+        device_->write<float>("x", col, r, x[std::size_t(r)]);
+        device_->write<std::uint32_t>("position", col, r, {pos});
+      }
+    device_->launch("decode");
+    const RunReport rep = device_->run();
+    if (!rep.completed || !kernels::decode_finished(*st.program.layout))
+      throw std::runtime_error("wafer backend: the decode step at position " + std::to_string(pos) +
+                               (stages_.size() > 1 ? " on stage " + std::to_string(s) : std::string()) +
+                               " did not finish");
+    st.last_cycles = rep.cycles;
+    cycles += rep.cycles;
+    if (!st.stage.lm_head)  // the residual stream, replicated along X: column 0's blocks
+      for (int r = 0; r < l.height; ++r) x[std::size_t(r)] = device_->read<float>("x", 0, r);
   }
-  device_->launch("decode");
-  const RunReport rep = device_->run();
-  if (!rep.completed || !kernels::decode_finished(*program_.layout))
-    throw std::runtime_error("wafer backend: the decode step at position " + std::to_string(pos) +
-                             " did not finish");
-  last_cycles_ = rep.cycles;
+  last_cycles_ = cycles;
   ++length_;
-  std::vector<float> logits(std::size_t(c.vocab_size));
+  std::vector<float> logits(std::size_t(c.vocab_size));  // the last stage's, still selected
   for (int col = 0; col < l.width; ++col) {
     const auto block = device_->read<float>("logits", col, 0);
     for (std::uint32_t jv = 0; jv < l.vocab.valid(col); ++jv) logits[l.vocab.first(col) + jv] = block[jv];
@@ -329,22 +343,30 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
       else it->second += kc.cycles;
     }
   }
-  // The hand-over: local K/V element j of column `col` is element fused_row - q_dim of a token's HF K (or V) row.
-  for (int col = 0; col < l.width; ++col) {
-    std::vector<int64_t> hf(l.kv_per_pe());
-    for (std::uint32_t j = 0; j < l.kv_per_pe(); ++j) {
-      const int64_t row = fused_row(l, col, l.q_per_pe() + j);
-      hf[j] = row < 0 ? -1 : row - q_dim;
-    }
-    for (int r = 0; r < l.height; ++r) {
-      kernels::KvCacheModule& cache = kernels::decode_kv_cache(*program_.layout, col, r);
-      for (std::size_t li = 0; li < k.size(); ++li)
-        cache.preload(int(li), n, [&](std::uint64_t pos, std::uint32_t j, bool is_v) {
-          return hf[j] < 0 ? 0.0f : (is_v ? v : k)[li][std::size_t(pos * std::uint64_t(kvd) + std::uint64_t(hf[j]))];
-        });
+  // The hand-over: local K/V element j of column `col` is element fused_row - q_dim of a token's HF K (or V) row;
+  // layer first_layer + li goes to layer li of its stage's cache.
+  int stage_layers = 0;
+  for (StageProgram& st : stages_) {
+    stage_layers = std::max(stage_layers, st.stage.layers);
+    for (int col = 0; col < l.width; ++col) {
+      std::vector<int64_t> hf(l.kv_per_pe());
+      for (std::uint32_t j = 0; j < l.kv_per_pe(); ++j) {
+        const int64_t row = fused_row(l, col, l.q_per_pe() + j);
+        hf[j] = row < 0 ? -1 : row - q_dim;
+      }
+      for (int r = 0; r < l.height; ++r) {
+        kernels::KvCacheModule& cache = kernels::decode_kv_cache(*st.program.layout, col, r);
+        for (int li = 0; li < st.stage.layers; ++li) {
+          const std::size_t g = std::size_t(st.stage.first_layer + li);
+          cache.preload(li, n, [&](std::uint64_t pos, std::uint32_t j, bool is_v) {
+            return hf[j] < 0 ? 0.0f : (is_v ? v : k)[g][std::size_t(pos * std::uint64_t(kvd) + std::uint64_t(hf[j]))];
+          });
+        }
+      }
     }
   }
-  handover_ = kv_handover(l, shape_.kv_policy, P, n, int(k.size()), arch_);
+  // The stages hand over in parallel, each inside its region: the one with the most layers sets the time.
+  handover_ = kv_handover(l, options_.kv_policy, P, n, stage_layers, arch_);
   length_ = int64_t(n);
 }
 
@@ -356,8 +378,8 @@ std::vector<float> WaferBackend::prefill(const std::vector<int32_t>& tokens) {
       throw ConfigError("wafer backend: prompt token " + std::to_string(t) + " is outside the vocabulary (" +
                         std::to_string(weights_->config.vocab_size) + ")");
   if (tokens.size() > max_tokens())
-    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(shape_.kv_policy)) + " KV cache holds " +
-                        std::to_string(max_tokens()) + " tokens (" + std::to_string(shape_.slots) +
+    throw CapacityError("wafer backend: the " + std::string(kernels::to_string(options_.kv_policy)) + " KV cache holds " +
+                        std::to_string(max_tokens()) + " tokens (" + std::to_string(kv_slots()) +
                         " per PE), fewer than the prompt's " + std::to_string(tokens.size()));
   if (tokens.size() > 1) prefill_on_wafer({tokens.begin(), tokens.end() - 1});
   std::vector<float> logits = step(tokens.back());  // the last prompt token: a decode step, on-wafer logits
@@ -371,33 +393,54 @@ std::vector<float> WaferBackend::decode(int32_t token) {
   decode_cycles_ += last_cycles_;
   ++decode_steps_;
   decode_macs_ += layout_.decode_macs(std::uint64_t(length_));  // the step attended to every token so far
-  const auto phases = kernels::decode_phase_cycles(*program_.layout, 0, layout_.height - 1);
-  if (phase_cycles_.empty()) phase_cycles_ = phases;
-  else
-    for (std::size_t i = 0; i < phases.size(); ++i) phase_cycles_[i].second += phases[i].second;
+  for (StageProgram& st : stages_) {
+    st.decode_cycles += st.last_cycles;
+    for (const auto& [name, cycles] : kernels::decode_phase_cycles(*st.program.layout, 0, layout_.height - 1)) {
+      auto it = std::find_if(phase_cycles_.begin(), phase_cycles_.end(), [&](const auto& p) { return p.first == name; });
+      if (it == phase_cycles_.end()) phase_cycles_.emplace_back(name, cycles);
+      else it->second += cycles;
+    }
+  }
   return logits;
 }
 
+std::vector<std::uint64_t> WaferBackend::decode_stage_cycles() const {
+  std::vector<std::uint64_t> v;
+  for (const StageProgram& st : stages_) v.push_back(st.decode_cycles);
+  return v;
+}
+
 std::uint64_t WaferBackend::max_tokens() const {
-  return kernels::kv_capacity_tokens({.height = layout_.height, .slots = shape_.slots, .policy = shape_.kv_policy});
+  return kernels::kv_capacity_tokens({.height = layout_.height, .slots = kv_slots(), .policy = options_.kv_policy});
 }
 
 double WaferBackend::decode_compute_utilisation() const {
   const double width = options_.fp32_accumulate ? arch_.pe.simd.fmachs : arch_.pe.simd.fmach;
-  const double capacity = double(layout_.width) * layout_.height * double(decode_cycles_) * width;
+  const double capacity =
+      double(stages_.size()) * layout_.width * layout_.height * double(decode_cycles_) * width;
   return capacity > 0 ? double(decode_macs_) / capacity : 0.0;
+}
+
+int WaferBackend::colors_per_pe_max() const {
+  int m = 0;
+  for (const StageProgram& st : stages_) m = std::max(m, st.program.colors_per_pe_max);
+  return m;
 }
 
 std::uint32_t WaferBackend::sram_bytes_per_pe_max() const {
   std::uint32_t m = 0;
-  for (const PeStats& s : device_->pe_stats()) m = std::max(m, s.sram_bytes_used);
+  for (const StageProgram& st : stages_) {
+    device_->select(*st.program.layout);
+    for (const PeStats& s : device_->pe_stats()) m = std::max(m, s.sram_bytes_used);
+  }
   return m;
 }
 
 std::string WaferBackend::describe() const {
-  return "wafer (" + std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " PEs, " + arch_.name +
-         ", " + (options_.fp32_accumulate ? "fp32" : "fp16") + " accumulation, " +
-         kernels::to_string(shape_.kv_policy) + " KV cache of " + std::to_string(shape_.slots) + " tokens per PE)";
+  return "wafer (" + std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " PEs" +
+         (stages_.size() > 1 ? " x " + std::to_string(stages_.size()) + " stages" : std::string()) + ", " +
+         arch_.name + ", " + (options_.fp32_accumulate ? "fp32" : "fp16") + " accumulation, " +
+         kernels::to_string(options_.kv_policy) + " KV cache of " + std::to_string(kv_slots()) + " tokens per PE)";
 }
 
 }  // namespace wafersim::runtime

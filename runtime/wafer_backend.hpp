@@ -1,21 +1,28 @@
-// The modelled wafer as a LogitsBackend: a LLaMA model's layers resident in the SRAM of one W x H region
-// (runtime/decode_layout.hpp), each token one run of the decode program (firmware/kernels/llama_decode.hpp) on a
-// Device, the KV cache staying on the wafer between steps. The host looks up the token's embedding row and writes
-// its hidden blocks into the PEs (row r gets block r, replicated along X), names the position and the row that
-// writes the position, launches "decode", and reads the logits blocks from row 0; sampling stays on the host.
-// Weights are loaded once, permuted into the layout's pair-unit order and cut into fp16 blocks.
+// The modelled wafer as a LogitsBackend: a LLaMA model's layers resident in the SRAM of the planner's stages
+// (runtime/planner.hpp, plan_decode: one W x H region when the model fits one, else several regions of that size at
+// the planner's origins, the layers spread over them, the last also holding the final RMSNorm and lm_head), each
+// region with the decode program (firmware/kernels/llama_decode.hpp) of its layers and its own KV cache for them,
+// staying on the wafer between steps. The regions are resident side by side on one Device whose fabric is their
+// bounding box (Device::load_beside; SystemC elaborates one Device per process, so one fabric holds every stage).
+// A token: the host looks up its embedding row and writes its hidden blocks into the first stage's PEs (row r gets
+// block r, replicated along X), names the position, launches "decode" there; a stage without lm_head ends with its
+// residual stream (x), which the host copies block by block into the next stage's x (the handoff, timed by the
+// planner's handoff_cycles, the same model --timing-only composes); the last stage gives the logits blocks (row 0);
+// sampling stays on the host. A token's cycles: the stages' runs plus the handoffs (as runtime/decode_timing.hpp
+// composes them). Weights are loaded once, permuted into the layout's pair-unit order and cut into fp16 blocks.
 // KV cache: the kv_cache module on the wafer, shift-based (the paper's; holds slots x H tokens) or concatenation
-// (the tail row only; slots tokens), slots = the KV tokens per PE.
+// (the tail row only; slots tokens), slots = the KV tokens per PE (the same in every stage: the tightest's).
 // Prefill (a prompt of L tokens): the first L - 1 run through kernels::llama_prefill_layer layer by layer on a P x P
-// prefill region, P = min(W, H) (prefill_side: the largest square of the decode region's PEs, at its origin; the
+// prefill region, P = min(W, H) (prefill_side: the largest square of a decode region's PEs, at its origin; the
 // prefill's device runs are its own fabrics, firmware/kernels/llama_prefill.hpp), each layer's output rows the next
-// one's input. Their K and V are handed to the decode region's cache (KvCacheModule::preload on every PE: the cache
-// is then as L - 1 appends would leave it), timed by kv_handover's model. The last prompt token then runs as a
-// decode step (it appends its K/V and gives the first new token's logits on the wafer). A 1-token prompt is that
-// step alone.
-// Not modelled: several regions (the whole model must fit one region), timed memcpy of the embedding row and
-// logits, batching; the weights' re-lay between the prefill and decode layouts (both are written by the host,
-// untimed, as every weight load).
+// one's input. Their K and V are handed to the cache of the stage holding the layer (KvCacheModule::preload on every
+// PE: the cache is then as L - 1 appends would leave it), timed by kv_handover's model: each stage's layers inside
+// its region, the stages in parallel, so the stage with the most layers sets the time (as --timing-only's end to
+// end). The last prompt token then runs as a decode step (it appends its K/V and gives the first new token's logits
+// on the wafer). A 1-token prompt is that step alone.
+// Not modelled: pipelining several tokens or requests through the stages, timed memcpy of the embedding row and
+// logits (the handoff between stages is the planner's model, not simulated wavelets), batching; the weights' re-lay
+// between the prefill and decode layouts (both are written by the host, untimed, as every weight load).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -28,6 +35,7 @@
 #include "models/logits_backend.hpp"
 #include "runtime/decode_layout.hpp"
 #include "runtime/device.hpp"
+#include "runtime/planner.hpp"
 
 namespace wafersim::runtime {
 
@@ -38,12 +46,13 @@ struct WaferOptions {
   kernels::KvPolicy kv_policy = kernels::KvPolicy::Shift;
 };
 
-// The KV tokens per PE beside `layers` layers and lm_head: `requested`, or (0) as many as fit (at most 4096).
-// CapacityError naming the model, the mesh and the bytes when the layers or the request do not fit.
-std::uint32_t decode_kv_slots(const DecodeLayout& layout, const std::string& model_name, std::uint32_t requested);
-// The decode program's shape for `layers` of the layout's layers (with lm_head) and `slots` KV tokens per PE.
+// The KV tokens per PE of every stage of a decode plan: `requested`, or (0) as many as the tightest stage holds (at
+// most 4096). CapacityError naming the model, the mesh and the limit when the request does not fit.
+std::uint32_t decode_kv_slots(const Plan& plan, std::uint32_t requested);
+// The decode program's shape for `layers` of the layout's layers and `slots` KV tokens per PE, with the final
+// RMSNorm and lm_head if `lm_head` (a region that ends with the residual stream x otherwise).
 kernels::DecodeShape decode_shape(const DecodeLayout& layout, std::uint32_t layers, std::uint32_t slots,
-                                  const WaferOptions& options);
+                                  const WaferOptions& options, bool lm_head = true);
 // unit_kv_head of kernels::llama_decode: the KV head of each local pair unit of each column (-1: padding).
 std::vector<std::vector<int>> decode_unit_heads(const DecodeLayout& layout);
 
@@ -79,7 +88,8 @@ KvHandover kv_handover(const DecodeLayout& layout, kernels::KvPolicy policy, int
 
 class WaferBackend final : public models::LogitsBackend {
  public:
-  // Builds the device and the program and writes the weights. Throws CapacityError when the model does not fit.
+  // Places the model (plan_decode on the fabric), builds the device and the stages' programs and writes the
+  // weights. Throws CapacityError when the model does not fit the fabric's regions of W x H.
   WaferBackend(std::shared_ptr<const models::LlamaWeights> weights, const std::string& model_name,
                const hw::ArchParams& arch, WaferOptions options);
   ~WaferBackend() override;
@@ -92,12 +102,16 @@ class WaferBackend final : public models::LogitsBackend {
   int64_t sequence_length() const override { return length_; }
   std::string describe() const override;
 
-  const DecodeLayout& layout() const { return layout_; }
+  const DecodeLayout& layout() const { return layout_; }  // every stage's region
+  const Plan& plan() const { return plan_; }              // the stages: layers, origins, handoffs
   Device& device() { return *device_; }
-  std::uint32_t kv_slots() const { return shape_.slots; }
+  // Stage s's decode program (its layout: the symbols of its layers, numbered from 0, and its KV cache modules).
+  const kernels::DecodeProgramLayout& stage_program(std::size_t s) const { return stages_.at(s).program; }
+  std::uint32_t kv_slots() const { return stages_.front().shape.slots; }
   std::uint64_t max_tokens() const;  // the KV cache's capacity (kv_capacity_tokens)
-  int colors_per_pe_max() const { return program_.colors_per_pe_max; }
-  std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve
+  int colors_per_pe_max() const;     // over the stages
+  std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve, over the stages
+  // The last step's cycles: the stages' runs and the handoffs between them.
   std::uint64_t last_step_cycles() const { return last_cycles_; }
   // Simulated cycles of the prompt: the prefill runs (every layer's, summed), the hand-over (kv_handover's model)
   // and the last prompt token's decode step; and of the decode steps after it.
@@ -110,26 +124,37 @@ class WaferBackend final : public models::LogitsBackend {
   std::uint64_t prefill_sram_bytes_per_pe_max() const { return prefill_sram_; }  // the largest prefill run's
   std::uint64_t decode_cycles() const { return decode_cycles_; }
   std::uint64_t decode_steps() const { return decode_steps_; }
-  // Useful MACs of the decode steps (DecodeLayout::decode_macs) over what the region's PEs could have done in
+  // The decode steps' runs of each stage, summed over the steps (decode_cycles() is their sum plus the handoffs,
+  // Plan::handoff_cycles() per step).
+  std::vector<std::uint64_t> decode_stage_cycles() const;
+  // Useful MACs of the decode steps (DecodeLayout::decode_macs) over what the stages' PEs could have done in
   // their cycles at the accumulation's SIMD width (pe.simd.fmachs or fmach).
   double decode_compute_utilisation() const;
-  // The decode steps' cycles by phase at PE (0, H-1) (the bottom row always holds cached entries), summed over
-  // the steps (kernels::decode_phase_cycles).
+  // The decode steps' cycles by phase at PE (0, H-1) of each stage (the bottom row always holds cached entries),
+  // summed over the stages and the steps (kernels::decode_phase_cycles).
   const std::vector<std::pair<std::string, std::uint64_t>>& decode_phase_cycles() const { return phase_cycles_; }
 
  private:
+  // One region: the planner's stage, its program (its layers, lm_head on the last) and its runs' cycles.
+  struct StageProgram {
+    Stage stage;
+    kernels::DecodeShape shape;
+    kernels::DecodeProgramLayout program;
+    std::uint64_t last_cycles = 0, decode_cycles = 0;
+  };
+
   std::vector<float> step(int32_t token);
-  void write_weights();
-  // Runs `tokens` through the prefill layers and preloads their K and V into the decode cache.
+  void write_weights(StageProgram& stage);
+  // Runs `tokens` through the prefill layers and preloads their K and V into the stages' caches.
   void prefill_on_wafer(const std::vector<int32_t>& tokens);
 
   std::shared_ptr<const models::LlamaWeights> weights_;
   hw::ArchParams arch_;
   WaferOptions options_;
   DecodeLayout layout_;
-  kernels::DecodeShape shape_;
-  kernels::DecodeProgramLayout program_;
-  std::unique_ptr<Device> device_;
+  Plan plan_;
+  std::vector<StageProgram> stages_;
+  std::unique_ptr<Device> device_;  // after stages_: destroyed first (it refers to their layouts)
   int64_t length_ = 0;
   std::uint64_t last_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
   std::uint64_t prefill_run_cycles_ = 0, prefill_step_cycles_ = 0, prefill_sram_ = 0;

@@ -55,7 +55,7 @@ std::pair<int, int> auto_mesh(const models::LlamaConfig& config, const std::stri
                       std::to_string(tokens) + " KV entries in one region" +
                       (prefill_tokens ? " with the prefill of " + std::to_string(prefill_tokens) + " prompt tokens"
                                       : std::string()) +
-                      " (several regions are not implemented yet)");
+                      "; give --mesh WxH to place the layers on several regions of that size (the planner's stages)");
 }
 
 // generate --timing-only: the decode timing of a model on the wafer from its config.json alone.
@@ -434,6 +434,20 @@ int run_generate(int argc, char** argv) {
               << 100.0 * wafer->decode_compute_utilisation() << "%; energy "
               << arch.energy.wafer_power_watts * arch.cycles_to_us(double(cycles_per_token)) * 1e-6
               << " J per token (whole wafer at energy.wafer_power_watts)\n";
+    const runtime::Plan& plan = wafer->plan();
+    if (plan.stages.size() > 1) {
+      const std::vector<std::uint64_t> stage_cycles = wafer->decode_stage_cycles();
+      std::cerr << "[wafer] " << plan.stages.size() << " stages (runtime/planner) of " << mesh->first << "x"
+                << mesh->second << " PEs, cycles per decode token:";
+      for (std::size_t i = 0; i < plan.stages.size(); ++i) {
+        const runtime::Stage& st = plan.stages[i];
+        std::cerr << (i ? ";" : "") << " stage " << i << " layers " << st.first_layer << ".."
+                  << st.first_layer + st.layers - 1 << (st.lm_head ? " + lm_head" : "") << " at (" << st.x0 << ","
+                  << st.y0 << ") " << (wafer->decode_steps() ? stage_cycles[i] / wafer->decode_steps() : 0);
+        if (!st.lm_head) std::cerr << ", handoff " << st.handoff_cycles;
+      }
+      std::cerr << "; handoffs " << plan.handoff_cycles() << " cycles per token (the planner's model)\n";
+    }
     const int P = runtime::prefill_side(wafer->layout());
     const runtime::KvHandover& h = wafer->handover();
     std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = "
@@ -511,6 +525,17 @@ int run_generate(int argc, char** argv) {
           {"sram_bytes_per_pe_max", wafer->sram_bytes_per_pe_max()},
           {"colors_per_pe_max", wafer->colors_per_pe_max()},
       });
+      nlohmann::json stages = nlohmann::json::array();
+      const std::vector<std::uint64_t> stage_cycles = wafer->decode_stage_cycles();
+      for (std::size_t i = 0; i < wafer->plan().stages.size(); ++i) {
+        const runtime::Stage& st = wafer->plan().stages[i];
+        stages.push_back({{"first_layer", st.first_layer}, {"layers", st.layers}, {"lm_head", st.lm_head},
+                          {"origin", {st.x0, st.y0}}, {"handoff_hops", st.handoff_hops},
+                          {"handoff_cycles", st.handoff_cycles},
+                          {"cycles_per_token", wafer->decode_steps() ? stage_cycles[i] / wafer->decode_steps() : 0}});
+      }
+      out.update({{"stages", stages.size()}, {"handoff_cycles", wafer->plan().handoff_cycles()},
+                  {"decode_stages", stages}});
     } else {
       out["simulated_cycles"] = nullptr;  // the CPU reference simulates no hardware
     }

@@ -1,6 +1,7 @@
 // The small generated LLaMA models of the wafer tests (sc_tests/runtime/wafer_*_test.cpp) and their check: greedy
-// tokens on the wafer equal the fp32 CPU reference's, logits within kLogitTol, the program's SRAM equal to the
-// layout's arithmetic. One WaferBackend (one Device) per process: each test case runs in its own process (ctest).
+// tokens on the wafer equal the fp32 CPU reference's, logits within kLogitTol, the programs' SRAM equal to the
+// layout's arithmetic (every stage's, when the planner places the model on several regions). One WaferBackend (one
+// Device) per process: each test case runs in its own process (ctest).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -50,13 +51,16 @@ struct Case {
   std::vector<int32_t> prompt;
   std::uint32_t kv_slots = 0;
   kernels::KvPolicy kv = kernels::KvPolicy::Shift;
+  hw::ArchParams arch{};
+  std::size_t stages = 1;  // the planner's stages the case expects
 };
 
 inline void expect_same_tokens(const Case& c, int new_tokens = 32) {
   auto w = std::make_shared<models::LlamaWeights>(models::generate_llama_weights(c.cfg, c.seed));
   models::CpuReference cpu(w, 1);
-  runtime::WaferBackend wafer(w, "generated", hw::ArchParams{},
+  runtime::WaferBackend wafer(w, "generated", c.arch,
                              {.width = c.width, .height = c.height, .kv_slots = c.kv_slots, .kv_policy = c.kv});
+  ASSERT_EQ(wafer.plan().stages.size(), c.stages);
   std::vector<float> lc = cpu.prefill(c.prompt), lw = wafer.prefill(c.prompt);
   float worst = 0;
   for (int t = 0; t < new_tokens; ++t) {
@@ -75,11 +79,12 @@ inline void expect_same_tokens(const Case& c, int new_tokens = 32) {
   // Every prompt token but the last ran through the prefill (none for a 1-token prompt).
   EXPECT_EQ(wafer.prefill_run_cycles() > 0, c.prompt.size() > 1);
   EXPECT_EQ(wafer.handover().tokens, c.prompt.size() - 1);
-  // The program allocates exactly what the layout counts.
+  // The programs allocate exactly what the layout counts (the largest stage's).
   const auto& l = wafer.layout();
-  EXPECT_EQ(wafer.sram_bytes_per_pe_max(),
-            l.sram_bytes_per_pe(int(c.cfg.num_hidden_layers), wafer.kv_slots(), true) +
-                hw::ArchParams{}.pe.code_reserve_bytes);
+  std::uint64_t sram = 0;
+  for (const runtime::Stage& st : wafer.plan().stages)
+    sram = std::max(sram, l.sram_bytes_per_pe(st.layers, wafer.kv_slots(), st.lm_head));
+  EXPECT_EQ(wafer.sram_bytes_per_pe_max(), sram + c.arch.pe.code_reserve_bytes);
 }
 
 }  // namespace wafersim::test
