@@ -220,3 +220,64 @@ TEST(Device, LoadsAnotherLayoutAfterARunAndBothComputeTheirResults) {
   check(a2, 2);
   EXPECT_THROW(dev.load(*a2.layout), std::logic_error);  // already loaded
 }
+
+TEST(Device, LayoutsStayResidentSideBySideAndRunInTurn) {
+  // Two pipeline allreduces along X on disjoint 3x2 rectangles of a 7x2 fabric (the stages of a model are loaded
+  // so): each keeps its SRAM while the other runs, select() picks the one memcpy and launch address, an overlapping
+  // third is refused naming both rectangles, and load() unloads every resident layout.
+  const hw::ArchParams arch;
+  runtime::Device dev(arch, 7, 2);
+  auto a = kernels::pipeline_allreduce({.width = 3, .height = 2, .axis = kernels::Axis::X, .length = 4}, arch);
+  auto b = kernels::pipeline_allreduce({.width = 3, .height = 2, .axis = kernels::Axis::X, .length = 4}, arch);
+  dev.load_beside(*a.layout, 0, 0);
+  dev.load_beside(*b.layout, 4, 0);
+  EXPECT_EQ(&dev.layout(), b.layout.get());
+  std::vector<float> in_a(3 * 2 * 4), in_b(3 * 2 * 4);
+  for (std::size_t i = 0; i < in_a.size(); ++i) {
+    in_a[i] = float(i % 5);
+    in_b[i] = 10.0f + float(i % 3);
+  }
+  dev.memcpy_h2d<float>("x", {0, 0, 3, 2}, in_b, 4);  // b is current
+  dev.select(*a.layout);
+  dev.memcpy_h2d<float>("x", {0, 0, 3, 2}, in_a, 4);
+  auto expect_row_sums = [](const std::vector<float>& in, const std::vector<float>& out, const char* what) {
+    for (int y = 0; y < 2; ++y)
+      for (int x = 0; x < 3; ++x)
+        for (int k = 0; k < 4; ++k) {
+          float sum = 0;  // small integers: exact in any order
+          for (int p = 0; p < 3; ++p) sum += in[(std::size_t(y) * 3 + p) * 4 + k];
+          EXPECT_EQ(out[(std::size_t(y) * 3 + x) * 4 + k], sum) << what << " PE " << x << "," << y;
+        }
+  };
+  for (csl::Layout* l : {a.layout.get(), b.layout.get()}) {
+    dev.select(*l);
+    EXPECT_EQ(dev.launch(a.function), 6);
+    ASSERT_TRUE(dev.run().completed);
+  }
+  EXPECT_TRUE(kernels::all_finished(*a.layout));
+  EXPECT_TRUE(kernels::all_finished(*b.layout));
+  expect_row_sums(in_b, dev.memcpy_d2h<float>("x", {0, 0, 3, 2}, 4), "b");
+  dev.select(*a.layout);
+  expect_row_sums(in_a, dev.memcpy_d2h<float>("x", {0, 0, 3, 2}, 4), "a");
+  // b's PEs are fabric columns 4..6: its symbols, not a's, occupy them; column 3 holds nothing.
+  EXPECT_EQ(dev.fabric().sram(4, 0).used(), arch.pe.code_reserve_bytes + 4 * 4);
+  EXPECT_EQ(dev.fabric().sram(3, 0).used(), arch.pe.code_reserve_bytes);
+
+  auto c = kernels::pipeline_allreduce({.width = 3, .height = 2, .axis = kernels::Axis::X, .length = 4}, arch);
+  try {
+    dev.load_beside(*c.layout, 2, 0);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("the layout of 3x2 at PE(2,0) overlaps the loaded one of 3x2 at PE(0,0)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(c.layout->loaded());
+  EXPECT_THROW(dev.select(*c.layout), std::logic_error);
+  EXPECT_THROW(dev.load_beside(*a.layout, 4, 0), std::logic_error);  // already loaded
+  dev.load(*c.layout, 2, 0);  // unloads a and b
+  EXPECT_FALSE(a.layout->loaded());
+  EXPECT_FALSE(b.layout->loaded());
+  EXPECT_EQ(dev.fabric().sram(4, 0).used(), arch.pe.code_reserve_bytes + 4 * 4);  // c's x at its column 2
+  EXPECT_EQ(dev.fabric().sram(5, 0).used(), arch.pe.code_reserve_bytes);
+}
