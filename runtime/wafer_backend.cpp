@@ -72,59 +72,6 @@ std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& l, std::uint32_t tok
                    kernels::dist_gemm_t_sram_bytes(gemm(hd, tokens))});
 }
 
-KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, std::uint64_t tokens, int layers,
-                       const hw::ArchParams& arch) {
-  KvHandover h{.tokens = tokens};
-  if (tokens == 0) return h;
-  const models::LlamaConfig& c = l.config;
-  const int W = l.width, H = l.height;
-  const std::uint64_t qd = std::uint64_t(c.q_dim()), kvd = std::uint64_t(c.kv_dim());
-  // Tokens: runs of (prefill row, decode row, count), in sequence order.
-  struct Run {
-    int from, to;
-    std::uint64_t n;
-  };
-  std::vector<Run> rows;
-  const kernels::Split seq(std::uint32_t(tokens), P);
-  const std::uint64_t q = tokens / std::uint64_t(H), e = tokens % std::uint64_t(H);
-  int y = policy == kernels::KvPolicy::Concat ? H - 1 : 0;
-  std::uint64_t left = policy == kernels::KvPolicy::Concat ? tokens : q + (std::uint64_t(y) >= H - e ? 1 : 0);
-  for (std::uint64_t t = 0; t < tokens; ++t) {
-    while (left == 0) left = q + (std::uint64_t(++y) >= H - e ? 1 : 0);  // shift: the bottom e rows hold one more
-    --left;
-    const int from = int(t / seq.block);
-    if (rows.empty() || rows.back().from != from || rows.back().to != y) rows.push_back({from, y, 0});
-    ++rows.back().n;
-  }
-  // K and V elements of a token: runs of (prefill column, decode column, count), in K then V dim order.
-  const kernels::Split fused(std::uint32_t(qd + 2 * kvd), P);
-  std::vector<Run> cols;
-  for (const std::uint64_t base : {qd, qd + kvd})
-    for (std::uint64_t d = 0; d < kvd; ++d) {
-      const int from = int((base + d) / fused.block), to = l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column;
-      if (cols.empty() || cols.back().from != from || cols.back().to != to) cols.push_back({from, to, 0});
-      ++cols.back().n;
-    }
-  std::vector<std::uint64_t> sent(std::size_t(W) * H, 0), received(std::size_t(W) * H, 0);
-  for (const Run& r : rows)
-    for (const Run& col : cols) {
-      if (col.from == col.to && r.from == r.to) continue;
-      const std::uint64_t n = col.n * r.n * std::uint64_t(layers);
-      sent[std::size_t(r.from) * W + std::size_t(col.from)] += n;
-      received[std::size_t(r.to) * W + std::size_t(col.to)] += n;
-      h.words_moved += n;
-      h.hops_max = std::max(h.hops_max, std::abs(col.from - col.to) + std::abs(r.from - r.to));
-    }
-  for (std::size_t i = 0; i < sent.size(); ++i)
-    h.words_per_pe_max = std::max({h.words_per_pe_max, sent[i], received[i]});
-  if (h.words_moved == 0) return h;
-  const auto width = std::uint64_t(arch.router.ramp_width);
-  h.cycles = (h.words_per_pe_max + width - 1) / width +
-             std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
-             2 * std::uint64_t(arch.router.ramp_latency);
-  return h;
-}
-
 std::uint32_t decode_kv_slots(const Plan& p, std::uint32_t requested) {
   if (requested > p.kv_slots_per_pe)
     throw CapacityError(p.model + ": " + std::to_string(requested) + " KV tokens per PE do not fit beside the layers " +
@@ -367,6 +314,8 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
   }
   // The stages hand over in parallel, each inside its region: the one with the most layers sets the time.
   handover_ = kv_handover(l, options_.kv_policy, P, n, stage_layers, arch_);
+  // Each stage's layers were prefilled on the P x P square at its origin: the same stages in both layouts.
+  relayout_ = weight_relayout(P, plan_.stages, l, plan_.stages, arch_);
   length_ = int64_t(n);
 }
 

@@ -18,11 +18,15 @@
 // one's input. Their K and V are handed to the cache of the stage holding the layer (KvCacheModule::preload on every
 // PE: the cache is then as L - 1 appends would leave it), timed by kv_handover's model: each stage's layers inside
 // its region, the stages in parallel, so the stage with the most layers sets the time (as --timing-only's end to
-// end). The last prompt token then runs as a decode step (it appends its K/V and gives the first new token's logits
-// on the wafer). A 1-token prompt is that step alone.
+// end). The weights are re-laid from the prefill's MeshGEMM blocks (each stage's layers on the P x P square at its
+// origin) to the decode layout of the stage, timed by weight_relayout's model (runtime/relayout.hpp; all stages on
+// one fabric; the data itself is written by the host, as every weight load: the prefill runs' B blocks per run, the
+// decode layout once). Both lie between the prefill runs and the first new token, so prefill_cycles counts them.
+// The last prompt token then runs as a decode step (it appends its K/V and gives the first new token's logits on
+// the wafer). A 1-token prompt is that step alone (no prefill layout, nothing re-laid).
 // Not modelled: pipelining several tokens or requests through the stages, timed memcpy of the embedding row and
-// logits (the handoff between stages is the planner's model, not simulated wavelets), batching; the weights' re-lay
-// between the prefill and decode layouts (both are written by the host, untimed, as every weight load).
+// logits (the handoff between stages is the planner's model, not simulated wavelets), the initial weight load,
+// batching; the hand-over and the re-lay sharing links (each is timed alone).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -36,6 +40,7 @@
 #include "runtime/decode_layout.hpp"
 #include "runtime/device.hpp"
 #include "runtime/planner.hpp"
+#include "runtime/relayout.hpp"
 
 namespace wafersim::runtime {
 
@@ -65,27 +70,6 @@ int prefill_side(const DecodeLayout& layout);
 // layout.sram_limit (--mesh auto's test).
 std::uint64_t prefill_sram_bytes_per_pe(const DecodeLayout& layout, std::uint32_t tokens, bool fp32_accumulate);
 
-// The prefill -> decode hand-over of the K and V of `tokens` prompt tokens of `layers` layers (a model, not
-// simulated). Source: where the prefill's qkv and rope runs leave K and V, the fused [tokens x (q + 2 kv)]
-// activation on the P x P prefill region (token t on row block t of Split(tokens, P), column c of the fused row on
-// column block c of Split(q + 2 kv, P)). Destination: the decode cache as `tokens` appends leave it (shift: the
-// rows' balanced fills, oldest at the top; concat: the bottom row), (KV head, dim) on DecodeLayout::kv_slot's
-// column. Every fp16 element that changes PE is one wavelet; the PEs send (and receive) in parallel, each through
-// its ramp at router.ramp_width wavelets per cycle, so
-//   cycles = ceil(words_per_pe_max / ramp_width) + hops_max * hop_latency + 2 * ramp_latency   (0 if nothing moves)
-// with words_per_pe_max the most wavelets a PE sends or receives (all layers, K and V) and hops_max the longest
-// Manhattan distance an element travels. Elements that stay on their PE (a local copy) and link contention beyond
-// the ramps are not counted.
-struct KvHandover {
-  std::uint64_t tokens = 0;
-  std::uint64_t words_per_pe_max = 0;  // fp16 K/V elements (wavelets) the busiest PE sends or receives
-  std::uint64_t words_moved = 0;       // over the region
-  int hops_max = 0;
-  std::uint64_t cycles = 0;
-};
-KvHandover kv_handover(const DecodeLayout& layout, kernels::KvPolicy policy, int prefill_side, std::uint64_t tokens,
-                       int layers, const hw::ArchParams& arch);
-
 class WaferBackend final : public models::LogitsBackend {
  public:
   // Places the model (plan_decode on the fabric), builds the device and the stages' programs and writes the
@@ -113,11 +97,15 @@ class WaferBackend final : public models::LogitsBackend {
   std::uint32_t sram_bytes_per_pe_max() const;  // measured on the device: symbols + code reserve, over the stages
   // The last step's cycles: the stages' runs and the handoffs between them.
   std::uint64_t last_step_cycles() const { return last_cycles_; }
-  // Simulated cycles of the prompt: the prefill runs (every layer's, summed), the hand-over (kv_handover's model)
-  // and the last prompt token's decode step; and of the decode steps after it.
-  std::uint64_t prefill_cycles() const { return prefill_run_cycles_ + handover_.cycles + prefill_step_cycles_; }
+  // Simulated cycles of the prompt: the prefill runs (every layer's, summed), the K/V hand-over (kv_handover's
+  // model), the weights' re-lay (weight_relayout's model) and the last prompt token's decode step; and of the
+  // decode steps after it.
+  std::uint64_t prefill_cycles() const {
+    return prefill_run_cycles_ + handover_.cycles + relayout_.cycles + prefill_step_cycles_;
+  }
   std::uint64_t prefill_run_cycles() const { return prefill_run_cycles_; }
   const KvHandover& handover() const { return handover_; }
+  const WeightRelayout& relayout() const { return relayout_; }
   std::uint64_t prefill_step_cycles() const { return prefill_step_cycles_; }
   // The prefill runs' cycles by kernel, summed over the layers (kernels::PrefillResult::kernels).
   const std::vector<std::pair<std::string, std::uint64_t>>& prefill_kernel_cycles() const { return prefill_kernels_; }
@@ -159,6 +147,7 @@ class WaferBackend final : public models::LogitsBackend {
   std::uint64_t last_cycles_ = 0, decode_cycles_ = 0, decode_steps_ = 0, decode_macs_ = 0;
   std::uint64_t prefill_run_cycles_ = 0, prefill_step_cycles_ = 0, prefill_sram_ = 0;
   KvHandover handover_;
+  WeightRelayout relayout_;
   std::vector<std::pair<std::string, std::uint64_t>> phase_cycles_, prefill_kernels_;
 };
 

@@ -145,10 +145,14 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
                      std::to_string(mesh.first) + "x" + std::to_string(mesh.second) + "; a larger one is not modelled");
   nlohmann::json out;
   std::uint64_t total_cycles = 0;
+  runtime::Plan prefill_plan;
+  bool prefill_subset = false;
   if (prefill) {
     runtime::PrefillTimer timer(config, dir.string(), arch, P, std::uint32_t(prompt_len), accum == "fp32",
                                 runtime::timing_cache_dir(), int(prefill_layers));
     const runtime::PrefillTiming t = timer.time();
+    prefill_plan = timer.plan();
+    prefill_subset = t.placed_layers < t.layers;
     const double us = arch.cycles_to_us(double(t.cycles));
     total_cycles += t.cycles;
     std::cerr << "[wafer timing-only] " << name << " prefill of " << prompt_len << " tokens on " << P << "x" << P
@@ -231,25 +235,35 @@ int run_timing_only(int argc, char** argv, const po::variables_map& vm, const st
   }
   if (prefill && max_new > 0) {
     // End to end (the paper's end-to-end TPR): new tokens per second of the request, prefill included, with the
-    // prompt's K/V handed over to the decode cache (runtime::kv_handover; on several decode stages they hand over
-    // in parallel, the stage with the most layers the slowest).
+    // transition to the decode layout (runtime/relayout.hpp): the prompt's K/V handed over to the decode cache
+    // (runtime::kv_handover; on several decode stages they hand over in parallel, the stage with the most layers the
+    // slowest) and the weights re-laid from the prefill stages' MeshGEMM blocks to the decode stages' layout
+    // (runtime::weight_relayout; not with --prefill-layers: a subset's other layers are not on the wafer).
+    const runtime::DecodeLayout layout = runtime::decode_layout(config, name, mesh.first, mesh.second, arch);
     int stage_layers = 0;
     for (const runtime::Stage& st : decode_plan.stages) stage_layers = std::max(stage_layers, st.layers);
     const runtime::KvHandover h =
-        runtime::kv_handover(runtime::decode_layout(config, name, mesh.first, mesh.second, arch), kv_policy,
-                             P, std::uint64_t(prompt_len), stage_layers, arch);
+        runtime::kv_handover(layout, kv_policy, P, std::uint64_t(prompt_len), stage_layers, arch);
     total_cycles += h.cycles;
+    std::optional<runtime::WeightRelayout> relay;
+    if (!prefill_subset) relay = runtime::weight_relayout(P, prefill_plan.stages, layout, decode_plan.stages, arch);
+    if (relay) total_cycles += relay->cycles;
     const double us = arch.cycles_to_us(double(total_cycles));
     std::cerr << "[wafer timing-only] end to end: prefill " << prompt_len << " + K/V hand-over " << h.cycles
-              << " cycles (" << h.words_per_pe_max << " wavelets on the busiest PE, " << h.hops_max << " hops) + "
-              << max_new << " new tokens in " << total_cycles << " cycles = " << us << " us = "
+              << " cycles (" << h.words_per_pe_max << " wavelets on the busiest PE, " << h.link_words_max
+              << " on the busiest link, " << h.hops_max << " hops) + ";
+    if (relay)
+      std::cerr << "weights' re-lay " << relay->cycles << " cycles (" << relay->words_moved << " of "
+                << relay->elements << " elements move; " << relay->words_per_pe_max << " wavelets on the busiest PE, "
+                << relay->link_words_max << " on the busiest link, " << relay->hops_max << " hops) + ";
+    else
+      std::cerr << "weights' re-lay not modelled (--prefill-layers: a subset) + ";
+    std::cerr << max_new << " new tokens in " << total_cycles << " cycles = " << us << " us = "
               << 1e6 * double(max_new) / us << " new tokens/s (e2e TPR)\n";
     out.update({{"prefill_handover_cycles", h.cycles},
-                {"prefill_handover",
-                 {{"tokens", h.tokens},
-                  {"words_per_pe_max", h.words_per_pe_max},
-                  {"words_moved", h.words_moved},
-                  {"hops_max", h.hops_max}}},
+                {"prefill_handover", runtime::to_json(h)},
+                {"prefill_weight_relayout_cycles", relay ? nlohmann::json(relay->cycles) : nlohmann::json()},
+                {"prefill_weight_relayout", relay ? runtime::to_json(*relay) : nlohmann::json()},
                 {"e2e_cycles", total_cycles},
                 {"e2e_us", us},
                 {"e2e_tokens_per_s", 1e6 * double(max_new) / us}});
@@ -450,11 +464,16 @@ int run_generate(int argc, char** argv) {
     }
     const int P = runtime::prefill_side(wafer->layout());
     const runtime::KvHandover& h = wafer->handover();
+    const runtime::WeightRelayout& relay = wafer->relayout();
     std::cerr << "[wafer] prefill " << wafer->prefill_cycles() << " cycles = "
               << arch.cycles_to_us(double(wafer->prefill_cycles()))
               << " us: " << h.tokens << " prompt tokens through the prefill runs on " << P << "x" << P << " PEs "
               << wafer->prefill_run_cycles() << " cycles, K/V hand-over to the decode cache " << h.cycles
-              << " cycles (model: " << h.words_per_pe_max << " wavelets at the busiest PE, " << h.hops_max
+              << " cycles (model: " << h.words_per_pe_max << " wavelets at the busiest PE, " << h.link_words_max
+              << " on the busiest link, " << h.hops_max << " hops), weights' re-lay to the decode layout "
+              << relay.cycles << " cycles (model: " << relay.words_moved << " of " << relay.elements
+              << " elements move, " << relay.words_per_pe_max << " wavelets at the busiest PE, "
+              << relay.link_words_max << " on the busiest link, " << relay.hops_max
               << " hops), the last prompt token's decode step " << wafer->prefill_step_cycles() << " cycles\n";
     if (!wafer->prefill_kernel_cycles().empty()) {
       std::cerr << "[wafer] prefill runs' cycles by kernel (" << config.num_hidden_layers << " layers):";
@@ -503,12 +522,10 @@ int run_generate(int argc, char** argv) {
           {"prefill_cycles", wafer->prefill_cycles()},
           {"prefill_run_cycles", wafer->prefill_run_cycles()},
           {"prefill_handover_cycles", wafer->handover().cycles},
+          {"prefill_weight_relayout_cycles", wafer->relayout().cycles},
           {"prefill_last_token_cycles", wafer->prefill_step_cycles()},
-          {"prefill_handover",
-           {{"tokens", wafer->handover().tokens},
-            {"words_per_pe_max", wafer->handover().words_per_pe_max},
-            {"words_moved", wafer->handover().words_moved},
-            {"hops_max", wafer->handover().hops_max}}},
+          {"prefill_handover", runtime::to_json(wafer->handover())},
+          {"prefill_weight_relayout", runtime::to_json(wafer->relayout())},
           {"prefill_mesh", {runtime::prefill_side(wafer->layout()), runtime::prefill_side(wafer->layout())}},
           {"prefill_cycles_by_kernel", prefill_by_kernel},
           {"prefill_sram_bytes_per_pe_max", wafer->prefill_sram_bytes_per_pe_max()},

@@ -266,11 +266,28 @@ TEST_F(PrefillTimingCli, EndToEndAddsDecodeToPrefill) {
   EXPECT_EQ(j["context"], 40);
   EXPECT_GT(j["prefill_handover_cycles"].get<std::uint64_t>(), 0u);  // the prompt's K/V move to the decode cache
   EXPECT_EQ(j["prefill_handover"]["tokens"], 40);
+  // The weights move from the prefill stages' MeshGEMM blocks to the decode layout (runtime::weight_relayout).
+  EXPECT_GT(j["prefill_weight_relayout_cycles"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(j["prefill_weight_relayout"]["words_moved"].get<std::uint64_t>(), 0u);
+  EXPECT_NE(r.out.find("weights' re-lay "), std::string::npos) << r.out;
   const double cycles = j["prefill_cycles"].get<double>() + j["prefill_handover_cycles"].get<double>() +
+                        j["prefill_weight_relayout_cycles"].get<double>() +
                         3 * j["decode_cycles_per_token"].get<double>();
   EXPECT_NEAR(j["e2e_cycles"].get<double>(), cycles, 1.0);
   EXPECT_NEAR(j["e2e_tokens_per_s"].get<double>(), 3.0 / (cycles / j["clock_hz"].get<double>()),
               1e-6 * j["e2e_tokens_per_s"].get<double>());
+  // A subset of the layers (--prefill-layers): the others are not on the wafer, so nothing is re-laid or added.
+  const auto sub = test::run_cli(env + exe().string() + " generate --timing-only --model " + model().string() +
+                                 " --prompt-len 40 --max-new-tokens 3 --mesh 8x8 --prefill-layers 1 --json " +
+                                 (dir() / "s.json").string());
+  ASSERT_EQ(sub.status, 0) << sub.out;
+  const auto js = nlohmann::json::parse(std::ifstream(dir() / "s.json"));
+  EXPECT_TRUE(js["prefill_weight_relayout_cycles"].is_null());
+  EXPECT_NE(sub.out.find("weights' re-lay not modelled"), std::string::npos) << sub.out;
+  EXPECT_NEAR(js["e2e_cycles"].get<double>(),
+              js["prefill_cycles"].get<double>() + js["prefill_handover_cycles"].get<double>() +
+                  3 * js["decode_cycles_per_token"].get<double>(),
+              1.0);
 }
 
 TEST_F(PrefillTimingCli, BadInputNamesTheOption) {

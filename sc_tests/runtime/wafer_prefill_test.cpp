@@ -148,6 +148,7 @@ TEST(WaferPrefill, HandOverCyclesFollowTheFormula) {
   const runtime::KvHandover h = runtime::kv_handover(l, kernels::KvPolicy::Shift, 1, 3, 2, arch);
   EXPECT_EQ(h.words_moved, 120u);
   EXPECT_EQ(h.words_per_pe_max, 120u);
+  EXPECT_EQ(h.link_words_max, 120u);  // all on the link (0, 0) -> (1, 0): ramp and link bounds agree
   EXPECT_EQ(h.hops_max, 1);
   EXPECT_EQ(h.cycles, 120u / std::uint64_t(arch.router.ramp_width) + std::uint64_t(arch.router.hop_latency()) +
                           2u * std::uint64_t(arch.router.ramp_latency));
@@ -201,7 +202,14 @@ TEST(WaferPrefill, HandOverCountsMatchTheCacheElementByElement) {
   EXPECT_EQ(model.words_per_pe_max, busiest);
   EXPECT_EQ(model.hops_max, hops);
   EXPECT_EQ(wafer.handover().cycles, model.cycles);
-  EXPECT_EQ(wafer.prefill_cycles(), wafer.prefill_run_cycles() + model.cycles + wafer.prefill_step_cycles());
+  // The weights' re-lay (runtime::weight_relayout on the one region, P x P inside W x H) is on the way too.
+  const runtime::WeightRelayout relay = runtime::weight_relayout(
+      P, runtime::single_stage(int(cfg.num_hidden_layers)), l, runtime::single_stage(int(cfg.num_hidden_layers)),
+      hw::ArchParams{});
+  EXPECT_GT(relay.cycles, 0u);
+  EXPECT_EQ(wafer.relayout().cycles, relay.cycles);
+  EXPECT_EQ(wafer.prefill_cycles(),
+            wafer.prefill_run_cycles() + model.cycles + relay.cycles + wafer.prefill_step_cycles());
   std::cout << "hand-over of " << n << " tokens on " << W << "x" << H << " (P = " << P << "): " << moved
             << " wavelets, busiest PE " << busiest << ", " << hops << " hops, " << model.cycles << " cycles\n";
 }
@@ -223,11 +231,15 @@ TEST_F(WaferPrefillCli, GenerateSplitsThePrefillCycles) {
   EXPECT_EQ(w["prefill_handover"]["tokens"], 6);
   const auto runs = w["prefill_run_cycles"].get<std::uint64_t>(),
              handover = w["prefill_handover_cycles"].get<std::uint64_t>(),
+             relay = w["prefill_weight_relayout_cycles"].get<std::uint64_t>(),
              last = w["prefill_last_token_cycles"].get<std::uint64_t>();
   EXPECT_GT(runs, 0u);
   EXPECT_GT(handover, 0u);
+  EXPECT_GT(relay, 0u);
   EXPECT_GT(last, 0u);
-  EXPECT_EQ(w["prefill_cycles"].get<std::uint64_t>(), runs + handover + last);
+  EXPECT_EQ(w["prefill_cycles"].get<std::uint64_t>(), runs + handover + relay + last);
+  EXPECT_GT(w["prefill_weight_relayout"]["words_moved"].get<std::uint64_t>(), 0u);
+  EXPECT_NE(r.out.find("weights' re-lay to the decode layout"), std::string::npos) << r.out;
   std::uint64_t by_kernel = 0;
   for (const auto& [name, cycles] : w["prefill_cycles_by_kernel"].items()) by_kernel += cycles.get<std::uint64_t>();
   EXPECT_EQ(by_kernel, runs);
@@ -248,11 +260,15 @@ TEST(WaferPrefill, HandOverModelAtPaperScale) {
   EXPECT_GE(h.words_moved, tokens * per_token / 2);  // most elements change PE
   // A prefill PE holds ceil(4096 / 360) = 12 tokens x (the fused block of 6,144 / 360 = 18 columns, at most all K/V).
   EXPECT_LE(h.words_per_pe_max, 12u * 18u * 32u);
-  EXPECT_EQ(h.cycles, h.words_per_pe_max / std::uint64_t(arch.router.ramp_width) +
+  // Under X then Y a row's tokens move along that row from the fused K/V column blocks to the kv_slot columns: the
+  // links carry far more than a ramp, and bound the time.
+  EXPECT_GT(h.link_words_max, h.words_per_pe_max);
+  EXPECT_EQ(h.cycles, std::max(h.words_per_pe_max / std::uint64_t(arch.router.ramp_width), h.link_words_max) +
                           std::uint64_t(h.hops_max) * std::uint64_t(arch.router.hop_latency()) +
                           2u * std::uint64_t(arch.router.ramp_latency));
   std::cout << "LLaMA3-8B, 4096 tokens, 360x360 -> 360x360 shift: " << h.words_moved << " wavelets, busiest PE "
-            << h.words_per_pe_max << ", " << h.hops_max << " hops, " << h.cycles << " cycles\n";
+            << h.words_per_pe_max << ", busiest link " << h.link_words_max << ", " << h.hops_max << " hops, "
+            << h.cycles << " cycles\n";
 }
 
 // A prompt whose prefill runs need more SRAM per PE than the prefill region has (here the scores' [L x L] blocks of
