@@ -17,8 +17,9 @@
 // Timing-only runs may place more stages than the fabric has regions (Regions::BeyondFabric): the stages past the
 // fabric continue the snake order as if the fabric had more rows of regions (origins off the fabric), the handoffs
 // are timed the same way, and fabric_note() says so. The paper reports such models from per-layer measurements.
-// Not modelled: regions of different sizes, several requests in flight (pipelining the stages), the prefill ->
-// decode re-layout, memcpy/host I/O columns (the fabric's full size is available).
+// Not modelled here: regions of different sizes, several requests in flight (pipelining the stages), memcpy/host I/O
+// columns (the fabric's full size is available). The prefill -> decode re-layout between the two phases' stages is
+// runtime/relayout.hpp's.
 #pragma once
 #include <cstdint>
 #include <string>

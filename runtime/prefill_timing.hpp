@@ -32,9 +32,9 @@
 // Every unit simulation is cached on disk (runtime/timing_cache.hpp, prefix "prefill"), keyed by the kernel, its
 // version, the region simulated (width and rows), the shape on it, the steps and rounds simulated and the arch
 // (timing_arch_key).
-// Not modelled: what llama_prefill leaves out (one fused program, the activations' re-lays, weight loading); the
-// prefill -> decode transfer of weights (the K/V hand-over is added end to end by generate); pipelining the stages
-// over several prompts.
+// Not modelled: what llama_prefill leaves out (one fused program, the activations' re-lays, weight loading);
+// pipelining the stages over several prompts. The prefill -> decode transition (the K/V hand-over and the weights'
+// re-lay, runtime/relayout.hpp) is added end to end by generate, not here.
 #pragma once
 #include <cstdint>
 #include <filesystem>
