@@ -87,6 +87,15 @@ TEST(WaferStages, StepCyclesAreTheStagesRunsPlusTheHandoffs) {
       runtime::kv_handover(wafer.layout(), kernels::KvPolicy::Shift, 4, 3, 2, arch);
   EXPECT_EQ(wafer.handover().cycles, h.cycles);
   EXPECT_EQ(wafer.handover().words_moved, h.words_moved);
+  // The weights' re-lay: each stage's layers from the 4x4 prefill square at its origin to its own decode region, so
+  // no path leaves a region (at most 3 + 3 hops); both stages on one fabric (runtime::weight_relayout).
+  const runtime::WeightRelayout relay = runtime::weight_relayout(4, plan.stages, wafer.layout(), plan.stages, arch);
+  EXPECT_EQ(wafer.relayout().cycles, relay.cycles);
+  EXPECT_EQ(wafer.relayout().words_moved, relay.words_moved);
+  EXPECT_GT(relay.cycles, 0u);
+  EXPECT_LE(relay.hops_max, 6);
+  EXPECT_EQ(wafer.prefill_cycles(),
+            wafer.prefill_run_cycles() + h.cycles + relay.cycles + wafer.prefill_step_cycles());
   for (std::size_t s = 0; s < 2; ++s) {
     const auto& program = wafer.stage_program(s);
     EXPECT_EQ(program.shape.layers, 2u);
