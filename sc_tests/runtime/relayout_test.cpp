@@ -307,7 +307,11 @@ void paper_scale(std::uint32_t prompt, double prefill_cycles) {
   int stage_layers = 0;
   for (const runtime::Stage& st : dec.stages) stage_layers = std::max(stage_layers, st.layers);
   const runtime::KvHandover h = runtime::kv_handover(l, kernels::KvPolicy::Shift, 480, prompt, stage_layers, arch);
+#ifdef __SANITIZE_ADDRESS__
+  EXPECT_LT(seconds, 10.0);  // the sanitizer build (-O1, instrumented)
+#else
   EXPECT_LT(seconds, 1.0);
+#endif
   // 32 layers of 218,103,808 weight elements and lm_head's 4,096 x 128,256; almost all change PE.
   EXPECT_EQ(r.elements, 32ull * 218103808ull + 4096ull * 128256ull);
   EXPECT_GT(r.words_moved, r.elements / 2);
