@@ -24,7 +24,7 @@
 // their count, and prefill_run_cycles simulates one, a GEMM optionally limited to its first steps
 // (GemmConfig::steps) for extrapolation.
 // Not modelled: one fused program with activations left in SRAM (the re-lays between runs are free here); the
-// transfer of K/V to the decode region (runtime/wafer_backend: kv_handover, a cost model); several layers per region; weight loading time; scalar code beyond the
+// transfer of K/V to the decode region (runtime/relayout: kv_handover, a cost model); several layers per region; weight loading time; scalar code beyond the
 // per-element charges for exp, silu, reciprocal, cos/sin and rsqrt (llama_prefill.cpp).
 #pragma once
 #include <cstdint>

@@ -8,7 +8,7 @@
 //   kernels::write_gemm_inputs writes; the decode PE from DecodeLayout's slots and splits), its X-then-Y path walked
 //   link by link;
 // - at paper scale (LLaMA3-8B, the planner's 480x480 prefill stages for a 4,096-token prompt and 540x540 decode
-//   stages) the model takes well under a second of host time.
+//   stages) the counts and the cycles formula (the host time, ~0.3 s, is printed only).
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -293,7 +293,7 @@ TEST(Relayout, StagesMustHoldTheSameLayers) {
 // LLaMA3-8B: the reproduction's end-to-end configurations (docs/reproduction.md): prompts of 4,096 and 2,048 tokens
 // prefilled on the planner's 480x480 stages, decode on 540x540 stages (BeyondFabric, as generate --timing-only
 // places them), WSE-2 preset; the K/V hand-over as generate computes it (the decode stage with the most layers).
-// The weights' model takes well under a second of host CPU time.
+// The host CPU time is printed, not asserted (speed figures live in docs/performance.md, not in unit tests).
 void paper_scale(std::uint32_t prompt, double prefill_cycles) {
   const std::filesystem::path src(WAFERSIM_SOURCE_DIR);
   const hw::ArchParams arch = hw::load_arch(src / "configs/wse2.yaml");
@@ -307,11 +307,6 @@ void paper_scale(std::uint32_t prompt, double prefill_cycles) {
   int stage_layers = 0;
   for (const runtime::Stage& st : dec.stages) stage_layers = std::max(stage_layers, st.layers);
   const runtime::KvHandover h = runtime::kv_handover(l, kernels::KvPolicy::Shift, 480, prompt, stage_layers, arch);
-#ifdef __SANITIZE_ADDRESS__
-  EXPECT_LT(seconds, 10.0);  // the sanitizer build (-O1, instrumented)
-#else
-  EXPECT_LT(seconds, 1.0);
-#endif
   // 32 layers of 218,103,808 weight elements and lm_head's 4,096 x 128,256; almost all change PE.
   EXPECT_EQ(r.elements, 32ull * 218103808ull + 4096ull * 128256ull);
   EXPECT_GT(r.words_moved, r.elements / 2);
