@@ -14,7 +14,11 @@ constexpr std::initializer_list<int> kIqOrder = {1, 2, 3, 4, 5, 6, 7, 0};
 
 Module::Module(Program* program, std::string instance, const char* kind, ModuleParams params)
     : program_(program), instance_(std::move(instance)), kind_(kind),
-      claimant_(intern(std::string("module '").append(instance_).append("' (").append(kind_).append(")"))),
+      claimant_([&] {
+        std::string c;
+        c.reserve(instance_.size() + std::char_traits<char>::length(kind_) + 12);
+        return intern(c.append("module '").append(instance_).append("' (").append(kind_).append(")"));
+      }()),
       params_(std::move(params)) {
   if (program_->attached()) throw std::logic_error(claimant() + " instantiated after the program was attached");
 }
