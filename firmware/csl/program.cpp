@@ -48,15 +48,6 @@ std::size_t ProgramCode::hash() const {
   return h;
 }
 
-std::size_t ProgramCode::host_bytes() const {
-  auto str = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };  // heap beyond SSO
-  std::size_t n = sizeof(*this) + str(name) + symbols.capacity() * sizeof(Symbol) + tasks.capacity() * sizeof(Task) +
-                  exports.capacity() * sizeof(std::string);
-  for (const Symbol& s : symbols) n += str(s.name);
-  for (const std::string& e : exports) n += str(e);
-  return n;
-}
-
 // ---- symbols ------------------------------------------------------------------------------------------------
 
 ArrayBase::ArrayBase(Program* program, std::string name, std::uint32_t count, hw::ElemType type)

@@ -364,7 +364,6 @@ struct ProgramCode {
   std::vector<std::string> exports;  // sorted
   bool operator==(const ProgramCode&) const = default;
   std::size_t hash() const;
-  std::size_t host_bytes() const;  // sizeof plus the heap it owns (shared by the PEs of its role)
 };
 
 // ---- the program --------------------------------------------------------------------------------------------
