@@ -5,11 +5,12 @@
 
 namespace wafersim {
 
-const std::string* intern(std::string s) {
+const std::string* intern(const std::string& s) {
   static std::mutex mu;
   static std::unordered_set<std::string> table;
   std::lock_guard lock(mu);
-  return &*table.insert(std::move(s)).first;
+  if (const auto it = table.find(s); it != table.end()) return &*it;
+  return &*table.insert(s).first;
 }
 
 }  // namespace wafersim

@@ -54,6 +54,7 @@ struct FabinDsd {
   SimdMode simd = SimdMode::Off;
   int iq = 0;
   std::uint32_t extent = 0;
+  bool operator==(const FabinDsd&) const = default;
 };
 
 // A stream of `extent` wavelets sent on `color` through output queue `oq`. `control`: every wavelet is a control
@@ -69,6 +70,7 @@ struct FaboutDsd {
   bool advance_switch = false;
   bool stamp_index = false;
   std::uint16_t index_base = 0;
+  bool operator==(const FaboutDsd&) const = default;
 };
 
 // An immediate scalar operand: bits in the operation's element format (f32, f16 in the low half, u16, u32).

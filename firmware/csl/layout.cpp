@@ -50,7 +50,8 @@ void Layout::set_tile_code(int x, int y, int w, int h, Factory factory) {
 void Layout::set_color_config(int x, int y, Color c, const hw::ColorConfig& cfg, const std::string& claimant) {
   check_xy(x, y, "set_color_config");
   if (loaded()) throw std::logic_error("layout: set_color_config after load (use the router's teardown API)");
-  const std::string who = claimant.empty() ? "the layout" : claimant;
+  static const std::string kLayout = "the layout";
+  const std::string& who = claimant.empty() ? kLayout : claimant;
   std::size_t i = 0;
   while (i < claimants_.size() && claimants_[i] != who) ++i;
   if (i == claimants_.size()) claimants_.push_back(who);
@@ -180,6 +181,14 @@ void Layout::release(fabric::Transport& f) {
       t.engine.reset();
       t.program.reset();
     }
+}
+
+std::size_t Layout::roles() const {
+  std::vector<const ProgramCode*> codes;
+  for (const Tile& t : tiles_)
+    if (t.program) codes.push_back(&t.program->code());
+  std::sort(codes.begin(), codes.end());
+  return std::size_t(std::unique(codes.begin(), codes.end()) - codes.begin());
 }
 
 std::vector<Color> Layout::colors_at(int x, int y) const {

@@ -2,9 +2,10 @@
 // routes and switch positions of every PE, and the symbols exported to the host. load() validates it and attaches
 // one compute engine per used PE to a fabric::Fabric. Every route has a claimant (a module instance, or the layout
 // itself); a colour configured twice at one PE is an error at load naming the PE and both claimants.
-// Host memory (up to 720x720 PEs): PEs share their factory (set_tile_code over a rectangle stores it once) and
-// routes are 12 bytes each (colour configs and claimant names are stored once per distinct value); load() sets
-// routes PE by PE, reserving each router's colours once.
+// Host memory (up to 720x720 PEs): PEs share their factory (set_tile_code over a rectangle stores it once), PEs
+// of one role share their program's code (csl::ProgramCode: one copy per distinct content, however many PEs and
+// factories declared it), and routes are 12 bytes each (colour configs and claimant
+// names are stored once per distinct value); load() sets routes PE by PE, reserving each router's colours once.
 // Not modelled: memcpy support PEs and their reserved routes (the host runtime adds those), WSE-3
 // queue/microthread configuration.
 #pragma once
@@ -90,6 +91,9 @@ class Layout {
   // Colours routed through PE (x, y) by this layout (sorted), and the maximum over the rectangle.
   std::vector<Color> colors_at(int x, int y) const;
   int max_colors_per_pe() const;
+
+  // After load: how many distinct program codes (csl::ProgramCode: roles) its PEs hold.
+  std::size_t roles() const;
 
   bool has_program(int x, int y) const;
   Program& program(int x, int y) const;     // after load

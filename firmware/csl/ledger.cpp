@@ -19,8 +19,9 @@ const char* to_string(Resource r) {
 
 int ResourceLedger::index_of(const std::string& claimant) {
   for (std::size_t i = 0; i < names_.size(); ++i)
-    if (*names_[i] == claimant) return int(i);
+    if (names_[i] == &claimant || *names_[i] == claimant) return int(i);
   if (names_.size() >= 127) throw std::logic_error("resource ledger: more than 127 claimants on one PE");
+  if (names_.empty()) names_.reserve(4);  // a program and its few modules
   names_.push_back(intern(claimant));
   return int(names_.size()) - 1;
 }

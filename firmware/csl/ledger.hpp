@@ -24,7 +24,8 @@ class ResourceLedger {
   // Numbers per resource: queues and microthreads 0..7 (hw::PeQueues::kMaxQueues), task IDs 0..63.
   static constexpr int slots(Resource r) { return r == Resource::TaskId ? 64 : 8; }
 
-  // Claims `id` for `claimant`; if another claimant holds it, the conflict is kept for check().
+  // Claims `id` for `claimant` (an interned name, e.g. Module::claimant(), is found by address); if another claimant
+  // holds it, the conflict is kept for check().
   void claim(Resource r, int id, const std::string& claimant);
   bool taken(Resource r, int id) const { return id >= 0 && id < slots(r) && owner_[slot(r, id)] >= 0; }
   // Holder's name, or "" when free.

@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "firmware/csl/ledger.hpp"
@@ -35,16 +36,21 @@ class Module {
 
   const std::string& instance() const { return instance_; }
   const char* kind() const { return kind_; }
-  std::string claimant() const { return "module '" + instance_ + "' (" + kind_ + ")"; }  // ledger and errors
+  // "module 'rows' (ktree_allreduce)": ledger and errors (interned: the PEs of a program share it).
+  const std::string& claimant() const { return *claimant_; }
   Program& program() const { return *program_; }
   std::string symbol_name(const std::string& name) const { return instance_ + "." + name; }
+  // Host memory this PE's instance holds alone: sizeof plus its own heap; a module with more members or heap
+  // overrides it (state shared by the PEs of a role, e.g. a plan, is not counted).
+  virtual std::size_t host_bytes() const;
 
  protected:
   // A queue for `purpose`: the next given one, else the first in `order` free in the ledger (and, with
   // `with_microthread`, whose microthread is free too). Claims it (and its microthread). Throws CapacityError naming
   // the module, the purpose and what is held when none is free.
-  int input_queue(const std::string& purpose, bool with_microthread);
-  int output_queue(const std::string& purpose);
+  // The purpose is named only in the error (`number` >= 0 appended, e.g. "the stream on colour" 5).
+  int input_queue(std::string_view purpose, bool with_microthread, int number = -1);
+  int output_queue(std::string_view purpose, int number = -1);
   // The next given task ID, or -1 (drawn at attach, claimed for this module).
   int task_id();
   // How many input queues a draw could still return.
@@ -83,10 +89,11 @@ class Module {
     }
   }
   int draw(Resource r, std::vector<int>& given, std::size_t& used, std::initializer_list<int> order,
-           bool with_microthread, const std::string& purpose);
+           bool with_microthread, std::string_view purpose, int number);
   Program* program_;
   std::string instance_;
   const char* kind_;
+  const std::string* claimant_;
   ModuleParams params_;
   std::size_t iq_used_ = 0, oq_used_ = 0, task_used_ = 0;
 };

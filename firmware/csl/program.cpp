@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include "common/intern.hpp"
 #include "fabric/transport.hpp"
 #include "firmware/csl/module.hpp"
 
@@ -18,31 +19,65 @@ std::string str(long v) { return std::to_string(v); }
 constexpr int kReservedLocalLow = 27;  // 27, 28: memcpy; 29: teardown; 30: timer
 }  // namespace
 
+// What a program declares before attach: its symbols and tasks, comptime queue bindings and handlers, the ledger its
+// modules claim from, its exports. Attach turns it into the shared ProgramCode and this PE's own tables.
+struct Program::Declared {
+  std::vector<ProgramCode::Symbol> symbols;
+  std::vector<TaskBase*> tasks;
+  std::vector<std::pair<int, Color>> queue_bindings;  // (IQ, colour) from fabin() before attach
+  std::vector<std::pair<int, Color>> oq_bindings;     // (OQ, colour) from fabout() before attach
+  std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers;
+  std::vector<std::pair<std::string, std::function<void()>>> exports;
+  ResourceLedger ledger;
+};
+
+// ---- shared code ----------------------------------------------------------------------------------------------
+
+std::size_t ProgramCode::hash() const {
+  std::size_t h = std::hash<std::string>()(name);
+  for (const Symbol& s : symbols) {
+    hash_mix(h, std::hash<std::string>()(s.name));
+    hash_mix(h, std::size_t(s.count) << 8 | std::size_t(s.type));
+    hash_mix(h, s.offset);
+  }
+  for (const Task& t : tasks) {
+    hash_mix(h, std::hash<const void*>()(t.label));
+    hash_mix(h, std::size_t(t.kind) << 16 | std::size_t(t.id & 0xff) << 8 | std::size_t(t.iq & 0xff));
+  }
+  for (const std::string& e : exports) hash_mix(h, std::hash<std::string>()(e));
+  return h;
+}
+
 // ---- symbols ------------------------------------------------------------------------------------------------
 
 ArrayBase::ArrayBase(Program* program, std::string name, std::uint32_t count, hw::ElemType type)
-    : program_(program), name_(std::move(name)), count_(count), elem_bytes_(std::uint8_t(hw::elem_bytes(type))), type_(type) {
+    : program_(program), count_(count), elem_bytes_(std::uint8_t(hw::elem_bytes(type))), type_(type) {
   if (program_->attached())
-    throw std::logic_error("symbol '" + name_ + "' declared after the program was attached");
+    throw std::logic_error("symbol '" + name + "' declared after the program was attached");
+  auto& symbols = program_->declared_->symbols;
+  index_ = std::uint32_t(symbols.size());
+  symbols.push_back({.name = std::move(name), .count = count, .type = type});
   program_->arrays_.push_back(this);
 }
 
+const std::string& ArrayBase::name() const { return program_->symbol_name(index_); }
+
 std::uint32_t ArrayBase::address() const {
   if (!allocated_)
-    throw std::logic_error("symbol '" + name_ + "' has no SRAM address before the program is attached");
+    throw std::logic_error("symbol '" + name() + "' has no SRAM address before the program is attached");
   return address_;
 }
 
 void ArrayBase::read_bytes(void* dst, std::uint32_t first, std::uint32_t count) const {
   if (std::uint64_t(first) + count > count_)
-    throw std::out_of_range(program_->owner() + ": read of '" + name_ + "'[" + str(first) + ", +" + str(count) +
+    throw std::out_of_range(program_->owner() + ": read of '" + name() + "'[" + str(first) + ", +" + str(count) +
                             ") beyond its " + str(count_) + " elements");
   program_->engine().sram().read(address() + first * elem_bytes_, dst, count * elem_bytes_);
 }
 
 void ArrayBase::write_bytes(const void* src, std::uint32_t first, std::uint32_t count) {
   if (std::uint64_t(first) + count > count_)
-    throw std::out_of_range(program_->owner() + ": write of '" + name_ + "'[" + str(first) + ", +" + str(count) +
+    throw std::out_of_range(program_->owner() + ": write of '" + name() + "'[" + str(first) + ", +" + str(count) +
                             ") beyond its " + str(count_) + " elements");
   program_->engine().sram().write(address() + first * elem_bytes_, src, count * elem_bytes_);
 }
@@ -133,35 +168,21 @@ std::optional<hw::ElemType> Operand::type() const {
 
 // ---- tasks --------------------------------------------------------------------------------------------------
 
-TaskBase::TaskBase(Program* p, hw::TaskKind kind, int id, std::string label)
-    : program_(p), kind_(kind), id_(id), label_(std::move(label)) {
+TaskBase::TaskBase(Program* p, hw::TaskKind kind, int id, std::string label, std::function<void(TaskArg)> body)
+    : program_(p), label_(intern(std::move(label))), body_(std::move(body)), id_(id), kind_(kind) {
   if (p->attached()) throw std::logic_error("task declared after the program was attached");
-  p->tasks_.push_back(this);
+  p->declared_->tasks.push_back(this);
 }
 
-LocalTask::LocalTask(Program* p, std::function<void()> body, std::string label)
-    : LocalTask(p, -1, std::move(body), std::move(label)) {}
-
-LocalTask::LocalTask(Program* p, int id, std::function<void()> body, std::string label)
-    : TaskBase(p, hw::TaskKind::Local, id, std::move(label)) {
-  body_ = [b = std::move(body)](TaskArg) { b(); };
-}
-
-LocalTask::LocalTask(Module* m, std::function<void()> body, std::string label, int id)
-    : LocalTask(&m->program(), id, std::move(body), std::move(label)) {
-  module_ = m;
-}
+Program& LocalTask::module_program(Module& m) { return m.program(); }
 
 DataTask::DataTask(Program* p, Color color, std::function<void(TaskArg)> body, int input_queue, std::string label)
-    : TaskBase(p, hw::TaskKind::Data, color, std::move(label)) {
-  body_ = std::move(body);
+    : TaskBase(p, hw::TaskKind::Data, color, std::move(label), std::move(body)) {
   iq_ = input_queue;
 }
 
 ControlTask::ControlTask(Program* p, int id, std::function<void(TaskArg)> body, std::string label)
-    : TaskBase(p, hw::TaskKind::Control, id, std::move(label)) {
-  body_ = std::move(body);
-}
+    : TaskBase(p, hw::TaskKind::Control, id, std::move(label), std::move(body)) {}
 
 void run_coroutine(Program& p, Coro c) { p.engine().run_coroutine(std::move(c)); }
 
@@ -177,8 +198,11 @@ std::string Program::name() const {
   return n;
 }
 
+Program::Program() : declared_(std::make_unique<Declared>()) {}
+Program::~Program() = default;
+
 std::string Program::owner() const {
-  return (ce_ ? ce_->name() + " " : std::string()) + "program " + name();
+  return (ce_ ? ce_->name() + " " : std::string()) + "program " + (code_ ? code_->name : name());
 }
 
 hw::ComputeEngine& Program::engine() const {
@@ -186,45 +210,76 @@ hw::ComputeEngine& Program::engine() const {
   return *ce_;
 }
 
+ResourceLedger& Program::ledger() {
+  if (!declared_) throw std::logic_error(owner() + ": the resource ledger is used while the program is built, not after attach");
+  return declared_->ledger;
+}
+
+const ProgramCode& Program::code() const {
+  if (!code_) throw std::logic_error("program " + name() + " has no code before it is attached");
+  return *code_;
+}
+
+const std::string& Program::symbol_name(std::uint32_t index) const {
+  return code_ ? code_->symbols[index].name : declared_->symbols[index].name;
+}
+
+std::size_t Program::host_bytes() const {
+  std::size_t n = sizeof(Program) + arrays_.capacity() * sizeof(ArrayBase*) +
+                  exports_.capacity() * sizeof(std::function<void()>);
+  if (declared_) {
+    const Declared& d = *declared_;
+    n += sizeof(Declared) + d.symbols.capacity() * sizeof(ProgramCode::Symbol) + d.tasks.capacity() * sizeof(TaskBase*) +
+         (d.queue_bindings.capacity() + d.oq_bindings.capacity()) * sizeof(d.queue_bindings[0]) +
+         d.teardown_handlers.capacity() * sizeof(d.teardown_handlers[0]) + d.exports.capacity() * sizeof(d.exports[0]);
+  }
+  return n;
+}
+
 void Program::attach(hw::ComputeEngine& ce) {
   if (ce_) throw std::logic_error(owner() + " is already attached");
   ce_ = &ce;
+  Declared& d = *declared_;
+  ResourceLedger& ledger = d.ledger;
   const std::string who = owner();
   // Symbols, in declaration order.
-  for (ArrayBase* a : arrays_) {
-    for (ArrayBase* b : arrays_)
-      if (b != a && b->name() == a->name()) throw std::invalid_argument(who + ": two symbols named '" + a->name() + "'");
-    const hw::SramSymbol& s = ce.sram().allocate(who, a->name(), a->bytes(), 4);
+  for (std::size_t i = 0; i < arrays_.size(); ++i) {
+    ArrayBase* a = arrays_[i];
+    ProgramCode::Symbol& s = d.symbols[i];
+    for (std::size_t j = 0; j < i; ++j)
+      if (d.symbols[j].name == s.name) throw std::invalid_argument(who + ": two symbols named '" + s.name + "'");
+    s.offset = ce.sram().allocate(who, s.name, a->bytes(), 4).offset;
     a->address_ = s.offset;
     a->allocated_ = true;
   }
   // Explicit task IDs (a data task's is its colour) join the modules' claims; a number claimed twice is an error
   // naming the PE and both claimants.
   const std::string self = "program " + name();
-  auto claimant = [&](const TaskBase& t) { return t.module_ ? t.module_->claimant() : self; };
+  auto claimant = [&](const TaskBase& t) -> const std::string& { return t.module_ ? t.module_->claimant() : self; };
   const bool iq_tasks = ce.arch().pe.data_tasks_on_queues;  // WSE-3: a data task's ID is its IQ, claimed when known
-  for (TaskBase* t : tasks_)
-    if (t->id_ >= 0 && !(iq_tasks && t->kind_ == hw::TaskKind::Data)) ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
-  ledger_.check(ce.name());
+  for (TaskBase* t : d.tasks)
+    if (t->id_ >= 0 && !(iq_tasks && t->kind_ == hw::TaskKind::Data)) ledger.claim(Resource::TaskId, t->id_, claimant(*t));
+  ledger.check(ce.name());
   // Queues: explicit bindings first (fabin DSDs, data tasks with a queue), then data tasks with auto queues.
-  for (auto [iq, color] : queue_bindings_) ce.bind_input_queue(iq, color);
-  for (auto [oq, color] : oq_bindings_) {
+  for (auto [iq, color] : d.queue_bindings) ce.bind_input_queue(iq, color);
+  for (auto [oq, color] : d.oq_bindings) {
     try {
       ce.bind_output_queue(oq, color);
     } catch (const std::invalid_argument& e) {
-      const std::string& holder = ledger_.holder(Resource::OutputQueue, oq);
+      const std::string& holder = ledger.holder(Resource::OutputQueue, oq);
       throw std::invalid_argument(std::string(e.what()) + " [program " + name() + (holder.empty() ? "" : ", " + holder) + "]");
     }
   }
   auto iq_free = [&](int iq) {
     for (int c = 0; c < hw::kMaxColors; ++c)
       if (ce.queues().input_queue_of(Color(c)) == iq) return false;
-    for (TaskBase* t : tasks_)
+    for (TaskBase* t : d.tasks)
       if (t->kind_ == hw::TaskKind::Data && t->iq_ == iq) return false;
     if (iq_tasks && ce.kind(iq) != hw::TaskKind::Unbound) return false;  // its data task ID is taken
     return true;
   };
-  for (TaskBase* t : tasks_) {
+  // Each task's closure moves to the CE (its only copy).
+  for (TaskBase* t : d.tasks) {
     if (t->kind_ != hw::TaskKind::Data) continue;
     if (t->iq_ < 0) {
       const int bound = ce.queues().input_queue_of(Color(t->id_));
@@ -239,31 +294,47 @@ void Program::attach(hw::ComputeEngine& ce) {
     }
     const Color color = Color(t->id_);
     const int id = ce.data_task_id(color, t->iq_);
-    if (iq_tasks) ledger_.claim(Resource::TaskId, id, claimant(*t));
-    ledger_.check(ce.name());
-    t->id_ = ce.bind_data_task(color, t->iq_, t->body_,
-                               t->label_.empty() ? "" : t->label_ + " (data task " + str(id) + ", colour " + str(color) + ")");
+    if (iq_tasks) ledger.claim(Resource::TaskId, id, claimant(*t));
+    ledger.check(ce.name());
+    t->id_ = ce.bind_data_task(color, t->iq_, std::move(t->body_),
+                               t->label().empty() ? "" : t->label() + " (data task " + str(id) + ", colour " + str(color) + ")");
   }
-  for (TaskBase* t : tasks_) {
+  for (TaskBase* t : d.tasks) {
     if (t->kind_ == hw::TaskKind::Data || t->id_ < 0) continue;
-    if (t->kind_ == hw::TaskKind::Local) ce.bind_local_task(t->id_, t->body_, t->label_);
-    else ce.bind_control_task(t->id_, t->body_, t->label_);
+    if (t->kind_ == hw::TaskKind::Local) ce.bind_local_task(t->id_, std::move(t->body_), t->label());
+    else ce.bind_control_task(t->id_, std::move(t->body_), t->label());
   }
-  for (TaskBase* t : tasks_) {
+  for (TaskBase* t : d.tasks) {
     if (t->id_ >= 0) continue;
     for (int id = std::min(kReservedLocalLow - 1, ce.arch().pe.local_task_max_id);
          id >= ce.arch().pe.local_task_min_id && t->id_ < 0; --id)
-      if (ce.kind(id) == hw::TaskKind::Unbound && !ledger_.taken(Resource::TaskId, id)) t->id_ = id;
+      if (ce.kind(id) == hw::TaskKind::Unbound && !ledger.taken(Resource::TaskId, id)) t->id_ = id;
     if (t->id_ < 0) throw std::invalid_argument(who + ": no free local task ID left");
-    ledger_.claim(Resource::TaskId, t->id_, claimant(*t));
-    ce.bind_local_task(t->id_, t->body_, t->label_);
+    ledger.claim(Resource::TaskId, t->id_, claimant(*t));
+    ce.bind_local_task(t->id_, std::move(t->body_), t->label());
   }
-  for (auto& [c, fn] : teardown_handlers_) ce.set_teardown_handler(c, std::move(fn));
-  // Host memory (one program per PE): the comptime bindings are in the CE now.
-  std::vector<std::pair<int, Color>>().swap(queue_bindings_);
-  std::vector<std::pair<int, Color>>().swap(oq_bindings_);
-  std::vector<std::pair<Color, std::function<void(Color)>>>().swap(teardown_handlers_);
+  for (auto& [c, fn] : d.teardown_handlers) ce.set_teardown_handler(c, std::move(fn));
   init();
+  // The code of this PE's role: what it declared, shared with every PE that declared the same. This PE keeps its
+  // symbols' objects and its export closures, in the code's order.
+  ProgramCode code;
+  code.name = name();
+  code.symbols = std::move(d.symbols);
+  code.tasks.reserve(d.tasks.size());
+  for (const TaskBase* t : d.tasks) code.tasks.push_back({t->label_, t->kind_, t->id_, t->iq_});
+  std::stable_sort(d.exports.begin(), d.exports.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  exports_.reserve(d.exports.size());
+  for (auto& [n, fn] : d.exports) {
+    if (!code.exports.empty() && code.exports.back() == n) {
+      exports_.back() = std::move(fn);  // exported twice: the last one counts
+      continue;
+    }
+    code.exports.push_back(std::move(n));
+    exports_.push_back(std::move(fn));
+  }
+  code_ = share(std::move(code));
+  declared_.reset();
+  arrays_.shrink_to_fit();
   ce.set_boot([this] {
     default_start_ = false;
     start();
@@ -283,24 +354,45 @@ bool Program::has_symbol(const std::string& n) const {
   return std::any_of(arrays_.begin(), arrays_.end(), [&](ArrayBase* a) { return a->name() == n; });
 }
 
+int Program::export_index(const std::string& fn) const {
+  if (!code_) {
+    for (std::size_t i = 0; i < declared_->exports.size(); ++i)
+      if (declared_->exports[i].first == fn) return int(i);
+    return -1;
+  }
+  const auto& names = code_->exports;
+  const auto it = std::lower_bound(names.begin(), names.end(), fn);
+  return it != names.end() && *it == fn ? int(it - names.begin()) : -1;
+}
+
 std::vector<std::string> Program::exported_functions() const {
+  if (code_) return code_->exports;
   std::vector<std::string> v;
-  for (auto& [k, f] : exports_) v.push_back(k);
+  for (const auto& e : declared_->exports) v.push_back(e.first);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
 }
 
 void Program::call(const std::string& fn) {
-  auto it = exports_.find(fn);
-  if (it == exports_.end()) throw std::invalid_argument(owner() + " exports no function '" + fn + "'");
-  it->second();
+  const int i = export_index(fn);
+  if (i < 0) throw std::invalid_argument(owner() + " exports no function '" + fn + "'");
+  engine();  // throws before attach
+  exports_[std::size_t(i)]();
   engine().wake();
 }
 
-void Program::export_function(std::string n, std::function<void()> fn) { exports_[std::move(n)] = std::move(fn); }
+void Program::export_function(std::string n, std::function<void()> fn) {
+  if (!declared_) throw std::logic_error(owner() + ": export_function('" + n + "') after attach (export in init())");
+  declared_->exports.emplace_back(std::move(n), std::move(fn));
+}
 
 Fabin Program::fabin(FabinSpec spec) {
   if (ce_) ce_->bind_input_queue(spec.input_queue, spec.color);
-  else queue_bindings_.emplace_back(spec.input_queue, spec.color);
+  else {
+    if (declared_->queue_bindings.empty()) declared_->queue_bindings.reserve(hw::PeQueues::kMaxQueues);
+    declared_->queue_bindings.emplace_back(spec.input_queue, spec.color);
+  }
   Fabin d;
   d.color = spec.color;
   d.simd = spec.simd_mode;
@@ -312,7 +404,10 @@ Fabin Program::fabin(FabinSpec spec) {
 
 Fabout Program::fabout(FaboutSpec spec) {
   if (ce_) ce_->bind_output_queue(spec.output_queue, spec.color);
-  else oq_bindings_.emplace_back(spec.output_queue, spec.color);
+  else {
+    if (declared_->oq_bindings.empty()) declared_->oq_bindings.reserve(hw::PeQueues::kMaxQueues);
+    declared_->oq_bindings.emplace_back(spec.output_queue, spec.color);
+  }
   Fabout d;
   d.type = spec.type;
   d.color = spec.color;
@@ -330,7 +425,7 @@ void Program::queue_flush(int oq, Color color) { engine().queue_flush(oq, color)
 
 void Program::set_teardown_handler(Color color, std::function<void(Color)> handler) {
   if (ce_) ce_->set_teardown_handler(color, std::move(handler));
-  else teardown_handlers_.emplace_back(color, std::move(handler));
+  else declared_->teardown_handlers.emplace_back(color, std::move(handler));
 }
 
 fabric::Transport& Program::transport() const {

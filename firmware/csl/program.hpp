@@ -9,6 +9,9 @@
 // start at pe.local_task_min_id, `.microthread` names a microthread, an output queue carries the one colour its
 // fabouts name (queue_flush rebinds it), one fabin per operation; a program that breaks one fails at load or at
 // the operation, naming the PE, the program or module, and the limit.
+// PEs of one role share their code (ProgramCode: the program's name, symbol table, task table, exported names),
+// found by content at attach: a PE's own state is its program object (the kernel's members, its
+// arrays' SRAM addresses, its tasks' closures, which capture only `this`) and its compute engine.
 // Not modelled: scalar code cost in task bodies (unless charge()d), FIFOs, DSR allocation (any number of Dsrs).
 #pragma once
 #include <concepts>
@@ -71,7 +74,7 @@ class ArrayBase {
   ArrayBase(const ArrayBase&) = delete;
   ArrayBase& operator=(const ArrayBase&) = delete;
 
-  const std::string& name() const { return name_; }
+  const std::string& name() const;  // from the program's symbol table (shared by the PEs of its role)
   std::uint32_t size() const { return count_; }
   std::uint8_t elem_bytes() const { return elem_bytes_; }
   hw::ElemType elem_type() const { return type_; }
@@ -87,11 +90,11 @@ class ArrayBase {
  private:
   friend class Program;
   Program* program_;
-  std::string name_;
+  std::uint32_t index_;  // in the program's symbol table
   std::uint32_t count_;
+  std::uint32_t address_ = 0;
   std::uint8_t elem_bytes_;
   hw::ElemType type_;
-  std::uint32_t address_ = 0;
   bool allocated_ = false;
 };
 
@@ -168,9 +171,11 @@ struct FaboutSpec {
 // Fabric DSDs as fabin()/fabout() return them: the hardware DSD and, if declared, the stream's element type.
 struct Fabin : hw::FabinDsd {
   std::optional<hw::ElemType> type;
+  bool operator==(const Fabin&) const = default;
 };
 struct Fabout : hw::FaboutDsd {
   std::optional<hw::ElemType> type;
+  bool operator==(const Fabout&) const = default;
 };
 
 // An operand of a builtin: a DSD, an array (whole), a pointer to a scalar (`&var`), or an immediate number.
@@ -213,37 +218,49 @@ class Operand {
 class TaskBase {
  public:
   int id() const { return id_; }  // resolved when the program is attached (auto IDs for local tasks)
-  const std::string& label() const { return label_; }
+  const std::string& label() const { return *label_; }
 
  protected:
   friend class Program;
-  TaskBase(Program* p, hw::TaskKind kind, int id, std::string label);
+  TaskBase(Program* p, hw::TaskKind kind, int id, std::string label, std::function<void(TaskArg)> body);
   Program* program_;
-  hw::TaskKind kind_;
-  int id_;
-  std::string label_;
-  int iq_ = -1;  // data tasks
+  const std::string* label_;  // interned (PEs running the same program share it)
   const Module* module_ = nullptr;  // the module instance that declared it (ledger claimant), or none
-  std::function<void(TaskArg)> body_;
+  std::function<void(TaskArg)> body_;  // its closure (captures `this`: no heap); moved to the CE at attach
+  int id_;
+  int iq_ = -1;  // data tasks
+  hw::TaskKind kind_;
 };
 
 // Activated by @activate, or by the completion of an async operation. id -1: assigned at attach, from the highest
 // free local ID downwards (IDs 27..30 stay free for memcpy, teardown and timer).
 // A body returning Coro may co_await blocking fabric operations (the task ends when the coroutine does).
+template <class F>
+concept VoidBody = std::invocable<F&> && std::same_as<std::invoke_result_t<F&>, void>;
+template <class F>
+concept CoroBody = std::invocable<F&> && std::same_as<std::invoke_result_t<F&>, Coro>;
+
 class LocalTask : public TaskBase {
  public:
-  LocalTask(Program* p, std::function<void()> body, std::string label = {});
-  LocalTask(Program* p, int id, std::function<void()> body, std::string label = {});
-  // A task of a module instance: its ID comes from the program's ledger (or `id`), claimed by the module.
-  LocalTask(Module* m, std::function<void()> body, std::string label = {}, int id = -1);
-  template <std::invocable F>
-    requires std::same_as<std::invoke_result_t<F&>, Coro>
+  template <VoidBody F>
   LocalTask(Program* p, F body, std::string label = {}) : LocalTask(p, -1, std::move(body), std::move(label)) {}
-  template <std::invocable F>
-    requires std::same_as<std::invoke_result_t<F&>, Coro>
+  template <VoidBody F>
   LocalTask(Program* p, int id, F body, std::string label = {})
-      : LocalTask(p, id, std::function<void()>([p, b = std::move(body)] { run_coroutine(*p, b()); }),
-                  std::move(label)) {}
+      : TaskBase(p, hw::TaskKind::Local, id, std::move(label), [b = std::move(body)](TaskArg) { b(); }) {}
+  // A task of a module instance: its ID comes from the program's ledger (or `id`), claimed by the module.
+  template <VoidBody F>
+  LocalTask(Module* m, F body, std::string label = {}, int id = -1)
+      : LocalTask(&module_program(*m), id, std::move(body), std::move(label)) {
+    module_ = m;
+  }
+  template <CoroBody F>
+  LocalTask(Program* p, F body, std::string label = {}) : LocalTask(p, -1, std::move(body), std::move(label)) {}
+  template <CoroBody F>
+  LocalTask(Program* p, int id, F body, std::string label = {})
+      : LocalTask(p, id, [p, b = std::move(body)] { run_coroutine(*p, b()); }, std::move(label)) {}
+
+ private:
+  static Program& module_program(Module& m);
 };
 
 // Activated by a wavelet arriving on `color`; the wavelet is its argument. Task ID = colour (WSE-2) or the input
@@ -320,12 +337,41 @@ class Dsr {
   MemDsd dsd_;
 };
 
+// ---- the code PEs of one role share ------------------------------------------------------------------------
+
+// What the programs of every PE of one role hold identically: the program's name, its symbol table (names, sizes,
+// element types, SRAM offsets), task table (kind, ID, input queue, label) and exported function names. Program::attach
+// builds it from what the program declared and shares it (wafersim::share: compared by content, whichever factory
+// or layout built it), so every PE whose program declared the same points to one object. Immutable once attached:
+// PEs step on several host threads and only read it.
+struct ProgramCode {
+  struct Symbol {
+    std::string name;
+    std::uint32_t count = 0;
+    hw::ElemType type = hw::ElemType::F32;
+    std::uint32_t offset = 0;  // SRAM byte address
+    bool operator==(const Symbol&) const = default;
+  };
+  struct Task {
+    const std::string* label = nullptr;  // interned: equal labels, equal pointers
+    hw::TaskKind kind = hw::TaskKind::Unbound;
+    int id = -1, iq = -1;
+    bool operator==(const Task&) const = default;
+  };
+  std::string name;
+  std::vector<Symbol> symbols;       // declaration order
+  std::vector<Task> tasks;           // declaration order
+  std::vector<std::string> exports;  // sorted
+  bool operator==(const ProgramCode&) const = default;
+  std::size_t hash() const;
+};
+
 // ---- the program --------------------------------------------------------------------------------------------
 
 class Program {
  public:
-  Program() = default;
-  virtual ~Program() = default;
+  Program();
+  virtual ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
@@ -337,7 +383,8 @@ class Program {
   // Runs as the first task of the PE (at the cycle the fabric first steps it). Default: nothing.
   virtual void start() { default_start_ = true; }
 
-  // Allocates every symbol in the CE's SRAM, binds tasks and queues, runs init() and sets start() as boot task.
+  // Allocates every symbol in the CE's SRAM, binds tasks and queues, runs init() and sets start() as boot task;
+  // then the program's code (what it declared) is shared with the PEs of its role and the declarations dropped.
   // Throws CapacityError (SRAM) or std::invalid_argument (task IDs, queues) naming the PE and the program.
   void attach(hw::ComputeEngine& ce);
   bool attached() const { return ce_ != nullptr; }
@@ -345,14 +392,22 @@ class Program {
   int x() const { return engine().x(); }
   int y() const { return engine().y(); }
 
-  // The PE's resource ledger (queues, microthreads, task IDs), shared by the program and its modules.
-  ResourceLedger& ledger() { return ledger_; }
+  // The PE's resource ledger (queues, microthreads, task IDs), shared by the program and its modules while they are
+  // built (until attach; std::logic_error after).
+  ResourceLedger& ledger();
+
+  // After attach: the code this PE shares with the PEs of its role (ProgramCode).
+  const ProgramCode& code() const;
+  // Host memory this PE's program holds alone: sizeof(Program) plus the heap it owns (its symbol and export tables,
+  // the declarations until attach). A kernel overrides it to add its own members, arrays and modules. Not counted:
+  // the shared code, the closures its CE holds (captures of `this`: inside the std::function, no heap).
+  virtual std::size_t host_bytes() const;
 
   // ---- host side
   ArrayBase& symbol(const std::string& name) const;  // throws naming the program and its symbols
   bool has_symbol(const std::string& name) const;
   const std::vector<ArrayBase*>& symbols() const { return arrays_; }
-  bool exports(const std::string& fn) const { return exports_.count(fn) != 0; }
+  bool exports(const std::string& fn) const { return export_index(fn) >= 0; }
   std::vector<std::string> exported_functions() const;
   // Runs an exported function (it typically activates a task) and wakes the compute engine.
   void call(const std::string& fn);
@@ -436,23 +491,23 @@ class Program {
   friend class Layout;
   friend class Module;
   friend class TaskBase;
+  struct Declared;  // what the program declares before attach (program.cpp)
   Issued op(hw::OpCode code, const Operand& dest, const Operand& src0, const Operand& src1, const Operand& scalar,
           const Async& opt);
   std::string owner() const;
   // The element type the typed operands among `ops` share (generic builtin `fn`); throws if they disagree or none.
   hw::ElemType common_type(const char* fn, std::initializer_list<const Operand*> ops) const;
   fabric::Transport& transport() const;  // throws if the program was not loaded
+  const std::string& symbol_name(std::uint32_t index) const;
+  int export_index(const std::string& fn) const;  // in the sorted export names, or -1
 
   hw::ComputeEngine* ce_ = nullptr;
-  bool default_start_ = false;
   fabric::Transport* fabric_ = nullptr;  // the mesh it was loaded onto (Layout::load)
-  std::vector<ArrayBase*> arrays_;
-  std::vector<TaskBase*> tasks_;
-  std::vector<std::pair<int, Color>> queue_bindings_;  // (IQ, colour) from fabin() before attach
-  std::vector<std::pair<int, Color>> oq_bindings_;     // (OQ, colour) from fabout() before attach
-  std::vector<std::pair<Color, std::function<void(Color)>>> teardown_handlers_;
-  std::map<std::string, std::function<void()>> exports_;
-  ResourceLedger ledger_;
+  std::unique_ptr<Declared> declared_;       // until attach
+  std::shared_ptr<const ProgramCode> code_;  // from attach: shared by the PEs of this role
+  std::vector<ArrayBase*> arrays_;           // this PE's symbols, in code_->symbols order
+  std::vector<std::function<void()>> exports_;  // this PE's exported functions, in code_->exports order
+  bool default_start_ = false;
 };
 
 }  // namespace wafersim::csl

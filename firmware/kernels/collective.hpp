@@ -41,8 +41,10 @@ struct CollectiveConfig {
   int line_length() const { return axis == Axis::X ? width : height; }
   int lines() const { return axis == Axis::X ? height : width; }
   // The element type partial results travel in (fp32 for fp32 data, or fp16 data summed with fp32_accumulate).
-  DType acc_type() const {
-    return (dtype == DType::F32 || (fp32_accumulate && op == ReduceOp::Sum)) ? DType::F32 : DType::F16;
+  DType acc_type() const { return acc_type(op); }
+  // ... of this configuration with reduction `with`.
+  DType acc_type(ReduceOp with) const {
+    return (dtype == DType::F32 || (fp32_accumulate && with == ReduceOp::Sum)) ? DType::F32 : DType::F16;
   }
 };
 

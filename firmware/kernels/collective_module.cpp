@@ -37,9 +37,7 @@ CollectiveModule::CollectiveModule(csl::Program* p, std::string instance, PlanPt
 void CollectiveModule::enter(const char* entry, bool allowed, csl::ArrayBase& buf, std::uint32_t n,
                              const csl::Async& opt, ReduceOp op) {
   if (!allowed) throw std::logic_error(claimant() + ": has no entry '" + entry + "'");
-  CollectiveConfig call = plan_->cfg;
-  call.op = op;
-  if (call.acc_type() != acc_type())
+  if (plan_->cfg.acc_type(op) != acc_type())
     throw std::invalid_argument(claimant() + ": " + entry + " as a " + to_string(op) + " of '" + buf.name() +
                                 "': the module's partials travel as " + to_string(acc_type()) + " (a " +
                                 to_string(plan_->cfg.op) + " plan with fp32 accumulation)");
@@ -108,6 +106,13 @@ void CollectiveProgram::init() {
     finished_ = false;
     activate(step_);
   });
+}
+
+std::size_t CollectiveProgram::host_bytes() const {
+  std::size_t n = sizeof(*this) - sizeof(csl::Program) + csl::Program::host_bytes() + sizeof(csl::ArrayBase) +
+                  modules_.capacity() * sizeof(modules_[0]);
+  for (const auto& m : modules_) n += m->host_bytes();
+  return n;
 }
 
 // Runs the next phase on x; its completion activates this task again.

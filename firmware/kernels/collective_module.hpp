@@ -94,6 +94,9 @@ class CollectiveProgram : public csl::Program {
   void init() override;
   bool finished() const { return finished_; }
   csl::ArrayBase& x() { return *x_; }
+  // This PE's own bytes: the program, its vector's object and its modules (their shared plans and DSDs excluded).
+  std::size_t host_bytes() const override;
+  const std::vector<std::unique_ptr<CollectiveModule>>& modules() const { return modules_; }
 
  private:
   void step();

@@ -71,6 +71,10 @@ RingModule::RingModule(csl::Program* p, std::string instance, PlanPtr plan, int 
   }
 }
 
+std::size_t RingModule::host_bytes() const {
+  return sizeof(*this) - sizeof(csl::Module) + Module::host_bytes() + (acc_ ? sizeof(csl::ArrayBase) : 0);
+}
+
 void RingModule::run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) {
   buf_ = &buf;
   n_ = n;

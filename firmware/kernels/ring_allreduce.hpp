@@ -26,6 +26,7 @@ constexpr int ring_allreduce_colors_per_pe_max() { return 4; }
 class RingModule : public CollectiveModule {
  public:
   RingModule(csl::Program* p, std::string instance, PlanPtr plan, int pos, csl::ModuleParams params);
+  std::size_t host_bytes() const override;
 
  private:
   void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) override;

@@ -1,11 +1,14 @@
 #include "firmware/kernels/stream_tree.hpp"
 
 #include "common/error.hpp"
+#include "common/intern.hpp"
 
 namespace wafersim::kernels {
 
 StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, int pos, csl::ModuleParams params)
     : CollectiveModule(p, std::move(instance), std::move(plan), std::move(params)), node_(plan_->line.node(pos)) {
+  Wiring w;
+  Queues& q_ = w.q;
   const std::uint32_t len = plan_->cfg.length;
   const hw::ElemType wire = acc_type() == DType::F32 ? hw::ElemType::F32 : hw::ElemType::F16;
   const std::size_t k = node_.inputs.size();
@@ -16,18 +19,24 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
   // An op with a fabout runs on the microthread of its OQ; the op receiving the result on that of its IQ. A staged
   // join's memory op reads its input on the IQ of the streamed op's OQ number, so both run on one microthread, in
   // order (the WSE-2 rule: an op's microthread is its fabout's OQ, else its fabin's IQ).
+  q_.op_oq.reserve(ops);
   if (node_.staged) q_.op_oq.push_back(staged_queue());
   else
-    for (std::size_t i = 0; i < ops; ++i) q_.op_oq.push_back(output_queue("streamed op " + std::to_string(i)));
+    for (std::size_t i = 0; i < ops; ++i) q_.op_oq.push_back(output_queue("streamed op", int(i)));
   if (node_.receive != kNoColor) {
     q_.receive_iq = input_queue("the result stream", true);
-    result_ = fabin({.extent = len, .color = node_.receive, .input_queue = q_.receive_iq, .type = wire,
+    w.result = fabin({.extent = len, .color = node_.receive, .input_queue = q_.receive_iq, .type = wire,
                      .simd_mode = wire_simd()});
   }
-  std::vector<Color> in_colors = node_.inputs;
+  std::vector<Color> in_colors;
+  in_colors.reserve(2 * k);
+  in_colors.assign(node_.inputs.begin(), node_.inputs.end());
   if (!node_.staged)
     for (std::size_t i = 0; i + 1 < k; ++i) in_colors.push_back(node_.loopbacks[i]);
   const int drawn = int(in_colors.size()) - (node_.staged ? 1 : 0);
+  q_.iq_of.reserve(in_colors.size());
+  w.in.reserve(in_colors.size());
+  w.out.reserve(ops);
   if (const int free = free_input_queues(); free < drawn)
     throw CapacityError(claimant() + ": a PE receives " + std::to_string(in_colors.size()) + " streams (" +
                         std::to_string(k) + " inputs" + (node_.staged ? "" : " and their loop-backs") + ") but only " +
@@ -35,16 +44,29 @@ StreamModule::StreamModule(csl::Program* p, std::string instance, PlanPtr plan, 
                         program().ledger().held(csl::Resource::InputQueue) + "): use fewer, larger groups");
   for (Color c : in_colors) {
     const int iq = node_.staged && q_.iq_of.empty() ? q_.op_oq[0]
-                                                    : input_queue("the stream on colour " + std::to_string(c), false);
+                                                    : input_queue("the stream on colour", false, c);
     q_.iq_of.emplace_back(c, iq);
-    in_.push_back(fabin({.extent = len, .color = c, .input_queue = iq, .type = wire, .simd_mode = wire_simd()}));
+    w.in.push_back(fabin({.extent = len, .color = c, .input_queue = iq, .type = wire, .simd_mode = wire_simd()}));
   }
   for (std::size_t i = 0; i < ops; ++i) {
     const Color c = i + 1 == ops ? node_.out : node_.loopbacks[i];
-    out_.push_back(
+    w.out.push_back(
         fabout({.extent = len, .color = c, .output_queue = q_.op_oq[i], .type = wire, .simd_mode = wire_simd()}));
   }
+  wiring_ = share(std::move(w));
 }
+
+std::size_t StreamModule::Wiring::hash() const {
+  std::size_t h = std::size_t(q.receive_iq + 1);
+  for (int oq : q.op_oq) hash_mix(h, std::size_t(oq));
+  for (auto [c, iq] : q.iq_of) hash_mix(h, std::size_t(c) << 8 | std::size_t(iq));
+  for (const csl::Fabin& d : in) hash_mix(h, std::size_t(d.color) << 40 | std::size_t(d.iq) << 32 | d.extent);
+  hash_mix(h, std::size_t(result.color) << 40 | std::size_t(result.iq) << 32 | result.extent);
+  for (const csl::Fabout& d : out) hash_mix(h, std::size_t(d.color) << 40 | std::size_t(d.oq) << 32 | d.extent);
+  return h;
+}
+
+std::size_t StreamModule::host_bytes() const { return sizeof(*this) + Module::host_bytes() - sizeof(csl::Module); }
 
 int StreamModule::staged_queue() {
   csl::ResourceLedger& l = program().ledger();
@@ -76,10 +98,12 @@ void StreamModule::run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) 
   const auto x = csl::mem1d(buf, {.extent = n});
   const bool convert = acc_type() != plan_->cfg.dtype;  // fp16 data, fp32 partials
   const bool receives = node_.receive != kNoColor;
+  const std::vector<csl::Fabin>& in_ = wiring_->in;
+  const std::vector<csl::Fabout>& out_ = wiring_->out;
   if (receives) {  // posted first: the result may arrive while this PE still streams
     const csl::Async opt{.async = true, .activate = done};
-    if (convert) fs2h(x, sized(result_), opt);
-    else fmov(x, sized(result_), opt);
+    if (convert) fs2h(x, sized(wiring_->result), opt);
+    else fmov(x, sized(wiring_->result), opt);
   }
   if (!node_.sends) {
     if (!receives) activate(done);

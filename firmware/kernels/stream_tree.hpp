@@ -5,6 +5,8 @@
 // loopback stream, and an input queue with its microthread for the result stream, from the program's ledger. A
 // staged join (StreamNode::staged) takes one output queue, its microthread and the input queue of the same number
 // (its first input) as a set from the ledger, and an input queue for the second input.
+// Every PE at one position of the line (same node) whose program left it the same queues holds the same queues and
+// fabric DSDs: they are shared (wafersim::share), a PE keeps a pointer.
 // Not modelled: reduction in place without loopbacks (a PE joining k streams spends k-1 local RAMP->RAMP loopback
 // colours, which also share the RAMP's one wavelet per cycle).
 #pragma once
@@ -25,8 +27,20 @@ class StreamModule : public CollectiveModule {
     std::vector<int> op_oq;
     std::vector<std::pair<Color, int>> iq_of;
     int receive_iq = -1;
+    bool operator==(const Queues&) const = default;
   };
-  const Queues& queues() const { return q_; }
+  // The queues and fabric DSDs of this PE's part, shared by the PEs of its role (wafersim::share).
+  struct Wiring {
+    Queues q;
+    std::vector<csl::Fabin> in;    // inputs, then loopbacks (the colours of q.iq_of)
+    csl::Fabin result{};
+    std::vector<csl::Fabout> out;  // per op: loopbacks, then the node's out colour
+    bool operator==(const Wiring&) const = default;
+    std::size_t hash() const;
+  };
+  const Wiring& wiring() const { return *wiring_; }
+  const Queues& queues() const { return wiring_->q; }
+  std::size_t host_bytes() const override;
 
  private:
   void run(csl::ArrayBase& buf, std::uint32_t n, csl::TaskRef done) override;
@@ -36,10 +50,7 @@ class StreamModule : public CollectiveModule {
   int staged_queue();
 
   const StreamNode& node_;
-  Queues q_;
-  std::vector<csl::Fabin> in_;    // inputs, then loopbacks (the colours of q_.iq_of)
-  csl::Fabin result_{};
-  std::vector<csl::Fabout> out_;  // per op: loopbacks, then node_.out
+  std::shared_ptr<const Wiring> wiring_;
 };
 
 }  // namespace wafersim::kernels
