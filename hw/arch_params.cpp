@@ -216,6 +216,11 @@ const std::vector<Param>& params() {
                                1000, "cycles", A,
                                "extra cycles after a streamed main-thread operation before the next instruction (not "
                                "published; 0 = throughput model, timing-evidence 4.5)"));
+    t.push_back(bool_param("pe.datapath_contention", [](ArchParams& a) -> bool& { return a.pe.datapath_contention; }, A,
+                           "one element operation per cycle shared by the main thread's memory operations and the "
+                           "microthreads, by priority (high > medium > main thread > low, round-robin among equals, a "
+                           "stalled thread yields; timing unpublished, timing-evidence 4.7); false in both presets: the "
+                           "fitted pe.dsd_issue_cycles was made without it"));
     auto simd = [&](const char* name, int SimdParams::*m, const std::string& prov, const char* doc) {
       t.push_back(int_param<int>(std::string("pe.simd.") + name, [m](ArchParams& a) -> int& { return a.pe.simd.*m; }, 1, 64,
                                  "ops/cycle", prov, doc));

@@ -84,6 +84,9 @@ struct PeParams {
   int map_element_cycles = 3;           // per-element overhead of an @map loop (assumption, same source)
   int dsr_load_cycles = 1;              // one @load_to_dsr (assumption)
   int fp_pipeline_latency = 0;          // extra cycles before a streamed op's result is usable (assumption)
+  // One datapath shared by the main thread's memory operations and the microthreads' element moves, served by
+  // priority (docs/firmware.md; assumption, off: the fitted dsd_issue_cycles was made without it).
+  bool datapath_contention = false;
   SimdParams simd;
   ScalarCostParams scalar;
 };

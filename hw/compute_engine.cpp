@@ -429,7 +429,9 @@ bool ComputeEngine::execute(const DsdOp& op) {
   const bool fabric = is_fabric(op.dest) || is_fabric(op.src0) || is_fabric(op.src1);
   if (!fabric) {
     run_memory_op(op, n);
-    cursor_ += op_cycles(op, n);
+    const Cycle cycles = op_cycles(op, n);
+    if (arch_.pe.datapath_contention) note_main_op(cursor_, cycles);
+    cursor_ += cycles;
     ++stats_.dsd_ops;
     // An async memory-only op completes with the cycles charged above; its actions take effect at once (the
     // picker runs only after the current task ends).
@@ -482,8 +484,10 @@ void ComputeEngine::map(const MemDsd& dest, const MemDsd& src, const std::functi
   }
   const PeParams& pe = arch_.pe;
   const int loads = int(!dest.scalar_ref && !dest.in_dsr) + int(!src.scalar_ref && !src.in_dsr);
-  cursor_ += Cycle(loads) * Cycle(pe.dsr_load_cycles) + Cycle(pe.dsd_issue_cycles) +
-             Cycle(n) * (Cycle(pe.map_element_cycles) + cycles_per_element);
+  const Cycle cycles = Cycle(loads) * Cycle(pe.dsr_load_cycles) + Cycle(pe.dsd_issue_cycles) +
+                       Cycle(n) * (Cycle(pe.map_element_cycles) + cycles_per_element);
+  if (pe.datapath_contention) note_main_op(cursor_, cycles);
+  cursor_ += cycles;
   ++stats_.dsd_ops;
 }
 
@@ -654,6 +658,50 @@ bool ComputeEngine::advance_microthread(int ut, Cycle now) {
   return false;
 }
 
+// ---- datapath contention (pe.datapath_contention) ------------------------------------------------------------
+
+void ComputeEngine::note_main_op(Cycle start, Cycle cycles) {
+  if (cycles == 0) return;
+  if (!main_ops_.empty() && main_ops_.back().second == start) main_ops_.back().second += cycles;
+  else main_ops_.emplace_back(start, start + cycles);
+}
+
+bool ComputeEngine::advance_contended(Cycle now) {
+  if (active_uts_ == 0 || dp_used_ == now) return false;  // one element per cycle
+  std::size_t past = 0;
+  while (past < main_ops_.size() && main_ops_[past].second <= now) ++past;
+  main_ops_.erase(main_ops_.begin(), main_ops_.begin() + std::ptrdiff_t(past));
+  const bool main_op = !main_ops_.empty() && main_ops_.front().first <= now;
+  // High, then medium, then (the main thread's op, if one runs), then low; round-robin after the last served.
+  for (int level = int(UtPriority::High); level >= int(UtPriority::Low); --level) {
+    for (int k = 1; k <= 8; ++k) {
+      const int ut = (rr_ + k) % 8;
+      if (!(active_uts_ & (1u << ut)) || int(uts_[ut]->op.options.priority) != level) continue;
+      Microthread& m = *uts_[ut];
+      if (main_op && level == int(UtPriority::Low)) {  // below the main thread: waits for its operation's end
+        m.ready = std::max(m.ready, main_ops_.front().second);
+        continue;
+      }
+      const bool completed = advance_microthread(ut, now);
+      if (!completed && m.last != now) continue;  // not ready or stalled: yields the cycle
+      dp_used_ = now;
+      rr_ = static_cast<std::uint8_t>(ut);
+      if (main_op) {  // above the main thread: its running operation and everything after it move one cycle
+        for (auto& [start, end] : main_ops_) {
+          if (start > now) ++start;
+          ++end;
+        }
+        if (main_free_ != kNever) {
+          ++main_free_;
+          ++stats_.main_busy_cycles;
+        }
+      }
+      return completed;
+    }
+  }
+  return false;
+}
+
 // ---- task picker --------------------------------------------------------------------------------------------
 
 bool ComputeEngine::iq_owned_by_microthread(int iq) const { return iq_readers_[iq] > 0; }
@@ -750,8 +798,12 @@ Cycle ComputeEngine::step(Cycle now, PeQueues&) {
   now_ = now;
   for (bool progress = true; progress;) {
     progress = false;
-    for (std::uint32_t rest = active_uts_; rest != 0; rest &= rest - 1)
-      progress |= advance_microthread(std::countr_zero(rest), now);
+    if (arch_.pe.datapath_contention) {
+      progress |= advance_contended(now);
+    } else {
+      for (std::uint32_t rest = active_uts_; rest != 0; rest &= rest - 1)
+        progress |= advance_microthread(std::countr_zero(rest), now);
+    }
     drain_control_heads(now);
     if (main_free_ <= now) {
       if (coro_) {  // its blocking operation completed
@@ -810,7 +862,7 @@ bool ComputeEngine::busy() const {
 std::size_t ComputeEngine::host_bytes() const {
   std::size_t n = sizeof(*this) + tasks_.capacity() * sizeof(BoundTask) +
                   teardown_handlers_.capacity() * sizeof(teardown_handlers_[0]) +
-                  teardown_pending_.capacity() * sizeof(Color);
+                  teardown_pending_.capacity() * sizeof(Color) + main_ops_.capacity() * sizeof(main_ops_[0]);
   for (const auto& m : uts_)
     if (m) n += sizeof(Microthread) + m->pending.capacity() * sizeof(m->pending[0]);
   return n;

@@ -7,8 +7,9 @@
 // next cycle it needs. WSE-3 rules where the architecture says so (hw/arch_params.hpp): data task IDs are input
 // queues, local IDs from pe.local_task_min_id, explicit microthread IDs, one colour per output queue (queue_flush
 // rebinds), one fabric input per operation. Not modelled: instruction-level timing of scalar code in task bodies
-// (bodies are C++ and cost only their DSD operations and what they charge()), contention between the main thread
-// and microthreads for the datapath, FIFOs, colour swap (WSE-2 only).
+// (bodies are C++ and cost only their DSD operations and what they charge()), FIFOs, colour swap (WSE-2 only);
+// datapath contention between the main thread and the microthreads only with pe.datapath_contention (an
+// assumption, off in the presets; SRAM ports and the scalar work of charge() never contend).
 // Host memory (meshes up to 720x720 CEs): per-task state is bitmasks over the 64 task IDs; bodies are stored only
 // for bound tasks, in ID order; labels are interned in a process-wide table (PEs running the same program share
 // them); a microthread's state is allocated only while it runs an operation. host_bytes() counts it all.
@@ -61,6 +62,14 @@ using TaskBody = std::function<void(TaskArg)>;
 // - A fabric operation without options.async blocks: the running task's coroutine (hw/coro.hpp) suspends on it
 //   (suspend_main); no other task is picked until it completes; the body resumes the cycle after its last element.
 // - A second op on a busy microthread waits for it (FIFO per microthread).
+// - pe.datapath_contention (off: none of this; the main thread and the microthreads run independently): one
+//   element operation per cycle. Each cycle it serves the highest priority that can move: microthreads with
+//   OpOptions::priority high, then medium, then the main thread while one of its memory operations runs (each
+//   operation's whole op_cycles interval, issue and loads included; not charge()), then low; round-robin among
+//   microthreads of equal priority; a microthread stalled on its queues or not yet started yields the cycle. So a
+//   low microthread does not move while a main-thread operation runs, and each element a high or medium one moves
+//   meanwhile pushes that operation, the later ones and the task's end by one cycle (the body's time cursor and
+//   the start of async ops it issued are not moved).
 class ComputeEngine : public PrefetchingAgent {
  public:
   struct Stats {
@@ -216,6 +225,11 @@ class ComputeEngine : public PrefetchingAgent {
   int microthread_of(const DsdOp& op) const;
   // Moves the microthread forward at `now` (at most one element per cycle); returns true if it completed.
   bool advance_microthread(int ut, Cycle now);
+  // pe.datapath_contention: records a main-thread memory operation on the datapath over [start, start + cycles).
+  void note_main_op(Cycle start, Cycle cycles);
+  // pe.datapath_contention: moves at most one element of one microthread at `now`, by priority (see the timing
+  // rules); returns true if that microthread completed.
+  bool advance_contended(Cycle now);
   // Starts `op` (issued at `issued`) on microthread `ut`, not before `earliest`.
   void start(int ut, const DsdOp& op, Cycle issued, Cycle earliest);
   void complete(int ut, Cycle now);
@@ -267,6 +281,11 @@ class ComputeEngine : public PrefetchingAgent {
   bool unawaited_ = false;        // a blocking op was issued and its coroutine has not suspended on it yet
   bool waiting_ = false;          // the main thread waits for a blocking op
   OpCode blocking_op_ = OpCode::Fmovs;
+  // pe.datapath_contention only: the main thread's memory operations still to run, [start, end) in time order
+  // (contiguous ones merged); the cycle a microthread last moved an element; the microthread served last.
+  std::vector<std::pair<Cycle, Cycle>> main_ops_;
+  Cycle dp_used_ = kNever;
+  std::uint8_t rr_ = 7;
   Stats stats_;
 };
 

@@ -114,12 +114,17 @@ int simd_width(OpCode op, const SimdParams& simd);
 int stride_width_cap(std::int32_t stride);
 int stride_width_cap(const MemDsd& d);
 
+// Priority of a microthread operation (CSL `.priority`: low, the default, medium, high). The main thread's own
+// operations rank between medium and low. Only pe.datapath_contention makes it matter (docs/firmware.md).
+enum class UtPriority : std::uint8_t { Low, Medium, High };
+
 // Completion actions of an asynchronous operation (CSL `.async = true, .activate = t, .unblock = t`).
 struct OpOptions {
   bool async = false;
   int activate = -1;  // task ID activated on completion (-1: none)
   int unblock = -1;   // task ID (= colour for data tasks on WSE-2) unblocked on completion
   int microthread = -1;  // WSE-3 explicit microthread ID (.ut_id); -1: from the queues (WSE-2 rule)
+  UtPriority priority = UtPriority::Low;  // microthread priority (WSE-2: on the async op; WSE-3: on the fabin DSD)
 };
 
 struct DsdOp {

@@ -448,7 +448,8 @@ Issued Program::op(hw::OpCode code, const Operand& dest, const Operand& src0, co
                  const Operand& scalar, const Async& opt) {
   const hw::OpInfo& info = hw::op_info(code);
   const hw::DsdOp o{code, dest.resolve(info.dest), src0.resolve(info.src0), src1.resolve(info.src1),
-                    scalar.resolve(info.src1), {opt.async, opt.activate.resolve(), opt.unblock.resolve(), opt.microthread}};
+                    scalar.resolve(info.src1),
+                    {opt.async, opt.activate.resolve(), opt.unblock.resolve(), opt.microthread, opt.priority}};
   return Issued{engine().execute(o) ? &engine() : nullptr};
 }
 

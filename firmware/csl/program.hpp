@@ -308,6 +308,7 @@ struct Async {
   TaskRef activate = {};
   TaskRef unblock = {};
   int microthread = -1;
+  hw::UtPriority priority = hw::UtPriority::Low;  // CSL `.priority` (matters with pe.datapath_contention)
 };
 
 // What a DSD builtin returns. In a Coro body, `co_await fmovs(dest, fabin_dsd)` (no .async) waits until that
