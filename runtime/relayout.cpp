@@ -94,15 +94,17 @@ TransferCost FabricTransfer::cost(const hw::ArchParams& arch) const {
 
 namespace {
 
+// Appends one element going from prefill index `from` to decode index `to`: extends the last run or starts one.
+void add_to_runs(std::vector<AxisRun>& runs, int from, int to) {
+  if (runs.empty() || runs.back().from != from || runs.back().to != to) runs.push_back({from, to, 0});
+  ++runs.back().n;
+}
+
 // Runs of the elements 0..count-1 of an axis: element i in prefill block i / block, decode index to(i).
 template <typename To>
 std::vector<AxisRun> axis_runs(std::uint32_t count, std::uint32_t block, To to) {
   std::vector<AxisRun> runs;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const int from = int(i / block), t = to(i);
-    if (runs.empty() || runs.back().from != from || runs.back().to != t) runs.push_back({from, t, 0});
-    ++runs.back().n;
-  }
+  for (std::uint32_t i = 0; i < count; ++i) add_to_runs(runs, int(i / block), to(i));
   return runs;
 }
 
@@ -138,19 +140,14 @@ KvHandover kv_handover(const DecodeLayout& l, kernels::KvPolicy policy, int P, s
   for (std::uint64_t t = 0; t < tokens; ++t) {
     while (left == 0) left = q + (std::uint64_t(++y) >= H - e ? 1 : 0);  // shift: the bottom e rows hold one more
     --left;
-    const int from = int(t / seq.block);
-    if (rows.empty() || rows.back().from != from || rows.back().to != y) rows.push_back({from, y, 0});
-    ++rows.back().n;
+    add_to_runs(rows, int(t / seq.block), y);
   }
   // K and V elements of a token: runs of (prefill column, decode column, count), in K then V dim order.
   const kernels::Split fused(std::uint32_t(qd + 2 * kvd), P);
   std::vector<AxisRun> cols;
   for (const std::uint64_t base : {qd, qd + kvd})
-    for (std::uint64_t d = 0; d < kvd; ++d) {
-      const int from = int((base + d) / fused.block), to = l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column;
-      if (cols.empty() || cols.back().from != from || cols.back().to != to) cols.push_back({from, to, 0});
-      ++cols.back().n;
-    }
+    for (std::uint64_t d = 0; d < kvd; ++d)
+      add_to_runs(cols, int((base + d) / fused.block), l.kv_slot(int(d / c.head_dim), int(d % c.head_dim)).column);
   FabricTransfer t(0, 0, W, H);
   for (const AxisRun& r : rows)
     for (const AxisRun& col : cols) t.move(col.from, r.from, col.to, r.to, col.n * r.n * std::uint64_t(layers));

@@ -292,15 +292,13 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
   }
   // The hand-over: local K/V element j of column `col` is element fused_row - q_dim of a token's HF K (or V) row;
   // layer first_layer + li goes to layer li of its stage's cache.
-  int stage_layers = 0;
-  for (StageProgram& st : stages_) {
-    stage_layers = std::max(stage_layers, st.stage.layers);
-    for (int col = 0; col < l.width; ++col) {
-      std::vector<int64_t> hf(l.kv_per_pe());
-      for (std::uint32_t j = 0; j < l.kv_per_pe(); ++j) {
-        const int64_t row = fused_row(l, col, l.q_per_pe() + j);
-        hf[j] = row < 0 ? -1 : row - q_dim;
-      }
+  for (int col = 0; col < l.width; ++col) {
+    std::vector<int64_t> hf(l.kv_per_pe());  // the same on every stage
+    for (std::uint32_t j = 0; j < l.kv_per_pe(); ++j) {
+      const int64_t row = fused_row(l, col, l.q_per_pe() + j);
+      hf[j] = row < 0 ? -1 : row - q_dim;
+    }
+    for (StageProgram& st : stages_)
       for (int r = 0; r < l.height; ++r) {
         kernels::KvCacheModule& cache = kernels::decode_kv_cache(*st.program.layout, col, r);
         for (int li = 0; li < st.stage.layers; ++li) {
@@ -310,8 +308,9 @@ void WaferBackend::prefill_on_wafer(const std::vector<int32_t>& tokens) {
           });
         }
       }
-    }
   }
+  int stage_layers = 0;
+  for (const StageProgram& st : stages_) stage_layers = std::max(stage_layers, st.stage.layers);
   // The stages hand over in parallel, each inside its region: the one with the most layers sets the time.
   handover_ = kv_handover(l, options_.kv_policy, P, n, stage_layers, arch_);
   // Each stage's layers were prefilled on the P x P square at its origin: the same stages in both layouts.
